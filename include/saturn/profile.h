@@ -1,0 +1,59 @@
+// The profile table: the planner's input. For every task (training job), the configurations
+// measured or estimated for it: technique x GPU count -> whole-job runtime and peak memory.
+//
+// JSON (docs/formats.md#profile-table):
+//   {"cluster": {"nodes": [{"name": "n0", "gpus": 8, "gpu_type": "a100-40gb"}]},
+//    "tasks": [{"name": "t0", "configs": [{"technique": "fsdp", "gpus": 2, "runtime_s": 5400.0,
+//               "peak_memory_bytes": 3.1e10, "params": {}}]}]}
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "saturn/cluster.h"
+#include "saturn/error.h"
+
+namespace saturn {
+
+struct Config {
+  std::string technique;         // e.g. "ddp", "fsdp", "gpipe", "offload"
+  int gpus = 0;                  // GPUs on one node, > 0
+  double runtime_s = 0;          // whole-job runtime on `gpus` GPUs, seconds, finite and > 0
+  double peak_memory_bytes = 0;  // peak memory per GPU, bytes, >= 0 (0: unknown)
+  std::string gpu_type;          // GPU type it was measured on; empty: valid on any node
+  nlohmann::json params = nlohmann::json::object();  // technique knobs, passed through
+
+  double gpu_seconds() const { return gpus * runtime_s; }
+};
+
+struct Task {
+  std::string name;  // unique within the table
+  std::vector<Config> configs;
+};
+
+struct ProfileTable {
+  Cluster cluster;
+  std::vector<Task> tasks;
+};
+
+// True when `config` can run on `node`: enough GPUs, matching GPU type (if the config names
+// one), and peak memory within the node's per-GPU memory (if both are known).
+bool config_fits(const Config& config, const Node& node);
+
+// Parses a profile table. Rejects syntax errors, unknown keys, wrong types, non-finite or
+// non-positive runtimes, duplicate task names, and tasks with no configuration that fits any
+// node. `source` names the input in errors.
+Result<ProfileTable> parse_profile_table(std::string_view text,
+                                         std::string_view source = "<string>");
+Result<ProfileTable> load_profile_table(const std::string& path);
+
+// Replaces the table's cluster (e.g. from --cluster) and re-checks that every task still has a
+// configuration that fits some node.
+Result<ProfileTable> with_cluster(ProfileTable table, Cluster cluster, std::string_view source);
+
+nlohmann::json to_json(const ProfileTable& table);
+
+}  // namespace saturn

@@ -1,0 +1,76 @@
+// A workload: the training jobs a user wants run, as written in workload YAML. A list value in
+// any hyper-parameter expands into a grid: one job per combination, named after the values that
+// vary ("gpt2-lr1e-05-bs16"). `gpus` and `techniques` are lists by design (the options the
+// planner may choose from) and never expand.
+//
+// YAML (docs/formats.md#workload):
+//   name: lm-sweep
+//   jobs:
+//     - name: gpt2
+//       model: gpt2-xl
+//       data: {name: wikitext-2, path: data/wikitext-2/train.txt, format: text, seq_len: 1024}
+//       optimizer: adamw
+//       lr: [1.0e-5, 1.0e-4, 1.0e-3]
+//       batch_size: [16, 32]
+//       epochs: 10
+//       gpus: [1, 2, 4, 8]
+//       techniques: [ddp, fsdp, gpipe, offload]
+//
+// The profiler, simulator and executor read the expanded jobs; none of them sees a grid.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "saturn/error.h"
+
+namespace saturn {
+
+// Where a job's training data comes from.
+struct DataSpec {
+  std::string name;        // e.g. "wikitext-2"; informational
+  std::string path;        // file or directory, relative to the workload file; empty: synthetic
+  std::string format;      // "text" | "tokens" | "synthetic-text" | "synthetic-images"
+  int seq_len = 0;         // tokens per sample (text and token formats), > 0 for those
+  int image_size = 0;      // pixels per side (image formats)
+  std::int64_t samples = 0;  // samples per epoch; 0: derived from the data at run time
+};
+
+// One training job after grid expansion.
+struct JobSpec {
+  std::string name;        // unique, safe for paths: [A-Za-z0-9._-]
+  std::string model;       // model zoo name, e.g. "gpt2-xl", "vit-g-14", "resnet-200"
+  DataSpec data;
+  std::string optimizer;   // "adamw" | "sgd"
+  double lr = 0;           // peak learning rate, > 0
+  double weight_decay = 0;
+  double momentum = 0;     // SGD only
+  int warmup_steps = 0;
+  double grad_clip = 0;    // max global grad norm; 0: no clipping
+  int grad_accum = 1;      // micro-steps per optimizer step
+  int batch_size = 0;      // global samples per optimizer step, > 0
+  double epochs = 0;       // exactly one of epochs and steps is > 0
+  std::int64_t steps = 0;
+  int eval_every = 0;      // steps between evaluations; 0: only at the end
+  std::uint64_t seed = 0;
+  std::vector<int> gpus;                // GPU counts to consider, ascending, unique, > 0
+  std::vector<std::string> techniques;  // techniques to consider, unique
+  // The grid values that made this job, e.g. {"lr": "1e-05", "batch_size": "16"}.
+  std::map<std::string, std::string> grid;
+};
+
+struct Workload {
+  std::string name;
+  std::string base_dir;  // directory of the workload file; data paths are relative to it
+  std::vector<JobSpec> jobs;
+};
+
+Result<Workload> parse_workload_yaml(std::string_view text, std::string_view source = "<string>",
+                                     std::string_view base_dir = ".");
+Result<Workload> load_workload_yaml(const std::string& path);
+
+}  // namespace saturn
