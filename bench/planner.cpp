@@ -1,0 +1,139 @@
+// bench_planner: plan quality and solve time on seeded instance families and on the shipped
+// example profile tables, side by side with the reference MILP and with "each job gets a whole
+// node, in sequence". Figures go to docs/benchmarks.md.
+//
+//   build/bin/bench_planner [--quick] [--time-limit S] [--reference-limit S] [--seeds N]
+//
+// Per row: makespan / certified lower bound (1.000 = proven optimal), wall-clock solve seconds;
+// medians over the seeds. For perfect packings the optimum is known: opt/LB is printed too.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "saturn/lower_bound.h"
+#include "saturn/planner.h"
+#include "saturn/profile.h"
+#include "support/instances.h"
+
+namespace {
+
+using saturn::ProfileTable;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Each job on all GPUs of a node (its fastest config at the node's width, else its widest),
+// longest first, on the node that frees up first.
+double whole_node_sequence(const ProfileTable& table) {
+  std::vector<double> durations;
+  for (const auto& task : table.tasks) {
+    int width = 0;
+    double best = 0;
+    for (const auto& c : task.configs) {
+      if (c.gpus > table.cluster.max_gpus_per_node()) continue;
+      if (c.gpus > width || (c.gpus == width && c.runtime_s < best)) {
+        width = c.gpus;
+        best = c.runtime_s;
+      }
+    }
+    durations.push_back(best);
+  }
+  std::sort(durations.rbegin(), durations.rend());
+  std::vector<double> free_at(table.cluster.nodes.size(), 0.0);
+  for (double d : durations) {
+    auto it = std::min_element(free_at.begin(), free_at.end());
+    *it += d;
+  }
+  return *std::max_element(free_at.begin(), free_at.end());
+}
+
+struct Row {
+  std::vector<double> ratio, seconds, ref_ratio, ref_seconds, whole_ratio;
+  int ref_failed = 0;
+};
+
+void run_solver(const ProfileTable& table, saturn::SolverKind kind, double limit,
+                std::vector<double>& ratio, std::vector<double>& seconds, int* failed,
+                double lower_bound) {
+  saturn::PlannerOptions options;
+  options.solver = kind;
+  options.time_limit_s = limit;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto plan = saturn::plan(table, options);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  seconds.push_back(s);
+  if (!plan.ok()) {
+    if (failed) ++*failed;
+    return;
+  }
+  ratio.push_back(plan->makespan_s / lower_bound);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Saturn planner benchmark"};
+  bool quick = false;
+  double limit = 0;
+  double reference_limit = 20;
+  int seeds = 5;
+  app.add_flag("--quick", quick, "Fewer and smaller instances");
+  app.add_option("--time-limit", limit, "Solver time limit, s (default: 2 up to 48 jobs, else 10)");
+  app.add_option("--reference-limit", reference_limit, "Reference MILP time limit, s (0 = skip)");
+  app.add_option("--seeds", seeds, "Seeds per family");
+  CLI11_PARSE(app, argc, argv);
+
+  struct Family {
+    std::string name;
+    int jobs, nodes;
+    bool packing;
+  };
+  std::vector<Family> families = {
+      {"sweep", 12, 1, false},   {"sweep", 12, 2, false},   {"sweep", 24, 2, false},
+      {"sweep", 48, 2, false},   {"packing", 12, 1, true},  {"packing", 24, 2, true},
+      {"packing", 48, 2, true},  {"sweep", 100, 4, false},  {"packing", 100, 4, true},
+      {"sweep", 500, 16, false}, {"packing", 500, 16, true},
+  };
+  if (quick) {
+    families.resize(5);
+    seeds = std::min(seeds, 2);
+  }
+
+  fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>9} {:>8} {:>6} | {:>10}\n", "family", "jobs",
+             "nodes", "auto/LB", "auto s", "ref/LB", "ref s", "ref ✗", "whole/LB");
+  for (const Family& f : families) {
+    const double family_limit = limit > 0 ? limit : (f.jobs <= 48 ? 2.0 : 10.0);
+    Row row;
+    for (int s = 1; s <= seeds; ++s) {
+      const ProfileTable table =
+          f.packing ? saturn::testing::perfect_packing(f.jobs, f.nodes, 8, 36000, s)
+                    : saturn::testing::random_sweep(f.jobs, f.nodes, 8, s);
+      const double lb = saturn::compute_lower_bound(table).best_s;
+      run_solver(table, saturn::SolverKind::kAuto, family_limit, row.ratio, row.seconds, nullptr, lb);
+      if (reference_limit > 0 && f.jobs <= 24) {
+        run_solver(table, saturn::SolverKind::kReference, reference_limit, row.ref_ratio,
+                   row.ref_seconds, &row.ref_failed, lb);
+      }
+      row.whole_ratio.push_back(whole_node_sequence(table) / lb);
+    }
+    const auto cell = [](const std::vector<double>& v, const char* f) {
+      return v.empty() ? std::string("-") : fmt::format(fmt::runtime(f), median(v));
+    };
+    fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>9} {:>8} {:>6} | {:>10}\n", f.name, f.jobs,
+               f.nodes, cell(row.ratio, "{:.3f}"), cell(row.seconds, "{:.2f}"),
+               cell(row.ref_ratio, "{:.3f}"), cell(row.ref_seconds, "{:.1f}"),
+               row.ref_seconds.empty() ? std::string("-") : fmt::format("{}", row.ref_failed),
+               cell(row.whole_ratio, "{:.3f}"));
+    std::fflush(stdout);
+  }
+  return 0;
+}

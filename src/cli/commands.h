@@ -1,0 +1,20 @@
+// Subcommands of the `saturn` executable. Each registers its options on the CLI11 app and
+// returns the process exit code when run (docs/cli.md):
+//   0 success, 1 no plan could be found, 2 bad input or usage, 3 an output could not be written.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace saturn::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNoPlan = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitWriteFailed = 3;
+
+// Registers `saturn plan` on `app`; `run` is set to the function that executes it.
+void add_plan_command(CLI::App& app, std::function<int()>& run);
+
+}  // namespace saturn::cli

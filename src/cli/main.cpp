@@ -1,0 +1,30 @@
+// Entry point of `saturn`: parses the command line and runs one subcommand.
+#include <cstdio>
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Saturn: plans many deep-learning training jobs on a GPU cluster"};
+  app.require_subcommand(1);
+  std::function<int()> run;
+  saturn::cli::add_plan_command(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return saturn::cli::kExitBadInput;
+  }
+  try {
+    return run ? run() : saturn::cli::kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "saturn: internal error: %s\n", e.what());
+    return 70;
+  }
+}

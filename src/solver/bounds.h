@@ -1,0 +1,18 @@
+// Lower bounds on an Instance (see saturn/lower_bound.h for the public entry point).
+#pragma once
+
+#include "saturn/lower_bound.h"
+#include "solver/instance.h"
+
+namespace saturn::solver {
+
+// Every bound of LowerBound on `instance`, in seconds from its origin. Kept jobs and blocks are
+// counted (their fixed windows are among the placements the bounds range over, so it stays a
+// bound). `upper_s`, when > 0, is the makespan of a known plan (it caps the search).
+LowerBound bound_instance(const Instance& instance, double upper_s = 0);
+
+// The energetic feasibility test behind LowerBound::energetic_s: false proves that no plan of
+// `instance` finishes by `horizon_s`. Exposed for tests.
+bool energetic_feasible(const Instance& instance, double horizon_s);
+
+}  // namespace saturn::solver

@@ -1,0 +1,248 @@
+// Constructive starts + simulated annealing over (order, modes); see heuristic.h.
+#include "solver/heuristic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "solver/bounds.h"
+
+namespace saturn::solver {
+namespace {
+
+struct Genome {
+  std::vector<int> order;
+  std::vector<int> modes;
+};
+
+int least_area_mode(const Job& job, double max_duration) {
+  int best = -1;
+  for (int m = 0; m < static_cast<int>(job.modes.size()); ++m) {
+    const Mode& mode = job.modes[m];
+    if (mode.duration_s > max_duration) continue;
+    if (best < 0 || mode.area() < job.modes[best].area() ||
+        (mode.area() == job.modes[best].area() && mode.duration_s < job.modes[best].duration_s)) {
+      best = m;
+    }
+  }
+  return best;
+}
+
+int fastest_mode(const Job& job) {
+  int best = 0;
+  for (int m = 1; m < static_cast<int>(job.modes.size()); ++m) {
+    const Mode& a = job.modes[m];
+    const Mode& b = job.modes[best];
+    if (a.duration_s < b.duration_s || (a.duration_s == b.duration_s && a.gpus < b.gpus)) best = m;
+  }
+  return best;
+}
+
+int widest_mode(const Job& job) {
+  int best = 0;
+  for (int m = 1; m < static_cast<int>(job.modes.size()); ++m) {
+    const Mode& a = job.modes[m];
+    const Mode& b = job.modes[best];
+    if (a.gpus > b.gpus || (a.gpus == b.gpus && a.duration_s < b.duration_s)) best = m;
+  }
+  return best;
+}
+
+// Mode per job: the least-area mode whose duration fits `horizon`, else the fastest.
+std::vector<int> modes_for_horizon(const Instance& instance, double horizon) {
+  std::vector<int> modes;
+  for (const Job& job : instance.jobs) {
+    const int m = least_area_mode(job, horizon);
+    modes.push_back(m >= 0 ? m : fastest_mode(job));
+  }
+  return modes;
+}
+
+std::vector<int> order_by(const Instance& instance, const std::vector<int>& modes, int rule) {
+  std::vector<int> order(instance.jobs.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto key = [&](int j) {
+    const Mode& m = instance.jobs[j].modes[modes[j]];
+    switch (rule) {
+      case 0: return std::make_pair(m.duration_s, m.area());
+      case 1: return std::make_pair(m.area(), m.duration_s);
+      default: return std::make_pair(static_cast<double>(m.gpus), m.duration_s);
+    }
+  };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
+  return order;
+}
+
+double score(const Schedule& s) {
+  return s.makespan_s + 0.01 * s.total_completion_s / std::max<size_t>(1, s.jobs.size());
+}
+
+class Search {
+ public:
+  Search(const Instance& instance, const HeuristicOptions& options)
+      : instance_(instance), options_(options), rng_(options.seed) {
+    budget_ = options.max_evaluations > 0 ? options.max_evaluations : default_evaluations(instance);
+  }
+
+  HeuristicResult run(const Schedule* warm_start) {
+    const double lb = bound_instance(instance_).best_s;
+    std::vector<std::vector<int>> mode_sets = {modes_for_horizon(instance_, 1e300)};
+    for (double f : {1.0, 1.03, 1.1, 1.25, 1.5, 2.0}) {
+      mode_sets.push_back(modes_for_horizon(instance_, lb * f));
+    }
+    std::vector<int> fastest;
+    for (const Job& job : instance_.jobs) fastest.push_back(fastest_mode(job));
+    mode_sets.push_back(fastest);
+    // Widest modes: with the longest-first order this is "each job gets a whole node, in
+    // sequence", so the search never returns anything worse than that practice.
+    std::vector<int> widest;
+    for (const Job& job : instance_.jobs) widest.push_back(widest_mode(job));
+    mode_sets.push_back(widest);
+    if (warm_start && !warm_start->empty()) {
+      Genome g;
+      g.order.resize(instance_.jobs.size());
+      std::iota(g.order.begin(), g.order.end(), 0);
+      std::stable_sort(g.order.begin(), g.order.end(), [&](int a, int b) {
+        return warm_start->jobs[a].start_s < warm_start->jobs[b].start_s;
+      });
+      for (const Placement& p : warm_start->jobs) g.modes.push_back(p.mode);
+      consider(g);
+    }
+    for (const auto& modes : mode_sets) {
+      for (int rule = 0; rule < 3; ++rule) consider(Genome{order_by(instance_, modes, rule), modes});
+    }
+    anneal();
+    result_.best = best_;
+    result_.evaluations = evaluations_;
+    return result_;
+  }
+
+ private:
+  bool done() {
+    if (evaluations_ >= budget_) return true;
+    // Stalled: no new best for a long while (deterministic, unlike the clock).
+    if (evaluations_ - last_improvement_ > 30000 + 300 * static_cast<long>(instance_.jobs.size())) {
+      return true;
+    }
+    if (options_.target_s > 0 && best_.makespan_s <= options_.target_s * (1 + 1e-9)) return true;
+    if ((evaluations_ & 63) == 0 && std::chrono::steady_clock::now() >= options_.deadline) {
+      result_.hit_deadline = true;
+      return true;
+    }
+    return false;
+  }
+
+  Schedule evaluate(const Genome& g) {
+    ++evaluations_;
+    return decode(instance_, g.order, g.modes);
+  }
+
+  void consider(const Genome& g) {
+    Schedule s = evaluate(g);
+    if (best_.empty() || better(s, best_)) {
+      best_ = s;
+      best_genome_ = g;
+      last_improvement_ = evaluations_;
+    }
+  }
+
+  int pick_critical(const Schedule& s) {
+    std::vector<int> critical;
+    for (size_t j = 0; j < s.jobs.size(); ++j) {
+      if (s.jobs[j].end_s >= s.makespan_s * (1 - 1e-9)) critical.push_back(static_cast<int>(j));
+    }
+    return critical[std::uniform_int_distribution<size_t>(0, critical.size() - 1)(rng_)];
+  }
+
+  // One random neighbour of `g` (whose schedule is `s`).
+  Genome neighbour(const Genome& g, const Schedule& s) {
+    Genome next = g;
+    const int n = static_cast<int>(g.order.size());
+    std::uniform_real_distribution<double> coin(0, 1);
+    const double r = coin(rng_);
+    const bool critical = coin(rng_) < 0.5;
+    const int job = critical ? pick_critical(s) : std::uniform_int_distribution<int>(0, n - 1)(rng_);
+    if (r < 0.3 && instance_.jobs[job].modes.size() > 1) {
+      const int count = static_cast<int>(instance_.jobs[job].modes.size());
+      int m = std::uniform_int_distribution<int>(0, count - 2)(rng_);
+      if (m >= g.modes[job]) ++m;
+      next.modes[job] = m;
+    } else if (r < 0.65 && n > 1) {
+      const int from = static_cast<int>(std::find(g.order.begin(), g.order.end(), job) - g.order.begin());
+      const int to = critical ? std::uniform_int_distribution<int>(0, from)(rng_)
+                              : std::uniform_int_distribution<int>(0, n - 1)(rng_);
+      next.order.erase(next.order.begin() + from);
+      next.order.insert(next.order.begin() + to, job);
+    } else if (n > 1) {
+      const int a = std::uniform_int_distribution<int>(0, n - 1)(rng_);
+      const int b = std::uniform_int_distribution<int>(0, n - 1)(rng_);
+      std::swap(next.order[a], next.order[b]);
+    }
+    return next;
+  }
+
+  void anneal() {
+    if (instance_.jobs.empty()) return;
+    Genome current = best_genome_;
+    Schedule current_s = best_;
+    const double t0 = 0.01 * best_.makespan_s;
+    const double t1 = 1e-5 * best_.makespan_s;
+    const long steps = std::max<long>(1, budget_ - evaluations_);
+    const long start = evaluations_;
+    long since_best = 0;
+    std::uniform_real_distribution<double> coin(0, 1);
+    while (!done()) {
+      const double progress = static_cast<double>(evaluations_ - start) / steps;
+      const double temperature = t0 * std::pow(t1 / t0, std::min(1.0, progress));
+      Genome next = neighbour(current, current_s);
+      Schedule next_s = evaluate(next);
+      const double delta = score(next_s) - score(current_s);
+      if (delta <= 0 || coin(rng_) < std::exp(-delta / temperature)) {
+        current = std::move(next);
+        current_s = std::move(next_s);
+        if (better(current_s, best_)) {
+          best_ = current_s;
+          best_genome_ = current;
+          last_improvement_ = evaluations_;
+          since_best = 0;
+          continue;
+        }
+      }
+      // Wandered too long without a new best: go back to it.
+      if (++since_best > 2000 + 50 * static_cast<long>(instance_.jobs.size())) {
+        current = best_genome_;
+        current_s = best_;
+        since_best = 0;
+      }
+    }
+  }
+
+  const Instance& instance_;
+  HeuristicOptions options_;
+  std::mt19937_64 rng_;
+  long budget_ = 0;
+  long evaluations_ = 0;
+  long last_improvement_ = 0;
+  Schedule best_;
+  Genome best_genome_;
+  HeuristicResult result_;
+};
+
+}  // namespace
+
+long default_evaluations(const Instance& instance) {
+  // About two seconds of decoding on a 2-core laptop-class machine for 48 jobs on 2 nodes;
+  // decode cost grows with jobs x (jobs per node).
+  const double n = static_cast<double>(instance.jobs.size()) + 1;
+  const double per_node = n / std::max(1, instance.num_nodes()) + 2;
+  const double work = n * per_node * instance.num_nodes();
+  return static_cast<long>(std::clamp(4e8 / work, 2000.0, 500000.0));
+}
+
+HeuristicResult run_heuristic(const Instance& instance, const HeuristicOptions& options,
+                              const Schedule* warm_start) {
+  return Search(instance, options).run(warm_start);
+}
+
+}  // namespace saturn::solver

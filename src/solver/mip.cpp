@@ -1,0 +1,80 @@
+// MipModel on CBC.
+#include "solver/mip.h"
+
+#include <CbcModel.hpp>
+#include <CbcSolver.hpp>
+#include <CoinPackedMatrix.hpp>
+#include <OsiClpSolverInterface.hpp>
+
+#include <cmath>
+#include <string>
+
+namespace saturn::solver {
+
+int MipModel::add_var(std::string name, double lower, double upper, double cost, bool integer) {
+  names_.push_back(std::move(name));
+  lower_.push_back(lower);
+  upper_.push_back(upper);
+  cost_.push_back(cost);
+  integer_.push_back(integer ? 1 : 0);
+  return num_vars() - 1;
+}
+
+void MipModel::add_row(const std::vector<std::pair<int, double>>& terms, double lower,
+                       double upper) {
+  rows_.push_back(terms);
+  row_lower_.push_back(lower);
+  row_upper_.push_back(upper);
+}
+
+MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& start,
+                                  bool log) const {
+  CoinPackedMatrix matrix(false, 0, 0);  // row-ordered
+  matrix.setDimensions(0, num_vars());
+  for (const auto& row : rows_) {
+    std::vector<int> index;
+    std::vector<double> value;
+    for (const auto& [col, coef] : row) {
+      index.push_back(col);
+      value.push_back(coef);
+    }
+    matrix.appendRow(static_cast<int>(index.size()), index.data(), value.data());
+  }
+  OsiClpSolverInterface solver;
+  solver.loadProblem(matrix, lower_.data(), upper_.data(), cost_.data(), row_lower_.data(),
+                     row_upper_.data());
+  for (int c = 0; c < num_vars(); ++c) {
+    solver.setColName(c, names_[c]);
+    if (integer_[c]) solver.setInteger(c);
+  }
+  // CBC 2.10's presolve dereferences row names whenever column names are set (coin-or/Cbc#515).
+  for (int r = 0; r < num_rows(); ++r) solver.setRowName(r, "r" + std::to_string(r));
+  solver.messageHandler()->setLogLevel(log ? 1 : 0);
+
+  CbcModel model(solver);
+  CbcSolverUsefulData data;
+  CbcMain0(model, data);
+  if (!start.empty()) {
+    std::vector<std::pair<std::string, double>> mip_start;
+    for (int c = 0; c < num_vars(); ++c) mip_start.emplace_back(names_[c], start[c]);
+    model.setMIPStart(mip_start);
+  }
+  const std::string limit = std::to_string(std::max(0.05, seconds));
+  const std::string level = log ? "1" : "0";
+  const char* argv[] = {"saturn", "-sec", limit.c_str(), "-log", level.c_str(),
+                        "-threads", "1", "-solve", "-quit"};
+  CbcMain1(static_cast<int>(std::size(argv)), argv, model, [](CbcModel*, int) { return 0; }, data);
+
+  Outcome out;
+  out.bound = model.getBestPossibleObjValue();
+  out.optimal = model.isProvenOptimal();
+  out.stopped_on_time = model.secondaryStatus() == 4;
+  if (model.bestSolution() && model.getSolutionCount() > 0) {
+    out.has_solution = true;
+    out.values.assign(model.bestSolution(), model.bestSolution() + num_vars());
+    out.objective = model.getObjValue();
+  }
+  return out;
+}
+
+}  // namespace saturn::solver

@@ -1,0 +1,136 @@
+// plan(): dispatch to the chosen solver, combine its plan with the certified lower bound.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "saturn/planner.h"
+#include "solver/bounds.h"
+#include "solver/flow_milp.h"
+#include "solver/heuristic.h"
+#include "solver/reference_milp.h"
+#include "solver/solve.h"
+
+namespace saturn {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+}  // namespace
+
+Result<SolverKind> parse_solver_kind(std::string_view name) {
+  if (name == "auto") return SolverKind::kAuto;
+  if (name == "milp") return SolverKind::kMilp;
+  if (name == "heuristic") return SolverKind::kHeuristic;
+  if (name == "reference") return SolverKind::kReference;
+  return Error{"", 0, "solver",
+               fmt::format("unknown solver '{}' (expected auto, milp, heuristic or reference)", name)};
+}
+
+std::string to_string(SolverKind kind) {
+  switch (kind) {
+    case SolverKind::kAuto: return "auto";
+    case SolverKind::kMilp: return "milp";
+    case SolverKind::kHeuristic: return "heuristic";
+    case SolverKind::kReference: return "reference";
+  }
+  return "auto";
+}
+
+namespace solver {
+
+Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
+                      std::uint64_t seed, bool verbose, const Schedule* warm_start) {
+  const Clock::time_point t0 = Clock::now();
+  const auto deadline_after = [&](double s) {
+    return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  Solved solved;
+  solved.name = to_string(kind);
+  solved.lower_bound_s = bound_instance(instance).best_s;
+  bool cut_by_time = false;
+
+  if (kind == SolverKind::kReference) {
+    ReferenceResult ref = solve_reference_milp(instance, seconds, verbose);
+    solved.lower_bound_s = std::max(solved.lower_bound_s, ref.bound * (1 - 1e-9));
+    cut_by_time = ref.stopped_on_time;
+    solved.schedule = ref.schedule;
+    solved.gpus = ref.gpus;
+  } else {
+    const bool milp = kind == SolverKind::kMilp ||
+                      (kind == SolverKind::kAuto && flow_milp_pairs(instance) <= kAutoMilpMaxPairs);
+    HeuristicOptions h;
+    h.seed = seed;
+    h.deadline = deadline_after(milp ? 0.4 * seconds : seconds);
+    h.target_s = solved.lower_bound_s;
+    HeuristicResult heur = run_heuristic(instance, h, warm_start);
+    solved.schedule = heur.best;
+    cut_by_time = heur.hit_deadline;
+    const bool proven = solved.schedule.makespan_s <= solved.lower_bound_s * (1 + 1e-9);
+    if (milp && !proven) {
+      const double left = std::max(0.05, seconds - seconds_since(t0));
+      MilpResult m = solve_flow_milp(instance, solved.schedule, solved.lower_bound_s, left, verbose);
+      solved.lower_bound_s = std::max(solved.lower_bound_s, m.bound * (1 - 1e-9));
+      if (!m.schedule.empty() && better(m.schedule, solved.schedule)) solved.schedule = m.schedule;
+      cut_by_time = cut_by_time || m.stopped_on_time;
+      if (m.optimal) {
+        solved.lower_bound_s = std::max(solved.lower_bound_s,
+                                        std::min(m.bound, solved.schedule.makespan_s) * (1 - 1e-9));
+      }
+      if (kind == SolverKind::kAuto) solved.name = "auto(heuristic+milp)";
+    } else if (kind == SolverKind::kAuto) {
+      solved.name = "auto(heuristic)";
+    }
+  }
+  if (solved.schedule.empty() && !instance.jobs.empty()) {
+    solved.status = "no-plan";
+  } else if (solved.schedule.makespan_s <= solved.lower_bound_s * (1 + 1e-6)) {
+    solved.status = "optimal";
+  } else {
+    solved.status = cut_by_time ? "time-limit" : "feasible";
+  }
+  return solved;
+}
+
+Plan make_plan(const Instance& instance, const ProfileTable& table, const Solved& solved,
+               double origin_s, double solve_s) {
+  Plan plan = to_plan(instance, table, solved.schedule, origin_s,
+                      solved.gpus.empty() ? nullptr : &solved.gpus);
+  plan.lower_bound_s = origin_s + std::min(solved.lower_bound_s, solved.schedule.makespan_s);
+  const double span = plan.makespan_s - origin_s;
+  const double bound = plan.lower_bound_s - origin_s;
+  plan.gap = bound > 0 ? std::max(0.0, span / bound - 1) : 0.0;
+  if (plan.gap < 1e-6) plan.gap = 0;
+  plan.solver = {solved.name, solved.status, solve_s};
+  return plan;
+}
+
+}  // namespace solver
+
+Result<Plan> plan(const ProfileTable& table, const PlannerOptions& options) {
+  if (!(options.time_limit_s > 0) || !std::isfinite(options.time_limit_s)) {
+    return Error{"", 0, "time-limit", "must be a positive number of seconds"};
+  }
+  const Clock::time_point t0 = Clock::now();
+  const solver::Instance instance = solver::make_instance(table);
+  for (const solver::Job& job : instance.jobs) {
+    if (job.modes.empty()) {
+      return Error{"", 0, "tasks." + job.name, "no configuration fits any node of the cluster"};
+    }
+  }
+  const solver::Solved solved = solver::solve_instance(instance, options.solver,
+                                                       options.time_limit_s, options.seed,
+                                                       options.verbose);
+  if (solved.status == "no-plan") {
+    return Error{"", 0, "solver",
+                 fmt::format("{} found no plan within {} s (try --solver auto or a longer "
+                             "--time-limit)",
+                             solved.name, options.time_limit_s)};
+  }
+  return solver::make_plan(instance, table, solved, 0.0, seconds_since(t0));
+}
+
+}  // namespace saturn

@@ -1,0 +1,222 @@
+// Node usage profiles, the serial schedule-generation decoder, and GPU index assignment.
+#include "solver/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace saturn::solver {
+namespace {
+
+// Times closer than this are the same instant (seconds). Far below any runtime we plan.
+constexpr double kTimeEps = 1e-7;
+
+void finish(Schedule& schedule) {
+  schedule.makespan_s = 0;
+  schedule.total_completion_s = 0;
+  for (const Placement& p : schedule.jobs) {
+    schedule.makespan_s = std::max(schedule.makespan_s, p.end_s);
+    schedule.total_completion_s += p.end_s;
+  }
+}
+
+}  // namespace
+
+bool better(const Schedule& a, const Schedule& b) {
+  const double tol = 1e-9 * std::max(1.0, std::max(a.makespan_s, b.makespan_s));
+  if (a.makespan_s < b.makespan_s - tol) return true;
+  if (a.makespan_s > b.makespan_s + tol) return false;
+  return a.total_completion_s < b.total_completion_s - tol;
+}
+
+NodeUsage::NodeUsage(int capacity) : capacity_(capacity), steps_{{0.0, 0}} {}
+
+int NodeUsage::used_at(double t_s) const {
+  auto it = std::upper_bound(steps_.begin(), steps_.end(), t_s,
+                             [](double t, const Step& s) { return t < s.t; });
+  if (it == steps_.begin()) return 0;
+  return std::prev(it)->used;
+}
+
+double NodeUsage::earliest_start(int gpus, double duration_s, double from_s) const {
+  const int limit = capacity_ - gpus;
+  const size_t n = steps_.size();
+  size_t i = 0;
+  // Skip the steps that end before `from_s`.
+  while (i + 1 < n && steps_[i + 1].t <= from_s + kTimeEps) ++i;
+  while (i < n) {
+    const double start = std::max(from_s, steps_[i].t);
+    const double end = start + duration_s;
+    size_t j = i;
+    bool fits = true;
+    while (j < n && steps_[j].t < end - kTimeEps) {
+      if (steps_[j].used > limit) {
+        fits = false;
+        break;
+      }
+      ++j;
+    }
+    if (fits) return start;
+    i = j + 1;  // the earliest feasible start is after the step that does not fit
+  }
+  return std::numeric_limits<double>::infinity();  // only if gpus > capacity
+}
+
+void NodeUsage::add(double start_s, double end_s, int gpus) {
+  auto split = [this](double t) {
+    auto it = std::lower_bound(steps_.begin(), steps_.end(), t,
+                               [](const Step& s, double v) { return s.t < v - kTimeEps; });
+    if (it != steps_.end() && std::abs(it->t - t) <= kTimeEps) return it - steps_.begin();
+    const int used = (it == steps_.begin()) ? 0 : std::prev(it)->used;
+    const auto inserted = steps_.insert(it, Step{t, used});  // may reallocate
+    return inserted - steps_.begin();
+  };
+  const auto first = split(start_s);
+  const auto last = split(end_s);
+  for (auto k = first; k < last; ++k) steps_[k].used += gpus;
+}
+
+std::vector<NodeUsage> initial_usage(const Instance& instance) {
+  std::vector<NodeUsage> usage;
+  for (int capacity : instance.node_gpus) usage.emplace_back(capacity);
+  for (const Block& block : instance.blocks) {
+    usage[block.node].add(0, block.until_s, static_cast<int>(block.gpus.size()));
+  }
+  return usage;
+}
+
+Schedule decode(const Instance& instance, const std::vector<int>& order,
+                const std::vector<int>& modes, const std::vector<int>& fixed_nodes) {
+  std::vector<NodeUsage> usage = initial_usage(instance);
+  Schedule schedule;
+  schedule.jobs.resize(instance.jobs.size());
+  // Kept (running) jobs hold their GPUs from time 0 whatever the order.
+  for (size_t j = 0; j < instance.jobs.size(); ++j) {
+    const Mode& mode = instance.jobs[j].modes[modes[j]];
+    if (!mode.keep) continue;
+    usage[mode.nodes[0]].add(0, mode.duration_s, mode.gpus);
+    schedule.jobs[j] = {modes[j], mode.nodes[0], 0.0, mode.duration_s};
+  }
+  for (int j : order) {
+    const Mode& mode = instance.jobs[j].modes[modes[j]];
+    if (mode.keep) continue;
+    Placement best{modes[j], -1, 0, std::numeric_limits<double>::infinity()};
+    int best_used = -1;
+    auto consider = [&](int node) {
+      const double start = usage[node].earliest_start(mode.gpus, mode.duration_s);
+      const double end = start + mode.duration_s;
+      const int used = usage[node].used_at(start) + mode.gpus - usage[node].capacity();
+      if (end < best.end_s - kTimeEps || (end <= best.end_s + kTimeEps && used > best_used)) {
+        best = {modes[j], node, start, end};
+        best_used = used;
+      }
+    };
+    if (!fixed_nodes.empty() && fixed_nodes[j] >= 0) {
+      consider(fixed_nodes[j]);
+    } else {
+      for (int node : mode.nodes) consider(node);
+    }
+    usage[best.node].add(best.start_s, best.end_s, mode.gpus);
+    schedule.jobs[j] = best;
+  }
+  finish(schedule);
+  return schedule;
+}
+
+Schedule left_shift(const Instance& instance, const Schedule& schedule) {
+  std::vector<int> order(schedule.jobs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return schedule.jobs[a].start_s < schedule.jobs[b].start_s;
+  });
+  std::vector<int> modes, nodes;
+  for (const Placement& p : schedule.jobs) {
+    modes.push_back(p.mode);
+    nodes.push_back(p.node);
+  }
+  return decode(instance, order, modes, nodes);
+}
+
+std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedule& schedule) {
+  // free_at[node][gpu]: when the GPU is next free, seconds from the origin.
+  std::vector<std::vector<double>> free_at;
+  for (int capacity : instance.node_gpus) free_at.emplace_back(capacity, 0.0);
+  for (const Block& block : instance.blocks) {
+    for (int g : block.gpus) free_at[block.node][g] = std::max(free_at[block.node][g], block.until_s);
+  }
+  std::vector<int> order(schedule.jobs.size());
+  std::iota(order.begin(), order.end(), 0);
+  // Kept jobs first (their GPUs are given), then by start time.
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const bool ka = instance.jobs[a].modes[schedule.jobs[a].mode].keep;
+    const bool kb = instance.jobs[b].modes[schedule.jobs[b].mode].keep;
+    if (ka != kb) return ka;
+    return schedule.jobs[a].start_s < schedule.jobs[b].start_s;
+  });
+  std::vector<std::vector<int>> gpus(schedule.jobs.size());
+  for (int j : order) {
+    const Placement& p = schedule.jobs[j];
+    const Mode& mode = instance.jobs[j].modes[p.mode];
+    std::vector<double>& gpu_free = free_at[p.node];
+    if (mode.keep) {
+      gpus[j] = mode.keep_gpus;
+    } else {
+      for (int g = 0; g < static_cast<int>(gpu_free.size()) &&
+                      static_cast<int>(gpus[j].size()) < mode.gpus;
+           ++g) {
+        if (gpu_free[g] <= p.start_s + kTimeEps) gpus[j].push_back(g);
+      }
+    }
+    for (int g : gpus[j]) gpu_free[g] = p.end_s;
+  }
+  return gpus;
+}
+
+Plan to_plan(const Instance& instance, const ProfileTable& table, const Schedule& schedule,
+             double origin_s, const std::vector<std::vector<int>>* given_gpus) {
+  Plan plan;
+  const std::vector<std::vector<int>> gpus =
+      given_gpus ? *given_gpus : assign_gpus(instance, schedule);
+  for (size_t j = 0; j < schedule.jobs.size(); ++j) {
+    const Job& job = instance.jobs[j];
+    const Placement& p = schedule.jobs[j];
+    const Mode& mode = job.modes[p.mode];
+    Assignment a;
+    a.task = job.name;
+    a.config = mode.config;
+    a.technique = table.tasks[job.task].configs[mode.config].technique;
+    a.node = table.cluster.nodes[p.node].name;
+    a.gpus = gpus[j];
+    a.start_s = origin_s + p.start_s;
+    a.end_s = origin_s + p.end_s;
+    plan.assignments.push_back(std::move(a));
+  }
+  std::stable_sort(plan.assignments.begin(), plan.assignments.end(),
+                   [](const Assignment& a, const Assignment& b) {
+                     if (a.start_s != b.start_s) return a.start_s < b.start_s;
+                     return a.task < b.task;
+                   });
+  plan.makespan_s = origin_s + schedule.makespan_s;
+  return plan;
+}
+
+Schedule from_plan(const Instance& instance, const ProfileTable& table, const Plan& plan) {
+  Schedule schedule;
+  schedule.jobs.resize(instance.jobs.size());
+  for (const Assignment& a : plan.assignments) {
+    for (size_t j = 0; j < instance.jobs.size(); ++j) {
+      const Job& job = instance.jobs[j];
+      if (job.name != a.task) continue;
+      for (size_t m = 0; m < job.modes.size(); ++m) {
+        if (job.modes[m].config != a.config || job.modes[m].keep) continue;
+        const int node = table.cluster.find_node(a.node);
+        schedule.jobs[j] = {static_cast<int>(m), node, a.start_s, a.end_s};
+      }
+    }
+  }
+  finish(schedule);
+  return schedule;
+}
+
+}  // namespace saturn::solver

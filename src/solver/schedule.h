@@ -1,0 +1,79 @@
+// A schedule on an Instance (a mode, node and start per job), the serial schedule-generation
+// decoder that builds one from a job order, and the conversion to a Plan with concrete GPUs.
+#pragma once
+
+#include <vector>
+
+#include "saturn/plan.h"
+#include "solver/instance.h"
+
+namespace saturn::solver {
+
+struct Placement {
+  int mode = -1;
+  int node = -1;
+  double start_s = 0;
+  double end_s = 0;
+};
+
+struct Schedule {
+  std::vector<Placement> jobs;  // indexed like Instance::jobs
+  double makespan_s = 0;
+  double total_completion_s = 0;  // sum of end times
+
+  bool empty() const { return jobs.empty(); }
+};
+
+// Lexicographic: smaller makespan, then smaller total completion. Makespans within a relative
+// 1e-9 count as equal.
+bool better(const Schedule& a, const Schedule& b);
+
+// Used GPU count on one node as a step function of time. Breakpoints ascend; each holds the
+// count from its time to the next breakpoint; the last holds to infinity.
+class NodeUsage {
+ public:
+  explicit NodeUsage(int capacity);
+  // Earliest start >= `from_s` at which `gpus` more GPUs are free for `duration_s`.
+  double earliest_start(int gpus, double duration_s, double from_s = 0) const;
+  // GPUs in use at time `t_s`.
+  int used_at(double t_s) const;
+  void add(double start_s, double end_s, int gpus);
+  int capacity() const { return capacity_; }
+
+ private:
+  struct Step {
+    double t;
+    int used;
+  };
+  int capacity_;
+  std::vector<Step> steps_;
+};
+
+// Fresh usage profiles with the instance's blocks and kept (running) jobs already placed.
+std::vector<NodeUsage> initial_usage(const Instance& instance);
+
+// Serial schedule generation: takes the jobs in `order` (indices; every job exactly once), each
+// in mode `modes[job]`, and starts it as early as it fits, on the node where it finishes first.
+// With `fixed_nodes` non-empty, job j may only go to fixed_nodes[j].
+Schedule decode(const Instance& instance, const std::vector<int>& order,
+                const std::vector<int>& modes, const std::vector<int>& fixed_nodes = {});
+
+// Re-decodes `schedule` in order of its start times, keeping modes and nodes. When `schedule`
+// respects GPU counts no job starts later, so neither the makespan nor the total completion
+// grows; when it breaks them slightly (a MILP's tolerances) the result is feasible anyway.
+Schedule left_shift(const Instance& instance, const Schedule& schedule);
+
+// Concrete GPU indices per job (ascending), given at each start from the GPUs free then; kept
+// jobs hold their GPUs. Valid whenever the schedule respects GPU counts on every node.
+std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedule& schedule);
+
+// The public Plan. `origin_s` is added to every time. GPU indices come from assign_gpus unless
+// `gpus` (one list per job) is given.
+Plan to_plan(const Instance& instance, const ProfileTable& table, const Schedule& schedule,
+             double origin_s = 0, const std::vector<std::vector<int>>* gpus = nullptr);
+
+// Builds a Schedule from a Plan's assignments (by task name and config index); used to check
+// and compact solver output. Jobs the plan lacks keep mode -1.
+Schedule from_plan(const Instance& instance, const ProfileTable& table, const Plan& plan);
+
+}  // namespace saturn::solver
