@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
   app.add_option("--time-limit", limit, "Solver time limit, s (default: 2 up to 48 jobs, else 10)");
   app.add_option("--reference-limit", reference_limit, "Reference MILP time limit, s (0 = skip)");
   app.add_option("--seeds", seeds, "Seeds per family");
+  std::string dump;
+  app.add_option("--dump", dump, "Also write every instance as a profile table JSON into DIR");
   CLI11_PARSE(app, argc, argv);
 
   struct Family {
@@ -117,6 +120,11 @@ int main(int argc, char** argv) {
       const ProfileTable table =
           f.packing ? saturn::testing::perfect_packing(f.jobs, f.nodes, 8, 36000, s)
                     : saturn::testing::random_sweep(f.jobs, f.nodes, 8, s);
+      if (!dump.empty()) {
+        std::filesystem::create_directories(dump);
+        std::ofstream(fmt::format("{}/{}-{}jobs-{}nodes-seed{}.json", dump, f.name, f.jobs, f.nodes, s))
+            << saturn::to_json(table).dump(1) << "\n";
+      }
       const double lb = saturn::compute_lower_bound(table).best_s;
       run_solver(table, saturn::SolverKind::kAuto, family_limit, row.ratio, row.seconds, nullptr, lb);
       if (reference_limit > 0 && f.jobs <= 24) {

@@ -36,7 +36,10 @@ struct PlannerOptions {
   SolverKind solver = SolverKind::kAuto;
   double time_limit_s = 10.0;  // wall-clock budget for the whole solve, seconds, > 0
   std::uint64_t seed = 1;
-  bool verbose = false;        // let CBC print its log to stderr
+  bool verbose = false;        // let CBC print its log to stdout
+  // Heuristic schedules decoded at most; 0 scales the budget to the instance. Mostly for
+  // reproducible runs: a budget the time limit never cuts gives the same plan on any machine.
+  long heuristic_evaluations = 0;
 };
 
 // Plans every task of `table` from time 0. Errors: an invalid table (see profile.h) or a solver

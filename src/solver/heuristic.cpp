@@ -121,10 +121,7 @@ class Search {
  private:
   bool done() {
     if (evaluations_ >= budget_) return true;
-    // Stalled: no new best for a long while (deterministic, unlike the clock).
-    if (evaluations_ - last_improvement_ > 30000 + 300 * static_cast<long>(instance_.jobs.size())) {
-      return true;
-    }
+
     if (options_.target_s > 0 && best_.makespan_s <= options_.target_s * (1 + 1e-9)) return true;
     if ((evaluations_ & 63) == 0 && std::chrono::steady_clock::now() >= options_.deadline) {
       result_.hit_deadline = true;
@@ -209,10 +206,13 @@ class Search {
           continue;
         }
       }
-      // Wandered too long without a new best: go back to it.
+      // Wandered too long without a new best: restart from a perturbed copy of it.
       if (++since_best > 2000 + 50 * static_cast<long>(instance_.jobs.size())) {
         current = best_genome_;
         current_s = best_;
+        const int kicks = 2 + static_cast<int>(instance_.jobs.size()) / 8;
+        for (int k = 0; k < kicks; ++k) current = neighbour(current, current_s);
+        current_s = evaluate(current);
         since_best = 0;
       }
     }
@@ -237,7 +237,7 @@ long default_evaluations(const Instance& instance) {
   const double n = static_cast<double>(instance.jobs.size()) + 1;
   const double per_node = n / std::max(1, instance.num_nodes()) + 2;
   const double work = n * per_node * instance.num_nodes();
-  return static_cast<long>(std::clamp(4e8 / work, 2000.0, 500000.0));
+  return static_cast<long>(std::clamp(4e8 / work, 2000.0, 1000000.0));
 }
 
 HeuristicResult run_heuristic(const Instance& instance, const HeuristicOptions& options,

@@ -42,8 +42,10 @@ std::string to_string(SolverKind kind) {
 
 namespace solver {
 
-Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
-                      std::uint64_t seed, bool verbose, const Schedule* warm_start) {
+Solved solve_instance(const Instance& instance, const PlannerOptions& options, double seconds,
+                      const Schedule* warm_start) {
+  const SolverKind kind = options.solver;
+  const bool verbose = options.verbose;
   const Clock::time_point t0 = Clock::now();
   const auto deadline_after = [&](double s) {
     return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -54,7 +56,7 @@ Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
   bool cut_by_time = false;
 
   if (kind == SolverKind::kReference) {
-    ReferenceResult ref = solve_reference_milp(instance, seconds, verbose);
+    ReferenceResult ref = solve_reference_milp(instance, std::max(0.05, 0.85 * seconds - 0.05), verbose);
     solved.lower_bound_s = std::max(solved.lower_bound_s, ref.bound * (1 - 1e-9));
     cut_by_time = ref.stopped_on_time;
     solved.schedule = ref.schedule;
@@ -63,7 +65,8 @@ Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
     const bool milp = kind == SolverKind::kMilp ||
                       (kind == SolverKind::kAuto && flow_milp_pairs(instance) <= kAutoMilpMaxPairs);
     HeuristicOptions h;
-    h.seed = seed;
+    h.seed = options.seed;
+    h.max_evaluations = options.heuristic_evaluations;
     h.deadline = deadline_after(milp ? 0.4 * seconds : seconds);
     h.target_s = solved.lower_bound_s;
     HeuristicResult heur = run_heuristic(instance, h, warm_start);
@@ -71,7 +74,8 @@ Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
     cut_by_time = heur.hit_deadline;
     const bool proven = solved.schedule.makespan_s <= solved.lower_bound_s * (1 + 1e-9);
     if (milp && !proven) {
-      const double left = std::max(0.05, seconds - seconds_since(t0));
+      // CBC checks its clock between nodes and overshoots by a few percent; keep a margin.
+      const double left = std::max(0.05, 0.85 * (seconds - seconds_since(t0)) - 0.05);
       MilpResult m = solve_flow_milp(instance, solved.schedule, solved.lower_bound_s, left, verbose);
       solved.lower_bound_s = std::max(solved.lower_bound_s, m.bound * (1 - 1e-9));
       if (!m.schedule.empty() && better(m.schedule, solved.schedule)) solved.schedule = m.schedule;
@@ -121,9 +125,7 @@ Result<Plan> plan(const ProfileTable& table, const PlannerOptions& options) {
       return Error{"", 0, "tasks." + job.name, "no configuration fits any node of the cluster"};
     }
   }
-  const solver::Solved solved = solver::solve_instance(instance, options.solver,
-                                                       options.time_limit_s, options.seed,
-                                                       options.verbose);
+  const solver::Solved solved = solver::solve_instance(instance, options, options.time_limit_s);
   if (solved.status == "no-plan") {
     return Error{"", 0, "solver",
                  fmt::format("{} found no plan within {} s (try --solver auto or a longer "

@@ -147,8 +147,8 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
   Result<solver::Instance> built = build_instance(table, request);
   if (!built.ok()) return built.error();
   const solver::Instance& instance = *built;
-  const SolverKind kind =
-      options.solver == SolverKind::kReference ? SolverKind::kAuto : options.solver;
+  PlannerOptions solve_options = options;
+  if (solve_options.solver == SolverKind::kReference) solve_options.solver = SolverKind::kAuto;
 
   // Baseline: every running task stays where it is (only its keep mode, index 0).
   solver::Instance kept = instance;
@@ -156,9 +156,8 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
     if (job.running) job.modes.resize(1);
   }
   const double half = options.time_limit_s / 2;
-  const solver::Solved keep = solver::solve_instance(kept, kind, half, options.seed, options.verbose);
-  solver::Solved best = solver::solve_instance(instance, kind, half, options.seed, options.verbose,
-                                               &keep.schedule);
+  const solver::Solved keep = solver::solve_instance(kept, solve_options, half);
+  solver::Solved best = solver::solve_instance(instance, solve_options, half, &keep.schedule);
   if (best.schedule.empty() || solver::better(keep.schedule, best.schedule)) {
     const double bound = best.lower_bound_s;
     best = keep;

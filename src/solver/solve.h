@@ -21,8 +21,8 @@ struct Solved {
 // Auto runs the MILP after the heuristic when it has at most this many ordered job pairs.
 inline constexpr long kAutoMilpMaxPairs = 40 * 39;
 
-Solved solve_instance(const Instance& instance, SolverKind kind, double seconds,
-                      std::uint64_t seed, bool verbose, const Schedule* warm_start = nullptr);
+Solved solve_instance(const Instance& instance, const PlannerOptions& options, double seconds,
+                      const Schedule* warm_start = nullptr);
 
 // The Plan for a solved instance; times shifted by `origin_s`.
 Plan make_plan(const Instance& instance, const ProfileTable& table, const Solved& solved,

@@ -1,0 +1,118 @@
+// `saturn plan` end to end: runs the built binary and checks its output, files and exit codes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs the saturn binary with `args` (already shell-quoted where needed).
+CommandResult saturn(const std::string& args) {
+  const std::string command = std::string(SATURN_CLI_PATH) + " " + args + " 2>&1";
+  CommandResult run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::string example(const std::string& name) {
+  return std::string(SATURN_SOURCE_DIR) + "/examples/" + name;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path dir = fs::path(testing::TempDir()) / ("saturn_cli_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(PlanCommand, PrintsATable) {
+  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-2nodes.json") +
+                         " --time-limit 1");
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("technique"), std::string::npos);
+  EXPECT_NE(run.output.find("makespan"), std::string::npos);
+  EXPECT_NE(run.output.find("lower bound"), std::string::npos);
+  EXPECT_NE(run.output.find("gap"), std::string::npos);
+  EXPECT_NE(run.output.find("job011"), std::string::npos);
+}
+
+TEST(PlanCommand, WritesJsonAndGantt) {
+  const fs::path dir = temp_dir("outputs");
+  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
+                         " --solver heuristic --time-limit 1 --json --out " +
+                         (dir / "plan.json").string() + " --gantt " + (dir / "plan.html").string());
+  ASSERT_EQ(run.code, 0) << run.output;
+  const nlohmann::json printed = nlohmann::json::parse(run.output);
+  std::ifstream in(dir / "plan.json");
+  const nlohmann::json written = nlohmann::json::parse(in);
+  EXPECT_EQ(printed, written);
+  EXPECT_EQ(written["assignments"].size(), 12u);
+  EXPECT_LE(written["lower_bound_s"].get<double>(), written["makespan_s"].get<double>());
+  EXPECT_EQ(written["solver"]["name"], "heuristic");
+  std::ifstream html(dir / "plan.html");
+  std::stringstream page;
+  page << html.rdbuf();
+  EXPECT_NE(page.str().find("<svg"), std::string::npos);
+}
+
+TEST(PlanCommand, ClusterOverride) {
+  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
+                         " --cluster " + example("clusters/two-nodes-a100.yaml") +
+                         " --solver heuristic --time-limit 1 --json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  const nlohmann::json plan = nlohmann::json::parse(run.output);
+  bool second_node = false;
+  for (const auto& a : plan["assignments"]) second_node = second_node || a["node"] == "n1";
+  EXPECT_TRUE(second_node);
+}
+
+TEST(PlanCommand, BadInputExitsTwoNamingTheFile) {
+  const fs::path dir = temp_dir("bad");
+  {
+    std::ofstream(dir / "broken.json") << "{\"cluster\": {\"nodes\": [\n  {\"name\": \"n0\", }\n]}}";
+  }
+  CommandResult run = saturn("plan --profiles " + (dir / "broken.json").string());
+  EXPECT_EQ(run.code, 2) << run.output;
+  EXPECT_NE(run.output.find("broken.json:2"), std::string::npos) << run.output;
+
+  run = saturn("plan --profiles " + (dir / "missing.json").string());
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.output.find("missing.json"), std::string::npos) << run.output;
+
+  run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --solver gurobi");
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.output.find("gurobi"), std::string::npos) << run.output;
+
+  run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --time-limit -1");
+  EXPECT_EQ(run.code, 2) << run.output;
+
+  run = saturn("plan --bogus-flag");
+  EXPECT_EQ(run.code, 2) << run.output;
+}
+
+TEST(PlanCommand, UnwritableOutputExitsThree) {
+  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
+                         " --solver heuristic --time-limit 1 --out /nonexistent-dir/plan.json");
+  EXPECT_EQ(run.code, 3) << run.output;
+  EXPECT_NE(run.output.find("/nonexistent-dir/plan.json"), std::string::npos) << run.output;
+}
+
+}  // namespace
