@@ -1,7 +1,7 @@
 // A workload: the training jobs a user wants run, as written in workload YAML. A list value in
 // any hyper-parameter expands into a grid: one job per combination, named after the values that
-// vary ("gpt2-lr1e-05-bs16"). `gpus` and `techniques` are lists by design (the options the
-// planner may choose from) and never expand.
+// vary, each value as written in the YAML ("gpt2-lr1e-5-bs16"). `gpus` and `techniques` are
+// lists by design (the options the planner may choose from) and never expand.
 //
 // YAML (docs/formats.md#workload):
 //   name: lm-sweep
