@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "saturn/lower_bound.h"
 #include "saturn/planner.h"
@@ -101,9 +101,9 @@ int main(int argc, char** argv) {
     bool packing;
   };
   std::vector<Family> families = {
-      {"sweep", 12, 1, false},   {"sweep", 12, 2, false},   {"sweep", 24, 2, false},
-      {"sweep", 48, 2, false},   {"packing", 12, 1, true},  {"packing", 24, 2, true},
-      {"packing", 48, 2, true},  {"sweep", 100, 4, false},  {"packing", 100, 4, true},
+      {"sweep", 12, 1, false},   {"sweep", 12, 2, false},    {"sweep", 24, 2, false},
+      {"sweep", 48, 2, false},   {"packing", 12, 1, true},   {"packing", 24, 2, true},
+      {"packing", 48, 2, true},  {"sweep", 100, 4, false},   {"packing", 100, 4, true},
       {"sweep", 500, 16, false}, {"packing", 500, 16, true},
   };
   if (quick) {
@@ -122,11 +122,13 @@ int main(int argc, char** argv) {
                     : saturn::testing::random_sweep(f.jobs, f.nodes, 8, s);
       if (!dump.empty()) {
         std::filesystem::create_directories(dump);
-        std::ofstream(fmt::format("{}/{}-{}jobs-{}nodes-seed{}.json", dump, f.name, f.jobs, f.nodes, s))
+        std::ofstream(
+            fmt::format("{}/{}-{}jobs-{}nodes-seed{}.json", dump, f.name, f.jobs, f.nodes, s))
             << saturn::to_json(table).dump(1) << "\n";
       }
       const double lb = saturn::compute_lower_bound(table).best_s;
-      run_solver(table, saturn::SolverKind::kAuto, family_limit, row.ratio, row.seconds, nullptr, lb);
+      run_solver(table, saturn::SolverKind::kAuto, family_limit, row.ratio, row.seconds, nullptr,
+                 lb);
       if (reference_limit > 0 && f.jobs <= 24) {
         run_solver(table, saturn::SolverKind::kReference, reference_limit, row.ref_ratio,
                    row.ref_seconds, &row.ref_failed, lb);

@@ -10,9 +10,9 @@
 namespace saturn {
 
 struct GpuSpec {
-  std::string name;           // lower-case catalogue key, e.g. "a100-40gb"
-  double memory_bytes = 0;    // usable device memory, bytes
-  double peak_bf16_flops = 0; // dense bf16 tensor-core peak, FLOP/s
+  std::string name;            // lower-case catalogue key, e.g. "a100-40gb"
+  double memory_bytes = 0;     // usable device memory, bytes
+  double peak_bf16_flops = 0;  // dense bf16 tensor-core peak, FLOP/s
 };
 
 // Looks up a GPU type by name, case-insensitively. nullopt for an unknown type.

@@ -21,7 +21,7 @@ namespace saturn {
 struct Assignment {
   std::string task;
   std::string technique;
-  int config = -1;        // index into the task's configs in the profile table
+  int config = -1;  // index into the task's configs in the profile table
   std::string node;
   std::vector<int> gpus;  // GPU indices on `node`, ascending
   double start_s = 0;     // seconds from the plan's time origin

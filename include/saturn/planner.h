@@ -36,7 +36,7 @@ struct PlannerOptions {
   SolverKind solver = SolverKind::kAuto;
   double time_limit_s = 10.0;  // wall-clock budget for the whole solve, seconds, > 0
   std::uint64_t seed = 1;
-  bool verbose = false;        // let CBC print its log to stdout
+  bool verbose = false;  // let CBC print its log to stdout
   // Heuristic schedules decoded at most; 0 scales the budget to the instance. Mostly for
   // reproducible runs: a budget the time limit never cuts gives the same plan on any machine.
   long heuristic_evaluations = 0;
@@ -50,8 +50,8 @@ Result<Plan> plan(const ProfileTable& table, const PlannerOptions& options);
 
 // A task that is running now, on its current configuration and GPUs.
 struct RunningTask {
-  std::string task;               // name in the profile table
-  int config = 0;                 // index into the task's configs
+  std::string task;  // name in the profile table
+  int config = 0;    // index into the task's configs
   std::string node;
   std::vector<int> gpus;          // GPU indices it holds on `node`
   double remaining_fraction = 1;  // share of the task's work still to do, in (0, 1]

@@ -32,30 +32,30 @@ namespace saturn {
 
 // Where a job's training data comes from.
 struct DataSpec {
-  std::string name;        // e.g. "wikitext-2"; informational
-  std::string path;        // file or directory, relative to the workload file; empty: synthetic
-  std::string format;      // "text" | "tokens" | "synthetic-text" | "synthetic-images"
-  int seq_len = 0;         // tokens per sample (text and token formats), > 0 for those
-  int image_size = 0;      // pixels per side (image formats)
+  std::string name;          // e.g. "wikitext-2"; informational
+  std::string path;          // file or directory, relative to the workload file; empty: synthetic
+  std::string format;        // "text" | "tokens" | "synthetic-text" | "synthetic-images"
+  int seq_len = 0;           // tokens per sample (text and token formats), > 0 for those
+  int image_size = 0;        // pixels per side (image formats)
   std::int64_t samples = 0;  // samples per epoch; 0: derived from the data at run time
 };
 
 // One training job after grid expansion.
 struct JobSpec {
-  std::string name;        // unique, safe for paths: [A-Za-z0-9._-]
-  std::string model;       // model zoo name, e.g. "gpt2-xl", "vit-g-14", "resnet-200"
+  std::string name;   // unique, safe for paths: [A-Za-z0-9._-]
+  std::string model;  // model zoo name, e.g. "gpt2-xl", "vit-g-14", "resnet-200"
   DataSpec data;
-  std::string optimizer;   // "adamw" | "sgd"
-  double lr = 0;           // peak learning rate, > 0
+  std::string optimizer;  // "adamw" | "sgd"
+  double lr = 0;          // peak learning rate, > 0
   double weight_decay = 0;
-  double momentum = 0;     // SGD only
+  double momentum = 0;  // SGD only
   int warmup_steps = 0;
-  double grad_clip = 0;    // max global grad norm; 0: no clipping
-  int grad_accum = 1;      // micro-steps per optimizer step
-  int batch_size = 0;      // global samples per optimizer step, > 0
-  double epochs = 0;       // exactly one of epochs and steps is > 0
+  double grad_clip = 0;  // max global grad norm; 0: no clipping
+  int grad_accum = 1;    // micro-steps per optimizer step
+  int batch_size = 0;    // global samples per optimizer step, > 0
+  double epochs = 0;     // exactly one of epochs and steps is > 0
   std::int64_t steps = 0;
-  int eval_every = 0;      // steps between evaluations; 0: only at the end
+  int eval_every = 0;  // steps between evaluations; 0: only at the end
   std::uint64_t seed = 0;
   std::vector<int> gpus;                // GPU counts to consider, ascending, unique, > 0
   std::vector<std::string> techniques;  // techniques to consider, unique

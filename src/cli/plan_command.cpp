@@ -138,7 +138,8 @@ int run_plan(const PlanArgs& args) {
 
 void add_plan_command(CLI::App& app, std::function<int()>& run) {
   auto args = std::make_shared<PlanArgs>();
-  CLI::App* cmd = app.add_subcommand("plan", "Plan a profile table: technique, GPUs and start per job");
+  CLI::App* cmd =
+      app.add_subcommand("plan", "Plan a profile table: technique, GPUs and start per job");
   cmd->add_option("--profiles", args->profiles, "Profile table (JSON)")->required();
   cmd->add_option("--cluster", args->cluster, "Cluster (YAML); replaces the table's cluster");
   cmd->add_option("--solver", args->solver, "auto | milp | heuristic | reference")

@@ -92,7 +92,8 @@ MilpResult solve_flow_milp(const Instance& instance, const Schedule& warm_in, do
       for (size_t r = 0; r < cls.size(); ++r) rank_in_class[cls[r]] = static_cast<int>(r);
     }
   }
-  const Schedule warm = warm_in.empty() || pinned ? warm_in : canonical_nodes(instance, classes, warm_in);
+  const Schedule warm =
+      warm_in.empty() || pinned ? warm_in : canonical_nodes(instance, classes, warm_in);
 
   // Big-M: no start exceeds the horizon.
   double horizon = 0;

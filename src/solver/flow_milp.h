@@ -15,8 +15,8 @@
 namespace saturn::solver {
 
 struct MilpResult {
-  Schedule schedule;           // best plan found, left-shifted; empty if none
-  double bound = 0;            // CBC's lower bound on the makespan (certified by the model)
+  Schedule schedule;  // best plan found, left-shifted; empty if none
+  double bound = 0;   // CBC's lower bound on the makespan (certified by the model)
   bool optimal = false;
   bool stopped_on_time = false;
   int variables = 0;

@@ -65,9 +65,12 @@ std::vector<int> order_by(const Instance& instance, const std::vector<int>& mode
   auto key = [&](int j) {
     const Mode& m = instance.jobs[j].modes[modes[j]];
     switch (rule) {
-      case 0: return std::make_pair(m.duration_s, m.area());
-      case 1: return std::make_pair(m.area(), m.duration_s);
-      default: return std::make_pair(static_cast<double>(m.gpus), m.duration_s);
+      case 0:
+        return std::make_pair(m.duration_s, m.area());
+      case 1:
+        return std::make_pair(m.area(), m.duration_s);
+      default:
+        return std::make_pair(static_cast<double>(m.gpus), m.duration_s);
     }
   };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
@@ -110,7 +113,8 @@ class Search {
       consider(g);
     }
     for (const auto& modes : mode_sets) {
-      for (int rule = 0; rule < 3; ++rule) consider(Genome{order_by(instance_, modes, rule), modes});
+      for (int rule = 0; rule < 3; ++rule)
+        consider(Genome{order_by(instance_, modes, rule), modes});
     }
     anneal();
     result_.best = best_;
@@ -159,14 +163,16 @@ class Search {
     std::uniform_real_distribution<double> coin(0, 1);
     const double r = coin(rng_);
     const bool critical = coin(rng_) < 0.5;
-    const int job = critical ? pick_critical(s) : std::uniform_int_distribution<int>(0, n - 1)(rng_);
+    const int job =
+        critical ? pick_critical(s) : std::uniform_int_distribution<int>(0, n - 1)(rng_);
     if (r < 0.3 && instance_.jobs[job].modes.size() > 1) {
       const int count = static_cast<int>(instance_.jobs[job].modes.size());
       int m = std::uniform_int_distribution<int>(0, count - 2)(rng_);
       if (m >= g.modes[job]) ++m;
       next.modes[job] = m;
     } else if (r < 0.65 && n > 1) {
-      const int from = static_cast<int>(std::find(g.order.begin(), g.order.end(), job) - g.order.begin());
+      const int from =
+          static_cast<int>(std::find(g.order.begin(), g.order.end(), job) - g.order.begin());
       const int to = critical ? std::uniform_int_distribution<int>(0, from)(rng_)
                               : std::uniform_int_distribution<int>(0, n - 1)(rng_);
       next.order.erase(next.order.begin() + from);

@@ -15,11 +15,11 @@ namespace saturn::solver {
 
 // One way to run a job: a profile configuration, or (re-planning) staying where it runs now.
 struct Mode {
-  int config = -1;          // index into the task's configs
-  int gpus = 0;             // GPUs it holds, on one node
-  double duration_s = 0;    // seconds from its start to its end
-  std::vector<int> nodes;   // indices of the nodes it fits on, ascending, non-empty
-  bool keep = false;        // re-planning: the running task stays put, starting at 0
+  int config = -1;             // index into the task's configs
+  int gpus = 0;                // GPUs it holds, on one node
+  double duration_s = 0;       // seconds from its start to its end
+  std::vector<int> nodes;      // indices of the nodes it fits on, ascending, non-empty
+  bool keep = false;           // re-planning: the running task stays put, starting at 0
   std::vector<int> keep_gpus;  // with keep: the GPU indices it holds on nodes[0]
 
   double area() const { return gpus * duration_s; }

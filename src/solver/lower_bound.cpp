@@ -24,7 +24,7 @@ struct ClassView {
   std::vector<int> jobs;  // jobs confined to the set
   int capacity = 0;       // GPUs of the set
   int nodes = 0;
-  int max_node = 0;       // largest node in the set, GPUs
+  int max_node = 0;  // largest node in the set, GPUs
 };
 
 NodeSet job_nodes(const Instance& instance, const Job& job) {
@@ -149,7 +149,8 @@ LowerBound bound_instance(const Instance& instance, double upper_s) {
   const double total = instance.total_gpus();
   double area = 0;
   for (const Block& block : instance.blocks) area += block.until_s * block.gpus.size();
-  for (const Block& block : instance.blocks) lb.longest_task_s = std::max(lb.longest_task_s, block.until_s);
+  for (const Block& block : instance.blocks)
+    lb.longest_task_s = std::max(lb.longest_task_s, block.until_s);
   for (const Job& job : instance.jobs) {
     double fastest = std::numeric_limits<double>::infinity();
     double least_area = std::numeric_limits<double>::infinity();
@@ -166,7 +167,8 @@ LowerBound bound_instance(const Instance& instance, double upper_s) {
     double class_area = 0;
     for (int j : view.jobs) {
       double least_area = std::numeric_limits<double>::infinity();
-      for (const Mode& mode : instance.jobs[j].modes) least_area = std::min(least_area, mode.area());
+      for (const Mode& mode : instance.jobs[j].modes)
+        least_area = std::min(least_area, mode.area());
       class_area += least_area;
     }
     lb.node_class_s = std::max(lb.node_class_s, class_area / view.capacity);

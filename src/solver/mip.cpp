@@ -61,9 +61,10 @@ MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& sta
   }
   const std::string limit = std::to_string(std::max(0.05, seconds));
   const std::string level = log ? "1" : "0";
-  const char* argv[] = {"saturn", "-sec", limit.c_str(), "-log", level.c_str(),
-                        "-threads", "1", "-solve", "-quit"};
-  CbcMain1(static_cast<int>(std::size(argv)), argv, model, [](CbcModel*, int) { return 0; }, data);
+  const char* argv[] = {"saturn",   "-sec", limit.c_str(), "-log", level.c_str(),
+                        "-threads", "1",    "-solve",      "-quit"};
+  CbcMain1(
+      static_cast<int>(std::size(argv)), argv, model, [](CbcModel*, int) { return 0; }, data);
 
   Outcome out;
   out.bound = model.getBestPossibleObjValue();

@@ -22,7 +22,7 @@ class MipModel {
     bool has_solution = false;
     std::vector<double> values;  // per column, when has_solution
     double objective = 0;
-    double bound = 0;            // CBC's best possible objective (valid lower bound)
+    double bound = 0;  // CBC's best possible objective (valid lower bound)
     bool optimal = false;
     bool stopped_on_time = false;
   };

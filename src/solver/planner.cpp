@@ -26,16 +26,21 @@ Result<SolverKind> parse_solver_kind(std::string_view name) {
   if (name == "milp") return SolverKind::kMilp;
   if (name == "heuristic") return SolverKind::kHeuristic;
   if (name == "reference") return SolverKind::kReference;
-  return Error{"", 0, "solver",
-               fmt::format("unknown solver '{}' (expected auto, milp, heuristic or reference)", name)};
+  return Error{
+      "", 0, "solver",
+      fmt::format("unknown solver '{}' (expected auto, milp, heuristic or reference)", name)};
 }
 
 std::string to_string(SolverKind kind) {
   switch (kind) {
-    case SolverKind::kAuto: return "auto";
-    case SolverKind::kMilp: return "milp";
-    case SolverKind::kHeuristic: return "heuristic";
-    case SolverKind::kReference: return "reference";
+    case SolverKind::kAuto:
+      return "auto";
+    case SolverKind::kMilp:
+      return "milp";
+    case SolverKind::kHeuristic:
+      return "heuristic";
+    case SolverKind::kReference:
+      return "reference";
   }
   return "auto";
 }
@@ -56,7 +61,8 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
   bool cut_by_time = false;
 
   if (kind == SolverKind::kReference) {
-    ReferenceResult ref = solve_reference_milp(instance, std::max(0.05, 0.85 * seconds - 0.05), verbose);
+    ReferenceResult ref =
+        solve_reference_milp(instance, std::max(0.05, 0.85 * seconds - 0.05), verbose);
     solved.lower_bound_s = std::max(solved.lower_bound_s, ref.bound * (1 - 1e-9));
     cut_by_time = ref.stopped_on_time;
     solved.schedule = ref.schedule;
@@ -76,7 +82,8 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
     if (milp && !proven) {
       // CBC checks its clock between nodes and overshoots by a few percent; keep a margin.
       const double left = std::max(0.05, 0.85 * (seconds - seconds_since(t0)) - 0.05);
-      MilpResult m = solve_flow_milp(instance, solved.schedule, solved.lower_bound_s, left, verbose);
+      MilpResult m =
+          solve_flow_milp(instance, solved.schedule, solved.lower_bound_s, left, verbose);
       solved.lower_bound_s = std::max(solved.lower_bound_s, m.bound * (1 - 1e-9));
       if (!m.schedule.empty() && better(m.schedule, solved.schedule)) solved.schedule = m.schedule;
       cut_by_time = cut_by_time || m.stopped_on_time;

@@ -36,10 +36,12 @@ ReferenceResult solve_reference_milp(const Instance& instance, double seconds, b
     for (int n = 0; n < instance.num_nodes(); ++n) {
       w[j].push_back(mip.add_var(fmt::format("w_{}_{}", j, n), 0, 1, 0, true));
     }
-    for (int k = 0; k < gpus; ++k) y[j].push_back(mip.add_var(fmt::format("y_{}_{}", j, k), 0, 1, 0, true));
+    for (int k = 0; k < gpus; ++k)
+      y[j].push_back(mip.add_var(fmt::format("y_{}_{}", j, k), 0, 1, 0, true));
     s[j] = mip.add_var(fmt::format("s_{}", j), 0, kBigM, 0, false);
 
-    std::vector<std::pair<int, double>> one_mode, one_node, count = {}, end = {{s[j], 1.0}, {makespan, -1.0}};
+    std::vector<std::pair<int, double>> one_mode, one_node, count = {},
+                                                            end = {{s[j], 1.0}, {makespan, -1.0}};
     for (size_t m = 0; m < job.modes.size(); ++m) {
       const Mode& mode = job.modes[m];
       one_mode.emplace_back(x[j][m], 1.0);

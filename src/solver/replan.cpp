@@ -39,7 +39,8 @@ std::vector<solver::Mode> scaled_modes(const ProfileTable& table, int t, double 
     mode.gpus = task.configs[c].gpus;
     mode.duration_s = extra_s + fraction * task.configs[c].runtime_s;
     for (size_t n = 0; n < table.cluster.nodes.size(); ++n) {
-      if (config_fits(task.configs[c], table.cluster.nodes[n])) mode.nodes.push_back(static_cast<int>(n));
+      if (config_fits(task.configs[c], table.cluster.nodes[n]))
+        mode.nodes.push_back(static_cast<int>(n));
     }
     if (!mode.nodes.empty()) modes.push_back(std::move(mode));
   }
@@ -62,19 +63,21 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     }
     const Task& task = table.tasks[t];
     if (run.config < 0 || run.config >= static_cast<int>(task.configs.size())) {
-      return request_error(field + ".config", fmt::format("no config {} in task '{}'", run.config, run.task));
+      return request_error(field + ".config",
+                           fmt::format("no config {} in task '{}'", run.config, run.task));
     }
     const int node = table.cluster.find_node(run.node);
     if (node < 0) return request_error(field + ".node", fmt::format("unknown node '{}'", run.node));
     const Config& config = task.configs[run.config];
     if (static_cast<int>(run.gpus.size()) != config.gpus) {
       return request_error(field + ".gpus", fmt::format("holds {} GPUs but its config uses {}",
-                                                         run.gpus.size(), config.gpus));
+                                                        run.gpus.size(), config.gpus));
     }
     for (int g : run.gpus) {
       if (g < 0 || g >= table.cluster.nodes[node].gpus || !held[node].insert(g).second) {
         return request_error(field + ".gpus", fmt::format("GPU {} of node '{}' is invalid or "
-                                                          "already held", g, run.node));
+                                                          "already held",
+                                                          g, run.node));
       }
     }
     if (!(run.remaining_fraction > 0 && run.remaining_fraction <= 1)) {
@@ -123,7 +126,8 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     for (int g : res.gpus) {
       if (g < 0 || g >= table.cluster.nodes[node].gpus || !held[node].insert(g).second) {
         return request_error(field + ".gpus", fmt::format("GPU {} of node '{}' is invalid or "
-                                                          "already held", g, res.node));
+                                                          "already held",
+                                                          g, res.node));
       }
     }
     if (res.until_s > request.now_s && !res.gpus.empty()) {
@@ -170,7 +174,8 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
   out.plan = solver::make_plan(instance, table, best, request.now_s, elapsed);
   for (size_t j = 0; j < instance.jobs.size(); ++j) {
     const solver::Job& job = instance.jobs[j];
-    if (job.running && !job.modes[best.schedule.jobs[j].mode].keep) out.restarted.push_back(job.name);
+    if (job.running && !job.modes[best.schedule.jobs[j].mode].keep)
+      out.restarted.push_back(job.name);
   }
   out.expected_gain_s = std::max(0.0, out.keep.makespan_s - out.plan.makespan_s);
   return out;

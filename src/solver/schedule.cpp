@@ -143,7 +143,8 @@ std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedu
   std::vector<std::vector<double>> free_at;
   for (int capacity : instance.node_gpus) free_at.emplace_back(capacity, 0.0);
   for (const Block& block : instance.blocks) {
-    for (int g : block.gpus) free_at[block.node][g] = std::max(free_at[block.node][g], block.until_s);
+    for (int g : block.gpus)
+      free_at[block.node][g] = std::max(free_at[block.node][g], block.until_s);
   }
   std::vector<int> order(schedule.jobs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -162,8 +163,8 @@ std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedu
     if (mode.keep) {
       gpus[j] = mode.keep_gpus;
     } else {
-      for (int g = 0; g < static_cast<int>(gpu_free.size()) &&
-                      static_cast<int>(gpus[j].size()) < mode.gpus;
+      for (int g = 0;
+           g < static_cast<int>(gpu_free.size()) && static_cast<int>(gpus[j].size()) < mode.gpus;
            ++g) {
         if (gpu_free[g] <= p.start_s + kTimeEps) gpus[j].push_back(g);
       }

@@ -44,8 +44,8 @@ fs::path temp_dir(const std::string& name) {
 }
 
 TEST(PlanCommand, PrintsATable) {
-  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-2nodes.json") +
-                         " --time-limit 1");
+  const CommandResult run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-2nodes.json") + " --time-limit 1");
   ASSERT_EQ(run.code, 0) << run.output;
   EXPECT_NE(run.output.find("technique"), std::string::npos);
   EXPECT_NE(run.output.find("makespan"), std::string::npos);
@@ -56,9 +56,10 @@ TEST(PlanCommand, PrintsATable) {
 
 TEST(PlanCommand, WritesJsonAndGantt) {
   const fs::path dir = temp_dir("outputs");
-  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
-                         " --solver heuristic --time-limit 1 --json --out " +
-                         (dir / "plan.json").string() + " --gantt " + (dir / "plan.html").string());
+  const CommandResult run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
+             " --solver heuristic --time-limit 1 --json --out " + (dir / "plan.json").string() +
+             " --gantt " + (dir / "plan.html").string());
   ASSERT_EQ(run.code, 0) << run.output;
   const nlohmann::json printed = nlohmann::json::parse(run.output);
   std::ifstream in(dir / "plan.json");
@@ -74,9 +75,9 @@ TEST(PlanCommand, WritesJsonAndGantt) {
 }
 
 TEST(PlanCommand, ClusterOverride) {
-  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
-                         " --cluster " + example("clusters/two-nodes-a100.yaml") +
-                         " --solver heuristic --time-limit 1 --json");
+  const CommandResult run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --cluster " +
+             example("clusters/two-nodes-a100.yaml") + " --solver heuristic --time-limit 1 --json");
   ASSERT_EQ(run.code, 0) << run.output;
   const nlohmann::json plan = nlohmann::json::parse(run.output);
   bool second_node = false;
@@ -87,7 +88,8 @@ TEST(PlanCommand, ClusterOverride) {
 TEST(PlanCommand, BadInputExitsTwoNamingTheFile) {
   const fs::path dir = temp_dir("bad");
   {
-    std::ofstream(dir / "broken.json") << "{\"cluster\": {\"nodes\": [\n  {\"name\": \"n0\", }\n]}}";
+    std::ofstream(dir / "broken.json")
+        << "{\"cluster\": {\"nodes\": [\n  {\"name\": \"n0\", }\n]}}";
   }
   CommandResult run = saturn("plan --profiles " + (dir / "broken.json").string());
   EXPECT_EQ(run.code, 2) << run.output;
@@ -97,11 +99,13 @@ TEST(PlanCommand, BadInputExitsTwoNamingTheFile) {
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.output.find("missing.json"), std::string::npos) << run.output;
 
-  run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --solver gurobi");
+  run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --solver gurobi");
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.output.find("gurobi"), std::string::npos) << run.output;
 
-  run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --time-limit -1");
+  run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") + " --time-limit -1");
   EXPECT_EQ(run.code, 2) << run.output;
 
   run = saturn("plan --bogus-flag");
@@ -109,8 +113,9 @@ TEST(PlanCommand, BadInputExitsTwoNamingTheFile) {
 }
 
 TEST(PlanCommand, UnwritableOutputExitsThree) {
-  const CommandResult run = saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
-                         " --solver heuristic --time-limit 1 --out /nonexistent-dir/plan.json");
+  const CommandResult run =
+      saturn("plan --profiles " + example("profiles/sweep-12jobs-1node.json") +
+             " --solver heuristic --time-limit 1 --out /nonexistent-dir/plan.json");
   EXPECT_EQ(run.code, 3) << run.output;
   EXPECT_NE(run.output.find("/nonexistent-dir/plan.json"), std::string::npos) << run.output;
 }

@@ -21,6 +21,7 @@ TEST(BruteForce, MilpFindsTheOptimumOnTinyInstances) {
       PlannerOptions options;
       options.solver = SolverKind::kMilp;
       options.time_limit_s = 20;
+      options.heuristic_evaluations = 20000;  // keeps sanitizer builds fast; the MILP decides
       Result<Plan> milp = plan(table, options);
       ASSERT_TRUE(milp.ok()) << milp.error().to_string();
       EXPECT_EQ(testing::check_plan(table, *milp), "");
@@ -42,6 +43,7 @@ TEST(BruteForce, FiveTasksOnTwoNodes) {
   PlannerOptions options;
   options.solver = SolverKind::kMilp;
   options.time_limit_s = 30;
+  options.heuristic_evaluations = 20000;
   Result<Plan> milp = plan(table, options);
   ASSERT_TRUE(milp.ok());
   EXPECT_NEAR(milp->makespan_s, optimum, 1e-6);

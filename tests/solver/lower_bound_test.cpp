@@ -15,7 +15,8 @@ ProfileTable table_of(std::vector<int> node_gpus,
   }
   for (size_t i = 0; i < tasks.size(); ++i) {
     Task task{"t" + std::to_string(i), {}};
-    for (auto [g, p] : tasks[i]) task.configs.push_back({"ddp", g, p, 0, "", nlohmann::json::object()});
+    for (auto [g, p] : tasks[i])
+      task.configs.push_back({"ddp", g, p, 0, "", nlohmann::json::object()});
     t.tasks.push_back(task);
   }
   return t;

@@ -17,6 +17,7 @@ using testing::check_plan;
 Plan must_plan(const ProfileTable& table, SolverKind kind, double limit = 2.0,
                std::uint64_t seed = 1) {
   PlannerOptions options;
+  options.heuristic_evaluations = 50000;  // bounded work under sanitizers too
   options.solver = kind;
   options.time_limit_s = limit;
   options.seed = seed;

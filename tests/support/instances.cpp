@@ -13,7 +13,8 @@ namespace {
 Cluster uniform_cluster(int nodes, int gpus_per_node) {
   Cluster cluster;
   for (int n = 0; n < nodes; ++n) {
-    cluster.nodes.push_back({fmt::format("n{}", n), gpus_per_node, "a100-40gb", 40960.0 * 1024 * 1024});
+    cluster.nodes.push_back(
+        {fmt::format("n{}", n), gpus_per_node, "a100-40gb", 40960.0 * 1024 * 1024});
   }
   return cluster;
 }
@@ -105,7 +106,8 @@ ProfileTable tiny_random(int jobs, int configs, const std::vector<int>& node_gpu
   ProfileTable table;
   int widest = 0;
   for (size_t n = 0; n < node_gpus.size(); ++n) {
-    table.cluster.nodes.push_back({fmt::format("n{}", n), node_gpus[n], "a100-40gb", 40960.0 * 1024 * 1024});
+    table.cluster.nodes.push_back(
+        {fmt::format("n{}", n), node_gpus[n], "a100-40gb", 40960.0 * 1024 * 1024});
     widest = std::max(widest, node_gpus[n]);
   }
   std::uniform_int_distribution<int> gpus(1, widest);

@@ -20,7 +20,8 @@ std::string check_plan(const ProfileTable& table, const Plan& plan,
   std::multiset<std::string> seen;
   for (const Assignment& a : plan.assignments) seen.insert(a.task);
   for (const std::string& name : expected) {
-    if (seen.count(name) != 1) return fmt::format("task {} appears {} times", name, seen.count(name));
+    if (seen.count(name) != 1)
+      return fmt::format("task {} appears {} times", name, seen.count(name));
   }
   if (seen.size() != expected.size()) return "plan has assignments for unexpected tasks";
 
