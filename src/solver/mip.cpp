@@ -61,8 +61,9 @@ MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& sta
   }
   const std::string limit = std::to_string(std::max(0.05, seconds));
   const std::string level = log ? "1" : "0";
-  const char* argv[] = {"saturn",   "-sec", limit.c_str(), "-log", level.c_str(),
-                        "-threads", "1",    "-solve",      "-quit"};
+  // Wall-clock limit ("elapsed"): CPU time undercounts when the machine is shared.
+  const char* argv[] = {"saturn",      "-timeMode", "elapsed", "-sec",   limit.c_str(), "-log",
+                        level.c_str(), "-threads",  "1",       "-solve", "-quit"};
   CbcMain1(
       static_cast<int>(std::size(argv)), argv, model, [](CbcModel*, int) { return 0; }, data);
 
