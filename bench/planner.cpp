@@ -92,8 +92,17 @@ int main(int argc, char** argv) {
   app.add_option("--reference-limit", reference_limit, "Reference MILP time limit, s (0 = skip)");
   app.add_option("--seeds", seeds, "Seeds per family");
   std::string dump;
+  std::vector<std::string> only;
+  std::string solver_name = "auto";
+  app.add_option("--solver", solver_name, "Solver for the main column (auto, milp, heuristic)");
+  app.add_option("--only", only, "Run only these families, e.g. packing-24-2 (family-jobs-nodes)");
   app.add_option("--dump", dump, "Also write every instance as a profile table JSON into DIR");
   CLI11_PARSE(app, argc, argv);
+  const auto solver = saturn::parse_solver_kind(solver_name);
+  if (!solver.ok()) {
+    fmt::print(stderr, "bench_planner: {}\n", solver.error().message);
+    return 2;
+  }
 
   struct Family {
     std::string name;
@@ -109,6 +118,12 @@ int main(int argc, char** argv) {
   if (quick) {
     families.resize(5);
     seeds = std::min(seeds, 2);
+  }
+  if (!only.empty()) {
+    std::erase_if(families, [&](const Family& f) {
+      const std::string key = fmt::format("{}-{}-{}", f.name, f.jobs, f.nodes);
+      return std::find(only.begin(), only.end(), key) == only.end();
+    });
   }
 
   fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>9} {:>8} {:>6} | {:>10}\n", "family", "jobs",
@@ -127,8 +142,7 @@ int main(int argc, char** argv) {
             << saturn::to_json(table).dump(1) << "\n";
       }
       const double lb = saturn::compute_lower_bound(table).best_s;
-      run_solver(table, saturn::SolverKind::kAuto, family_limit, row.ratio, row.seconds, nullptr,
-                 lb);
+      run_solver(table, *solver, family_limit, row.ratio, row.seconds, nullptr, lb);
       if (reference_limit > 0 && f.jobs <= 24) {
         run_solver(table, saturn::SolverKind::kReference, reference_limit, row.ref_ratio,
                    row.ref_seconds, &row.ref_failed, lb);

@@ -32,6 +32,9 @@ struct Config {
 struct Task {
   std::string name;  // unique within the table
   std::vector<Config> configs;
+  // Seconds a reconfiguration costs this task (checkpoint, relaunch, load, warm-up), >= 0;
+  // 0: unknown (the simulator and executor then use their own default).
+  double restart_s = 0;
 };
 
 struct ProfileTable {

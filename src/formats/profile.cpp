@@ -154,7 +154,9 @@ Result<Config> read_config(const JsonChecker& check, const json& value, const Js
 }
 
 Result<Task> read_task(const JsonChecker& check, const json& value, const JsonPath& at) {
-  if (auto s = check.check_object(value, at, {"name", "configs"}); !s) return s.error();
+  if (auto s = check.check_object(value, at, {"name", "configs", "restart_s"}); !s) {
+    return s.error();
+  }
   for (const char* key : {"name", "configs"}) {
     if (auto s = check.require(value, at, key); !s) return s.error();
   }
@@ -162,6 +164,11 @@ Result<Task> read_task(const JsonChecker& check, const json& value, const JsonPa
   auto name = check.get_string(value["name"], at / "name", true);
   if (!name) return name.error();
   task.name = *name;
+  if (value.contains("restart_s")) {
+    auto restart = check.get_number(value["restart_s"], at / "restart_s", 0, false);
+    if (!restart) return restart.error();
+    task.restart_s = *restart;
+  }
   const json& configs = value["configs"];
   if (!configs.is_array()) {
     return check.error(at / "configs",
@@ -265,7 +272,9 @@ json to_json(const ProfileTable& table) {
       if (!config.gpu_type.empty()) c["gpu_type"] = config.gpu_type;
       configs.push_back(std::move(c));
     }
-    tasks.push_back({{"name", task.name}, {"configs", std::move(configs)}});
+    json t = {{"name", task.name}, {"configs", std::move(configs)}};
+    if (task.restart_s > 0) t["restart_s"] = task.restart_s;
+    tasks.push_back(std::move(t));
   }
   return {{"cluster", {{"nodes", std::move(nodes)}}}, {"tasks", std::move(tasks)}};
 }

@@ -18,7 +18,9 @@ struct HeuristicOptions {
   // Schedules decoded at most; 0 picks a budget from the instance size. The search is
   // deterministic for a seed as long as the deadline does not cut it.
   long max_evaluations = 0;
-  double target_s = 0;  // stop as soon as a schedule this short is found (a lower bound)
+  // A lower bound on the makespan, if known (0: computed here). Starting rules use it, and the
+  // search stops as soon as it finds a schedule this short.
+  double target_s = 0;
 };
 
 struct HeuristicResult {

@@ -94,9 +94,18 @@ bool class_feasible(const Instance& instance, const ClassView& view, const NodeS
       }
     }
   }
-  for (int k = 1; k < 16; ++k) points.push_back(T / 2 * k / 16.0);
   std::sort(points.begin(), points.end());
   points.erase(std::unique(points.begin(), points.end()), points.end());
+  // Every a gives a valid test, so on large instances an even subsample of the breakpoints
+  // keeps the cost at O(kMaxPoints x modes) per horizon and only weakens the bound slightly.
+  constexpr size_t kMaxPoints = 192;
+  if (points.size() > kMaxPoints) {
+    std::vector<double> sample;
+    for (size_t k = 0; k < kMaxPoints; ++k)
+      sample.push_back(points[k * points.size() / kMaxPoints]);
+    points = std::move(sample);
+  }
+  for (int k = 1; k < 16; ++k) points.push_back(T / 2 * k / 16.0);
 
   for (double a : points) {
     const double length = T - 2 * a;
@@ -135,13 +144,18 @@ bool class_feasible(const Instance& instance, const ClassView& view, const NodeS
   return at_mid <= view.capacity && big <= view.nodes;
 }
 
-}  // namespace
-
-bool energetic_feasible(const Instance& instance, double horizon_s) {
-  for (const ClassView& view : node_classes(instance)) {
+bool feasible_on_classes(const Instance& instance, const std::vector<ClassView>& classes,
+                         double horizon_s) {
+  for (const ClassView& view : classes) {
     if (!class_feasible(instance, view, view.set, horizon_s)) return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool energetic_feasible(const Instance& instance, double horizon_s) {
+  return feasible_on_classes(instance, node_classes(instance), horizon_s);
 }
 
 LowerBound bound_instance(const Instance& instance, double upper_s) {
@@ -163,7 +177,8 @@ LowerBound bound_instance(const Instance& instance, double upper_s) {
   }
   lb.area_s = total > 0 ? area / total : 0;
 
-  for (const ClassView& view : node_classes(instance)) {
+  const std::vector<ClassView> classes = node_classes(instance);
+  for (const ClassView& view : classes) {
     double class_area = 0;
     for (int j : view.jobs) {
       double least_area = std::numeric_limits<double>::infinity();
@@ -178,13 +193,13 @@ LowerBound bound_instance(const Instance& instance, double upper_s) {
   // already proven; hi always passes.
   double lo = std::max({lb.longest_task_s, lb.area_s, lb.node_class_s});
   double hi = upper_s > lo ? upper_s : 2 * lo + 1;
-  while (!energetic_feasible(instance, hi)) {
+  while (!feasible_on_classes(instance, classes, hi)) {
     lo = hi;
     hi *= 2;
   }
-  for (int it = 0; it < 60 && hi - lo > 1e-7 * hi; ++it) {
+  for (int it = 0; it < 60 && hi - lo > 1e-6 * hi; ++it) {
     const double mid = 0.5 * (lo + hi);
-    if (energetic_feasible(instance, mid)) {
+    if (feasible_on_classes(instance, classes, mid)) {
       hi = mid;
     } else {
       lo = mid;

@@ -73,7 +73,7 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
     HeuristicOptions h;
     h.seed = options.seed;
     h.max_evaluations = options.heuristic_evaluations;
-    h.deadline = deadline_after(milp ? 0.4 * seconds : seconds);
+    h.deadline = deadline_after(milp ? 0.6 * seconds : seconds);
     h.target_s = solved.lower_bound_s;
     HeuristicResult heur = run_heuristic(instance, h, warm_start);
     solved.schedule = heur.best;

@@ -138,6 +138,44 @@ Schedule left_shift(const Instance& instance, const Schedule& schedule) {
   return decode(instance, order, modes, nodes);
 }
 
+Schedule justify(const Instance& instance, const Schedule& schedule) {
+  const size_t n = schedule.jobs.size();
+  if (n == 0) return schedule;
+  // Backward pass in mirrored time: real time t is mirrored time `horizon - t`, so "as late as
+  // possible" becomes "as early as possible". Blocks and kept jobs sit at the mirrored end.
+  double horizon = schedule.makespan_s;
+  for (const Block& block : instance.blocks) horizon = std::max(horizon, block.until_s);
+  std::vector<NodeUsage> mirrored;
+  for (int capacity : instance.node_gpus) mirrored.emplace_back(capacity);
+  for (const Block& block : instance.blocks) {
+    mirrored[block.node].add(horizon - block.until_s, horizon, static_cast<int>(block.gpus.size()));
+  }
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return schedule.jobs[a].end_s > schedule.jobs[b].end_s; });
+  Schedule late = schedule;
+  for (int j : order) {
+    const Placement& p = schedule.jobs[j];
+    const Mode& mode = instance.jobs[j].modes[p.mode];
+    if (!mode.keep) continue;
+    mirrored[p.node].add(horizon - p.end_s, horizon - p.start_s, mode.gpus);
+  }
+  for (int j : order) {
+    const Placement& p = schedule.jobs[j];
+    const Mode& mode = instance.jobs[j].modes[p.mode];
+    if (mode.keep) continue;
+    const double start = mirrored[p.node].earliest_start(mode.gpus, mode.duration_s);
+    const double end = start + mode.duration_s;
+    if (horizon - end < -kTimeEps) return schedule;  // cannot happen for a feasible input
+    mirrored[p.node].add(start, end, mode.gpus);
+    late.jobs[j].start_s = std::max(0.0, horizon - end);
+    late.jobs[j].end_s = late.jobs[j].start_s + mode.duration_s;
+  }
+  Schedule early = left_shift(instance, late);
+  return better(early, schedule) ? early : schedule;
+}
+
 std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedule& schedule) {
   // free_at[node][gpu]: when the GPU is next free, seconds from the origin.
   std::vector<std::vector<double>> free_at;

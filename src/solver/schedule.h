@@ -63,6 +63,13 @@ Schedule decode(const Instance& instance, const std::vector<int>& order,
 // grows; when it breaks them slightly (a MILP's tolerances) the result is feasible anyway.
 Schedule left_shift(const Instance& instance, const Schedule& schedule);
 
+// Forward-backward improvement ("justification"): schedules every job as late as possible
+// before the makespan in order of decreasing end time, then as early as possible in order of
+// the resulting start times, nodes and modes kept. Never longer than `schedule` (returns it
+// unchanged when the passes do not help); often shorter, because the backward pass packs the
+// jobs that end last tighter.
+Schedule justify(const Instance& instance, const Schedule& schedule);
+
 // Concrete GPU indices per job (ascending), given at each start from the GPUs free then; kept
 // jobs hold their GPUs. Valid whenever the schedule respects GPU counts on every node.
 std::vector<std::vector<int>> assign_gpus(const Instance& instance, const Schedule& schedule);
