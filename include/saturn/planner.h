@@ -70,6 +70,9 @@ struct ReplanRequest {
   std::vector<RunningTask> running;       // kept where they are, or restarted elsewhere
   std::vector<std::string> pending;       // tasks not started yet (full work each)
   std::vector<Reservation> reservations;  // GPUs unavailable until a time
+  // false: only re-plan the pending tasks around the running ones (one solve, half the time);
+  // the result's plan then equals its keep.
+  bool allow_restarts = true;
 };
 
 struct Replan {

@@ -40,6 +40,13 @@ struct DataSpec {
   std::int64_t samples = 0;  // samples per epoch; 0: derived from the data at run time
 };
 
+// Where a value was written in the workload file, so that checks made after loading (e.g. by
+// the estimator: an unknown model) can point at it.
+struct SourceRef {
+  std::string field;  // "jobs[1].model", "defaults.data.samples", "jobs[0].lr[2]"
+  int line = 0;       // 1-based line in the workload file; 0 when unknown
+};
+
 // One training job after grid expansion.
 struct JobSpec {
   std::string name;   // unique, safe for paths: [A-Za-z0-9._-]
@@ -61,10 +68,15 @@ struct JobSpec {
   std::vector<std::string> techniques;  // techniques to consider, unique
   // The grid values that made this job, e.g. {"lr": "1e-05", "batch_size": "16"}.
   std::map<std::string, std::string> grid;
+  // Where the job and each of its keys ("model", "data.seq_len") were written. Keys taken from
+  // `defaults` point there; empty for jobs built in code.
+  SourceRef origin;
+  std::map<std::string, SourceRef> key_origins;
 };
 
 struct Workload {
   std::string name;
+  std::string source;    // the file it was read from ("<string>" when parsed from text)
   std::string base_dir;  // directory of the workload file; data paths are relative to it
   std::vector<JobSpec> jobs;
 };

@@ -16,5 +16,9 @@ inline constexpr int kExitWriteFailed = 3;
 
 // Registers `saturn plan` on `app`; `run` is set to the function that executes it.
 void add_plan_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn simulate` (src/cli/simulate_command.cpp).
+void add_simulate_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn estimate` (src/cli/estimate_command.cpp).
+void add_estimate_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace saturn::cli

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::function<int()> run;
   saturn::cli::add_plan_command(app, run);
+  saturn::cli::add_simulate_command(app, run);
+  saturn::cli::add_estimate_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

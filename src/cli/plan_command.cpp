@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "saturn/gantt.h"
 #include "saturn/planner.h"
@@ -28,25 +29,6 @@ struct PlanArgs {
   bool verbose = false;
 };
 
-// Seconds as h:mm:ss.
-std::string hms(double seconds) {
-  const long s = std::lround(seconds);
-  return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
-}
-
-// GPU indices as compact ranges: "0-3,6".
-std::string gpu_ranges(const std::vector<int>& gpus) {
-  std::string out;
-  for (size_t i = 0; i < gpus.size();) {
-    size_t j = i;
-    while (j + 1 < gpus.size() && gpus[j + 1] == gpus[j] + 1) ++j;
-    if (!out.empty()) out += ",";
-    out += j > i ? fmt::format("{}-{}", gpus[i], gpus[j]) : fmt::format("{}", gpus[i]);
-    i = j + 1;
-  }
-  return out;
-}
-
 void print_table(const Plan& plan) {
   size_t width = 4;
   for (const Assignment& a : plan.assignments) width = std::max(width, a.task.size());
@@ -61,22 +43,6 @@ void print_table(const Plan& plan) {
   fmt::print("gap          {:.2f}%\n", 100 * plan.gap);
   fmt::print("solver       {} ({}), {:.2f} s\n", plan.solver.name, plan.solver.status,
              plan.solver.solve_s);
-}
-
-Status write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{path, 0, "", "cannot open for writing"};
-    out << text;
-    out.flush();
-    if (!out) return Error{path, 0, "", "write failed"};
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Error{path, 0, "", "cannot rename the temporary file into place"};
-  }
-  return Status::Ok();
 }
 
 int run_plan(const PlanArgs& args) {

@@ -1,5 +1,6 @@
 // The GPU catalogue. Memory is what the device reports as total (nvidia-smi), in bytes; peak
-// FLOP/s are the vendor's dense bf16 tensor-core figures (SXM parts).
+// FLOP/s are the vendor's dense bf16 tensor-core figures (SXM parts); bandwidths are the
+// vendor's datasheet figures, per direction (docs/estimator.md#gpu-catalogue lists the sources).
 #include "saturn/gpu_catalog.h"
 
 #include <algorithm>
@@ -8,14 +9,16 @@
 namespace saturn {
 namespace {
 constexpr double kMiB = 1024.0 * 1024.0;
+constexpr double kGB = 1e9;  // bandwidths are quoted in decimal GB/s
 }  // namespace
 
 const std::vector<GpuSpec>& gpu_catalog() {
   static const std::vector<GpuSpec> catalog = {
-      {"a100-40gb", 40960 * kMiB, 312e12},
-      {"a100-80gb", 81920 * kMiB, 312e12},
-      {"h100-80gb", 81559 * kMiB, 989.4e12},
-      {"h200", 143771 * kMiB, 989.4e12},
+      // name, memory, bf16 dense, HBM, NVLink/dir, network/GPU/dir, PCIe/dir
+      {"a100-40gb", 40960 * kMiB, 312e12, 1555 * kGB, 300 * kGB, 25 * kGB, 32 * kGB},
+      {"a100-80gb", 81920 * kMiB, 312e12, 2039 * kGB, 300 * kGB, 25 * kGB, 32 * kGB},
+      {"h100-80gb", 81559 * kMiB, 989.4e12, 3350 * kGB, 450 * kGB, 50 * kGB, 64 * kGB},
+      {"h200", 143771 * kMiB, 989.4e12, 4800 * kGB, 450 * kGB, 50 * kGB, 64 * kGB},
   };
   return catalog;
 }

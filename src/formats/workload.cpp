@@ -264,6 +264,7 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
   JobSpec base;
   base.name = *name;
   base.optimizer = "adamw";
+  base.origin = SourceRef{field, formats::yaml_line(job_node)};
   std::vector<const Entry*> axes;
   std::size_t combinations = 1;
   for (const Entry& e : entries) {
@@ -271,6 +272,7 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
     const bool grid = e.value.IsSequence() && e.key != "gpus" && e.key != "techniques";
     if (!grid) {
       if (auto s = set(c, e.value, e.field, base); !s) return s;
+      base.key_origins[e.key] = SourceRef{e.field, formats::yaml_line(e.value)};
       continue;
     }
     if (e.value.size() == 0) return c.error(e.value, e.field, "an empty list gives no jobs");
@@ -299,6 +301,8 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
       if (auto s = setters().at(axes[a]->key)(c, value, axes[a]->field, job); !s) return s;
       job.name += "-" + abbreviation(axes[a]->key) + formats::sanitize_name(value.Scalar());
       job.grid[axes[a]->key] = value.Scalar();
+      job.key_origins[axes[a]->key] = SourceRef{
+          axes[a]->field + "[" + std::to_string(pick[a]) + "]", formats::yaml_line(value)};
       origin += (origin.empty() ? "" : ", ") + axes[a]->key + "[" + std::to_string(pick[a]) +
                 "]=" + value.Scalar();
     }
@@ -330,6 +334,7 @@ Result<Workload> parse_workload_impl(std::string_view text, std::string_view sou
   }
   if (auto s = c.check_map(root, "", {"name", "defaults", "jobs"}); !s) return s.error();
   Workload workload;
+  workload.source = std::string(source);
   workload.base_dir = std::string(base_dir);
   if (const YAML::Node name = root["name"]) {
     auto n = c.get_string(name, "name", true);

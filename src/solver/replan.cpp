@@ -159,9 +159,11 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
   for (solver::Job& job : kept.jobs) {
     if (job.running) job.modes.resize(1);
   }
-  const double half = options.time_limit_s / 2;
+  const double half = options.time_limit_s / (request.allow_restarts ? 2 : 1);
   const solver::Solved keep = solver::solve_instance(kept, solve_options, half);
-  solver::Solved best = solver::solve_instance(instance, solve_options, half, &keep.schedule);
+  solver::Solved best =
+      request.allow_restarts ? solver::solve_instance(instance, solve_options, half, &keep.schedule)
+                             : keep;
   if (best.schedule.empty() || solver::better(keep.schedule, best.schedule)) {
     const double bound = best.lower_bound_s;
     best = keep;

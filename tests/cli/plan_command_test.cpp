@@ -9,39 +9,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
+using saturn::testing::CommandResult;
+using saturn::testing::example;
 
-// Runs the saturn binary with `args` (already shell-quoted where needed).
-CommandResult saturn(const std::string& args) {
-  const std::string command = std::string(SATURN_CLI_PATH) + " " + args + " 2>&1";
-  CommandResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-std::string example(const std::string& name) {
-  return std::string(SATURN_SOURCE_DIR) + "/examples/" + name;
-}
-
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::path(testing::TempDir()) / ("saturn_cli_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+CommandResult saturn(const std::string& args) { return saturn::testing::run_saturn(args); }
+fs::path temp_dir(const std::string& name) { return saturn::testing::fresh_temp_dir(name); }
 
 TEST(PlanCommand, PrintsATable) {
   const CommandResult run =

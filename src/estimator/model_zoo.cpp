@@ -1,0 +1,346 @@
+// The model zoo: GPT-2, GPT-J, ViT and ResNet built layer by layer into block sequences with
+// parameter counts, forward FLOPs and activation bytes per sample. Conventions: model_zoo.h;
+// formulas and sources: docs/estimator.md#model-zoo.
+#include "saturn/model_zoo.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace saturn {
+
+double ModelShape::activation_bytes() const {
+  double total = 0;
+  for (const BlockShape& b : blocks) total += b.activation_bytes;
+  return total;
+}
+
+double ModelShape::block_input_bytes(std::size_t i) const {
+  return i == 0 ? input_bytes : blocks[i - 1].output_bytes;
+}
+
+double ModelShape::checkpointed_activation_bytes() const {
+  double inputs = 0;
+  double largest = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    inputs += block_input_bytes(i);
+    largest = std::max(largest, blocks[i].activation_bytes);
+  }
+  return inputs + largest;
+}
+
+namespace {
+
+constexpr double kBf16 = 2;    // bytes per bf16 activation element
+constexpr double kMask = 1;    // bytes per dropout-mask element
+constexpr double kFp32 = 4;    // bytes per fp32 element
+constexpr double kTokenId = 8; // int64 token ids
+
+// ---- Transformers -----------------------------------------------------------------------------
+
+// One transformer layer's shape; GPT-2, GPT-J and ViT differ only in these switches.
+struct TransformerLayer {
+  int d = 0;              // hidden size
+  int heads = 0;          // attention heads
+  int mlp = 0;            // MLP width
+  bool attn_bias = true;  // biases on the q/k/v and output projections
+  bool parallel = false;  // GPT-J: attention and MLP read the same LayerNorm output
+  bool dropout = false;   // residual dropout masks kept for backward (GPT-2's 0.1 default)
+};
+
+BlockShape transformer_layer(const TransformerLayer& t, int seq, const std::string& name) {
+  const double d = t.d, f = t.mlp, s = seq;
+  const int norms = t.parallel ? 1 : 2;
+  BlockShape b;
+  b.name = name;
+  b.params = std::int64_t{norms} * 2 * t.d                                  // LayerNorm gain, bias
+             + std::int64_t{4} * t.d * t.d + (t.attn_bias ? 4 * t.d : 0)  // q, k, v, out
+             + std::int64_t{2} * t.d * t.mlp + t.mlp + t.d;               // MLP in, out (+bias)
+  // q, k, v and output projections (8 s d^2), MLP (4 s d f), scores QK^T and scores x V (4 s^2 d).
+  b.forward_flops = 8 * s * d * d + 4 * s * d * f + 4 * s * s * d;
+  double act = norms * kBf16 * s * d;   // LayerNorm inputs (the first is the layer's input)
+  act += kBf16 * s * d;                 // q/k/v projection input (LayerNorm output)
+  act += 3 * kBf16 * s * d;             // q, k, v (flash attention's inputs)
+  act += kFp32 * s * t.heads;           // flash attention's log-sum-exp
+  act += kBf16 * s * d;                 // attention output = output projection input
+  if (!t.parallel) act += kBf16 * s * d;  // MLP input (second LayerNorm output)
+  act += 2 * kBf16 * s * f;             // GELU input and output (MLP matmul inputs)
+  if (t.dropout) act += 2 * kMask * s * d;  // residual dropout masks after attention and MLP
+  b.activation_bytes = act;
+  b.output_bytes = kBf16 * s * d;
+  return b;
+}
+
+struct GptConfig {
+  std::string family;
+  int layers, d, heads, mlp, vocab, context;
+  bool learned_positions, parallel, tied_head, head_bias, attn_bias, dropout;
+};
+
+ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
+  ModelShape m;
+  m.name = name;
+  m.family = c.family;
+  m.compute = ComputeKind::kTransformer;
+  m.seq_len = seq;
+  m.context = c.context;
+  m.input_bytes = kTokenId * seq;
+  const double s = seq, d = c.d, v = c.vocab;
+  const std::int64_t embedding = std::int64_t{c.vocab} * c.d;
+
+  BlockShape embed;
+  embed.name = "embed";
+  embed.params = embedding + (c.learned_positions ? std::int64_t{c.context} * c.d : 0);
+  embed.forward_flops = 0;  // a table lookup (and a sum with the positions)
+  embed.activation_bytes = m.input_bytes + (c.dropout ? kMask * s * d : 0);
+  embed.output_bytes = kBf16 * s * d;
+  m.blocks.push_back(embed);
+
+  const TransformerLayer layer{c.d, c.heads, c.mlp, c.attn_bias, c.parallel, c.dropout};
+  for (int i = 0; i < c.layers; ++i) {
+    m.blocks.push_back(transformer_layer(layer, seq, fmt::format("h.{}", i)));
+  }
+
+  BlockShape head;
+  head.name = "head";
+  head.params = 2 * std::int64_t{c.d};  // final LayerNorm
+  if (c.tied_head) {
+    head.tied_params = embedding;
+  } else {
+    head.params += embedding + (c.head_bias ? c.vocab : 0);
+  }
+  head.forward_flops = 2 * s * d * v;
+  // LayerNorm input, LM-head input, bf16 logits and the fp32 log-softmax the loss keeps.
+  head.activation_bytes = 2 * kBf16 * s * d + kBf16 * s * v + kFp32 * s * v;
+  head.output_bytes = kFp32;  // the loss
+  m.blocks.push_back(head);
+  return m;
+}
+
+// ---- Vision Transformer -----------------------------------------------------------------------
+
+struct VitConfig {
+  int patch, layers, d, mlp, heads;
+};
+
+constexpr int kClasses = 1000;
+constexpr int kDefaultImage = 224;
+
+ModelShape build_vit(const std::string& name, const VitConfig& c, int image) {
+  ModelShape m;
+  m.name = name;
+  m.family = "vit";
+  m.compute = ComputeKind::kTransformer;
+  m.image_size = image;
+  const int grid = image / c.patch;
+  const double patches = double(grid) * grid;
+  const int seq = grid * grid + 1;  // patches + class token
+  m.seq_len = seq;
+  m.input_bytes = kBf16 * 3.0 * image * image;
+  const double s = seq, d = c.d;
+
+  BlockShape embed;
+  embed.name = "patch_embed";
+  // Patch projection (a conv with stride = kernel = patch), class token, one position per token.
+  embed.params = std::int64_t{3} * c.patch * c.patch * c.d + c.d + c.d + std::int64_t{seq} * c.d;
+  embed.forward_flops = 2 * patches * 3.0 * c.patch * c.patch * d;
+  embed.activation_bytes = m.input_bytes;
+  embed.output_bytes = kBf16 * s * d;
+  m.blocks.push_back(embed);
+
+  const TransformerLayer layer{c.d, c.heads, c.mlp, true, false, false};
+  for (int i = 0; i < c.layers; ++i) {
+    m.blocks.push_back(transformer_layer(layer, seq, fmt::format("blocks.{}", i)));
+  }
+
+  BlockShape head;
+  head.name = "head";
+  head.params = 2 * std::int64_t{c.d} + std::int64_t{c.d} * kClasses + kClasses;
+  head.forward_flops = 2 * d * kClasses;  // the class token only
+  head.activation_bytes = kBf16 * s * d + kBf16 * d + (kBf16 + kFp32) * kClasses;
+  head.output_bytes = kFp32;
+  m.blocks.push_back(head);
+  return m;
+}
+
+// ---- ResNet (bottleneck, torchvision v1.5: stride on the 3x3 convolution) --------------------
+
+int conv_out(int in, int kernel, int stride, int pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+ModelShape build_resnet(const std::string& name, const std::vector<int>& depths, int image) {
+  ModelShape m;
+  m.name = name;
+  m.family = "resnet";
+  m.compute = ComputeKind::kConvolution;
+  m.image_size = image;
+  m.input_bytes = kBf16 * 3.0 * image * image;
+
+  // Stem: 7x7/2 convolution 3->64, BatchNorm, ReLU, 3x3/2 max-pool.
+  const int h_conv = conv_out(image, 7, 2, 3);
+  const int h_pool = conv_out(h_conv, 3, 2, 1);
+  const double conv_elems = 64.0 * h_conv * h_conv;
+  const double pool_elems = 64.0 * h_pool * h_pool;
+  BlockShape stem;
+  stem.name = "stem";
+  stem.params = 7 * 7 * 3 * 64 + 2 * 64;
+  stem.forward_flops = 2 * conv_elems * 7 * 7 * 3;
+  // Image (conv input), conv output (BatchNorm input), ReLU output (max-pool input), and the
+  // max-pool's int64 argmax indices.
+  stem.activation_bytes = m.input_bytes + 2 * kBf16 * conv_elems + kTokenId * pool_elems;
+  stem.output_bytes = kBf16 * pool_elems;
+  m.blocks.push_back(stem);
+
+  int channels = 64;
+  int h = h_pool;
+  const int widths[4] = {64, 128, 256, 512};
+  for (int stage = 0; stage < 4; ++stage) {
+    const int w = widths[stage];
+    for (int i = 0; i < depths[stage]; ++i) {
+      const int stride = (stage > 0 && i == 0) ? 2 : 1;
+      const bool downsample = i == 0;  // channel change (and stride) on the first block
+      const int h2 = conv_out(h, 3, stride, 1);
+      const double in_px = double(h) * h, out_px = double(h2) * h2;
+      BlockShape b;
+      b.name = fmt::format("layer{}.{}", stage + 1, i);
+      // 1x1 in->w, 3x3 w->w, 1x1 w->4w, each with a BatchNorm (gain, bias); 1x1 projection.
+      b.params = std::int64_t{channels} * w + 2 * w + std::int64_t{9} * w * w + 2 * w +
+                 std::int64_t{w} * 4 * w + 2 * 4 * w +
+                 (downsample ? std::int64_t{channels} * 4 * w + 2 * 4 * w : 0);
+      const double macs = in_px * channels * w + out_px * 9.0 * w * w + out_px * w * 4.0 * w +
+                          (downsample ? out_px * channels * 4.0 * w : 0);
+      b.forward_flops = 2 * macs;
+      // Block input; conv1 output and ReLU output (at the input resolution); conv2 output and
+      // ReLU output; conv3 output; projection output. The block's final ReLU output is the next
+      // block's input.
+      double elems = channels * in_px + 2.0 * w * in_px + 2.0 * w * out_px + 4.0 * w * out_px;
+      if (downsample) elems += 4.0 * w * out_px;
+      b.activation_bytes = kBf16 * elems;
+      b.output_bytes = kBf16 * 4.0 * w * out_px;
+      m.blocks.push_back(b);
+      channels = 4 * w;
+      h = h2;
+    }
+  }
+
+  BlockShape head;
+  head.name = "head";
+  head.params = std::int64_t{channels} * kClasses + kClasses;
+  head.forward_flops = 2.0 * channels * kClasses;
+  // Last ReLU output (its backward needs it), pooled features (the fc input), logits.
+  head.activation_bytes =
+      kBf16 * channels * double(h) * h + kBf16 * channels + (kBf16 + kFp32) * kClasses;
+  head.output_bytes = kFp32;
+  m.blocks.push_back(head);
+  return m;
+}
+
+// ---- The catalogue ----------------------------------------------------------------------------
+
+struct ZooEntry {
+  bool language = false;  // takes seq_len (else image_size)
+  int default_input = 0;  // context length or image size
+  int min_image = 0;      // smallest image the network accepts
+  std::function<ModelShape(int)> build;
+};
+
+const std::map<std::string, ZooEntry>& zoo() {
+  static const std::map<std::string, ZooEntry> entries = [] {
+    std::map<std::string, ZooEntry> z;
+    auto gpt2 = [&](const char* name, int layers, int d, int heads) {
+      const GptConfig c{"gpt2", layers, d,    heads, 4 * d, 50257, 1024,
+                        true,   false,  true, false, true,  true};
+      z[name] = {true, c.context, 0, [=](int seq) { return build_gpt(name, c, seq); }};
+    };
+    gpt2("gpt2", 12, 768, 12);
+    gpt2("gpt2-medium", 24, 1024, 16);
+    gpt2("gpt2-large", 36, 1280, 20);
+    gpt2("gpt2-xl", 48, 1600, 25);
+    const GptConfig gptj{"gptj", 28,    4096,  16,   16384, 50400, 2048,
+                         false,  true, false, true, false, false};
+    z["gptj-6b"] = {true, gptj.context, 0,
+                    [=](int seq) { return build_gpt("gptj-6b", gptj, seq); }};
+    auto vit = [&](const char* name, VitConfig c) {
+      z[name] = {false, kDefaultImage, c.patch,
+                 [=](int image) { return build_vit(name, c, image); }};
+    };
+    vit("vit-b-16", {16, 12, 768, 3072, 12});
+    vit("vit-l-16", {16, 24, 1024, 4096, 16});
+    vit("vit-h-14", {14, 32, 1280, 5120, 16});
+    vit("vit-g-14", {14, 48, 1664, 8192, 16});
+    auto resnet = [&](const char* name, std::vector<int> depths) {
+      // Five stride-2 steps: 32 px is the smallest input that leaves a 1x1 map.
+      z[name] = {false, kDefaultImage, 32,
+                 [=](int image) { return build_resnet(name, depths, image); }};
+    };
+    resnet("resnet-50", {3, 4, 6, 3});
+    resnet("resnet-101", {3, 4, 23, 3});
+    resnet("resnet-152", {3, 8, 36, 3});
+    resnet("resnet-200", {3, 24, 36, 3});
+    return z;
+  }();
+  return entries;
+}
+
+void add_totals(ModelShape& m) {
+  m.params = 0;
+  m.forward_flops = 0;
+  for (const BlockShape& b : m.blocks) {
+    m.params += b.params;
+    m.forward_flops += b.forward_flops;
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {
+      "gpt2",     "gpt2-medium", "gpt2-large", "gpt2-xl",   "gptj-6b",    "vit-b-16",   "vit-l-16",
+      "vit-h-14", "vit-g-14",    "resnet-50",  "resnet-101", "resnet-152", "resnet-200"};
+  return names;
+}
+
+Result<ModelShape> find_model(std::string_view name) { return find_model(name, ModelInput{}); }
+
+Result<ModelShape> find_model(std::string_view name, const ModelInput& input) {
+  const auto it = zoo().find(std::string(name));
+  if (it == zoo().end()) {
+    std::string known;
+    for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+    return Error{"", 0, "model",
+                 fmt::format("unknown model \"{}\" (known: {})", name, known)};
+  }
+  const ZooEntry& e = it->second;
+  int size = e.default_input;
+  if (e.language) {
+    if (input.image_size > 0) {
+      return Error{"", 0, "data.image_size",
+                   fmt::format("{} is a language model; image_size does not apply", name)};
+    }
+    if (input.seq_len > e.default_input) {
+      return Error{"", 0, "data.seq_len",
+                   fmt::format("{} has a context of {} tokens; seq_len {} is longer", name,
+                               e.default_input, input.seq_len)};
+    }
+    if (input.seq_len > 0) size = input.seq_len;
+  } else {
+    if (input.seq_len > 0) {
+      return Error{"", 0, "data.seq_len",
+                   fmt::format("{} is an image model; seq_len does not apply", name)};
+    }
+    if (input.image_size > 0) size = input.image_size;
+    if (size < e.min_image) {
+      return Error{"", 0, "data.image_size",
+                   fmt::format("{} needs images of at least {} px, got {}", name, e.min_image,
+                               size)};
+    }
+  }
+  ModelShape m = e.build(size);
+  add_totals(m);
+  return m;
+}
+
+}  // namespace saturn
