@@ -5,9 +5,12 @@
 //   build/bin/bench_planner [--quick] [--time-limit S] [--reference-limit S] [--seeds N]
 //
 // Per row: makespan / certified lower bound (1.000 = proven optimal), wall-clock solve seconds;
-// medians over the seeds. For perfect packings the optimum is known: opt/LB is printed too.
+// where the optimum is known (perfect packings; one-node sweeps of <= 7 jobs, by exhaustive
+// search) also optimum / lower bound and makespan / optimum;
+// medians over the seeds.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -18,7 +21,9 @@
 
 #include "saturn/lower_bound.h"
 #include "saturn/planner.h"
+#include "exhaustive.h"
 #include "saturn/profile.h"
+#include "solver/instance.h"
 #include "support/instances.h"
 
 namespace {
@@ -59,12 +64,15 @@ double whole_node_sequence(const ProfileTable& table) {
 
 struct Row {
   std::vector<double> ratio, seconds, ref_ratio, ref_seconds, whole_ratio;
+  std::vector<double> opt_ratio;   // known optimum / LB (packings: 1 by construction)
+  std::vector<double> plan_to_opt; // main column's makespan / known optimum
   int ref_failed = 0;
 };
 
-void run_solver(const ProfileTable& table, saturn::SolverKind kind, double limit,
-                std::vector<double>& ratio, std::vector<double>& seconds, int* failed,
-                double lower_bound) {
+// Returns the plan's makespan (0 when it found none).
+double run_solver(const ProfileTable& table, saturn::SolverKind kind, double limit,
+                  std::vector<double>& ratio, std::vector<double>& seconds, int* failed,
+                  double lower_bound) {
   saturn::PlannerOptions options;
   options.solver = kind;
   options.time_limit_s = limit;
@@ -74,10 +82,13 @@ void run_solver(const ProfileTable& table, saturn::SolverKind kind, double limit
   seconds.push_back(s);
   if (!plan.ok()) {
     if (failed) ++*failed;
-    return;
+    return 0;
   }
   ratio.push_back(plan->makespan_s / lower_bound);
+  return plan->makespan_s;
 }
+
+constexpr int kExhaustiveMaxJobs = 7;
 
 }  // namespace
 
@@ -92,6 +103,8 @@ int main(int argc, char** argv) {
   app.add_option("--reference-limit", reference_limit, "Reference MILP time limit, s (0 = skip)");
   app.add_option("--seeds", seeds, "Seeds per family");
   std::string dump;
+  bool per_seed = false;
+  app.add_flag("--per-seed", per_seed, "Also print every seed's ratio of the main column");
   std::vector<std::string> only;
   std::string solver_name = "auto";
   app.add_option("--solver", solver_name, "Solver for the main column (auto, milp, heuristic)");
@@ -110,24 +123,36 @@ int main(int argc, char** argv) {
     bool packing;
   };
   std::vector<Family> families = {
-      {"sweep", 12, 1, false},   {"sweep", 12, 2, false},    {"sweep", 24, 2, false},
+      {"sweep", 6, 1, false},    {"sweep", 12, 1, false},   {"sweep", 12, 2, false},    {"sweep", 24, 2, false},
       {"sweep", 48, 2, false},   {"packing", 12, 1, true},   {"packing", 24, 2, true},
       {"packing", 48, 2, true},  {"sweep", 100, 4, false},   {"packing", 100, 4, true},
       {"sweep", 500, 16, false}, {"packing", 500, 16, true},
   };
   if (quick) {
-    families.resize(5);
+    families.resize(6);
     seeds = std::min(seeds, 2);
   }
   if (!only.empty()) {
-    std::erase_if(families, [&](const Family& f) {
-      const std::string key = fmt::format("{}-{}-{}", f.name, f.jobs, f.nodes);
-      return std::find(only.begin(), only.end(), key) == only.end();
-    });
+    // Any family-jobs-nodes, not only the default rows (e.g. packing-24-1).
+    families.clear();
+    for (const std::string& key : only) {
+      Family f;
+      char name[16] = {};
+      if (std::sscanf(key.c_str(), "%15[a-z]-%d-%d", name, &f.jobs, &f.nodes) != 3 ||
+          (std::string(name) != "sweep" && std::string(name) != "packing") || f.jobs < 1 ||
+          f.nodes < 1) {
+        fmt::print(stderr, "bench_planner: --only {}: expected sweep|packing-JOBS-NODES\n", key);
+        return 2;
+      }
+      f.name = name;
+      f.packing = f.name == "packing";
+      families.push_back(f);
+    }
   }
 
-  fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>9} {:>8} {:>6} | {:>10}\n", "family", "jobs",
-             "nodes", "auto/LB", "auto s", "ref/LB", "ref s", "ref ✗", "whole/LB");
+  fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>8} {:>9} | {:>9} {:>8} {:>6} | {:>10}\n",
+             "family", "jobs", "nodes", "auto/LB", "auto s", "opt/LB", "auto/opt", "ref/LB",
+             "ref s", "ref ✗", "whole/LB");
   for (const Family& f : families) {
     const double family_limit = limit > 0 ? limit : (f.jobs <= 48 ? 2.0 : 10.0);
     Row row;
@@ -142,7 +167,20 @@ int main(int argc, char** argv) {
             << saturn::to_json(table).dump(1) << "\n";
       }
       const double lb = saturn::compute_lower_bound(table).best_s;
-      run_solver(table, *solver, family_limit, row.ratio, row.seconds, nullptr, lb);
+      const double makespan =
+          run_solver(table, *solver, family_limit, row.ratio, row.seconds, nullptr, lb);
+      // The optimum where it is known: packings by construction, small one-node sweeps by
+      // exhaustive search.
+      double optimum = 0;
+      if (f.packing) {
+        optimum = 36000;
+      } else if (f.nodes == 1 && f.jobs <= kExhaustiveMaxJobs && makespan > 0) {
+        optimum = saturn::bench::exhaustive_optimum(saturn::solver::make_instance(table), makespan);
+      }
+      if (optimum > 0) {
+        row.opt_ratio.push_back(optimum / lb);
+        row.plan_to_opt.push_back(makespan / optimum);
+      }
       if (reference_limit > 0 && f.jobs <= 24) {
         run_solver(table, saturn::SolverKind::kReference, reference_limit, row.ref_ratio,
                    row.ref_seconds, &row.ref_failed, lb);
@@ -152,8 +190,12 @@ int main(int argc, char** argv) {
     const auto cell = [](const std::vector<double>& v, const char* f) {
       return v.empty() ? std::string("-") : fmt::format(fmt::runtime(f), median(v));
     };
-    fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>9} {:>8} {:>6} | {:>10}\n", f.name, f.jobs,
-               f.nodes, cell(row.ratio, "{:.3f}"), cell(row.seconds, "{:.2f}"),
+    if (per_seed) {
+      fmt::print("  per seed ({}/LB): {:.3f}\n", solver_name, fmt::join(row.ratio, " "));
+    }
+    fmt::print("{:<8} {:>5} {:>5} | {:>9} {:>8} | {:>8} {:>9} | {:>9} {:>8} {:>6} | {:>10}\n",
+               f.name, f.jobs, f.nodes, cell(row.ratio, "{:.3f}"), cell(row.seconds, "{:.2f}"),
+               cell(row.opt_ratio, "{:.3f}"), cell(row.plan_to_opt, "{:.3f}"),
                cell(row.ref_ratio, "{:.3f}"), cell(row.ref_seconds, "{:.1f}"),
                row.ref_seconds.empty() ? std::string("-") : fmt::format("{}", row.ref_failed),
                cell(row.whole_ratio, "{:.3f}"));

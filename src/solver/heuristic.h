@@ -2,6 +2,8 @@
 // job) genome, started from several priority rules and mode rules, then improved by simulated
 // annealing (move a job in the order, swap two, change a job's mode), biased towards the jobs
 // that end last. Fast enough to serve hundreds of jobs alone and to warm-start the MILP.
+// Annealing runs vary a lot from seed to seed, so several independent searches run on the
+// machine's cores and the best one wins.
 #pragma once
 
 #include <chrono>
@@ -15,24 +17,31 @@ namespace saturn::solver {
 struct HeuristicOptions {
   std::uint64_t seed = 1;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  // Schedules decoded at most; 0 picks a budget from the instance size. The search is
+  // Schedules decoded at most, per search; 0: default_evaluations(instance). The search is
   // deterministic for a seed as long as the deadline does not cut it.
   long max_evaluations = 0;
   // A lower bound on the makespan, if known (0: computed here). Starting rules use it, and the
   // search stops as soon as it finds a schedule this short.
   double target_s = 0;
+  // Independent searches run side by side, one thread each, with seeds derived from `seed`;
+  // the best schedule wins (ties: the lowest search index). All stop once one reaches
+  // `target_s` (then the makespan is the target whichever search got there; the mean
+  // completion may depend on timing). 0: one per hardware thread, at most kMaxSearches.
+  int searches = 0;
 };
+
+inline constexpr int kMaxSearches = 4;
 
 struct HeuristicResult {
   Schedule best;
-  long evaluations = 0;
-  bool hit_deadline = false;
+  long evaluations = 0;  // over all searches
+  bool hit_deadline = false;  // some search was cut by the deadline
 };
 
 HeuristicResult run_heuristic(const Instance& instance, const HeuristicOptions& options,
                               const Schedule* warm_start = nullptr);
 
-// The default evaluation budget for `instance`.
+// The default evaluation budget (per search) for `instance`.
 long default_evaluations(const Instance& instance);
 
 }  // namespace saturn::solver

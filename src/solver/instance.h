@@ -48,7 +48,13 @@ struct Instance {
   int num_nodes() const { return static_cast<int>(node_gpus.size()); }
 };
 
-// Every task of `table`, every configuration that fits at least one node.
+// Every task of `table`, every configuration that fits at least one node and is not dominated.
 Instance make_instance(const ProfileTable& table);
+
+// Removes the modes another mode of the job can replace in any schedule (no more GPUs, no
+// longer, fits on at least the same nodes; of equal modes the first stays). Keep modes stay, in
+// place. Optimal makespan and completion times are unchanged; the search space shrinks (a
+// profile usually has one useful technique per GPU count).
+void drop_dominated_modes(Job& job);
 
 }  // namespace saturn::solver

@@ -102,6 +102,7 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     for (solver::Mode& m : scaled_modes(table, t, run.remaining_fraction, run.restart_cost_s)) {
       job.modes.push_back(std::move(m));
     }
+    solver::drop_dominated_modes(job);
     instance.jobs.push_back(std::move(job));
   }
   for (size_t p = 0; p < request.pending.size(); ++p) {
@@ -115,6 +116,7 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     job.name = request.pending[p];
     job.task = t;
     job.modes = scaled_modes(table, t, 1.0, 0.0);
+    solver::drop_dominated_modes(job);
     if (job.modes.empty()) return request_error(field, "no configuration fits any node");
     instance.jobs.push_back(std::move(job));
   }
