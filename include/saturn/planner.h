@@ -40,6 +40,13 @@ struct PlannerOptions {
   // Heuristic schedules decoded at most; 0 scales the budget to the instance. Mostly for
   // reproducible runs: a budget the time limit never cuts gives the same plan on any machine.
   long heuristic_evaluations = 0;
+  // How far off the runtimes may be, as a share (e.g. 0.1: ±10%), in [0, 1). 0 (the default)
+  // takes them as exact: the plan minimises the makespan, ties by mean completion. Above 0, among
+  // the best distinct plans found (within uncertainty / 4 of the shortest) the planner returns
+  // the one with the least expected makespan when every runtime is off by up to that share and
+  // the plan is followed in its order (src/solver/robust.h): e.g. short jobs last rather than
+  // first, so the error of the long ones can be absorbed.
+  double runtime_uncertainty = 0;
 };
 
 // Plans every task of `table` from time 0. Errors: an invalid table (see profile.h) or a solver

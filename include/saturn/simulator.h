@@ -44,7 +44,8 @@ struct SimulationOptions {
   long max_events = 1000000;
 
   // The simulator's planner settings: heuristic with a fixed evaluation budget, so a simulation
-  // is deterministic for its seed on any machine.
+  // is deterministic for its seed on any machine, and runtime_uncertainty 0.1: Saturn's own
+  // belief that estimates are off by about ±10% (it never sees runtime_error).
   static PlannerOptions default_planner_options();
 };
 

@@ -22,6 +22,7 @@ struct PlanArgs {
   std::string cluster;
   std::string solver = "auto";
   double time_limit_s = 10;
+  double runtime_uncertainty = 0;
   std::uint64_t seed = 1;
   bool json = false;
   std::string out;
@@ -72,6 +73,7 @@ int run_plan(const PlanArgs& args) {
   options.solver = *kind;
   options.time_limit_s = args.time_limit_s;
   options.seed = args.seed;
+  options.runtime_uncertainty = args.runtime_uncertainty;
   options.verbose = args.verbose;
   Result<Plan> planned = plan(*table, options);
   if (!planned.ok()) {
@@ -113,6 +115,10 @@ void add_plan_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--time-limit", args->time_limit_s, "Wall-clock budget, seconds")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed of the heuristic")->capture_default_str();
+  cmd->add_option("--runtime-uncertainty", args->runtime_uncertainty,
+                  "Runtimes may be off by up to this share (e.g. 0.1): prefer, among near-best "
+                  "plans, the one with the least expected makespan")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print the plan as JSON instead of a table");
   cmd->add_option("--out", args->out, "Write the plan JSON to this file");
   cmd->add_option("--gantt", args->gantt, "Write a Gantt chart (self-contained HTML) here");

@@ -196,6 +196,10 @@ void add_simulate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--switch-threshold", args->options.switch_threshold,
                   "Move running jobs only for a gain above this share of the remaining time")
       ->capture_default_str();
+  cmd->add_option("--assumed-error", args->options.planner.runtime_uncertainty,
+                  "Saturn's belief about its estimates: runtimes off by up to this share; it "
+                  "prefers plans that absorb such error (0: take the profile as exact)")
+      ->capture_default_str();
   cmd->add_option("--planner-evaluations", args->planner_evaluations,
                   "Heuristic evaluations per (re)plan (deterministic budget)")
       ->capture_default_str();

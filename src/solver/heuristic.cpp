@@ -121,6 +121,7 @@ class Search {
     }
     anneal();
     result_.best = best_;
+    result_.alternatives = std::move(alternatives_);
     result_.evaluations = evaluations_;
     return result_;
   }
@@ -129,7 +130,8 @@ class Search {
   bool done() {
     if (evaluations_ >= budget_) return true;
 
-    if (options_.target_s > 0 && best_.makespan_s <= options_.target_s * (1 + 1e-9)) {
+    if (options_.stop_at_target && options_.target_s > 0 &&
+        best_.makespan_s <= options_.target_s * (1 + 1e-9)) {
       solved_->store(true);
       return true;
     }
@@ -153,8 +155,23 @@ class Search {
     return j;
   }
 
+  // Keeps `s` among the best distinct schedules seen, when alternatives are wanted.
+  void offer(const Schedule& s) {
+    const size_t limit = static_cast<size_t>(std::max(0, options_.alternatives));
+    if (limit == 0 || (alternatives_.size() == limit && !better(s, alternatives_.back()))) return;
+    const auto pos = std::lower_bound(alternatives_.begin(), alternatives_.end(), s, better);
+    const auto same = [&](const Schedule& o) { return !better(o, s) && !better(s, o); };
+    if ((pos != alternatives_.end() && same(*pos)) ||
+        (pos != alternatives_.begin() && same(*std::prev(pos)))) {
+      return;
+    }
+    alternatives_.insert(pos, s);
+    if (alternatives_.size() > limit) alternatives_.pop_back();
+  }
+
   void consider(Genome g) {
     Schedule s = evaluate(g);
+    offer(s);
     if (best_.empty() || better(s, best_)) {
       best_ = s;
       best_genome_ = g;
@@ -215,6 +232,7 @@ class Search {
       const double temperature = t0 * std::pow(t1 / t0, std::min(1.0, progress));
       Genome next = neighbour(current, current_s);
       Schedule next_s = evaluate(next);
+      offer(next_s);
       const double delta = score(next_s) - score(current_s);
       if (delta <= 0 || coin(rng_) < std::exp(-delta / temperature)) {
         current = std::move(next);
@@ -248,6 +266,7 @@ class Search {
   Schedule best_;
   Genome best_genome_;
   HeuristicResult result_;
+  std::vector<Schedule> alternatives_;  // sorted by better(), distinct
   std::atomic<bool>* solved_;
 };
 
@@ -290,7 +309,9 @@ HeuristicResult run_heuristic(const Instance& instance, const HeuristicOptions& 
     out.evaluations += results[k].evaluations;
     out.hit_deadline = out.hit_deadline || results[k].hit_deadline;
     if (better(results[k].best, out.best)) out.best = results[k].best;
+    for (Schedule& s : results[k].alternatives) out.alternatives.push_back(std::move(s));
   }
+  std::stable_sort(out.alternatives.begin(), out.alternatives.end(), better);
   return out;
 }
 

@@ -23,6 +23,11 @@ struct HeuristicOptions {
   // A lower bound on the makespan, if known (0: computed here). Starting rules use it, and the
   // search stops as soon as it finds a schedule this short.
   double target_s = 0;
+  // false: search the whole budget even after reaching target_s (to collect alternatives).
+  bool stop_at_target = true;
+  // Also return up to this many of the best distinct schedules seen (by makespan, then total
+  // completion), per search; for choosing among near-equal plans afterwards (robust.h).
+  int alternatives = 0;
   // Independent searches run side by side, one thread each, with seeds derived from `seed`;
   // the best schedule wins (ties: the lowest search index). All stop once one reaches
   // `target_s` (then the makespan is the target whichever search got there; the mean
@@ -34,6 +39,7 @@ inline constexpr int kMaxSearches = 4;
 
 struct HeuristicResult {
   Schedule best;
+  std::vector<Schedule> alternatives;  // HeuristicOptions::alternatives of every search, best first
   long evaluations = 0;  // over all searches
   bool hit_deadline = false;  // some search was cut by the deadline
 };

@@ -10,11 +10,15 @@
 #include "solver/flow_milp.h"
 #include "solver/heuristic.h"
 #include "solver/reference_milp.h"
+#include "solver/robust.h"
 #include "solver/solve.h"
 
 namespace saturn {
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// Best distinct schedules each heuristic search keeps for the robust choice.
+constexpr int kRobustAlternatives = 8;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -75,6 +79,12 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
     h.max_evaluations = options.heuristic_evaluations;
     h.deadline = deadline_after(milp ? 0.6 * seconds : seconds);
     h.target_s = solved.lower_bound_s;
+    const bool robust = options.runtime_uncertainty > 0;
+    // Stopping at the bound would leave no alternatives to weigh.
+    if (robust) {
+      h.alternatives = kRobustAlternatives;
+      h.stop_at_target = false;
+    }
     HeuristicResult heur = run_heuristic(instance, h, warm_start);
     solved.schedule = heur.best;
     cut_by_time = heur.hit_deadline;
@@ -94,6 +104,12 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
       if (kind == SolverKind::kAuto) solved.name = "auto(heuristic+milp)";
     } else if (kind == SolverKind::kAuto) {
       solved.name = "auto(heuristic)";
+    }
+    if (robust) {
+      std::vector<Schedule> candidates = {solved.schedule};
+      for (Schedule& s : heur.alternatives) candidates.push_back(std::move(s));
+      solved.schedule =
+          most_robust(instance, candidates, options.runtime_uncertainty, options.seed);
     }
   }
   if (solved.schedule.empty() && !instance.jobs.empty()) {
@@ -124,6 +140,9 @@ Plan make_plan(const Instance& instance, const ProfileTable& table, const Solved
 Result<Plan> plan(const ProfileTable& table, const PlannerOptions& options) {
   if (!(options.time_limit_s > 0) || !std::isfinite(options.time_limit_s)) {
     return Error{"", 0, "time-limit", "must be a positive number of seconds"};
+  }
+  if (!(options.runtime_uncertainty >= 0 && options.runtime_uncertainty < 1)) {
+    return Error{"", 0, "runtime-uncertainty", "must be a share in [0, 1)"};
   }
   const Clock::time_point t0 = Clock::now();
   const solver::Instance instance = solver::make_instance(table);

@@ -146,6 +146,9 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
   if (!(options.time_limit_s > 0) || !std::isfinite(options.time_limit_s)) {
     return Error{"", 0, "time-limit", "must be a positive number of seconds"};
   }
+  if (!(options.runtime_uncertainty >= 0 && options.runtime_uncertainty < 1)) {
+    return Error{"", 0, "runtime-uncertainty", "must be a share in [0, 1)"};
+  }
   if (!std::isfinite(request.now_s) || request.now_s < 0) {
     return Error{"", 0, "now_s", "must be a finite time >= 0"};
   }

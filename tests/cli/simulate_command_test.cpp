@@ -49,7 +49,7 @@ TEST(SimulateCommand, BadInputExitsWithTwo) {
            "simulate --profiles " + profiles + " --runtime-error 1.5",
            "simulate --profiles " + profiles + " --interval 0",
            "simulate --profiles " + profiles + " --workload w.yaml",
-           "simulate --workload " + example("workloads/paper-wikitext.yaml"),
+           "simulate --workload " + example("paper/wikitext.yaml"),
            std::string("simulate"),
        }) {
     const CommandResult run = run_saturn(args);

@@ -47,7 +47,7 @@ fs::path temp_dir(const std::string& name) {
 TEST(EstimateCommand, WritesAProfileTableThePlannerLoads) {
   const fs::path dir = temp_dir("wikitext");
   const std::string out = (dir / "profiles.json").string();
-  const CommandResult run = saturn("estimate " + example("workloads/paper-wikitext.yaml") +
+  const CommandResult run = saturn("estimate " + example("paper/wikitext.yaml") +
                                    " --cluster " + example("clusters/one-node-a100.yaml") +
                                    " --out " + out);
   ASSERT_EQ(run.code, 0) << run.output;
@@ -68,7 +68,7 @@ TEST(EstimateCommand, WritesAProfileTableThePlannerLoads) {
 TEST(EstimateCommand, JsonFlagPrintsTheSameTable) {
   const fs::path dir = temp_dir("json");
   const std::string out = (dir / "profiles.json").string();
-  const CommandResult run = saturn("estimate " + example("workloads/paper-imagenet.yaml") +
+  const CommandResult run = saturn("estimate " + example("paper/imagenet.yaml") +
                                    " --cluster " + example("clusters/one-node-a100.yaml") +
                                    " --json --out " + out);
   ASSERT_EQ(run.code, 0) << run.output;
@@ -83,7 +83,7 @@ TEST(EstimateCommand, BadCalibrationExitsTwoWithFileLineField) {
   const fs::path dir = temp_dir("badcal");
   const std::string cal = (dir / "cal.yaml").string();
   std::ofstream(cal) << "text_bytes_per_token: {value: -4, source: x}\n";
-  const CommandResult run = saturn("estimate " + example("workloads/paper-wikitext.yaml") +
+  const CommandResult run = saturn("estimate " + example("paper/wikitext.yaml") +
                                    " --cluster " + example("clusters/one-node-a100.yaml") +
                                    " --calibration " + cal);
   EXPECT_EQ(run.code, 2) << run.output;
@@ -107,7 +107,7 @@ TEST(EstimateCommand, JobThatFitsNowhereExitsTwo) {
 }
 
 TEST(EstimateCommand, UnwritableOutputExitsThree) {
-  const CommandResult run = saturn("estimate " + example("workloads/paper-imagenet.yaml") +
+  const CommandResult run = saturn("estimate " + example("paper/imagenet.yaml") +
                                    " --cluster " + example("clusters/one-node-a100.yaml") +
                                    " --out /nonexistent/dir/p.json");
   EXPECT_EQ(run.code, 3) << run.output;

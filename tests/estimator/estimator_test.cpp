@@ -288,7 +288,7 @@ TEST(Estimator, JobThatFitsNowhereIsAnError) {
 
 TEST(Estimator, PaperWorkloadGivesAPlannableProfileTable) {
   auto w = load_workload_yaml(std::string(SATURN_SOURCE_DIR) +
-                              "/examples/workloads/paper-wikitext.yaml");
+                              "/examples/paper/wikitext.yaml");
   ASSERT_TRUE(w.ok()) << w.error().to_string();
   const Cluster cluster = one_node();
   auto table = estimate_profile_table(*w, cluster, default_calibration());

@@ -1,6 +1,6 @@
 // Keeps docs/formats.md and examples/ honest: every marked example in the docs must load (and
 // every marked bad example must be rejected), and every file under examples/clusters,
-// examples/workloads (and examples/profiles, when present) must load.
+// examples/paper, examples/workloads (and examples/profiles, when present) must load.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -117,8 +117,11 @@ TEST(ExampleFiles, EveryClusterLoads) {
 }
 
 TEST(ExampleFiles, EveryWorkloadLoads) {
-  const auto files =
-      files_in(std::string(SATURN_SOURCE_DIR) + "/examples/workloads", {".yaml", ".yml"});
+  auto files = files_in(std::string(SATURN_SOURCE_DIR) + "/examples/paper", {".yaml", ".yml"});
+  for (const std::string& file :
+       files_in(std::string(SATURN_SOURCE_DIR) + "/examples/workloads", {".yaml", ".yml"})) {
+    files.push_back(file);
+  }
   EXPECT_GE(files.size(), 2u);
   for (const std::string& file : files) {
     auto workload = load_workload_yaml(file);
@@ -156,8 +159,8 @@ TEST(ExampleFiles, ClustersHaveTheDocumentedShapes) {
 
 // The paper's two workloads: 2 models x 3 learning rates x 2 batch sizes each.
 TEST(ExampleFiles, PaperWorkloadsExpandToTwelveJobs) {
-  const std::string dir = std::string(SATURN_SOURCE_DIR) + "/examples/workloads/";
-  auto text = load_workload_yaml(dir + "paper-wikitext.yaml");
+  const std::string dir = std::string(SATURN_SOURCE_DIR) + "/examples/paper/";
+  auto text = load_workload_yaml(dir + "wikitext.yaml");
   ASSERT_TRUE(text.ok()) << text.error().to_string();
   ASSERT_EQ(text->jobs.size(), 12u);
   EXPECT_EQ(text->jobs.front().name, "gpt2-lr1e-5-bs16");
@@ -174,7 +177,7 @@ TEST(ExampleFiles, PaperWorkloadsExpandToTwelveJobs) {
   }
   EXPECT_EQ(models, (std::set<std::string>{"gpt2-xl", "gptj-6b"}));
 
-  auto images = load_workload_yaml(dir + "paper-imagenet.yaml");
+  auto images = load_workload_yaml(dir + "imagenet.yaml");
   ASSERT_TRUE(images.ok()) << images.error().to_string();
   ASSERT_EQ(images->jobs.size(), 12u);
   models.clear();
