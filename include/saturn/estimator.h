@@ -41,11 +41,14 @@ struct CalibratedValue {
 // The efficiency factors of one GPU type (or the `default` entry). Units in the names.
 struct GpuCalibration {
   std::string gpu;  // catalogue name, or "default"
-  // Achieved fraction of peak bf16 FLOP/s in training, (0, 1].
+  // Achieved fraction of peak bf16 FLOP/s by a block's arithmetic on large micro-batches,
+  // (0, 1].
   CalibratedValue transformer_mfu;  // transformer models
   CalibratedValue conv_mfu;         // convolutional models
-  // Seconds a block's forward pass takes at least (kernel-launch bound), per micro-batch, >= 0.
-  CalibratedValue block_overhead_s;
+  // Fixed seconds per block per forward pass (kernel launches, small kernels), added to its
+  // compute time whatever the micro-batch; the backward pass costs twice as much. >= 0.
+  CalibratedValue transformer_block_overhead_s;
+  CalibratedValue conv_block_overhead_s;
   // Achieved fraction of HBM bandwidth by the (memory-bound) GPU optimizer step, (0, 1].
   CalibratedValue hbm_efficiency;
   // Achieved fraction of NVLink bandwidth by collectives and point-to-point sends, (0, 1].
@@ -80,7 +83,7 @@ struct Calibration {
   const GpuCalibration& for_gpu(std::string_view gpu_type) const;
 };
 
-// The numbers of calibration/default.yaml (a test checks that they agree).
+// calibration/default.yaml, compiled into the library (the file is the one source).
 Calibration default_calibration();
 
 // Every value of `calibration` with its dotted key as written in the file

@@ -2,6 +2,8 @@
 // Reader with file:line:field errors, and the built-in copy of calibration/default.yaml.
 // Format: docs/estimator.md#calibration-file.
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "formats/common.h"
 #include "formats/yaml_fields.h"
 #include "saturn/estimator.h"
+#include "estimator/default_calibration_yaml.h"
 
 namespace saturn {
 namespace {
@@ -30,7 +33,9 @@ const std::vector<FieldSpec>& gpu_fields() {
   static const std::vector<FieldSpec> fields = {
       {"transformer_mfu", &GpuCalibration::transformer_mfu, 0, true, 1},
       {"conv_mfu", &GpuCalibration::conv_mfu, 0, true, 1},
-      {"block_overhead_s", &GpuCalibration::block_overhead_s, 0, false, HUGE_VAL},
+      {"transformer_block_overhead_s", &GpuCalibration::transformer_block_overhead_s, 0, false,
+       HUGE_VAL},
+      {"conv_block_overhead_s", &GpuCalibration::conv_block_overhead_s, 0, false, HUGE_VAL},
       {"hbm_efficiency", &GpuCalibration::hbm_efficiency, 0, true, 1},
       {"collective_efficiency", &GpuCalibration::collective_efficiency, 0, true, 1},
       {"host_link_efficiency", &GpuCalibration::host_link_efficiency, 0, true, 1},
@@ -201,74 +206,18 @@ std::vector<std::pair<std::string, CalibratedValue>> calibration_entries(
   return out;
 }
 
-// The same numbers and sources as calibration/default.yaml (EstimatorCalibration tests compare).
 Calibration default_calibration() {
-  Calibration cal;
-  cal.source = "built-in (calibration/default.yaml)";
-  cal.text_bytes_per_token = {
-      4.0,
-      "assumed: about 4 bytes of English text per GPT-2 BPE token (rule of thumb); give "
-      "data.samples, or measure with the model's tokenizer"};
-  GpuCalibration& d = cal.defaults;
-  d.gpu = "default";
-  d.transformer_mfu = {0.364,
-                       "assumed for GPU types without a measurement: the H100 figure (NOTES.md, "
-                       "eager PyTorch, GPT-2 774M); to be replaced by Trial Runner measurements"};
-  d.conv_mfu = {0.21,
-                "assumed: ResNet-50 AMP training at about 2,700 images/s on one A100 (a typical "
-                "published figure, not measured here) x 24.5 GFLOP per image / 312 TFLOP/s; to be "
-                "replaced by Trial Runner measurements"};
-  d.block_overhead_s = {1e-4,
-                        "assumed: about 20 kernel launches per block forward x about 5 us each in "
-                        "eager PyTorch; to be replaced by measurements"};
-  d.hbm_efficiency = {0.8,
-                      "assumed: a fused, memory-bound optimizer kernel streams at about 80% of HBM "
-                      "bandwidth; to be replaced by measurements"};
-  d.collective_efficiency = {0.75,
-                             "assumed: NCCL ring collectives reach about 3/4 of NVLink bandwidth "
-                             "on large messages; to be replaced by nccl-tests measurements"};
-  d.host_link_efficiency = {0.78,
-                            "NOTES.md (H100 host): about 50 GB/s per direction over PCIe gen5 x16 "
-                            "(64 GB/s); assumed to carry over to other GPU types"};
-  d.comm_overlap = {0.8,
-                    "assumed: DDP gradient buckets and FSDP prefetching hide most communication "
-                    "behind compute; to be replaced by measurements"};
-  d.cpu_adam_params_per_s = {
-      7.2e8,
-      "derived from NOTES.md (H100 host, PyTorch FSDP CPUOffload, 4.24B parameters): 6.37 s per "
-      "step - 0.13 s compute - 0.34 s PCIe (17 GB at 50 GB/s) = 5.9 s of host AdamW; "
-      "host-specific"};
-  d.usable_memory_fraction = {0.9,
-                              "assumed: PyTorch's caching allocator reserves about 10% more than "
-                              "it allocates (fragmentation); to be replaced by measurements"};
-  d.framework_overhead_bytes = {1073741824.0,
-                                "assumed: CUDA context, cuBLAS/cuDNN workspaces and NCCL buffers, "
-                                "about 1 GiB per GPU"};
-  d.checkpoint_write_bytes_per_s = {
-      5.57e8, "NOTES.md (H100 host): torch.save of GPT-2 124M with AdamW state, 1.4 GiB in 2.7 s"};
-  d.checkpoint_read_bytes_per_s = {2.31e8,
-                                   "NOTES.md (H100 host): rebuilding GPT-2 124M and loading its "
-                                   "1.4 GiB checkpoint took 6.5 s (includes model construction)"};
-  d.process_start_s = {3.8,
-                       "NOTES.md (H100 host): a fresh Python process importing torch; a C++ "
-                       "worker has no import cost"};
-  d.warmup_s = {0.35,
-                "NOTES.md (H100 host): first step after a restart 0.4 s against 0.048 s steady "
-                "(GPT-2 124M, 16x1024 tokens at 343k tokens/s)"};
-  d.warmup_steps = {1, "assumed: the step in flight when a switch is ordered is lost and redone"};
-
-  GpuCalibration h100 = d;
-  h100.gpu = "h100-80gb";
-  h100.transformer_mfu = {0.364,
-                          "NOTES.md: one H100 80GB, eager PyTorch 2.11, bf16, GPT-2 124M/355M/774M "
-                          "at 29.9/31.8/36.4% MFU; the 774M figure, closest in size to the zoo's "
-                          "large models"};
-  GpuCalibration h200 = d;
-  h200.gpu = "h200";
-  h200.transformer_mfu = {0.364,
-                          "assumed: the H100 measurement (same GH100 compute, more and faster "
-                          "HBM); to be measured"};
-  cal.gpus = {h100, h200};
+  static const Calibration cal = [] {
+    Result<Calibration> parsed =
+        parse_calibration_yaml(kDefaultCalibrationYaml, "built-in calibration/default.yaml");
+    // The file is checked by the tests (Calibration.BuiltInDefaultsAreTheShippedFile); a broken
+    // build is the only way here.
+    if (!parsed.ok()) {
+      fmt::print(stderr, "saturn: {}\n", parsed.error().to_string());
+      std::abort();
+    }
+    return std::move(parsed).value();
+  }();
   return cal;
 }
 

@@ -29,7 +29,10 @@ double flops_rate(const Context& ctx) {
 }
 
 double block_forward_s(const Context& ctx, const BlockShape& block, double samples) {
-  return std::max(samples * block.forward_flops / flops_rate(ctx), ctx.cal.block_overhead_s.value);
+  const double overhead = ctx.setup.model.compute == ComputeKind::kTransformer
+                              ? ctx.cal.transformer_block_overhead_s.value
+                              : ctx.cal.conv_block_overhead_s.value;
+  return overhead + samples * block.forward_flops / flops_rate(ctx);
 }
 
 PassTimes pass_times(const Context& ctx, std::size_t first, std::size_t last, double samples,

@@ -42,7 +42,8 @@ OptimizerBytes optimizer_bytes(const TrainingSetup& setup);
 
 // Achieved FLOP/s of the model's arithmetic: peak bf16 x transformer_mfu or conv_mfu.
 double flops_rate(const Context& ctx);
-// Seconds of one block's forward for `samples` samples: max(FLOPs / rate, block_overhead_s).
+// Seconds of one block's forward for `samples` samples: the block overhead of the model's kind
+// plus samples x FLOPs / flops_rate.
 double block_forward_s(const Context& ctx, const BlockShape& block, double samples);
 
 // Forward and backward seconds of blocks [first, last) for `samples` samples. Backward = 2 x

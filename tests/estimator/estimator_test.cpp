@@ -26,12 +26,13 @@ TrainingSetup setup_for(const std::string& model, int batch, int seq = 0) {
   return s;
 }
 
-// Default factors, but no launch floor, no overlap, no fragmentation and no framework overhead:
+// Default factors, but no block overhead, no overlap, no fragmentation and no framework overhead:
 // the formulas then come out exactly.
 Calibration clean_calibration() {
   Calibration cal = default_calibration();
   cal.gpus.clear();
-  cal.defaults.block_overhead_s.value = 0;
+  cal.defaults.transformer_block_overhead_s.value = 0;
+  cal.defaults.conv_block_overhead_s.value = 0;
   cal.defaults.comm_overlap.value = 0;
   cal.defaults.usable_memory_fraction.value = 1;
   cal.defaults.framework_overhead_bytes.value = 0;
@@ -48,11 +49,31 @@ ConfigEstimate estimate(const TrainingSetup& s, const std::string& technique, in
 const GpuSpec a100_40 = *find_gpu("a100-40gb");
 const GpuSpec a100_80 = *find_gpu("a100-80gb");
 
+// The calibrated per-block overhead is paid once per block in the forward pass and twice in
+// the backward, whatever the micro-batch: small micro-batches run at a lower share of peak.
+TEST(Estimator, BlockOverheadIsAddedPerBlockAndPass) {
+  Calibration cal = clean_calibration();
+  const double overhead = 2e-4;
+  cal.defaults.transformer_block_overhead_s.value = overhead;
+  const TrainingSetup s = setup_for("gpt2-xl", 2);
+  const double rate = 312e12 * cal.defaults.transformer_mfu.value;
+  const double p = static_cast<double>(s.model.params);
+  const double optimizer = p * 28 / (2039e9 * 0.8);
+  const double blocks = static_cast<double>(s.model.blocks.size());  // embed + 48 + head
+  const ConfigEstimate e = estimate(s, "ddp", 1, a100_80, cal);
+  ASSERT_TRUE(e.feasible) << e.reason;
+  EXPECT_NEAR(e.step_s, 2 * s.model.forward_flops * 3 / rate + 3 * blocks * overhead + optimizer,
+              1e-9);
+  // Per sample, a step of 2 costs more than half a step of 4 would: the overhead is fixed.
+  const ConfigEstimate big = estimate(setup_for("gpt2-xl", 4), "ddp", 1, a100_80, cal);
+  EXPECT_GT(e.step_s / 2, big.step_s / 4);
+}
+
 TEST(Estimator, DdpStepIsComputePlusAllReducePlusOptimizer) {
   const Calibration cal = clean_calibration();
   const TrainingSetup s = setup_for("gpt2", 64);
   const double p = 124439808;
-  const double rate = 312e12 * 0.364;
+  const double rate = 312e12 * cal.defaults.transformer_mfu.value;
   const double compute = 8 * s.model.forward_flops * 3 / rate;  // 8 samples per GPU
   const double optimizer = p * 28 / (2039e9 * 0.8);
   const double allreduce = 2.0 * 7 / 8 * 2 * p / (300e9 * 0.75);
