@@ -5,7 +5,7 @@
 // paper's own figures, each policy's ratio to Current Practice, and Saturn against the lower
 // bound of its profile table. Figures go to docs/benchmarks.md.
 //
-//   build/bin/paper_table2 [--error 0.2] [--seeds 10] [--interval 1000]
+//   build/bin/paper_table2 [--error 0.2] [--seeds 10] [--interval 1000] [--assumed-error 0.1]
 #include <algorithm>
 #include <map>
 #include <string>
@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "Seeds of the noisy runs");
   app.add_option("--interval", interval, "Introspection interval, s");
   app.add_option("--planner-evaluations", evaluations, "Heuristic evaluations per (re)plan");
+  double assumed_error = saturn::SimulationOptions::default_planner_options().runtime_uncertainty;
+  app.add_option("--assumed-error", assumed_error,
+                 "Saturn's belief about runtime error (planner runtime_uncertainty)");
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<std::string> workloads = {"wikitext", "imagenet"};
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
         options.config_error = s == 0 ? 0 : config_error;
         options.introspection_interval_s = interval;
         options.planner.heuristic_evaluations = evaluations;
+        options.planner.runtime_uncertainty = assumed_error;
         for (const std::string& p : policies) {
           auto policy = saturn::make_policy(p, options.seed);
           auto r = saturn::simulate(*table, **policy, options);

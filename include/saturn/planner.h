@@ -40,6 +40,9 @@ struct PlannerOptions {
   // Heuristic schedules decoded at most; 0 scales the budget to the instance. Mostly for
   // reproducible runs: a budget the time limit never cuts gives the same plan on any machine.
   long heuristic_evaluations = 0;
+  // Independent heuristic searches run side by side (the best wins); 0: one per hardware
+  // thread, at most 4. Fix it for results that are the same on every machine.
+  int searches = 0;
   // How far off the runtimes may be, as a share (e.g. 0.1: ±10%), in [0, 1). 0 (the default)
   // takes them as exact: the plan minimises the makespan, ties by mean completion. Above 0, among
   // the best distinct plans found (within uncertainty / 4 of the shortest) the planner returns

@@ -43,8 +43,8 @@ struct SimulationOptions {
   // Stop with an error after this many events (a policy that never lets jobs finish).
   long max_events = 1000000;
 
-  // The simulator's planner settings: heuristic with a fixed evaluation budget, so a simulation
-  // is deterministic for its seed on any machine, and runtime_uncertainty 0.1: Saturn's own
+  // The simulator's planner settings: heuristic with a fixed evaluation budget and two searches,
+  // so a simulation is deterministic for its seed on any machine, and runtime_uncertainty 0.1: Saturn's own
   // belief that estimates are off by about ±10% (it never sees runtime_error).
   static PlannerOptions default_planner_options();
 };

@@ -348,6 +348,7 @@ PlannerOptions SimulationOptions::default_planner_options() {
   p.solver = SolverKind::kHeuristic;
   p.time_limit_s = 30;
   p.heuristic_evaluations = 20000;
+  p.searches = 2;
   p.runtime_uncertainty = 0.1;
   return p;
 }

@@ -77,6 +77,7 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
     HeuristicOptions h;
     h.seed = options.seed;
     h.max_evaluations = options.heuristic_evaluations;
+    h.searches = options.searches;
     h.deadline = deadline_after(milp ? 0.6 * seconds : seconds);
     h.target_s = solved.lower_bound_s;
     const bool robust = options.runtime_uncertainty > 0;
