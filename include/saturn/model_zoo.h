@@ -63,21 +63,49 @@ struct ModelShape {
   double block_input_bytes(std::size_t i) const;
 };
 
+// What a trainer needs to build a zoo model (saturn-worker builds exactly this), and what the
+// shapes above are computed from. Fields that do not apply to the family are 0 / empty.
+struct ModelArchitecture {
+  std::string name;    // zoo name
+  std::string family;  // "gpt2", "gptj", "vit", "resnet"
+  // Transformers (gpt2, gptj, vit).
+  int layers = 0;   // transformer blocks
+  int d_model = 0;  // hidden size
+  int heads = 0;    // attention heads
+  int mlp = 0;      // MLP width
+  int vocab = 0;    // language models: vocabulary of the tokenizer it was published with
+  int context = 0;  // language models: longest sequence, tokens
+  int patch = 0;    // vit: patch size, pixels
+  // ResNet (bottleneck blocks, torchvision v1.5).
+  std::vector<int> depths;  // blocks per stage (4 stages)
+  int width = 0;            // channels of the first stage; 64 in the published nets
+  // Image models.
+  int image_size = 0;  // default input, pixels per side
+  int classes = 0;     // classifier outputs
+};
+
 // Shape a model for a job's data. 0 keeps the model's default (context for language models,
-// 224 px for image models).
+// the architecture's image size for image models, the published vocabulary).
 struct ModelInput {
   int seq_len = 0;     // tokens per sample (language models only)
   int image_size = 0;  // pixels per side (image models only)
+  int vocab = 0;       // tokenizer vocabulary (language models only), e.g. 256 for bytes
 };
 
+// The architecture of a zoo model. An unknown name is an Error (field "model") listing the known
+// ones.
+Result<ModelArchitecture> find_architecture(std::string_view name);
+
 // Looks up a model by its zoo name (case-sensitive, e.g. "gpt2", "gptj-6b", "vit-b-16",
-// "resnet-50") at its default input. An unknown name is an Error (field "model") that lists the
+// "resnet-50"; the tiny "gpt2-tiny", "gpt2-mini", "vit-tiny", "resnet-tiny" are for tests and
+// CPU runs) at its default input. An unknown name is an Error (field "model") that lists the
 // known names.
 Result<ModelShape> find_model(std::string_view name);
 
 // The same, shaped for `input`. Errors: an unknown name (field "model"); a sequence longer than a
 // language model's context or an image too small for the network (field "data.seq_len" or
-// "data.image_size"); a seq_len for an image model or an image_size for a language model.
+// "data.image_size"); a seq_len or vocab for an image model or an image_size for a language
+// model.
 Result<ModelShape> find_model(std::string_view name, const ModelInput& input);
 
 // Every zoo name, in a stable order.

@@ -38,6 +38,13 @@ struct DataSpec {
   int seq_len = 0;           // tokens per sample (text and token formats), > 0 for those
   int image_size = 0;        // pixels per side (image formats)
   std::int64_t samples = 0;  // samples per epoch; 0: derived from the data at run time
+  // Text only: "bytes" (or empty) — one token per byte, 256 symbols; or a directory, relative to
+  // the workload file, holding a GPT-2 byte-level BPE vocabulary (vocab.json, merges.txt).
+  std::string tokenizer;
+
+  // Tokens in the vocabulary the data uses: 256 for byte-level text, 0 when it is the model's
+  // own (BPE directories, token files) or the data is images.
+  int byte_level_vocab() const { return format == "text" && (tokenizer.empty() || tokenizer == "bytes") ? 256 : 0; }
 };
 
 // Where a value was written in the workload file, so that checks made after loading (e.g. by

@@ -81,7 +81,9 @@ Result<std::int64_t> samples_per_epoch(const JobSpec& job, const Workload& workl
     const fs::path path = fs::path(workload.base_dir) / data.path;
     const double bytes = data_bytes(path);
     if (bytes >= 0) {
-      const double tokens = bytes / cal.text_bytes_per_token.value;
+      // Byte-level text has a token per byte; BPE about text_bytes_per_token bytes per token.
+      const double tokens =
+          data.byte_level_vocab() > 0 ? bytes : bytes / cal.text_bytes_per_token.value;
       const auto samples = static_cast<std::int64_t>(std::floor(tokens / model.seq_len));
       if (samples >= 1) return samples;
       return job_error(workload, job, "data.path",
@@ -125,8 +127,8 @@ Result<TrainingSetup> make_training_setup(const JobSpec& job, const Workload& wo
                                           const Calibration& calibration) {
   TrainingSetup setup;
   setup.job = job.name;
-  auto model =
-      find_model(job.model, ModelInput{job.data.seq_len, job.data.image_size});
+  auto model = find_model(job.model, ModelInput{job.data.seq_len, job.data.image_size,
+                                                job.data.byte_level_vocab()});
   if (!model) return job_error(workload, job, model.error().field, model.error().message);
   setup.model = std::move(*model);
   setup.batch_size = job.batch_size;

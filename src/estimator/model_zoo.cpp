@@ -4,8 +4,6 @@
 #include "saturn/model_zoo.h"
 
 #include <algorithm>
-#include <functional>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -37,6 +35,7 @@ constexpr double kBf16 = 2;    // bytes per bf16 activation element
 constexpr double kMask = 1;    // bytes per dropout-mask element
 constexpr double kFp32 = 4;    // bytes per fp32 element
 constexpr double kTokenId = 8; // int64 token ids
+constexpr int kDefaultImage = 224;  // pixels, the published image models
 
 // ---- Transformers -----------------------------------------------------------------------------
 
@@ -73,11 +72,19 @@ BlockShape transformer_layer(const TransformerLayer& t, int seq, const std::stri
   return b;
 }
 
+// GPT-2 and GPT-J differ in these switches (derived from the family).
 struct GptConfig {
   std::string family;
   int layers, d, heads, mlp, vocab, context;
   bool learned_positions, parallel, tied_head, head_bias, attn_bias, dropout;
 };
+
+GptConfig gpt_config(const ModelArchitecture& a, int vocab) {
+  const bool gptj = a.family == "gptj";
+  return GptConfig{a.family, a.layers, a.d_model, a.heads, a.mlp, vocab, a.context,
+                   /*learned_positions=*/!gptj, /*parallel=*/gptj, /*tied_head=*/!gptj,
+                   /*head_bias=*/gptj, /*attn_bias=*/!gptj, /*dropout=*/!gptj};
+}
 
 ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
   ModelShape m;
@@ -121,14 +128,9 @@ ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
 
 // ---- Vision Transformer -----------------------------------------------------------------------
 
-struct VitConfig {
-  int patch, layers, d, mlp, heads;
-};
-
-constexpr int kClasses = 1000;
-constexpr int kDefaultImage = 224;
-
-ModelShape build_vit(const std::string& name, const VitConfig& c, int image) {
+ModelShape build_vit(const ModelArchitecture& c, int image) {
+  const std::string& name = c.name;
+  const int classes = c.classes;
   ModelShape m;
   m.name = name;
   m.family = "vit";
@@ -139,27 +141,27 @@ ModelShape build_vit(const std::string& name, const VitConfig& c, int image) {
   const int seq = grid * grid + 1;  // patches + class token
   m.seq_len = seq;
   m.input_bytes = kBf16 * 3.0 * image * image;
-  const double s = seq, d = c.d;
+  const double s = seq, d = c.d_model;
 
   BlockShape embed;
   embed.name = "patch_embed";
   // Patch projection (a conv with stride = kernel = patch), class token, one position per token.
-  embed.params = std::int64_t{3} * c.patch * c.patch * c.d + c.d + c.d + std::int64_t{seq} * c.d;
+  embed.params = std::int64_t{3} * c.patch * c.patch * c.d_model + c.d_model + c.d_model + std::int64_t{seq} * c.d_model;
   embed.forward_flops = 2 * patches * 3.0 * c.patch * c.patch * d;
   embed.activation_bytes = m.input_bytes;
   embed.output_bytes = kBf16 * s * d;
   m.blocks.push_back(embed);
 
-  const TransformerLayer layer{c.d, c.heads, c.mlp, true, false, false};
+  const TransformerLayer layer{c.d_model, c.heads, c.mlp, true, false, false};
   for (int i = 0; i < c.layers; ++i) {
     m.blocks.push_back(transformer_layer(layer, seq, fmt::format("blocks.{}", i)));
   }
 
   BlockShape head;
   head.name = "head";
-  head.params = 2 * std::int64_t{c.d} + std::int64_t{c.d} * kClasses + kClasses;
-  head.forward_flops = 2 * d * kClasses;  // the class token only
-  head.activation_bytes = kBf16 * s * d + kBf16 * d + (kBf16 + kFp32) * kClasses;
+  head.params = 2 * std::int64_t{c.d_model} + std::int64_t{c.d_model} * classes + classes;
+  head.forward_flops = 2 * d * classes;  // the class token only
+  head.activation_bytes = kBf16 * s * d + kBf16 * d + (kBf16 + kFp32) * classes;
   head.output_bytes = kFp32;
   m.blocks.push_back(head);
   return m;
@@ -171,7 +173,11 @@ int conv_out(int in, int kernel, int stride, int pad) {
   return (in + 2 * pad - kernel) / stride + 1;
 }
 
-ModelShape build_resnet(const std::string& name, const std::vector<int>& depths, int image) {
+ModelShape build_resnet(const ModelArchitecture& a, int image) {
+  const std::string& name = a.name;
+  const std::vector<int>& depths = a.depths;
+  const int classes = a.classes;
+  const int base = a.width;
   ModelShape m;
   m.name = name;
   m.family = "resnet";
@@ -179,14 +185,14 @@ ModelShape build_resnet(const std::string& name, const std::vector<int>& depths,
   m.image_size = image;
   m.input_bytes = kBf16 * 3.0 * image * image;
 
-  // Stem: 7x7/2 convolution 3->64, BatchNorm, ReLU, 3x3/2 max-pool.
+  // Stem: 7x7/2 convolution 3->base (64 in the published nets), BatchNorm, ReLU, 3x3/2 max-pool.
   const int h_conv = conv_out(image, 7, 2, 3);
   const int h_pool = conv_out(h_conv, 3, 2, 1);
-  const double conv_elems = 64.0 * h_conv * h_conv;
-  const double pool_elems = 64.0 * h_pool * h_pool;
+  const double conv_elems = double(base) * h_conv * h_conv;
+  const double pool_elems = double(base) * h_pool * h_pool;
   BlockShape stem;
   stem.name = "stem";
-  stem.params = 7 * 7 * 3 * 64 + 2 * 64;
+  stem.params = 7 * 7 * 3 * base + 2 * base;
   stem.forward_flops = 2 * conv_elems * 7 * 7 * 3;
   // Image (conv input), conv output (BatchNorm input), ReLU output (max-pool input), and the
   // max-pool's int64 argmax indices.
@@ -194,9 +200,9 @@ ModelShape build_resnet(const std::string& name, const std::vector<int>& depths,
   stem.output_bytes = kBf16 * pool_elems;
   m.blocks.push_back(stem);
 
-  int channels = 64;
+  int channels = base;
   int h = h_pool;
-  const int widths[4] = {64, 128, 256, 512};
+  const int widths[4] = {base, 2 * base, 4 * base, 8 * base};
   for (int stage = 0; stage < 4; ++stage) {
     const int w = widths[stage];
     for (int i = 0; i < depths[stage]; ++i) {
@@ -228,11 +234,11 @@ ModelShape build_resnet(const std::string& name, const std::vector<int>& depths,
 
   BlockShape head;
   head.name = "head";
-  head.params = std::int64_t{channels} * kClasses + kClasses;
-  head.forward_flops = 2.0 * channels * kClasses;
+  head.params = std::int64_t{channels} * classes + classes;
+  head.forward_flops = 2.0 * channels * classes;
   // Last ReLU output (its backward needs it), pooled features (the fc input), logits.
   head.activation_bytes =
-      kBf16 * channels * double(h) * h + kBf16 * channels + (kBf16 + kFp32) * kClasses;
+      kBf16 * channels * double(h) * h + kBf16 * channels + (kBf16 + kFp32) * classes;
   head.output_bytes = kFp32;
   m.blocks.push_back(head);
   return m;
@@ -240,49 +246,93 @@ ModelShape build_resnet(const std::string& name, const std::vector<int>& depths,
 
 // ---- The catalogue ----------------------------------------------------------------------------
 
-struct ZooEntry {
-  bool language = false;  // takes seq_len (else image_size)
-  int default_input = 0;  // context length or image size
-  int min_image = 0;      // smallest image the network accepts
-  std::function<ModelShape(int)> build;
-};
+ModelArchitecture gpt2(const char* name, int layers, int d, int heads, int context = 1024) {
+  ModelArchitecture a;
+  a.name = name;
+  a.family = "gpt2";
+  a.layers = layers;
+  a.d_model = d;
+  a.heads = heads;
+  a.mlp = 4 * d;
+  a.vocab = 50257;
+  a.context = context;
+  return a;
+}
 
-const std::map<std::string, ZooEntry>& zoo() {
-  static const std::map<std::string, ZooEntry> entries = [] {
-    std::map<std::string, ZooEntry> z;
-    auto gpt2 = [&](const char* name, int layers, int d, int heads) {
-      const GptConfig c{"gpt2", layers, d,    heads, 4 * d, 50257, 1024,
-                        true,   false,  true, false, true,  true};
-      z[name] = {true, c.context, 0, [=](int seq) { return build_gpt(name, c, seq); }};
-    };
-    gpt2("gpt2", 12, 768, 12);
-    gpt2("gpt2-medium", 24, 1024, 16);
-    gpt2("gpt2-large", 36, 1280, 20);
-    gpt2("gpt2-xl", 48, 1600, 25);
-    const GptConfig gptj{"gptj", 28,    4096,  16,   16384, 50400, 2048,
-                         false,  true, false, true, false, false};
-    z["gptj-6b"] = {true, gptj.context, 0,
-                    [=](int seq) { return build_gpt("gptj-6b", gptj, seq); }};
-    auto vit = [&](const char* name, VitConfig c) {
-      z[name] = {false, kDefaultImage, c.patch,
-                 [=](int image) { return build_vit(name, c, image); }};
-    };
-    vit("vit-b-16", {16, 12, 768, 3072, 12});
-    vit("vit-l-16", {16, 24, 1024, 4096, 16});
-    vit("vit-h-14", {14, 32, 1280, 5120, 16});
-    vit("vit-g-14", {14, 48, 1664, 8192, 16});
-    auto resnet = [&](const char* name, std::vector<int> depths) {
-      // Five stride-2 steps: 32 px is the smallest input that leaves a 1x1 map.
-      z[name] = {false, kDefaultImage, 32,
-                 [=](int image) { return build_resnet(name, depths, image); }};
-    };
-    resnet("resnet-50", {3, 4, 6, 3});
-    resnet("resnet-101", {3, 4, 23, 3});
-    resnet("resnet-152", {3, 8, 36, 3});
-    resnet("resnet-200", {3, 24, 36, 3});
+ModelArchitecture vit(const char* name, int patch, int layers, int d, int mlp, int heads,
+                      int image = kDefaultImage, int classes = 1000) {
+  ModelArchitecture a;
+  a.name = name;
+  a.family = "vit";
+  a.patch = patch;
+  a.layers = layers;
+  a.d_model = d;
+  a.mlp = mlp;
+  a.heads = heads;
+  a.image_size = image;
+  a.classes = classes;
+  return a;
+}
+
+ModelArchitecture resnet(const char* name, std::vector<int> depths, int width = 64,
+                         int image = kDefaultImage, int classes = 1000) {
+  ModelArchitecture a;
+  a.name = name;
+  a.family = "resnet";
+  a.depths = std::move(depths);
+  a.width = width;
+  a.image_size = image;
+  a.classes = classes;
+  return a;
+}
+
+// Every zoo model, in the order model_names() lists them.
+const std::vector<ModelArchitecture>& catalogue() {
+  static const std::vector<ModelArchitecture> entries = [] {
+    std::vector<ModelArchitecture> z;
+    z.push_back(gpt2("gpt2", 12, 768, 12));
+    z.push_back(gpt2("gpt2-medium", 24, 1024, 16));
+    z.push_back(gpt2("gpt2-large", 36, 1280, 20));
+    z.push_back(gpt2("gpt2-xl", 48, 1600, 25));
+    ModelArchitecture gptj;
+    gptj.name = "gptj-6b";
+    gptj.family = "gptj";
+    gptj.layers = 28;
+    gptj.d_model = 4096;
+    gptj.heads = 16;
+    gptj.mlp = 16384;
+    gptj.vocab = 50400;
+    gptj.context = 2048;
+    z.push_back(gptj);
+    z.push_back(vit("vit-b-16", 16, 12, 768, 3072, 12));
+    z.push_back(vit("vit-l-16", 16, 24, 1024, 4096, 16));
+    z.push_back(vit("vit-h-14", 14, 32, 1280, 5120, 16));
+    z.push_back(vit("vit-g-14", 14, 48, 1664, 8192, 16));
+    z.push_back(resnet("resnet-50", {3, 4, 6, 3}));
+    z.push_back(resnet("resnet-101", {3, 4, 23, 3}));
+    z.push_back(resnet("resnet-152", {3, 8, 36, 3}));
+    z.push_back(resnet("resnet-200", {3, 24, 36, 3}));
+    // Tiny models for tests, demos and CPU runs: the same architectures, scaled down.
+    z.push_back(gpt2("gpt2-tiny", 2, 64, 4, 256));
+    z.push_back(gpt2("gpt2-mini", 4, 128, 4, 256));
+    z.push_back(vit("vit-tiny", 8, 2, 64, 128, 4, 32, 10));
+    z.push_back(resnet("resnet-tiny", {1, 1, 1, 1}, 8, 32, 10));
     return z;
   }();
   return entries;
+}
+
+const ModelArchitecture* find_entry(std::string_view name) {
+  for (const ModelArchitecture& a : catalogue()) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+Error unknown_model(std::string_view name) {
+  std::string known;
+  for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  return Error{"", 0, "model", fmt::format("unknown model \"{}\" (known: {})", name, known)};
 }
 
 void add_totals(ModelShape& m) {
@@ -297,48 +347,58 @@ void add_totals(ModelShape& m) {
 }  // namespace
 
 const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {
-      "gpt2",     "gpt2-medium", "gpt2-large", "gpt2-xl",   "gptj-6b",    "vit-b-16",   "vit-l-16",
-      "vit-h-14", "vit-g-14",    "resnet-50",  "resnet-101", "resnet-152", "resnet-200"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const ModelArchitecture& a : catalogue()) out.push_back(a.name);
+    return out;
+  }();
   return names;
+}
+
+Result<ModelArchitecture> find_architecture(std::string_view name) {
+  const ModelArchitecture* a = find_entry(name);
+  if (!a) return unknown_model(name);
+  return *a;
 }
 
 Result<ModelShape> find_model(std::string_view name) { return find_model(name, ModelInput{}); }
 
 Result<ModelShape> find_model(std::string_view name, const ModelInput& input) {
-  const auto it = zoo().find(std::string(name));
-  if (it == zoo().end()) {
-    std::string known;
-    for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-    return Error{"", 0, "model",
-                 fmt::format("unknown model \"{}\" (known: {})", name, known)};
-  }
-  const ZooEntry& e = it->second;
-  int size = e.default_input;
-  if (e.language) {
+  const ModelArchitecture* a = find_entry(name);
+  if (!a) return unknown_model(name);
+  const bool language = a->context > 0;
+  ModelShape m;
+  if (language) {
     if (input.image_size > 0) {
       return Error{"", 0, "data.image_size",
                    fmt::format("{} is a language model; image_size does not apply", name)};
     }
-    if (input.seq_len > e.default_input) {
+    if (input.seq_len > a->context) {
       return Error{"", 0, "data.seq_len",
                    fmt::format("{} has a context of {} tokens; seq_len {} is longer", name,
-                               e.default_input, input.seq_len)};
+                               a->context, input.seq_len)};
     }
-    if (input.seq_len > 0) size = input.seq_len;
+    const int seq = input.seq_len > 0 ? input.seq_len : a->context;
+    m = build_gpt(a->name, gpt_config(*a, input.vocab > 0 ? input.vocab : a->vocab), seq);
   } else {
     if (input.seq_len > 0) {
       return Error{"", 0, "data.seq_len",
                    fmt::format("{} is an image model; seq_len does not apply", name)};
     }
-    if (input.image_size > 0) size = input.image_size;
-    if (size < e.min_image) {
-      return Error{"", 0, "data.image_size",
-                   fmt::format("{} needs images of at least {} px, got {}", name, e.min_image,
-                               size)};
+    if (input.vocab > 0) {
+      return Error{"", 0, "data.tokenizer",
+                   fmt::format("{} is an image model; a tokenizer does not apply", name)};
     }
+    const int image = input.image_size > 0 ? input.image_size : a->image_size;
+    // ViT: at least one patch; ResNet: five stride-2 steps leave a 1x1 map from 32 px.
+    const int smallest = a->family == "vit" ? a->patch : 32;
+    if (image < smallest) {
+      return Error{"", 0, "data.image_size",
+                   fmt::format("{} needs images of at least {} px, got {}", name, smallest,
+                               image)};
+    }
+    m = a->family == "vit" ? build_vit(*a, image) : build_resnet(*a, image);
   }
-  ModelShape m = e.build(size);
   add_totals(m);
   return m;
 }

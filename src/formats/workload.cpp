@@ -143,6 +143,10 @@ const std::map<std::string, Setter>& setters() {
        [](C c, N v, F f, JobSpec& j) {
          return store(c.get_int(v, f, 0, INT64_MAX), j.data.samples);
        }},
+      {"data.tokenizer",
+       [](C c, N v, F f, JobSpec& j) {
+         return store(c.get_string(v, f, true), j.data.tokenizer);
+       }},
   };
   return table;
 }
@@ -169,8 +173,8 @@ const std::vector<std::string_view>& job_keys() {
   return keys;
 }
 const std::vector<std::string_view>& data_keys() {
-  static const std::vector<std::string_view> keys = {"name",    "path",       "format",
-                                                     "seq_len", "image_size", "samples"};
+  static const std::vector<std::string_view> keys = {
+      "name", "path", "format", "seq_len", "image_size", "samples", "tokenizer"};
   return keys;
 }
 
@@ -222,6 +226,10 @@ Status check_job(const YamlChecker& c, const YAML::Node& job_node, const std::st
   }
   if (!images && d.image_size > 0) {
     return c.error(job_node, at, who + "image_size applies only to synthetic-images");
+  }
+  if (d.format != "text" && !d.tokenizer.empty()) {
+    return c.error(job_node, at + ".tokenizer",
+                   who + "tokenizer applies only to text data (tokens files are already tokenised)");
   }
   if (!text && d.samples <= 0) {
     return c.error(job_node, at, who + d.format + " data needs samples > 0");

@@ -245,17 +245,30 @@ TEST(Estimator, SamplesAreCountedFromATextFile) {
   fs::create_directories(dir);
   {
     std::ofstream out(dir / "train.txt");
-    out << std::string(10 * 1024 * 4 + 100, 'x');  // 10 samples of 1024 tokens at 4 B/token
+    out << std::string(10 * 1024 * 4 + 100, 'x');  // 41,060 bytes
   }
+  // A BPE vocabulary: about 4 bytes per token, so 10 samples of 1,024 tokens.
   auto w = workload(
       "jobs:\n  - name: g\n    model: gpt2\n"
-      "    data: {format: text, path: train.txt, seq_len: 1024}\n"
+      "    data: {format: text, path: train.txt, seq_len: 1024, tokenizer: gpt2-bpe}\n"
       "    lr: 1e-4\n    batch_size: 4\n    epochs: 1\n    gpus: 1\n    techniques: ddp\n",
       dir.string());
   ASSERT_TRUE(w.ok()) << w.error().to_string();
   auto setup = make_training_setup(w->jobs[0], *w, default_calibration());
   ASSERT_TRUE(setup.ok()) << setup.error().to_string();
   EXPECT_EQ(setup->steps, 3);  // ceil(10 / 4)
+  EXPECT_EQ(setup->model.params, find_model("gpt2")->params);
+  // Bytes (the default): a token per byte, 40 samples, and a 256-symbol vocabulary.
+  auto b = workload(
+      "jobs:\n  - name: g\n    model: gpt2\n"
+      "    data: {format: text, path: train.txt, seq_len: 1024}\n"
+      "    lr: 1e-4\n    batch_size: 4\n    epochs: 1\n    gpus: 1\n    techniques: ddp\n",
+      dir.string());
+  ASSERT_TRUE(b.ok()) << b.error().to_string();
+  auto bytes = make_training_setup(b->jobs[0], *b, default_calibration());
+  ASSERT_TRUE(bytes.ok()) << bytes.error().to_string();
+  EXPECT_EQ(bytes->steps, 10);  // ceil(40 / 4)
+  EXPECT_EQ(find_model("gpt2")->params - bytes->model.params, (50257 - 256) * 768);
 }
 
 TEST(Estimator, WorkloadErrorsNameFileLineAndField) {

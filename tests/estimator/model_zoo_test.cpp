@@ -104,8 +104,29 @@ TEST(ModelZoo, BlocksAddUpToTheTotals) {
     EXPECT_EQ(params, m.params) << name;
     EXPECT_DOUBLE_EQ(flops, m.forward_flops) << name;
     EXPECT_LT(m.checkpointed_activation_bytes(), m.activation_bytes()) << name;
-    EXPECT_GT(m.blocks.size(), 10u) << name;
+    const auto arch = find_architecture(name);
+    ASSERT_TRUE(arch.ok()) << name;
+    // Blocks: embedding + layers + head for transformers, stem + bottlenecks + head for ResNets.
+    std::size_t expected = 2;
+    for (int d : arch->depths) expected += static_cast<std::size_t>(d);
+    expected += static_cast<std::size_t>(arch->layers);
+    EXPECT_EQ(m.blocks.size(), expected) << name;
   }
+}
+
+TEST(ModelZoo, TinyModelsAndTheTokenizerVocabulary) {
+  const ModelShape tiny = model("gpt2-tiny");
+  EXPECT_EQ(tiny.seq_len, 256);
+  // Byte-level text: the 256-symbol vocabulary replaces GPT-2's in the embedding and the head.
+  auto bytes = find_model("gpt2-tiny", {0, 0, 256});
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(tiny.params - bytes->params, (50257 - 256) * 64);
+  auto image = find_model("resnet-tiny", {0, 0, 256});
+  EXPECT_FALSE(image.ok());
+  const auto arch = find_architecture("resnet-tiny");
+  ASSERT_TRUE(arch.ok());
+  EXPECT_EQ(arch->width, 8);
+  EXPECT_EQ(model("resnet-tiny").image_size, 32);
 }
 
 TEST(ModelZoo, TiedHeadUsesTheEmbeddingWithoutCountingItTwice) {

@@ -218,6 +218,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadWorkload{"TextNeedsPath",
                     JOB_HEAD "    lr: 1\n    data: {format: text, seq_len: 8}\n" JOB_TAIL, 2,
                     "jobs[0].data", "needs a path"},
+        BadWorkload{"TokenizerOnTokens",
+                    JOB_HEAD "    lr: 1\n    data: {format: tokens, path: t.bin, seq_len: 8, "
+                             "tokenizer: bytes}\n" JOB_TAIL,
+                    2, "jobs[0].data.tokenizer", "applies only to text"},
         BadWorkload{"ImagesNeedSize",
                     JOB_HEAD "    lr: 1\n    data: {format: synthetic-images, "
                              "samples: 10}\n" JOB_TAIL,
