@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "saturn/atomic_file.h"
+
 namespace saturn::cli {
 
 std::string hms(double seconds) {
@@ -24,22 +26,6 @@ std::string gpu_ranges(const std::vector<int>& gpus) {
     i = j + 1;
   }
   return out;
-}
-
-Status write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{path, 0, "", "cannot open for writing"};
-    out << text;
-    out.flush();
-    if (!out) return Error{path, 0, "", "write failed"};
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Error{path, 0, "", "cannot rename the temporary file into place"};
-  }
-  return Status::Ok();
 }
 
 }  // namespace saturn::cli

@@ -1,10 +1,11 @@
-// Small helpers shared by the `saturn` subcommands: time and GPU-list formatting, atomic text
-// output. Internal to src/cli/.
+// Small helpers shared by the `saturn` subcommands: time and GPU-list formatting. Internal to
+// src/cli/.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "saturn/atomic_file.h"
 #include "saturn/error.h"
 
 namespace saturn::cli {
@@ -14,8 +15,5 @@ std::string hms(double seconds);
 
 // GPU indices as compact ranges: "0-3,6".
 std::string gpu_ranges(const std::vector<int>& gpus);
-
-// Writes `text` to `path` atomically: a temporary file beside it, then rename.
-Status write_text_atomically(const std::string& path, const std::string& text);
 
 }  // namespace saturn::cli

@@ -105,7 +105,7 @@ int run_estimate(const EstimateArgs& args) {
                   {"calibration", calibration->source}};
   const std::string text = json.dump(2) + "\n";
   if (!args.out.empty()) {
-    if (Status s = write_text_atomically(args.out, text); !s.ok()) {
+    if (Status s = write_file_atomically(args.out, text); !s.ok()) {
       fmt::print(stderr, "saturn estimate: {}\n", s.error().to_string());
       return kExitWriteFailed;
     }

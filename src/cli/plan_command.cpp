@@ -82,7 +82,7 @@ int run_plan(const PlanArgs& args) {
   }
   const std::string json = to_json(*planned).dump(2) + "\n";
   if (!args.out.empty()) {
-    if (Status s = write_text_atomically(args.out, json); !s.ok()) {
+    if (Status s = write_file_atomically(args.out, json); !s.ok()) {
       fmt::print(stderr, "saturn plan: {}\n", s.error().to_string());
       return kExitWriteFailed;
     }

@@ -138,7 +138,7 @@ int run_simulate(SimulateArgs args) {
                               {"policies", policies}};
   const std::string json = doc.dump(2) + "\n";
   if (!args.out.empty()) {
-    if (Status s = write_text_atomically(args.out, json); !s.ok()) {
+    if (Status s = write_file_atomically(args.out, json); !s.ok()) {
       fmt::print(stderr, "saturn simulate: {}\n", s.error().to_string());
       return kExitWriteFailed;
     }

@@ -4,6 +4,8 @@
 // fonts or styles are fetched from anywhere; a little inline CSS highlights the hovered task.
 #include "saturn/gantt.h"
 
+#include "saturn/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +18,8 @@
 #include <system_error>
 #include <unordered_map>
 #include <vector>
+
+#include "saturn/atomic_file.h"
 
 #include <fmt/format.h>
 
@@ -306,44 +310,7 @@ Status write_gantt_html(const Plan& plan, const Cluster& cluster, const std::str
   } catch (const std::exception& e) {
     return Error{path, 0, "", fmt::format("cannot render Gantt chart: {}", e.what())};
   }
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  auto fail = [&](std::string_view what, int err) {
-    return Error{path, 0, "", fmt::format("{}: {}", what, std::generic_category().message(err))};
-  };
-
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(fmt::format("cannot create '{}'", tmp), errno);
-  const char* p = page.data();
-  size_t left = page.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return fail(fmt::format("cannot write '{}'", tmp), err);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 && errno != EINVAL) {  // EINVAL: the file system cannot sync; fine
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return fail(fmt::format("cannot flush '{}'", tmp), err);
-  }
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return fail(fmt::format("cannot close '{}'", tmp), err);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return fail(fmt::format("cannot rename '{}' to '{}'", tmp, path), err);
-  }
-  return Status::Ok();
+  return write_file_atomically(path, page);
 }
 
 }  // namespace saturn
