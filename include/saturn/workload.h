@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "saturn/error.h"
 
 namespace saturn {
@@ -91,5 +93,11 @@ struct Workload {
 Result<Workload> parse_workload_yaml(std::string_view text, std::string_view source = "<string>",
                                      std::string_view base_dir = ".");
 Result<Workload> load_workload_yaml(const std::string& path);
+
+// One job as a workload document of its own (JSON, which the YAML loader reads too), with no
+// grid and no defaults left and its data paths made absolute from `base_dir`: what the
+// orchestrator hands a worker (docs/worker-protocol.md). Loading it gives back the same job.
+nlohmann::json job_to_json(const JobSpec& job, const std::string& workload_name,
+                           const std::string& base_dir);
 
 }  // namespace saturn

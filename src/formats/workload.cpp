@@ -406,4 +406,48 @@ Result<Workload> load_workload_yaml(const std::string& path) {
   return workload;
 }
 
+nlohmann::json job_to_json(const JobSpec& job, const std::string& workload_name,
+                           const std::string& base_dir) {
+  using nlohmann::json;
+  // Data paths become absolute, so the file works wherever it is written.
+  const auto absolute = [&](const std::string& path) {
+    if (path.empty()) return path;
+    const std::filesystem::path p(path);
+    return std::filesystem::absolute(p.is_absolute() ? p : std::filesystem::path(base_dir) / p)
+        .lexically_normal()
+        .string();
+  };
+  json data = {{"format", job.data.format}};
+  if (!job.data.name.empty()) data["name"] = job.data.name;
+  if (!job.data.path.empty()) data["path"] = absolute(job.data.path);
+  if (job.data.seq_len > 0) data["seq_len"] = job.data.seq_len;
+  if (job.data.image_size > 0) data["image_size"] = job.data.image_size;
+  if (job.data.samples > 0) data["samples"] = job.data.samples;
+  if (!job.data.tokenizer.empty()) {
+    data["tokenizer"] = job.data.tokenizer == "bytes" ? job.data.tokenizer
+                                                       : absolute(job.data.tokenizer);
+  }
+  json j = {{"name", job.name},
+            {"model", job.model},
+            {"optimizer", job.optimizer},
+            {"lr", job.lr},
+            {"weight_decay", job.weight_decay},
+            {"momentum", job.momentum},
+            {"warmup_steps", job.warmup_steps},
+            {"grad_clip", job.grad_clip},
+            {"grad_accum", job.grad_accum},
+            {"batch_size", job.batch_size},
+            {"eval_every", job.eval_every},
+            {"seed", job.seed},
+            {"gpus", job.gpus},
+            {"techniques", job.techniques}};
+  if (!job.data.format.empty()) j["data"] = std::move(data);
+  if (job.steps > 0) {
+    j["steps"] = job.steps;
+  } else {
+    j["epochs"] = job.epochs;
+  }
+  return json{{"name", workload_name}, {"jobs", json::array({std::move(j)})}};
+}
+
 }  // namespace saturn

@@ -310,3 +310,39 @@ TEST(WorkloadYaml, MissingFileIsNamed) {
 
 }  // namespace
 }  // namespace saturn
+
+namespace saturn {
+namespace {
+
+// The worker reads a job as a one-job workload document; loading it gives the same job back.
+TEST(JobToJson, RoundTripsAJobWithAbsoluteDataPaths) {
+  auto w = parse_workload_yaml(
+      "name: sweep\n"
+      "defaults: {data: {format: text, path: data/train.txt, seq_len: 64, tokenizer: bpe}}\n"
+      "jobs:\n"
+      "  - name: g\n    model: gpt2-tiny\n    lr: [1e-3, 3e-4]\n    batch_size: 8\n"
+      "    steps: 20\n    warmup_steps: 2\n    grad_clip: 1\n    seed: 5\n"
+      "    gpus: [1, 2]\n    techniques: [single, ddp]\n",
+      "w.yaml", "/base");
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  const JobSpec& job = w->jobs[1];
+  const std::string text = job_to_json(job, w->name, "/base").dump();
+  auto back = parse_workload_yaml(text, "job.json", "/elsewhere");
+  ASSERT_TRUE(back.ok()) << back.error().to_string() << "\n" << text;
+  ASSERT_EQ(back->jobs.size(), 1u);
+  const JobSpec& b = back->jobs[0];
+  EXPECT_EQ(b.name, job.name);
+  EXPECT_EQ(b.model, "gpt2-tiny");
+  EXPECT_DOUBLE_EQ(b.lr, 3e-4);
+  EXPECT_EQ(b.steps, 20);
+  EXPECT_EQ(b.seed, 5u);
+  EXPECT_DOUBLE_EQ(b.grad_clip, 1);
+  EXPECT_EQ(b.data.path, "/base/data/train.txt");
+  EXPECT_EQ(b.data.tokenizer, "/base/bpe");
+  EXPECT_EQ(b.data.seq_len, 64);
+  EXPECT_EQ(b.gpus, (std::vector<int>{1, 2}));
+  EXPECT_EQ(back->name, "sweep");
+}
+
+}  // namespace
+}  // namespace saturn
