@@ -1,0 +1,50 @@
+// The worker's side of the protocol (saturn/worker_protocol.h): event lines on stdout, and the
+// failures that end a run with an `error` event and an exit code. Torch-free.
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "saturn/error.h"
+#include "saturn/worker_protocol.h"
+
+namespace saturn::worker {
+
+// Writes event lines to stdout, flushed, one writer at a time. Rank 0 writes every event; other
+// ranks only errors (their launcher relays those).
+class EventSink {
+ public:
+  explicit EventSink(int rank = 0) : rank_(rank) {}
+  void set_rank(int rank) { rank_ = rank; }
+  void emit(std::string_view name, const nlohmann::json& fields = nlohmann::json::object()) {
+    if (rank_ != 0 && name != protocol::kError) return;
+    const std::string line = protocol::event_line(name, fields);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+
+ private:
+  int rank_;
+  std::mutex mutex_;
+};
+
+// Why a run failed: an error kind of the protocol ("oom", "data", "config", "internal") and the
+// Error that says what and where.
+struct Failure {
+  std::string kind;
+  Error error;
+};
+
+// The kind an Error from loading a job belongs to: its field names data ("data.*") or not.
+inline std::string kind_of(const Error& e) {
+  return e.field.rfind("data", 0) == 0 ? std::string(protocol::kErrorData)
+                                       : std::string(protocol::kErrorConfig);
+}
+
+}  // namespace saturn::worker

@@ -1,0 +1,318 @@
+// saturn-worker: trains one job with one technique on given devices, or measures the technique's
+// settings for it, speaking the process protocol (docs/worker-protocol.md) on stdout.
+//
+//   saturn-worker execute --job JOB.json --technique ddp --devices cuda:0,cuda:1 \
+//       [--params '{"grad_accum": 2}'] [--steps N] [--checkpoint DIR] [--checkpoint-every N]
+//   saturn-worker search  --job JOB.json --technique ddp --devices cuda:0,cuda:1
+//   saturn-worker info
+//
+// A technique that runs one process per device is started once per rank by this process (the
+// launcher) unless RANK is already set (started by another launcher, e.g. torchrun).
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "compat.h"
+#include "events.h"
+#include "launcher.h"
+#include "saturn/worker_protocol.h"
+#include "saturn/workload.h"
+#include "techniques/technique.h"
+
+namespace saturn::worker {
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+struct Args {
+  std::string job_path, job_name, technique, devices = "cpu", params = "{}";
+  std::int64_t steps = 0, checkpoint_every = 0, log_every = 1, eval_samples = 64;
+  std::string checkpoint;
+  int warmup_steps = 2, measure_steps = 3;
+  double memory_limit_bytes = 0;
+};
+
+Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
+  std::vector<torch::Device> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      out.emplace_back(item);
+    } catch (const std::exception&) {
+      return Error{"", 0, "devices", fmt::format("\"{}\" is not a device (cpu, cpu:N, cuda:N)", item)};
+    }
+    if (out.back().is_cuda() && !torch::cuda::is_available()) {
+      return Error{"", 0, "devices", fmt::format("{}: no CUDA device is available", item)};
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) return Error{"", 0, "devices", "no devices given"};
+  return out;
+}
+
+// Everything a command needs; errors are config errors.
+Result<RunContext> load_context(const Args& a, EventSink& events) {
+  RunContext ctx;
+  auto workload = load_workload_yaml(a.job_path);
+  if (!workload) return workload.error();
+  const JobSpec* job = nullptr;
+  for (const JobSpec& j : workload->jobs) {
+    if (a.job_name.empty() ? workload->jobs.size() == 1 : j.name == a.job_name) job = &j;
+  }
+  if (!job) {
+    return Error{a.job_path, 0, "jobs",
+                 a.job_name.empty()
+                     ? fmt::format("{} jobs in the file; name one with --name", workload->jobs.size())
+                     : fmt::format("no job named \"{}\"", a.job_name)};
+  }
+  ctx.job = *job;
+  ctx.base_dir = workload->base_dir;
+  auto devices = parse_devices(a.devices);
+  if (!devices) return devices.error();
+  ctx.devices = std::move(*devices);
+  auto env = RankEnvironment::from_env();
+  if (!env) return env.error();
+  ctx.env = *env;
+  events.set_rank(ctx.env.rank);
+  ctx.events = &events;
+  ctx.stop = &g_stop;
+  return ctx;
+}
+
+int report(EventSink& events, const Error& e, const std::string& kind) {
+  events.emit(protocol::kError, {{"kind", kind}, {"message", e.to_string()}});
+  return protocol::exit_code_for(kind);
+}
+
+// This process's arguments with the subcommand replaced, for rank processes.
+std::vector<std::string> rank_argv(const std::vector<std::string>& argv, const std::string& command,
+                                   const std::vector<std::string>& extra) {
+  std::vector<std::string> out = {std::filesystem::canonical("/proc/self/exe").string(), command};
+  for (std::size_t i = 2; i < argv.size(); ++i) out.push_back(argv[i]);
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
+// Relays rank 0's events and every rank's errors.
+void relay(EventSink& events, int rank, const std::string& line) {
+  if (rank == 0) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    return;
+  }
+  auto event = protocol::parse_event_line(line);
+  if (event.ok() && (*event)["event"] == protocol::kError) {
+    json fields = *event;
+    fields.erase("event");
+    fields["rank"] = rank;
+    events.emit(protocol::kError, fields);
+  }
+}
+
+json measurement_json(const Measurement& m) {
+  return {{"step_s", m.step_s},
+          {"peak_memory_bytes", m.peak_memory_bytes},
+          {"samples_per_s", m.samples_per_s},
+          {"tokens_per_s", m.tokens_per_s}};
+}
+
+// Measures one candidate in this process (rank-level); out of memory is a result.
+int run_measure(const Args& a, const std::vector<std::string>& argv, EventSink& events) {
+  (void)argv;
+  auto ctx = load_context(a, events);
+  if (!ctx) return report(events, ctx.error(), std::string(protocol::kErrorConfig));
+  const Technique* t = find_technique(a.technique);
+  json params = json::parse(a.params, nullptr, false);
+  auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
+  if (!m) return report(events, m.error(), kind_of(m.error()));
+  events.emit("measurement", measurement_json(*m));
+  return protocol::kExitOk;
+}
+
+int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& events) {
+  auto ctx = load_context(a, events);
+  if (!ctx) return report(events, ctx.error(), std::string(protocol::kErrorConfig));
+  const Technique* t = find_technique(a.technique);
+  const int devices = static_cast<int>(ctx->devices.size());
+  const int ranks = t->processes(devices);
+  json tried = json::array();
+  for (const json& params : t->candidates(ctx->job, devices)) {
+    json outcome = {{"params", params}};
+    std::optional<json> measured;
+    if (ranks > 1) {
+      json result;
+      std::string error_kind, error_message;
+      const LaunchResult r = launch_ranks(
+          rank_argv(argv, "measure", {"--params", params.dump()}), ranks, g_stop,
+          [&](int rank, const std::string& line) {
+            auto event = protocol::parse_event_line(line);
+            if (!event.ok()) return;
+            if ((*event)["event"] == "measurement" && rank == 0) result = *event;
+            if ((*event)["event"] == protocol::kError && error_kind.empty()) {
+              error_kind = event->value("kind", "internal");
+              error_message = event->value("message", "");
+            }
+          });
+      if (r.exit_code == 0 && !result.is_null()) {
+        result.erase("event");
+        measured = result;
+      } else if (error_kind != protocol::kErrorOom && r.exit_code != protocol::kExitOutOfMemory) {
+        return report(events, Error{"", 0, "", error_message.empty() ? fmt::format("rank {} exited with {}", r.failed_rank, r.exit_code) : error_message},
+                      error_kind.empty() ? std::string(protocol::kErrorInternal) : error_kind);
+      }
+    } else {
+      try {
+        auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
+        if (!m) return report(events, m.error(), kind_of(m.error()));
+        measured = measurement_json(*m);
+      } catch (const c10::Error& e) {
+        if (!compat::is_out_of_memory(e)) throw;
+      } catch (const std::bad_alloc&) {
+      }
+    }
+    outcome["feasible"] = measured.has_value();
+    if (measured) outcome.update(*measured);
+    tried.push_back(outcome);
+    if (measured) {
+      json fields = *measured;
+      fields["feasible"] = true;
+      fields["params"] = params;
+      fields["tried"] = tried;
+      events.emit(protocol::kSearchResult, fields);
+      return protocol::kExitOk;
+    }
+  }
+  events.emit(protocol::kSearchResult,
+              {{"feasible", false},
+               {"reason", tried.empty() ? fmt::format("batch_size {} does not split over {} devices",
+                                                      ctx->job.batch_size, devices)
+                                        : "out of memory at every setting tried"},
+               {"tried", tried}});
+  return protocol::kExitOk;
+}
+
+int run_execute(const Args& a, const std::vector<std::string>& argv, EventSink& events) {
+  auto ctx = load_context(a, events);
+  if (!ctx) return report(events, ctx.error(), std::string(protocol::kErrorConfig));
+  const Technique* t = find_technique(a.technique);
+  const int ranks = t->processes(static_cast<int>(ctx->devices.size()));
+  if (ranks > 1 && !std::getenv("RANK")) {
+    const LaunchResult r = launch_ranks(rank_argv(argv, "execute", {}), ranks, g_stop,
+                                        [&](int rank, const std::string& line) { relay(events, rank, line); });
+    return r.exit_code;
+  }
+  ExecuteOptions options;
+  options.params = json::parse(a.params, nullptr, false);
+  if (options.params.is_discarded() || !options.params.is_object()) {
+    return report(events, Error{"", 0, "params", "expected a JSON object"}, std::string(protocol::kErrorConfig));
+  }
+  options.steps = a.steps;
+  options.checkpoint_dir = a.checkpoint;
+  options.checkpoint_every = a.checkpoint_every;
+  options.log_every = a.log_every;
+  options.eval_samples = a.eval_samples;
+  return t->execute(*ctx, options);
+}
+
+int run_info(EventSink& events) {
+  json techniques = json::array();
+  for (const std::string& n : technique_names()) techniques.push_back(n);
+  events.emit("info", {{"techniques", techniques},
+                       {"torch", TORCH_VERSION},
+                       {"cuda_devices", torch::cuda::device_count()},
+                       {"protocol", 1}});
+  return protocol::kExitOk;
+}
+
+int main_impl(int argc, char** argv) {
+  const std::vector<std::string> args(argv, argv + argc);
+  CLI::App app{"saturn-worker: trains one job with one technique (docs/worker-protocol.md)"};
+  app.require_subcommand(1);
+  Args a;
+  auto add_job = [&](CLI::App* cmd) {
+    cmd->add_option("--job", a.job_path, "Workload file holding the job (one job, or use --name)")->required();
+    cmd->add_option("--name", a.job_name, "The job's name when the file holds several");
+    cmd->add_option("--technique", a.technique, "Technique: single, ddp")->required();
+    cmd->add_option("--devices", a.devices, "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")->capture_default_str();
+    cmd->add_option("--memory-limit-bytes", a.memory_limit_bytes, "Cap this process's address space (tests, CPU slots)");
+  };
+  CLI::App* execute = app.add_subcommand("execute", "Train the job");
+  add_job(execute);
+  execute->add_option("--params", a.params, "Settings from search, JSON")->capture_default_str();
+  execute->add_option("--steps", a.steps, "Optimizer steps to run now (0: to the end)");
+  execute->add_option("--checkpoint", a.checkpoint, "Checkpoint directory (resumes from it)");
+  execute->add_option("--checkpoint-every", a.checkpoint_every, "Steps between checkpoints (0: at the end)");
+  execute->add_option("--log-every", a.log_every, "Steps between step events")->capture_default_str();
+  execute->add_option("--eval-samples", a.eval_samples, "Evaluation samples")->capture_default_str();
+  CLI::App* search = app.add_subcommand("search", "Find the technique's best settings and measure them");
+  add_job(search);
+  search->add_option("--warmup-steps", a.warmup_steps, "Untimed steps first")->capture_default_str();
+  search->add_option("--measure-steps", a.measure_steps, "Timed steps")->capture_default_str();
+  CLI::App* measure = app.add_subcommand("measure", "One rank's measurement of one setting (used by search)");
+  add_job(measure);
+  measure->add_option("--params", a.params, "The setting, JSON")->required();
+  measure->add_option("--warmup-steps", a.warmup_steps, "")->capture_default_str();
+  measure->add_option("--measure-steps", a.measure_steps, "")->capture_default_str();
+  measure->group("");  // hidden
+  CLI::App* info = app.add_subcommand("info", "Techniques, libtorch version, devices");
+  EventSink events;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    events.emit(protocol::kError, {{"kind", protocol::kErrorConfig}, {"message", e.what()}});
+    return protocol::kExitConfig;
+  }
+  if (a.memory_limit_bytes > 0) {
+    const rlimit limit{static_cast<rlim_t>(a.memory_limit_bytes), static_cast<rlim_t>(a.memory_limit_bytes)};
+    setrlimit(RLIMIT_AS, &limit);
+  }
+  if (info->parsed()) return run_info(events);
+  if (!find_technique(a.technique)) {
+    std::string known;
+    for (const std::string& n : technique_names()) known += (known.empty() ? "" : ", ") + n;
+    return report(events, Error{"", 0, "technique", fmt::format("unknown technique \"{}\" (built in: {})", a.technique, known)},
+                  std::string(protocol::kErrorConfig));
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  try {
+    if (execute->parsed()) return run_execute(a, args, events);
+    if (search->parsed()) return run_search(a, args, events);
+    return run_measure(a, args, events);
+  } catch (const c10::Error& e) {
+    const bool oom = compat::is_out_of_memory(e);
+    return report(events, Error{"", 0, "", e.what_without_backtrace()},
+                  std::string(oom ? protocol::kErrorOom : protocol::kErrorInternal));
+  } catch (const std::bad_alloc&) {
+    return report(events, Error{"", 0, "", "out of memory"}, std::string(protocol::kErrorOom));
+  } catch (const std::exception& e) {
+    return report(events, Error{"", 0, "", e.what()}, std::string(protocol::kErrorInternal));
+  }
+}
+
+}  // namespace
+}  // namespace saturn::worker
+
+int main(int argc, char** argv) { return saturn::worker::main_impl(argc, argv); }

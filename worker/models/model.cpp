@@ -1,0 +1,68 @@
+// The block-sequence model base, its loss, and build_model(); see model.h.
+#include "models/model.h"
+
+#include <fmt/format.h>
+
+namespace saturn::worker {
+
+void Model::add_block(const std::string& name, Block block) {
+  // libtorch forbids dots in module names: "h.3" goes into a ModuleList "h" (as index 3), which
+  // gives parameter names such as "h.3.attn.c_attn.weight".
+  const std::size_t dot = name.find('.');
+  if (dot == std::string::npos) {
+    register_module(name, block);
+  } else {
+    const std::string list = name.substr(0, dot);
+    auto it = lists_.find(list);
+    if (it == lists_.end()) {
+      it = lists_.emplace(list, register_module(list, torch::nn::ModuleList())).first;
+    }
+    it->second->push_back(block);
+  }
+  blocks_.push_back(std::move(block));
+  block_names_.push_back(name);
+}
+
+torch::Tensor Model::forward(const torch::Tensor& input) {
+  torch::Tensor x = input;
+  for (const Block& block : blocks_) x = block->forward(x);
+  return x;
+}
+
+torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& target) const {
+  // output: logits [B, T, V] (language) or [B, K] (images), any float dtype; loss in fp32.
+  const torch::Tensor logits = output.reshape({-1, output.size(-1)}).to(torch::kFloat);
+  return torch::nn::functional::cross_entropy(logits, target.reshape({-1}));
+}
+
+Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
+                                           const ModelShapeOptions& shape, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  const torch::NoGradGuard no_grad;
+  if (architecture.family == "gpt2") {
+    const int vocab = shape.vocab > 0 ? shape.vocab : architecture.vocab;
+    const int context = shape.seq_len > 0 ? shape.seq_len : architecture.context;
+    if (context > architecture.context) {
+      return Error{"", 0, "data.seq_len",
+                   fmt::format("{} has a context of {} tokens; seq_len {} is longer",
+                               architecture.name, architecture.context, context)};
+    }
+    return build_gpt(architecture, vocab, context);
+  }
+  if (architecture.family == "vit") {
+    const int image = shape.image_size > 0 ? shape.image_size : architecture.image_size;
+    if (image % architecture.patch != 0) {
+      return Error{"", 0, "data.image_size",
+                   fmt::format("{} cuts images into {} px patches; {} px is not a multiple",
+                               architecture.name, architecture.patch, image)};
+    }
+    return build_vit(architecture, image);
+  }
+  if (architecture.family == "resnet") return build_resnet(architecture);
+  return Error{"", 0, "model",
+               fmt::format("saturn-worker cannot build {} (family {}); it builds GPT-2, ViT and "
+                           "ResNet models",
+                           architecture.name, architecture.family)};
+}
+
+}  // namespace saturn::worker

@@ -1,0 +1,87 @@
+// The worker's models: the zoo's architectures (saturn/model_zoo.h) built in libtorch as explicit
+// block sequences. A model's forward pass is its blocks applied in order; pipelining, sharding
+// and offloading work block by block. Shapes below: B samples, T tokens, C channels / hidden
+// size, V vocabulary, H x W pixels, K classes.
+//
+//   GPT (GPT-2 architecture)  embed: ids [B, T] int64 -> [B, T, C] (tokens + learned positions)
+//                             h.i:   [B, T, C] -> [B, T, C] (pre-LayerNorm, causal attention,
+//                                    GELU MLP)
+//                             head:  [B, T, C] -> logits [B, T, V] (final LayerNorm, LM head
+//                                    tied to the token embedding)
+//   ViT                       embed: images [B, 3, H, W] -> [B, 1 + HW/p^2, C] (patches, class
+//                                    token, positions); blocks.i as above, not causal;
+//                                    head: class token -> logits [B, K]
+//   ResNet (bottleneck, v1.5) stem: [B, 3, H, W] -> [B, w, H/4, W/4]; layerS.i: bottlenecks;
+//                             head: average pool -> logits [B, K]
+//
+// Parameters are created on the CPU from the job's seed (the same initial model on every
+// machine), then moved to the training device.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "saturn/error.h"
+#include "saturn/model_zoo.h"
+
+namespace saturn::worker {
+
+// One block: maps the previous block's output (or the model input) to its own output.
+class BlockImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+};
+using Block = std::shared_ptr<BlockImpl>;
+
+class Model : public torch::nn::Module {
+ public:
+  explicit Model(ModelArchitecture architecture) : architecture_(std::move(architecture)) {}
+
+  const ModelArchitecture& architecture() const { return architecture_; }
+  bool is_language() const { return architecture_.context > 0; }
+  const std::vector<Block>& blocks() const { return blocks_; }
+  const std::vector<std::string>& block_names() const { return block_names_; }
+
+  // All blocks in order: model input -> last block's output.
+  torch::Tensor forward(const torch::Tensor& input);
+  // Blocks are named "embed", "h.0", "head", ...: parameter names follow ("h.0.ln_1.weight").
+  // Mean cross-entropy of the last block's output against `target` (next tokens [B, T] or
+  // labels [B]), as an fp32 scalar.
+  torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
+
+  // Appends a block (for the family builders).
+  void add_block(const std::string& name, Block block);
+
+ private:
+  ModelArchitecture architecture_;
+  std::map<std::string, torch::nn::ModuleList> lists_;  // "h", "layer1", ... by prefix
+  std::vector<Block> blocks_;
+  std::vector<std::string> block_names_;
+};
+
+// What shapes a model for a job: tokens per sample and vocabulary (language), image size
+// (images); 0 keeps the architecture's.
+struct ModelShapeOptions {
+  int seq_len = 0;
+  int vocab = 0;
+  int image_size = 0;
+};
+
+// Builds the zoo model `architecture` on the CPU, initialised from `seed` (GPT-2 and ViT: normal
+// weights with std 0.02, the residual projections scaled by 1/sqrt(2 layers), zero biases,
+// LayerNorm at identity; ResNet: Kaiming-normal convolutions, BatchNorm at identity). Errors: an
+// unsupported family (the worker builds gpt2, vit and resnet).
+Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
+                                           const ModelShapeOptions& shape, std::uint64_t seed);
+
+// Family builders (transformer.cpp, resnet.cpp).
+std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context);
+std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size);
+std::shared_ptr<Model> build_resnet(const ModelArchitecture& a);
+
+}  // namespace saturn::worker

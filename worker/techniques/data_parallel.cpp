@@ -1,0 +1,217 @@
+// `single` (one device) and `ddp` (one process per device, gradients averaged over ranks with
+// c10d: NCCL on CUDA, Gloo on the CPU). Both train with the Trainer; their one knob is the
+// number of micro-steps per optimizer step (gradient accumulation): search tries the largest
+// micro-batch first and halves it until a step fits in memory.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "compat.h"
+#include "techniques/technique.h"
+#include "train/trainer.h"
+
+namespace saturn::worker {
+namespace {
+
+using nlohmann::json;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The rank's device, threads and process group.
+struct RankSetup {
+  torch::Device device = torch::kCPU;
+  std::unique_ptr<Communicator> comm;
+};
+
+Result<RankSetup> setup_rank(const RunContext& ctx) {
+  RankSetup r;
+  const int world = ctx.env.world_size;
+  if (ctx.env.local_rank >= static_cast<int>(ctx.devices.size())) {
+    return Error{"", 0, "devices",
+                 fmt::format("rank {} has no device: {} given", ctx.env.rank, ctx.devices.size())};
+  }
+  r.device = ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)];
+  if (r.device.is_cpu()) {
+    // CPU ranks share the machine's cores.
+    const int cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+    torch::set_num_threads(std::max(1, cores / std::max(1, world)));
+  }
+  if (world > 1) {
+    auto comm = connect(ctx.env, r.device);
+    if (!comm) return comm.error();
+    r.comm = std::move(*comm);
+  }
+  return r;
+}
+
+class DataParallel final : public Technique {
+ public:
+  DataParallel(std::string name, bool single) : name_(std::move(name)), single_(single) {}
+
+  std::string name() const override { return name_; }
+  int processes(int devices) const override { return single_ ? 1 : devices; }
+
+  std::vector<json> candidates(const JobSpec& job, int devices) const override {
+    std::vector<json> out;
+    const int world = single_ ? 1 : devices;
+    for (int accum = std::max(1, job.grad_accum); accum <= job.batch_size; accum *= 2) {
+      if (job.batch_size % (static_cast<long>(accum) * world) != 0) continue;
+      out.push_back({{"grad_accum", accum}, {"micro_batch", job.batch_size / (accum * world)}});
+    }
+    return out;
+  }
+
+  Result<Measurement> measure(RunContext& ctx, const json& params, int warmup,
+                              int steps) const override {
+    if (Status s = check_devices(ctx); !s) return s.error();
+    auto rank = setup_rank(ctx);
+    if (!rank) return rank.error();
+    TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
+                       params.value("grad_accum", 0)};
+    auto trainer = Trainer::create(setup);
+    if (!trainer) return trainer.error();
+    for (int i = 0; i < warmup; ++i) (*trainer)->train_step();
+    std::vector<double> times;
+    std::int64_t samples = 0, tokens = 0;
+    for (int i = 0; i < steps; ++i) {
+      const StepStats s = (*trainer)->train_step();
+      times.push_back(s.seconds);
+      samples = s.samples;
+      tokens = s.tokens;
+    }
+    Measurement m;
+    m.step_s = median(times);
+    m.peak_memory_bytes = peak_memory_bytes(rank->device);
+    m.samples_per_s = m.step_s > 0 ? static_cast<double>(samples) / m.step_s : 0;
+    m.tokens_per_s = m.step_s > 0 ? static_cast<double>(tokens) / m.step_s : 0;
+    return m;
+  }
+
+  int execute(RunContext& ctx, const ExecuteOptions& options) const override {
+    EventSink& events = *ctx.events;
+    auto fail = [&](const Error& e, const std::string& kind) {
+      events.emit(protocol::kError, {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
+      return protocol::exit_code_for(kind);
+    };
+    if (Status s = check_devices(ctx); !s) return fail(s.error(), std::string(protocol::kErrorConfig));
+    auto rank = setup_rank(ctx);
+    if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
+    TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
+                       options.params.value("grad_accum", 0)};
+    auto created = Trainer::create(setup);
+    if (!created) return fail(created.error(), kind_of(created.error()));
+    Trainer& trainer = **created;
+    bool resumed = false;
+    if (!options.checkpoint_dir.empty()) {
+      auto restored = trainer.restore_checkpoint(options.checkpoint_dir);
+      if (!restored) return fail(restored.error(), std::string(protocol::kErrorConfig));
+      resumed = *restored;
+    }
+    const std::int64_t until =
+        options.steps > 0 ? std::min(trainer.total_steps(), trainer.step() + options.steps)
+                          : trainer.total_steps();
+    json devices = json::array();
+    for (const torch::Device& d : ctx.devices) devices.push_back(d.str());
+    events.emit(protocol::kStarted, {{"job", ctx.job.name},
+                                     {"technique", name_},
+                                     {"world_size", trainer.world_size()},
+                                     {"devices", devices},
+                                     {"grad_accum", trainer.grad_accum()},
+                                     {"micro_batch", trainer.micro_batch()},
+                                     {"step", trainer.step()},
+                                     {"total_steps", trainer.total_steps()},
+                                     {"until_step", until},
+                                     {"resumed", resumed},
+                                     {"pid", static_cast<long>(::getpid())}});
+    const auto t0 = std::chrono::steady_clock::now();
+    auto checkpoint = [&]() -> bool {
+      if (options.checkpoint_dir.empty()) return true;
+      const auto c0 = std::chrono::steady_clock::now();
+      auto where = trainer.save_checkpoint(options.checkpoint_dir);
+      if (!where) {
+        fail(where.error(), std::string(protocol::kErrorInternal));
+        return false;
+      }
+      events.emit(protocol::kCheckpoint,
+                  {{"step", trainer.step()},
+                   {"path", *where},
+                   {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()}});
+      return true;
+    };
+    double loss = 0;
+    while (trainer.step() < until) {
+      bool stop = ctx.stop && ctx.stop->load();
+      if (rank->comm) stop = rank->comm->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
+      if (stop) {
+        if (!checkpoint()) return protocol::kExitInternal;
+        events.emit(protocol::kStopped, {{"step", trainer.step()}});
+        return protocol::kExitStopped;
+      }
+      const StepStats s = trainer.train_step();
+      loss = s.loss;
+      if (!std::isfinite(s.loss)) {
+        return fail(Error{"", 0, "lr", fmt::format("the loss is {} at step {}: training diverged",
+                                                    s.loss, s.step)},
+                    std::string(protocol::kErrorConfig));
+      }
+      if (options.log_every > 0 && (s.step % options.log_every == 0 || s.step == until || s.step == 1)) {
+        events.emit(protocol::kStep, {{"step", s.step},
+                                      {"loss", s.loss},
+                                      {"lr", s.lr},
+                                      {"grad_norm", s.grad_norm},
+                                      {"step_s", s.seconds},
+                                      {"samples_per_s", s.samples / s.seconds},
+                                      {"tokens_per_s", static_cast<double>(s.tokens) / s.seconds}});
+      }
+      if (ctx.job.eval_every > 0 && s.step % ctx.job.eval_every == 0 && s.step != until) {
+        events.emit(protocol::kEval, {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
+      }
+      if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 && s.step != until) {
+        if (!checkpoint()) return protocol::kExitInternal;
+      }
+    }
+    const double eval = trainer.evaluate(options.eval_samples);
+    events.emit(protocol::kEval, {{"step", trainer.step()}, {"loss", eval}});
+    if (!checkpoint()) return protocol::kExitInternal;
+    events.emit(protocol::kDone,
+                {{"step", trainer.step()},
+                 {"total_steps", trainer.total_steps()},
+                 {"loss", loss},
+                 {"eval_loss", eval},
+                 {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+    return protocol::kExitOk;
+  }
+
+ private:
+  Status check_devices(const RunContext& ctx) const {
+    if (single_ && ctx.devices.size() != 1) {
+      return Error{"", 0, "devices",
+                   fmt::format("single trains on one device; {} given", ctx.devices.size())};
+    }
+    return Status::Ok();
+  }
+
+  std::string name_;
+  bool single_;
+};
+
+}  // namespace
+
+const Technique& single_technique() {
+  static const DataParallel single("single", true);
+  return single;
+}
+
+const Technique& ddp_technique() {
+  static const DataParallel ddp("ddp", false);
+  return ddp;
+}
+
+}  // namespace saturn::worker

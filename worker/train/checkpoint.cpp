@@ -1,0 +1,237 @@
+// Checkpoint writing and reading; see checkpoint.h.
+#include "train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "formats/common.h"
+#include "saturn/atomic_file.h"
+#include "saturn/safetensors.h"
+
+namespace saturn::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kKeep = 2;  // checkpoints kept
+
+std::string dtype_name(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat: return "F32";
+    case torch::kBFloat16: return "BF16";
+    case torch::kHalf: return "F16";
+    case torch::kDouble: return "F64";
+    case torch::kLong: return "I64";
+    case torch::kInt: return "I32";
+    case torch::kByte: return "U8";
+    default: return "";
+  }
+}
+
+torch::ScalarType scalar_type(const std::string& dtype) {
+  if (dtype == "F32") return torch::kFloat;
+  if (dtype == "BF16") return torch::kBFloat16;
+  if (dtype == "F16") return torch::kHalf;
+  if (dtype == "F64") return torch::kDouble;
+  if (dtype == "I64") return torch::kLong;
+  if (dtype == "I32") return torch::kInt;
+  return torch::kByte;
+}
+
+// CPU copies kept alive while their views are written.
+struct Staged {
+  std::vector<torch::Tensor> keep;
+  std::vector<TensorView> views;
+
+  void add(const std::string& name, const torch::Tensor& t) {
+    torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+    keep.push_back(c);
+    views.push_back({name, dtype_name(c.scalar_type()), c.sizes().vec(), c.data_ptr(),
+                     static_cast<std::size_t>(c.numel()) * c.element_size()});
+  }
+  // Per-parameter slices of a flat CPU buffer, no copies.
+  void add_flat(const std::string& prefix, const torch::Tensor& flat, const FlatParameters& p) {
+    torch::Tensor c = flat.detach().to(torch::kCPU).contiguous();
+    keep.push_back(c);
+    const auto* base = static_cast<const unsigned char*>(c.data_ptr());
+    for (const FlatParameters::Entry& e : p.entries()) {
+      views.push_back({prefix + e.name, "F32", e.shape, base + e.offset * 4,
+                       static_cast<std::size_t>(e.numel) * 4});
+    }
+  }
+};
+
+Status sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error{dir.string(), 0, "", "cannot open the directory to sync it"};
+  ::fsync(fd);
+  ::close(fd);
+  return Status::Ok();
+}
+
+// The CPU generator's state (parameter initialisation, synthetic data; none of the training
+// loop's own choices depend on it, but a resumed run keeps it as the uninterrupted one would).
+torch::Tensor cpu_rng_state() {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  const std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_rng_state(const torch::Tensor& state) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  const std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+Error checkpoint_error(const std::string& path, const std::string& message) {
+  return Error{path, 0, "checkpoint", message};
+}
+
+}  // namespace
+
+Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
+                                     FlatOptimizer& optimizer, const CheckpointState& state) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return checkpoint_error(dir, "cannot create the checkpoint directory: " + ec.message());
+  const std::string name = fmt::format("step-{:08}", state.step);
+  const fs::path final_dir = fs::path(dir) / name;
+  const fs::path tmp_dir = fs::path(dir) / fmt::format("{}.tmp.{}", name, ::getpid());
+  fs::remove_all(tmp_dir, ec);
+  fs::create_directories(tmp_dir, ec);
+  if (ec) return checkpoint_error(tmp_dir.string(), "cannot create: " + ec.message());
+
+  const std::map<std::string, std::string> meta = {
+      {"format", "pt"}, {"job", state.job}, {"model", state.model},
+      {"step", std::to_string(state.step)}, {"written_by", "saturn-worker"}};
+  Staged weights;
+  weights.add_flat("", params.master(), params);
+  for (const auto& b : model.named_buffers(/*recurse=*/true)) weights.add(b.key(), b.value());
+  if (Status s = write_safetensors((tmp_dir / "model.safetensors").string(), weights.views, meta); !s) {
+    return s.error();
+  }
+  Staged opt;
+  for (const auto& [state_name, tensor] : optimizer.state()) {
+    opt.add_flat(state_name + ".", *tensor, params);
+  }
+  opt.add("rng.cpu", cpu_rng_state());
+  if (Status s = write_safetensors((tmp_dir / "optimizer.safetensors").string(), opt.views, meta); !s) {
+    return s.error();
+  }
+  const nlohmann::json trainer = {{"step", state.step},
+                                  {"optimizer_steps", state.optimizer_steps},
+                                  {"job", state.job},
+                                  {"model", state.model},
+                                  {"world_size", state.world_size},
+                                  {"grad_accum", state.grad_accum}};
+  if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n"); !s) {
+    return s.error();
+  }
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp_dir, final_dir, ec);
+  if (ec) return checkpoint_error(final_dir.string(), "cannot move into place: " + ec.message());
+  sync_directory(dir);
+  if (Status s = write_file_atomically((fs::path(dir) / "LATEST").string(), name + "\n"); !s) {
+    return s.error();
+  }
+  // Keep the newest kKeep complete checkpoints; leftovers of interrupted writes go too.
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind("step-", 0) != 0) continue;
+    if (n.find(".tmp.") != std::string::npos) {
+      fs::remove_all(entry.path(), ec);
+    } else {
+      names.push_back(n);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  for (std::size_t i = 0; i + kKeep < names.size(); ++i) fs::remove_all(fs::path(dir) / names[i], ec);
+  return final_dir.string();
+}
+
+Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
+                             FlatOptimizer& optimizer, const CheckpointState& expect,
+                             CheckpointState* state) {
+  const fs::path latest = fs::path(dir) / "LATEST";
+  std::error_code ec;
+  if (!fs::exists(latest, ec)) return false;
+  auto text = formats::read_text_file(latest.string());
+  if (!text) return text.error();
+  std::string name = *text;
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  const fs::path at = fs::path(dir) / name;
+  auto trainer_text = formats::read_text_file((at / "trainer.json").string());
+  if (!trainer_text) return trainer_text.error();
+  CheckpointState s;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(*trainer_text);
+    s.step = j.at("step").get<std::int64_t>();
+    s.optimizer_steps = j.at("optimizer_steps").get<std::int64_t>();
+    s.job = j.at("job").get<std::string>();
+    s.model = j.at("model").get<std::string>();
+    s.world_size = j.value("world_size", 1);
+    s.grad_accum = j.value("grad_accum", 1);
+  } catch (const std::exception& e) {
+    return checkpoint_error((at / "trainer.json").string(), std::string("unreadable: ") + e.what());
+  }
+  if (s.job != expect.job || s.model != expect.model) {
+    return checkpoint_error(at.string(),
+                            fmt::format("holds job \"{}\" ({}), not \"{}\" ({})", s.job, s.model,
+                                        expect.job, expect.model));
+  }
+  auto weights = SafetensorsFile::open((at / "model.safetensors").string());
+  if (!weights) return weights.error();
+  auto opt = SafetensorsFile::open((at / "optimizer.safetensors").string());
+  if (!opt) return opt.error();
+
+  const torch::NoGradGuard no_grad;
+  // A flat buffer's slices from "<prefix><parameter>" tensors.
+  auto load_flat = [&](const SafetensorsFile& file, const std::string& prefix,
+                       torch::Tensor& flat) -> Status {
+    torch::Tensor cpu = torch::empty({params.numel()}, torch::kFloat);
+    for (const FlatParameters::Entry& e : params.entries()) {
+      const SafetensorsFile::Entry* t = file.find(prefix + e.name);
+      if (!t || t->dtype != "F32" || t->shape != e.shape) {
+        return checkpoint_error(at.string(),
+                                fmt::format("\"{}{}\" is missing or has another shape", prefix, e.name));
+      }
+      std::memcpy(static_cast<unsigned char*>(cpu.data_ptr()) + e.offset * 4, t->data, t->bytes);
+    }
+    flat.copy_(cpu);
+    return Status::Ok();
+  };
+  if (Status st = load_flat(*weights, "", params.master()); !st) return st.error();
+  params.publish();
+  for (auto& b : model.named_buffers(/*recurse=*/true)) {
+    const SafetensorsFile::Entry* t = weights->find(b.key());
+    if (!t || t->shape != b.value().sizes().vec()) {
+      return checkpoint_error(at.string(), fmt::format("buffer \"{}\" is missing or has another shape", b.key()));
+    }
+    torch::Tensor cpu = torch::empty(t->shape, scalar_type(t->dtype));
+    std::memcpy(cpu.data_ptr(), t->data, t->bytes);
+    b.value().copy_(cpu);
+  }
+  for (const auto& [state_name, tensor] : optimizer.state()) {
+    if (Status st = load_flat(*opt, state_name + ".", *tensor); !st) return st.error();
+  }
+  if (const SafetensorsFile::Entry* r = opt->find("rng.cpu")) {
+    torch::Tensor cpu = torch::empty({static_cast<std::int64_t>(r->bytes)}, torch::kByte);
+    std::memcpy(cpu.data_ptr(), r->data, r->bytes);
+    set_cpu_rng_state(cpu);
+  }
+  optimizer.set_steps(s.optimizer_steps);
+  *state = s;
+  return true;
+}
+
+}  // namespace saturn::worker

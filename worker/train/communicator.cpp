@@ -1,0 +1,135 @@
+// c10d process groups (Gloo on the CPU, NCCL on CUDA); see communicator.h.
+#include "train/communicator.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef SATURN_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace saturn::worker {
+namespace {
+
+// PyTorch 2 made the process-group implementations "backends" behind a ProcessGroup facade; both
+// versions offer allreduce and barrier on the implementation itself.
+#if TORCH_VERSION_MAJOR >= 2
+using Group = c10d::Backend;
+#else
+using Group = c10d::ProcessGroup;
+#endif
+
+Result<int> env_int(const char* name, int fallback, bool* present) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  *present = true;
+  char* end = nullptr;
+  const long v = std::strtol(value, &end, 10);
+  if (*end != '\0' || v < 0 || v > 1 << 20) {
+    return Error{"", 0, name, fmt::format("expected a non-negative integer, got \"{}\"", value)};
+  }
+  return static_cast<int>(v);
+}
+
+class ProcessGroupCommunicator final : public Communicator {
+ public:
+  ProcessGroupCommunicator(c10::intrusive_ptr<c10d::Store> store,
+                           c10::intrusive_ptr<Group> group, int rank, int world)
+      : store_(std::move(store)), group_(std::move(group)), rank_(rank), world_(world) {}
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_; }
+
+  void all_reduce_mean(torch::Tensor& tensor, std::int64_t bucket_numel) override {
+    const torch::NoGradGuard no_grad;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    std::vector<std::vector<torch::Tensor>> buckets;
+    const std::int64_t n = tensor.numel();
+    for (std::int64_t offset = 0; offset < n; offset += bucket_numel) {
+      buckets.push_back({tensor.narrow(0, offset, std::min(bucket_numel, n - offset))});
+    }
+    for (auto& bucket : buckets) works.push_back(group_->allreduce(bucket));
+    for (auto& work : works) work->wait();
+    tensor.div_(world_);
+  }
+
+  double all_reduce_mean(double value) override {
+    std::vector<torch::Tensor> t = {torch::tensor({value}, torch::kDouble)};
+    if (on_cuda_) t[0] = t[0].to(torch::kCUDA);
+    group_->allreduce(t)->wait();
+    return t[0].item<double>() / world_;
+  }
+
+  void barrier() override { group_->barrier()->wait(); }
+
+  bool on_cuda_ = false;
+
+ private:
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<Group> group_;
+  int rank_, world_;
+};
+
+}  // namespace
+
+Result<RankEnvironment> RankEnvironment::from_env() {
+  RankEnvironment env;
+  bool present = false;
+  auto rank = env_int("RANK", 0, &present);
+  if (!rank) return rank.error();
+  auto world = env_int("WORLD_SIZE", 1, &present);
+  if (!world) return world.error();
+  auto local = env_int("LOCAL_RANK", *rank, &present);
+  if (!local) return local.error();
+  auto port = env_int("MASTER_PORT", 29500, &present);
+  if (!port) return port.error();
+  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) env.master_addr = addr;
+  env.rank = *rank;
+  env.world_size = std::max(1, *world);
+  env.local_rank = *local;
+  env.master_port = *port;
+  if (env.rank >= env.world_size) {
+    return Error{"", 0, "RANK",
+                 fmt::format("rank {} is not below WORLD_SIZE {}", env.rank, env.world_size)};
+  }
+  return env;
+}
+
+Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
+                                              double timeout_s) {
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(env.master_port);
+    options.isServer = env.rank == 0;
+    options.numWorkers = env.world_size;
+    options.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    c10::intrusive_ptr<Group> group;
+    if (device.is_cuda()) {
+#ifdef SATURN_WITH_NCCL
+      auto opts = c10d::ProcessGroupNCCL::Options::create();
+      group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, opts);
+#else
+      return Error{"", 0, "devices", "this saturn-worker was built without NCCL"};
+#endif
+    } else {
+      auto opts = c10d::ProcessGroupGloo::Options::create();
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
+      opts->timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, opts);
+    }
+    auto comm = std::make_unique<ProcessGroupCommunicator>(store, group, env.rank, env.world_size);
+    comm->on_cuda_ = device.is_cuda();
+    return std::unique_ptr<Communicator>(std::move(comm));
+  } catch (const std::exception& e) {
+    return Error{"", 0, "MASTER_ADDR",
+                 fmt::format("cannot join the process group at {}:{} as rank {} of {}: {}",
+                             env.master_addr, env.master_port, env.rank, env.world_size,
+                             e.what())};
+  }
+}
+
+}  // namespace saturn::worker

@@ -1,0 +1,45 @@
+// Collectives among the ranks of one data-parallel job: a c10d process group over a TCP
+// rendezvous, NCCL on CUDA devices and Gloo on the CPU. Ranks and the rendezvous address come
+// from torchrun's environment variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+// MASTER_PORT), so a rank may be started by saturn-worker's own launcher or by any other.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "saturn/error.h"
+
+namespace saturn::worker {
+
+struct RankEnvironment {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+
+  // Reads the variables; all absent: one rank. Errors: malformed or inconsistent values.
+  static Result<RankEnvironment> from_env();
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // In-place sum over ranks, then division by the world size. Chunks of `tensor` are reduced
+  // as separate, concurrent operations (buckets) of at most `bucket_numel` elements.
+  virtual void all_reduce_mean(torch::Tensor& tensor, std::int64_t bucket_numel) = 0;
+  virtual double all_reduce_mean(double value) = 0;
+  virtual void barrier() = 0;
+};
+
+// Connects to the rendezvous (rank 0 hosts it) and builds the process group for `device`.
+// Errors: NCCL requested but not built in, the rendezvous timing out.
+Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
+                                              double timeout_s = 120);
+
+}  // namespace saturn::worker

@@ -1,0 +1,131 @@
+// Flat parameter buffers, the flat AdamW / SGD, and the learning-rate schedule; see
+// parameters.h.
+#include "train/parameters.h"
+
+#include <cmath>
+#include <unordered_set>
+
+namespace saturn::worker {
+
+FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
+                               torch::ScalarType compute_dtype) {
+  const torch::NoGradGuard no_grad;
+  module.to(device);  // buffers (and parameters, re-pointed below)
+  // Distinct parameters in module order; a tied weight appears once, under its first name.
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  std::unordered_set<const void*> seen;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (!seen.insert(item.value().unsafeGetTensorImpl()).second) continue;
+    params.emplace_back(item.key(), item.value());
+  }
+  // Decay group first: tensors of two or more dimensions.
+  std::stable_partition(params.begin(), params.end(),
+                        [](const auto& p) { return p.second.dim() >= 2; });
+  for (const auto& [name, p] : params) {
+    Entry e;
+    e.name = name;
+    e.offset = numel_;
+    e.numel = p.numel();
+    e.shape = p.sizes().vec();
+    e.decay = p.dim() >= 2;
+    if (e.decay) decay_numel_ += e.numel;
+    numel_ += e.numel;
+    entries_.push_back(std::move(e));
+  }
+  const auto on = torch::TensorOptions().device(device);
+  master_ = torch::empty({numel_}, on.dtype(torch::kFloat));
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Entry& e = entries_[i];
+    master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
+  }
+  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Entry& e = entries_[i];
+    torch::Tensor& p = params[i].second;
+    p.set_data(compute_.narrow(0, e.offset, e.numel).view(e.shape));
+    p.mutable_grad() = grad_.narrow(0, e.offset, e.numel).view(e.shape);
+  }
+}
+
+void FlatParameters::publish() {
+  if (separate_compute()) {
+    const torch::NoGradGuard no_grad;
+    compute_.copy_(master_);
+  }
+}
+
+OptimizerConfig OptimizerConfig::from_job(const JobSpec& job) {
+  OptimizerConfig c;
+  c.kind = job.optimizer.empty() ? "adamw" : job.optimizer;
+  c.weight_decay = job.weight_decay;
+  c.momentum = job.momentum;
+  return c;
+}
+
+FlatOptimizer::FlatOptimizer(FlatParameters& params, OptimizerConfig config)
+    : params_(params), config_(std::move(config)) {
+  const torch::Tensor& m = params_.master();
+  if (config_.kind == "adamw") {
+    exp_avg_ = torch::zeros_like(m);
+    exp_avg_sq_ = torch::zeros_like(m);
+  } else if (config_.momentum > 0) {
+    momentum_ = torch::zeros_like(m);
+  }
+}
+
+std::vector<std::pair<std::string, torch::Tensor*>> FlatOptimizer::state() {
+  std::vector<std::pair<std::string, torch::Tensor*>> out;
+  if (exp_avg_.defined()) out.emplace_back("exp_avg", &exp_avg_);
+  if (exp_avg_sq_.defined()) out.emplace_back("exp_avg_sq", &exp_avg_sq_);
+  if (momentum_.defined()) out.emplace_back("momentum", &momentum_);
+  return out;
+}
+
+double FlatOptimizer::step(double lr, double max_norm) {
+  const torch::NoGradGuard no_grad;
+  torch::Tensor& master = params_.master();
+  torch::Tensor g = params_.grad();
+  if (g.scalar_type() != torch::kFloat) {
+    if (!grad32_.defined()) grad32_ = torch::empty_like(master);
+    grad32_.copy_(g);
+    g = grad32_;
+  }
+  const double norm = g.norm().item<double>();
+  if (max_norm > 0 && norm > max_norm) g.mul_(max_norm / (norm + 1e-6));
+  ++steps_;
+  const std::int64_t decay = params_.decay_numel();
+  if (config_.kind == "adamw") {
+    exp_avg_.lerp_(g, 1 - config_.beta1);
+    exp_avg_sq_.mul_(config_.beta2).addcmul_(g, g, 1 - config_.beta2);
+    const double bias1 = 1 - std::pow(config_.beta1, static_cast<double>(steps_));
+    const double bias2 = 1 - std::pow(config_.beta2, static_cast<double>(steps_));
+    if (config_.weight_decay > 0 && decay > 0) {
+      master.narrow(0, 0, decay).mul_(1 - lr * config_.weight_decay);
+    }
+    const torch::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bias2)).add_(config_.eps);
+    master.addcdiv_(exp_avg_, denom, -lr / bias1);
+  } else {
+    if (config_.weight_decay > 0 && decay > 0) {
+      g.narrow(0, 0, decay).add_(master.narrow(0, 0, decay), config_.weight_decay);
+    }
+    if (momentum_.defined()) {
+      momentum_.mul_(config_.momentum).add_(g);
+      master.add_(momentum_, -lr);
+    } else {
+      master.add_(g, -lr);
+    }
+  }
+  params_.publish();
+  return norm;
+}
+
+double learning_rate(double lr, std::int64_t step, std::int64_t warmup, std::int64_t total) {
+  if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double span = std::max<std::int64_t>(1, total - warmup - 1);
+  const double progress = std::min(1.0, static_cast<double>(step - warmup) / span);
+  const double min_lr = lr / 10;
+  return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(M_PI * progress));
+}
+
+}  // namespace saturn::worker

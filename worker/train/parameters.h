@@ -1,0 +1,92 @@
+// A model's parameters in flat buffers, and the optimizers that update them.
+//
+// Every distinct parameter (a tied weight once) gets a slice of three flat buffers on the
+// training device: `master` (fp32, what the optimizer updates and checkpoints hold), `compute`
+// (what the model computes with: bf16 on CUDA, the master itself on the CPU) and `grad` (the
+// compute dtype; autograd accumulates into it in place). The model's parameters become views of
+// `compute`, their gradients views of `grad`. Parameters with weight decay (matrices,
+// embeddings, convolutions) come first, then those without (biases, norms), so each group is one
+// contiguous slice. An optimizer step is then a handful of large kernels instead of several per
+// tensor, gradient clipping one norm, and data-parallel all-reduce one buffer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "saturn/workload.h"
+
+namespace saturn::worker {
+
+class FlatParameters {
+ public:
+  struct Entry {
+    std::string name;  // the module path, e.g. "h.0.c_attn.weight"
+    std::int64_t offset = 0;
+    std::int64_t numel = 0;
+    std::vector<std::int64_t> shape;
+    bool decay = false;
+  };
+
+  // Moves `module`'s parameters to `device` and into flat buffers of `compute_dtype`. Buffers
+  // (BatchNorm statistics) move to the device as they are.
+  FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype);
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::int64_t numel() const { return numel_; }
+  std::int64_t decay_numel() const { return decay_numel_; }  // the first slice
+  torch::Tensor& master() { return master_; }
+  torch::Tensor& grad() { return grad_; }
+  bool separate_compute() const { return compute_.data_ptr() != master_.data_ptr(); }
+
+  void zero_grad() { grad_.zero_(); }
+  // Copies master into compute (a cast) after the optimizer changed master.
+  void publish();
+
+ private:
+  std::vector<Entry> entries_;
+  std::int64_t numel_ = 0, decay_numel_ = 0;
+  torch::Tensor master_, compute_, grad_;
+};
+
+// Optimizer hyper-parameters from the job; lr is set per step by the schedule.
+struct OptimizerConfig {
+  std::string kind = "adamw";  // "adamw" | "sgd"
+  double weight_decay = 0;
+  double momentum = 0;  // sgd
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  static OptimizerConfig from_job(const JobSpec& job);
+};
+
+// Updates FlatParameters::master from its (fp32-converted) gradient. AdamW: decoupled weight
+// decay on the decay slice; SGD: weight decay added to the gradient, optional momentum.
+class FlatOptimizer {
+ public:
+  FlatOptimizer(FlatParameters& params, OptimizerConfig config);
+
+  // One update at learning rate `lr` from FlatParameters::grad (converted to fp32), clipped to
+  // a global L2 norm of `max_norm` first when max_norm > 0; then publishes master to compute.
+  // Returns the gradient's norm before clipping.
+  double step(double lr, double max_norm);
+
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t steps) { steps_ = steps; }
+  // State tensors by name ("exp_avg", "exp_avg_sq" for AdamW; "momentum" for SGD), each flat
+  // like master; for checkpoints.
+  std::vector<std::pair<std::string, torch::Tensor*>> state();
+
+ private:
+  FlatParameters& params_;
+  OptimizerConfig config_;
+  std::int64_t steps_ = 0;
+  torch::Tensor exp_avg_, exp_avg_sq_, momentum_;
+  torch::Tensor grad32_;  // fp32 copy of a bf16 gradient, reused
+};
+
+// Learning rate of optimizer step `step` (0-based) of `total`: linear warm-up from lr/warmup to
+// lr over `warmup` steps, then cosine decay to lr/10 at the last step.
+double learning_rate(double lr, std::int64_t step, std::int64_t warmup, std::int64_t total);
+
+}  // namespace saturn::worker

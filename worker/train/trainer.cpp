@@ -1,0 +1,175 @@
+// One rank's training loop; see trainer.h.
+#include "train/trainer.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "train/checkpoint.h"
+#ifdef SATURN_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace saturn::worker {
+namespace {
+
+// Gradient buckets reduced concurrently, elements (25M fp32 = 100 MB, PyTorch DDP's default
+// bucket is 25 MB; larger buckets suit a flat buffer reduced after the backward pass).
+constexpr std::int64_t kBucketNumel = 25 * 1000 * 1000;
+
+Error config_error(const std::string& field, const std::string& message) {
+  return Error{"", 0, field, message};
+}
+
+void synchronize(torch::Device device) {
+#ifdef SATURN_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)device;
+#endif
+}
+
+}  // namespace
+
+double peak_memory_bytes(torch::Device device) {
+#ifdef SATURN_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return static_cast<double>(
+        stats.reserved_bytes[static_cast<std::size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
+            .peak);
+  }
+#endif
+  (void)device;
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
+  std::unique_ptr<Trainer> t(new Trainer(setup));
+  const JobSpec& job = t->setup_.job;
+  auto arch = find_architecture(job.model);
+  if (!arch) return arch.error();
+  const bool language = arch->context > 0;
+  int vocab = 0;
+  if (language) {
+    vocab = arch->vocab;
+    if (job.data.format == "text") {
+      auto tokenizer = job_tokenizer(job, setup.base_dir);
+      if (!tokenizer) return tokenizer.error();
+      vocab = (*tokenizer)->vocab_size();
+    }
+  }
+  ModelShapeOptions shape;
+  shape.seq_len = job.data.seq_len;
+  shape.vocab = vocab;
+  shape.image_size = job.data.image_size;
+  auto model = build_model(*arch, shape, job.seed);
+  if (!model) return model.error();
+  t->model_ = *model;
+  const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
+  t->params_ = std::make_unique<FlatParameters>(*t->model_, setup.device, compute);
+  t->optimizer_ = std::make_unique<FlatOptimizer>(*t->params_, OptimizerConfig::from_job(job));
+  auto data = make_data_source(job, setup.base_dir, *arch, language ? vocab : 0, setup.device);
+  if (!data) return data.error();
+  t->data_ = std::move(*data);
+
+  const int world = t->world_size();
+  t->grad_accum_ = setup.grad_accum > 0 ? setup.grad_accum : std::max(1, job.grad_accum);
+  const std::int64_t split = static_cast<std::int64_t>(t->grad_accum_) * world;
+  if (job.batch_size % split != 0) {
+    return config_error("batch_size",
+                        fmt::format("batch_size {} does not split into {} micro-steps x {} ranks",
+                                    job.batch_size, t->grad_accum_, world));
+  }
+  t->micro_batch_ = job.batch_size / split;
+  if (job.steps > 0) {
+    t->total_steps_ = job.steps;
+  } else {
+    const double samples = job.epochs * static_cast<double>(t->data_->train_samples());
+    t->total_steps_ = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(std::ceil(samples / job.batch_size - 1e-9)));
+  }
+  return t;
+}
+
+StepStats Trainer::train_step() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const JobSpec& job = setup_.job;
+  params_->zero_grad();
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(setup_.device));
+  std::int64_t tokens = 0;
+  for (int micro = 0; micro < grad_accum_; ++micro) {
+    const std::vector<std::int64_t> positions =
+        batch_positions(step_, job.batch_size, grad_accum_, micro, world_size(), rank());
+    const Batch batch = data_->train_batch(positions);
+    const torch::Tensor loss = model_->loss(model_->forward(batch.input), batch.target);
+    (loss / grad_accum_).backward();
+    loss_sum += loss.detach();
+    tokens += batch.tokens;
+  }
+  if (setup_.comm) setup_.comm->all_reduce_mean(params_->grad(), kBucketNumel);
+  StepStats s;
+  s.lr = learning_rate(job.lr, step_, job.warmup_steps, total_steps_);
+  s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
+  s.loss = loss_sum.item<double>() / grad_accum_;
+  if (setup_.comm) s.loss = setup_.comm->all_reduce_mean(s.loss);
+  ++step_;
+  synchronize(setup_.device);
+  s.step = step_;
+  s.samples = job.batch_size;
+  s.tokens = tokens * world_size();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+double Trainer::evaluate(std::int64_t max_samples) {
+  const torch::NoGradGuard no_grad;
+  model_->eval();
+  // Each rank evaluates its share of the first `n` evaluation samples.
+  const std::int64_t n = std::min(max_samples, data_->eval_samples());
+  const std::int64_t per_rank = std::max<std::int64_t>(1, n / world_size());
+  const std::int64_t first = rank() * per_rank;
+  double sum = 0;
+  std::int64_t batches = 0;
+  for (std::int64_t offset = 0; offset < per_rank && first + offset < data_->eval_samples();
+       offset += micro_batch_) {
+    const std::int64_t count =
+        std::min({micro_batch_, per_rank - offset, data_->eval_samples() - first - offset});
+    const Batch batch = data_->eval_batch(first + offset, count);
+    sum += model_->loss(model_->forward(batch.input), batch.target).item<double>();
+    ++batches;
+  }
+  model_->train();
+  const double mean = batches > 0 ? sum / static_cast<double>(batches) : 0;
+  return setup_.comm ? setup_.comm->all_reduce_mean(mean) : mean;
+}
+
+Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
+  Result<std::string> where = std::string();
+  if (rank() == 0) {
+    CheckpointState state{step_, optimizer_->steps(), setup_.job.name, setup_.job.model,
+                          world_size(), grad_accum_};
+    where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
+  }
+  if (setup_.comm) setup_.comm->barrier();
+  return where;
+}
+
+Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
+  CheckpointState expect;
+  expect.job = setup_.job.name;
+  expect.model = setup_.job.model;
+  CheckpointState state;
+  auto found = read_checkpoint(dir, *model_, *params_, *optimizer_, expect, &state);
+  if (!found || !*found) return found;
+  step_ = state.step;
+  return true;
+}
+
+}  // namespace saturn::worker

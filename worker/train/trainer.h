@@ -1,0 +1,91 @@
+// One rank's training of one job: model, flat parameters, optimizer, data and schedule, one
+// optimizer step at a time; evaluation; checkpoints. Data-parallel when given a Communicator:
+// each rank computes on its share of every micro-step and the gradient is averaged over ranks
+// before the step. Techniques (techniques/) drive it.
+//
+// Precision: bf16 compute with fp32 master weights and optimizer state on CUDA; fp32 on the CPU.
+// Global batch B = grad_accum x ranks x micro-batch; a step's loss is the mean over its B samples.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "models/model.h"
+#include "saturn/workload.h"
+#include "train/communicator.h"
+#include "train/data_source.h"
+#include "train/parameters.h"
+
+namespace saturn::worker {
+
+struct TrainerSetup {
+  JobSpec job;
+  std::string base_dir;  // data paths are relative to it
+  torch::Device device = torch::kCPU;
+  Communicator* comm = nullptr;  // not owned; null: one rank
+  int grad_accum = 0;            // micro-steps per optimizer step; 0: the job's
+};
+
+struct StepStats {
+  std::int64_t step = 0;  // the step just finished, 1-based
+  double loss = 0;        // mean over the global batch (averaged over ranks)
+  double lr = 0;
+  double grad_norm = 0;
+  double seconds = 0;     // wall-clock of the step on this rank
+  std::int64_t samples = 0;  // global batch
+  std::int64_t tokens = 0;   // global tokens (language models)
+};
+
+class Trainer {
+ public:
+  // Errors (Error::field says which): unknown model, data that does not suit it or cannot be
+  // read, a batch that does not split evenly over ranks and micro-steps.
+  static Result<std::unique_ptr<Trainer>> create(const TrainerSetup& setup);
+
+  const JobSpec& job() const { return setup_.job; }
+  Model& model() { return *model_; }
+  FlatParameters& parameters() { return *params_; }
+  int rank() const { return setup_.comm ? setup_.comm->rank() : 0; }
+  int world_size() const { return setup_.comm ? setup_.comm->world_size() : 1; }
+  int grad_accum() const { return grad_accum_; }
+  std::int64_t micro_batch() const { return micro_batch_; }  // samples per rank per micro-step
+  // Optimizer steps in the whole job (steps, or epochs x training samples / batch, rounded up).
+  std::int64_t total_steps() const { return total_steps_; }
+  std::int64_t step() const { return step_; }  // steps done
+
+  // One optimizer step.
+  StepStats train_step();
+  // Mean loss over the first `max_samples` evaluation samples (all of them when fewer), averaged
+  // over ranks; the model is left in training mode.
+  double evaluate(std::int64_t max_samples);
+
+  // Writes a checkpoint of this state under `dir` (rank 0 writes; others wait at a barrier):
+  // dir/step-NNNNNNNN/{model.safetensors, optimizer.safetensors, trainer.json} then dir/LATEST.
+  // Returns the checkpoint's directory.
+  Result<std::string> save_checkpoint(const std::string& dir);
+  // Loads dir/LATEST if there is one (true), else leaves the fresh state (false). Errors: a
+  // checkpoint of another model, shapes that do not match, damaged files.
+  Result<bool> restore_checkpoint(const std::string& dir);
+
+ private:
+  explicit Trainer(TrainerSetup setup) : setup_(std::move(setup)) {}
+
+  TrainerSetup setup_;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<FlatParameters> params_;
+  std::unique_ptr<FlatOptimizer> optimizer_;
+  std::unique_ptr<DataSource> data_;
+  int grad_accum_ = 1;
+  std::int64_t micro_batch_ = 1;
+  std::int64_t total_steps_ = 0;
+  std::int64_t step_ = 0;
+};
+
+// Peak device memory of this process so far, bytes: the CUDA caching allocator's peak reserved
+// bytes on CUDA, the process's peak resident set on the CPU.
+double peak_memory_bytes(torch::Device device);
+
+}  // namespace saturn::worker
