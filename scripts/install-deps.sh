@@ -2,7 +2,7 @@
 # Installs every Debian package Saturn needs to build and test. Idempotent: packages already
 # present are skipped, and apt is only touched when something is missing.
 #   scripts/install-deps.sh            # build + test dependencies
-#   SATURN_NO_TORCH=1 scripts/...      # skip libtorch (the worker is then not built)
+#   SATURN_NO_TORCH=1 scripts/...      # skip libtorch (saturn-worker is then not built)
 set -euo pipefail
 
 packages=(
@@ -11,6 +11,10 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsqlite3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
+# saturn-worker: Debian's libtorch (1.13, CPU) and the Gloo headers its c10d process groups use.
+if [ "${SATURN_NO_TORCH:-0}" != "1" ]; then
+  packages+=(libtorch-dev libgloo-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 // saturn-worker: trains one job with one technique on given devices, or measures the technique's
 // settings for it, speaking the process protocol (docs/worker-protocol.md) on stdout.
 //
-//   saturn-worker execute --job JOB.json --technique ddp --devices cuda:0,cuda:1 \
+//   saturn-worker execute --job JOB.json --technique ddp --devices cuda:0,cuda:1
 //       [--params '{"grad_accum": 2}'] [--steps N] [--checkpoint DIR] [--checkpoint-every N]
 //   saturn-worker search  --job JOB.json --technique ddp --devices cuda:0,cuda:1
 //   saturn-worker info
@@ -9,7 +9,6 @@
 // A technique that runs one process per device is started once per rank by this process (the
 // launcher) unless RANK is already set (started by another launcher, e.g. torchrun).
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +24,7 @@
 #include "compat.h"
 #include "events.h"
 #include "launcher.h"
+#include "memory_cap.h"
 #include "saturn/worker_protocol.h"
 #include "saturn/workload.h"
 #include "techniques/technique.h"
@@ -43,7 +43,7 @@ struct Args {
   std::int64_t steps = 0, checkpoint_every = 0, log_every = 1, eval_samples = 64;
   std::string checkpoint;
   int warmup_steps = 2, measure_steps = 3;
-  double memory_limit_bytes = 0;
+  double device_memory_bytes = 0;
 };
 
 Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
@@ -91,6 +91,10 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
   if (!env) return env.error();
   ctx.env = *env;
   events.set_rank(ctx.env.rank);
+  if (a.device_memory_bytes > 0 && ctx.env.local_rank < static_cast<int>(ctx.devices.size())) {
+    cap_device_memory(ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)],
+                      static_cast<std::size_t>(a.device_memory_bytes));
+  }
   ctx.events = &events;
   ctx.stop = &g_stop;
   return ctx;
@@ -252,7 +256,8 @@ int main_impl(int argc, char** argv) {
     cmd->add_option("--name", a.job_name, "The job's name when the file holds several");
     cmd->add_option("--technique", a.technique, "Technique: single, ddp")->required();
     cmd->add_option("--devices", a.devices, "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")->capture_default_str();
-    cmd->add_option("--memory-limit-bytes", a.memory_limit_bytes, "Cap this process's address space (tests, CPU slots)");
+    cmd->add_option("--device-memory-bytes", a.device_memory_bytes,
+                    "Memory each device may use, bytes (a smaller device slot; CPU slots)");
   };
   CLI::App* execute = app.add_subcommand("execute", "Train the job");
   add_job(execute);
@@ -281,10 +286,6 @@ int main_impl(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     events.emit(protocol::kError, {{"kind", protocol::kErrorConfig}, {"message", e.what()}});
     return protocol::kExitConfig;
-  }
-  if (a.memory_limit_bytes > 0) {
-    const rlimit limit{static_cast<rlim_t>(a.memory_limit_bytes), static_cast<rlim_t>(a.memory_limit_bytes)};
-    setrlimit(RLIMIT_AS, &limit);
   }
   if (info->parsed()) return run_info(events);
   if (!find_technique(a.technique)) {

@@ -70,12 +70,12 @@ struct Staged {
   }
 };
 
-Status sync_directory(const fs::path& dir) {
+// Makes a rename inside `dir` durable (best effort: some file systems cannot sync directories).
+void sync_directory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error{dir.string(), 0, "", "cannot open the directory to sync it"};
+  if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
-  return Status::Ok();
 }
 
 // The CPU generator's state (parameter initialisation, synthetic data; none of the training

@@ -1,0 +1,222 @@
+// Training, in process: data-parallel ranks equal one process on the same global batch,
+// gradient accumulation equals one large micro-batch, a resumed run reproduces the
+// uninterrupted one exactly, and checkpoints are safetensors files with the model's names.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "saturn/safetensors.h"
+#include "train/trainer.h"
+
+namespace saturn::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path workdir() {
+  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_worker_training";
+  fs::create_directories(dir);
+  if (!fs::exists(dir / "text.txt")) {
+    std::ofstream out(dir / "text.txt");
+    for (int i = 0; i < 400; ++i) out << "the quick brown fox " << i % 7 << " jumps over the lazy dog. ";
+  }
+  return dir;
+}
+
+JobSpec tiny_job(int batch = 8, int accum = 1) {
+  JobSpec j;
+  j.name = "tiny";
+  j.model = "gpt2-tiny";
+  j.data.format = "text";
+  j.data.path = "text.txt";
+  j.data.seq_len = 32;
+  j.optimizer = "adamw";
+  j.lr = 3e-3;
+  j.weight_decay = 0.1;
+  j.warmup_steps = 2;
+  j.grad_clip = 1.0;
+  j.batch_size = batch;
+  j.grad_accum = accum;
+  j.steps = 6;
+  j.seed = 3;
+  return j;
+}
+
+std::unique_ptr<Trainer> make(const JobSpec& job, Communicator* comm = nullptr) {
+  TrainerSetup setup{job, workdir().string(), torch::kCPU, comm, 0};
+  auto t = Trainer::create(setup);
+  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
+  return std::move(*t);
+}
+
+// A process group of `world` ranks inside this process (threads), over Gloo.
+std::vector<std::unique_ptr<Communicator>> local_group(int world, int port) {
+  std::vector<std::unique_ptr<Communicator>> comms(static_cast<std::size_t>(world));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r) {
+    threads.emplace_back([&, r] {
+      RankEnvironment env;
+      env.rank = r;
+      env.world_size = world;
+      env.local_rank = r;
+      env.master_port = port;
+      auto c = connect(env, torch::kCPU, 60);
+      ASSERT_TRUE(c.ok()) << c.error().to_string();
+      comms[static_cast<std::size_t>(r)] = std::move(*c);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return comms;
+}
+
+TEST(Training, LossFallsOnText) {
+  JobSpec job = tiny_job();
+  job.steps = 20;
+  auto t = make(job);
+  const double first = t->train_step().loss;
+  double last = first;
+  while (t->step() < t->total_steps()) last = t->train_step().loss;
+  EXPECT_LT(last, 0.6 * first);
+}
+
+TEST(Training, TwoRanksEqualOneProcessOnTheSameGlobalBatch) {
+  const JobSpec job = tiny_job(8);
+  auto single = make(job);
+  for (int i = 0; i < 4; ++i) single->train_step();
+
+  auto comms = local_group(2, 29731);
+  std::vector<std::unique_ptr<Trainer>> ranks(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      ranks[static_cast<std::size_t>(r)] = make(job, comms[static_cast<std::size_t>(r)].get());
+      for (int i = 0; i < 4; ++i) ranks[static_cast<std::size_t>(r)]->train_step();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(ranks[static_cast<std::size_t>(r)]->micro_batch(), 4);
+    EXPECT_TRUE(torch::allclose(ranks[static_cast<std::size_t>(r)]->parameters().master(),
+                                single->parameters().master(), 1e-4, 1e-5))
+        << "rank " << r;
+  }
+}
+
+TEST(Training, AccumulationEqualsOneLargeMicroBatch) {
+  auto whole = make(tiny_job(8, 1));
+  auto split = make(tiny_job(8, 4));
+  EXPECT_EQ(split->micro_batch(), 2);
+  for (int i = 0; i < 3; ++i) {
+    const double a = whole->train_step().loss;
+    const double b = split->train_step().loss;
+    EXPECT_NEAR(a, b, 1e-4);
+  }
+  EXPECT_TRUE(torch::allclose(whole->parameters().master(), split->parameters().master(), 1e-4, 1e-5));
+}
+
+TEST(Training, ResumedRunReproducesTheUninterruptedOne) {
+  const fs::path ck = workdir() / "resume";
+  fs::remove_all(ck);
+  const JobSpec job = tiny_job();
+  std::vector<double> straight;
+  auto a = make(job);
+  while (a->step() < a->total_steps()) straight.push_back(a->train_step().loss);
+
+  auto b = make(job);
+  std::vector<double> resumed;
+  for (int i = 0; i < 3; ++i) resumed.push_back(b->train_step().loss);
+  ASSERT_TRUE(b->save_checkpoint(ck.string()).ok());
+  b.reset();
+  auto c = make(job);
+  auto restored = c->restore_checkpoint(ck.string());
+  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
+  EXPECT_TRUE(*restored);
+  EXPECT_EQ(c->step(), 3);
+  while (c->step() < c->total_steps()) resumed.push_back(c->train_step().loss);
+  ASSERT_EQ(resumed.size(), straight.size());
+  for (std::size_t i = 0; i < straight.size(); ++i) EXPECT_DOUBLE_EQ(resumed[i], straight[i]) << i;
+  EXPECT_TRUE(torch::equal(a->parameters().master(), c->parameters().master()));
+}
+
+TEST(Training, CheckpointsAreSafetensorsWithTheModelsNames) {
+  const fs::path ck = workdir() / "names";
+  fs::remove_all(ck);
+  auto t = make(tiny_job());
+  t->train_step();
+  auto where = t->save_checkpoint(ck.string());
+  ASSERT_TRUE(where.ok()) << where.error().to_string();
+  t->train_step();
+  t->train_step();
+  ASSERT_TRUE(t->save_checkpoint(ck.string()).ok());
+  ASSERT_TRUE(t->train_step().step == 4 && t->save_checkpoint(ck.string()).ok());
+  // The two newest are kept, LATEST names the newest.
+  EXPECT_FALSE(fs::exists(ck / "step-00000001"));
+  EXPECT_TRUE(fs::exists(ck / "step-00000003"));
+  std::ifstream latest(ck / "LATEST");
+  std::string name;
+  latest >> name;
+  EXPECT_EQ(name, "step-00000004");
+  auto f = SafetensorsFile::open((ck / name / "model.safetensors").string());
+  ASSERT_TRUE(f.ok()) << f.error().to_string();
+  const auto* wte = f->find("embed.wte.weight");
+  ASSERT_NE(wte, nullptr);
+  EXPECT_EQ(wte->shape, (std::vector<std::int64_t>{256, 64}));
+  EXPECT_NE(f->find("h.1.c_attn.weight"), nullptr);
+  EXPECT_EQ(f->metadata().at("step"), "4");
+  auto opt = SafetensorsFile::open((ck / name / "optimizer.safetensors").string());
+  ASSERT_TRUE(opt.ok());
+  EXPECT_NE(opt->find("exp_avg_sq.h.0.mlp_proj.weight"), nullptr);
+  // Another job's checkpoint is refused.
+  JobSpec other = tiny_job();
+  other.name = "other";
+  auto o = make(other);
+  EXPECT_FALSE(o->restore_checkpoint(ck.string()).ok());
+}
+
+TEST(Training, BadSetupsAreErrorsNamingTheField) {
+  JobSpec job = tiny_job(6);
+  TrainerSetup setup{job, workdir().string(), torch::kCPU, nullptr, 4};
+  auto t = Trainer::create(setup);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().field, "batch_size");
+  job = tiny_job();
+  job.data.path = "missing.txt";
+  setup.job = job;
+  setup.grad_accum = 0;
+  t = Trainer::create(setup);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().field, "data.path");
+  job = tiny_job();
+  job.model = "gptj-6b";
+  setup.job = job;
+  t = Trainer::create(setup);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().field, "model");
+}
+
+TEST(Training, ImageModelsTrainOnSyntheticImages) {
+  for (const char* model : {"resnet-tiny", "vit-tiny"}) {
+    JobSpec job;
+    job.name = model;
+    job.model = model;
+    job.data.format = "synthetic-images";
+    job.data.image_size = 32;
+    job.data.samples = 64;
+    job.optimizer = std::string(model) == "resnet-tiny" ? "sgd" : "adamw";
+    job.momentum = 0.9;
+    job.lr = std::string(model) == "resnet-tiny" ? 0.05 : 2e-3;
+    job.batch_size = 16;
+    job.steps = 25;
+    TrainerSetup setup{job, ".", torch::kCPU, nullptr, 0};
+    auto t = Trainer::create(setup);
+    ASSERT_TRUE(t.ok()) << t.error().to_string();
+    const double first = (*t)->evaluate(32);
+    while ((*t)->step() < (*t)->total_steps()) (*t)->train_step();
+    EXPECT_LT((*t)->evaluate(32), first) << model;
+  }
+}
+
+}  // namespace
+}  // namespace saturn::worker

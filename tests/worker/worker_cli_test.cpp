@@ -1,0 +1,215 @@
+// saturn-worker as a process: the event stream of execute and search, two CPU ranks through the
+// launcher, stopping on SIGTERM with a checkpoint and resuming, and bad input as an `error`
+// event with its kind and exit code.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "saturn/worker_protocol.h"
+
+namespace saturn::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct WorkerRun {
+  int code = -1;
+  std::vector<json> events;
+  std::vector<std::string> other;  // stdout lines that are not events (there must be none)
+
+  const json* last(const std::string& name) const {
+    const json* found = nullptr;
+    for (const json& e : events) {
+      if (e["event"] == name) found = &e;
+    }
+    return found;
+  }
+};
+
+void collect(WorkerRun& run, const std::string& line) {
+  auto e = protocol::parse_event_line(line);
+  if (e.ok()) {
+    run.events.push_back(*e);
+  } else {
+    run.other.push_back(line);
+  }
+}
+
+WorkerRun worker(const std::string& args) {
+  WorkerRun run;
+  const std::string command = std::string(SATURN_WORKER_PATH) + " " + args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[1 << 16];
+  while (fgets(buffer, sizeof buffer, pipe)) {
+    std::string line(buffer);
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    collect(run, line);
+  }
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+fs::path workdir() {
+  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_worker_cli";
+  fs::create_directories(dir);
+  std::ofstream(dir / "text.txt") << [] {
+    std::string s;
+    for (int i = 0; i < 300; ++i) s += "a small sweep of tiny models learns this sentence. ";
+    return s;
+  }();
+  std::ofstream(dir / "job.yaml")
+      << "name: cli\njobs:\n  - name: tiny\n    model: gpt2-tiny\n"
+         "    data: {format: text, path: text.txt, seq_len: 32}\n"
+         "    lr: 3e-3\n    batch_size: 8\n    steps: 12\n    eval_every: 6\n"
+         "    gpus: [1, 2]\n    techniques: [single, ddp]\n";
+  std::ofstream(dir / "nodata.yaml")
+      << "jobs:\n  - name: n\n    model: gpt2-tiny\n"
+         "    data: {format: text, path: missing.txt, seq_len: 32}\n"
+         "    lr: 3e-3\n    batch_size: 8\n    steps: 2\n    gpus: 1\n    techniques: single\n";
+  return dir;
+}
+
+std::string job() { return "--job " + (workdir() / "job.yaml").string(); }
+
+TEST(WorkerCli, ExecuteEmitsStartedStepsEvalCheckpointDone) {
+  const fs::path ck = workdir() / "ck-single";
+  fs::remove_all(ck);
+  const WorkerRun run = worker("execute " + job() + " --technique single --devices cpu --log-every 4 --checkpoint " + ck.string());
+  EXPECT_EQ(run.code, 0);
+  EXPECT_TRUE(run.other.empty()) << run.other.front();
+  ASSERT_GE(run.events.size(), 5u);
+  EXPECT_EQ(run.events.front()["event"], "started");
+  EXPECT_EQ(run.events.front()["total_steps"], 12);
+  ASSERT_NE(run.last("step"), nullptr);
+  EXPECT_EQ((*run.last("step"))["step"], 12);
+  EXPECT_GT((*run.last("step"))["tokens_per_s"].get<double>(), 0);
+  ASSERT_NE(run.last("eval"), nullptr);
+  ASSERT_NE(run.last("checkpoint"), nullptr);
+  EXPECT_TRUE(fs::exists(ck / "step-00000012" / "model.safetensors"));
+  const json* done = run.last("done");
+  ASSERT_NE(done, nullptr);
+  EXPECT_EQ(run.events.back()["event"], "done");
+  EXPECT_LT((*done)["loss"].get<double>(), std::log(256.0));
+}
+
+TEST(WorkerCli, DdpOnTwoCpuRanksThroughTheLauncher) {
+  const WorkerRun run = worker("execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --log-every 6 --steps 6");
+  EXPECT_EQ(run.code, 0);
+  ASSERT_NE(run.last("started"), nullptr);
+  EXPECT_EQ((*run.last("started"))["world_size"], 2);
+  EXPECT_EQ((*run.last("started"))["micro_batch"], 4);
+  ASSERT_NE(run.last("done"), nullptr);
+  EXPECT_EQ((*run.last("done"))["step"], 6);
+  int started = 0;
+  for (const json& e : run.events) started += e["event"] == "started";
+  EXPECT_EQ(started, 1);  // rank 0 speaks for the job
+}
+
+TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
+  const WorkerRun ok = worker("search " + job() + " --technique single --devices cpu --measure-steps 2");
+  EXPECT_EQ(ok.code, 0);
+  const json* r = ok.last("search_result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE((*r)["feasible"].get<bool>());
+  EXPECT_GT((*r)["step_s"].get<double>(), 0);
+  EXPECT_GT((*r)["peak_memory_bytes"].get<double>(), 0);
+  EXPECT_EQ((*r)["params"]["grad_accum"], 1);
+  // With almost no memory every setting fails to allocate: infeasible, not a crash.
+  const WorkerRun oom = worker("search " + job() + " --technique single --devices cpu --device-memory-bytes 1000000");
+  EXPECT_EQ(oom.code, 0);
+  const json* o = oom.last("search_result");
+  ASSERT_NE(o, nullptr);
+  EXPECT_FALSE((*o)["feasible"].get<bool>());
+  EXPECT_GE((*o)["tried"].size(), 1u);
+}
+
+TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
+  const fs::path ck = workdir() / "ck-stop";
+  fs::remove_all(ck);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    const std::string job_path = (workdir() / "job.yaml").string();
+    execl(SATURN_WORKER_PATH, SATURN_WORKER_PATH, "execute", "--job", job_path.c_str(),
+          "--technique", "ddp", "--devices", "cpu:0,cpu:1", "--checkpoint", ck.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  WorkerRun run;
+  FILE* out = fdopen(fds[0], "r");
+  char buffer[1 << 16];
+  bool signalled = false;
+  while (fgets(buffer, sizeof buffer, out)) {
+    std::string line(buffer);
+    line.pop_back();
+    collect(run, line);
+    if (!signalled && run.last("step") && (*run.last("step"))["step"] >= 2) {
+      kill(pid, SIGTERM);
+      signalled = true;
+    }
+  }
+  fclose(out);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), protocol::kExitStopped);
+  ASSERT_NE(run.last("stopped"), nullptr);
+  const int stopped_at = (*run.last("stopped"))["step"];
+  EXPECT_LT(stopped_at, 12);
+  ASSERT_NE(run.last("checkpoint"), nullptr);
+  const WorkerRun again = worker("execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --checkpoint " + ck.string());
+  EXPECT_EQ(again.code, 0);
+  ASSERT_NE(again.last("started"), nullptr);
+  EXPECT_TRUE((*again.last("started"))["resumed"].get<bool>());
+  EXPECT_EQ((*again.last("started"))["step"], stopped_at);
+  EXPECT_EQ((*again.last("done"))["step"], 12);
+}
+
+TEST(WorkerCli, BadInputIsAnErrorEventWithItsKindAndExitCode) {
+  struct Case {
+    std::string args;
+    std::string kind;
+    int code;
+    std::string needle;
+  };
+  const std::string nodata = "--job " + (workdir() / "nodata.yaml").string();
+  for (const Case& c : std::vector<Case>{
+           {"execute " + nodata + " --technique single --devices cpu", "data", 3, "missing.txt"},
+           {"execute " + job() + " --technique zero3 --devices cpu", "config", 2, "unknown technique"},
+           {"execute " + job() + " --technique single --devices gpu:7", "config", 2, "gpu:7"},
+           {"execute " + job() + " --technique single --devices cpu:0,cpu:1", "config", 2, "one device"},
+           {"execute --job /nonexistent.yaml --technique single", "config", 2, "nonexistent"},
+           {"execute " + job() + " --technique single --params '[1'", "config", 2, "params"},
+           {"execute --technique single", "config", 2, "--job"},
+       }) {
+    const WorkerRun run = worker(c.args);
+    EXPECT_EQ(run.code, c.code) << c.args;
+    const json* e = run.last("error");
+    ASSERT_NE(e, nullptr) << c.args;
+    EXPECT_EQ((*e)["kind"], c.kind) << c.args;
+    EXPECT_NE((*e)["message"].get<std::string>().find(c.needle), std::string::npos)
+        << c.args << ": " << (*e)["message"];
+  }
+}
+
+TEST(WorkerCli, InfoListsTheTechniques) {
+  const WorkerRun run = worker("info");
+  EXPECT_EQ(run.code, 0);
+  ASSERT_NE(run.last("info"), nullptr);
+  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp"}));
+}
+
+}  // namespace
+}  // namespace saturn::worker

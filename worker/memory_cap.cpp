@@ -1,0 +1,88 @@
+// Device memory caps; see memory_cap.h.
+#include "memory_cap.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include <c10/core/CPUAllocator.h>
+#include <fmt/format.h>
+#ifdef SATURN_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
+namespace saturn::worker {
+namespace {
+
+std::atomic<std::size_t> g_live{0};
+
+struct Block {
+  std::size_t bytes;
+};
+
+void release(void* ctx) {
+  auto* block = static_cast<Block*>(ctx);
+  g_live.fetch_sub(block->bytes);
+  std::free(block);
+}
+
+// Allocations carry their size in a 64-byte header (keeping the data 64-byte aligned).
+class CappedCpuAllocator final : public c10::Allocator {
+ public:
+  explicit CappedCpuAllocator(std::size_t cap) : cap_(cap) {}
+
+  c10::DataPtr allocate(std::size_t n) const override {
+    constexpr std::size_t kHeader = 64;
+    const std::size_t live = g_live.fetch_add(n) + n;
+    if (live > cap_) {
+      g_live.fetch_sub(n);
+      TORCH_CHECK_WITH(OutOfMemoryError, false,
+                       fmt::format("CPU device slot out of memory: {} bytes requested, {} of {} "
+                                   "in use",
+                                   n, live - n, cap_));
+    }
+    void* raw = nullptr;
+    if (posix_memalign(&raw, kHeader, kHeader + n) != 0) {
+      g_live.fetch_sub(n);
+      TORCH_CHECK_WITH(OutOfMemoryError, false, fmt::format("cannot allocate {} bytes", n));
+    }
+    auto* block = static_cast<Block*>(raw);
+    block->bytes = n;
+    return {static_cast<char*>(raw) + kHeader, block, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  // PyTorch 2.3+ asks allocators to copy; a plain memcpy serves (1.13 never calls it).
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    std::memcpy(dest, src, count);
+  }
+
+ private:
+  std::size_t cap_;
+};
+
+}  // namespace
+
+void cap_device_memory(torch::Device device, std::size_t bytes) {
+  if (device.is_cpu()) {
+    static CappedCpuAllocator* allocator = nullptr;
+    if (!allocator) {
+      allocator = new CappedCpuAllocator(bytes);  // lives as long as the process
+      c10::SetCPUAllocator(allocator, /*priority=*/100);
+    }
+    return;
+  }
+#ifdef SATURN_WITH_CUDA
+  std::size_t free_bytes = 0, total_bytes = 0;
+  c10::cuda::CUDAGuard guard(device.index());
+  C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const double fraction = std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
+  c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
+#endif
+}
+
+std::size_t capped_cpu_bytes() { return g_live.load(); }
+
+}  // namespace saturn::worker

@@ -1,0 +1,19 @@
+// A cap on the memory one device may use, for "device slots" smaller than the device: on the
+// CPU a replacement for libtorch's CPU allocator that fails allocations beyond the cap with the
+// same out-of-memory error a GPU gives; on CUDA the caching allocator's memory fraction. Search
+// then finds out-of-memory settings infeasible exactly as on a real device of that size.
+#pragma once
+
+#include <cstddef>
+
+#include <torch/torch.h>
+
+namespace saturn::worker {
+
+// Installs the cap for `device` (bytes > 0). Process-wide; call before building the model.
+void cap_device_memory(torch::Device device, std::size_t bytes);
+
+// Bytes of CPU tensors alive now under the cap (0 when no cap is installed).
+std::size_t capped_cpu_bytes();
+
+}  // namespace saturn::worker
