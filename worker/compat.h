@@ -5,6 +5,13 @@
 
 #include <torch/torch.h>
 
+// c10::Allocator::allocate lost its `const` in PyTorch 2.3.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define SATURN_ALLOCATE_CONST
+#else
+#define SATURN_ALLOCATE_CONST const
+#endif
+
 namespace saturn::worker::compat {
 
 inline constexpr bool kHasScaledDotProductAttention = TORCH_VERSION_MAJOR >= 2;

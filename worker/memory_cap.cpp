@@ -1,6 +1,8 @@
 // Device memory caps; see memory_cap.h.
 #include "memory_cap.h"
 
+#include "compat.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -34,7 +36,7 @@ class CappedCpuAllocator final : public c10::Allocator {
  public:
   explicit CappedCpuAllocator(std::size_t cap) : cap_(cap) {}
 
-  c10::DataPtr allocate(std::size_t n) const override {
+  c10::DataPtr allocate(std::size_t n) SATURN_ALLOCATE_CONST override {
     constexpr std::size_t kHeader = 64;
     const std::size_t live = g_live.fetch_add(n) + n;
     if (live > cap_) {

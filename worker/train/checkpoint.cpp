@@ -1,6 +1,7 @@
 // Checkpoint writing and reading; see checkpoint.h.
 #include "train/checkpoint.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -70,6 +71,26 @@ struct Staged {
   }
 };
 
+// Names in `dir` (not "." and ".."); POSIX rather than std::filesystem's iterators, which crashed
+// in the PyTorch 2.11 build's toolchain on the GPU machine.
+std::vector<std::string> list_directory(const fs::path& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+// Removes a checkpoint directory (files only) or a file; missing is fine.
+void remove_checkpoint_dir(const fs::path& path) {
+  for (const std::string& n : list_directory(path)) ::unlink((path / n).c_str());
+  if (::rmdir(path.c_str()) != 0) ::unlink(path.c_str());
+}
+
 // Makes a rename inside `dir` durable (best effort: some file systems cannot sync directories).
 void sync_directory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -106,7 +127,7 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
   const std::string name = fmt::format("step-{:08}", state.step);
   const fs::path final_dir = fs::path(dir) / name;
   const fs::path tmp_dir = fs::path(dir) / fmt::format("{}.tmp.{}", name, ::getpid());
-  fs::remove_all(tmp_dir, ec);
+  remove_checkpoint_dir(tmp_dir);
   fs::create_directories(tmp_dir, ec);
   if (ec) return checkpoint_error(tmp_dir.string(), "cannot create: " + ec.message());
 
@@ -136,7 +157,7 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
   if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n"); !s) {
     return s.error();
   }
-  fs::remove_all(final_dir, ec);
+  remove_checkpoint_dir(final_dir);
   fs::rename(tmp_dir, final_dir, ec);
   if (ec) return checkpoint_error(final_dir.string(), "cannot move into place: " + ec.message());
   sync_directory(dir);
@@ -145,17 +166,16 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
   }
   // Keep the newest kKeep complete checkpoints; leftovers of interrupted writes go too.
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string n = entry.path().filename().string();
+  for (const std::string& n : list_directory(dir)) {
     if (n.rfind("step-", 0) != 0) continue;
     if (n.find(".tmp.") != std::string::npos) {
-      fs::remove_all(entry.path(), ec);
+      remove_checkpoint_dir(fs::path(dir) / n);
     } else {
       names.push_back(n);
     }
   }
   std::sort(names.begin(), names.end());
-  for (std::size_t i = 0; i + kKeep < names.size(); ++i) fs::remove_all(fs::path(dir) / names[i], ec);
+  for (std::size_t i = 0; i + kKeep < names.size(); ++i) remove_checkpoint_dir(fs::path(dir) / names[i]);
   return final_dir.string();
 }
 

@@ -5,8 +5,10 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef SATURN_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef SATURN_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -116,10 +118,14 @@ Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch:
       return Error{"", 0, "devices", "this saturn-worker was built without NCCL"};
 #endif
     } else {
+#ifdef SATURN_WITH_GLOO
       auto opts = c10d::ProcessGroupGloo::Options::create();
       opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
       opts->timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
       group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, opts);
+#else
+      return Error{"", 0, "devices", "this saturn-worker was built without Gloo (CPU ranks)"};
+#endif
     }
     auto comm = std::make_unique<ProcessGroupCommunicator>(store, group, env.rank, env.world_size);
     comm->on_cuda_ = device.is_cuda();

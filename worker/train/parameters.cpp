@@ -2,6 +2,7 @@
 // parameters.h.
 #include "train/parameters.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 

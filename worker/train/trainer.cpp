@@ -39,9 +39,8 @@ double peak_memory_bytes(torch::Device device) {
 #ifdef SATURN_WITH_CUDA
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    return static_cast<double>(
-        stats.reserved_bytes[static_cast<std::size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-            .peak);
+    // Index 0 is StatType::AGGREGATE (all pools); the enum moved namespaces in PyTorch 2.
+    return static_cast<double>(stats.reserved_bytes[0].peak);
   }
 #endif
   (void)device;
