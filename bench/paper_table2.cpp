@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     for (const std::string& c : clusters) {
-      auto cluster = saturn::load_cluster_yaml(fmt::format("{}/examples/clusters/{}.yaml", root, c));
+      auto cluster =
+          saturn::load_cluster_yaml(fmt::format("{}/examples/clusters/{}.yaml", root, c));
       if (!cluster.ok()) {
         fmt::print(stderr, "paper_table2: {}\n", cluster.error().to_string());
         return 2;
@@ -138,8 +139,9 @@ int main(int argc, char** argv) {
   }
 
   const auto pair = [](double a, double b) { return fmt::format("{:.2f}/{:.2f}", a, b); };
-  fmt::print("Hours (1-node/2-node). ours: simulated with the estimator's profile; "
-             "paper: Table 2.\n\n");
+  fmt::print(
+      "Hours (1-node/2-node). ours: simulated with the estimator's profile; "
+      "paper: Table 2.\n\n");
   fmt::print("| workload | source | {} |\n", fmt::join(policies, " | "));
   std::string rule = "|---|---|";
   for (size_t p = 0; p < policies.size(); ++p) rule += "---|";
@@ -177,9 +179,10 @@ int main(int argc, char** argv) {
                  lower_bound[w][c] / 3600, s.exact_s / lower_bound[w][c]);
     }
   }
-  fmt::print("\nWorst Saturn ÷ best baseline, per seed with ±{:.0f}% error (< 1: Saturn wins every "
-             "cell):\n",
-             100 * error);
+  fmt::print(
+      "\nWorst Saturn ÷ best baseline, per seed with ±{:.0f}% error (< 1: Saturn wins every "
+      "cell):\n",
+      100 * error);
   for (const std::string& w : workloads) {
     for (size_t c = 0; c < clusters.size(); ++c) {
       fmt::print("  {} {}: {:.3f}\n", w, clusters[c], cells[w]["saturn"][c].worst_ratio_to_best);

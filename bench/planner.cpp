@@ -19,9 +19,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "exhaustive.h"
 #include "saturn/lower_bound.h"
 #include "saturn/planner.h"
-#include "exhaustive.h"
 #include "saturn/profile.h"
 #include "solver/instance.h"
 #include "support/instances.h"
@@ -64,8 +64,8 @@ double whole_node_sequence(const ProfileTable& table) {
 
 struct Row {
   std::vector<double> ratio, seconds, ref_ratio, ref_seconds, whole_ratio;
-  std::vector<double> opt_ratio;   // known optimum / LB (packings: 1 by construction)
-  std::vector<double> plan_to_opt; // main column's makespan / known optimum
+  std::vector<double> opt_ratio;    // known optimum / LB (packings: 1 by construction)
+  std::vector<double> plan_to_opt;  // main column's makespan / known optimum
   int ref_failed = 0;
 };
 
@@ -123,10 +123,10 @@ int main(int argc, char** argv) {
     bool packing;
   };
   std::vector<Family> families = {
-      {"sweep", 6, 1, false},    {"sweep", 12, 1, false},   {"sweep", 12, 2, false},    {"sweep", 24, 2, false},
-      {"sweep", 48, 2, false},   {"packing", 12, 1, true},   {"packing", 24, 2, true},
-      {"packing", 48, 2, true},  {"sweep", 100, 4, false},   {"packing", 100, 4, true},
-      {"sweep", 500, 16, false}, {"packing", 500, 16, true},
+      {"sweep", 6, 1, false},    {"sweep", 12, 1, false},   {"sweep", 12, 2, false},
+      {"sweep", 24, 2, false},   {"sweep", 48, 2, false},   {"packing", 12, 1, true},
+      {"packing", 24, 2, true},  {"packing", 48, 2, true},  {"sweep", 100, 4, false},
+      {"packing", 100, 4, true}, {"sweep", 500, 16, false}, {"packing", 500, 16, true},
   };
   if (quick) {
     families.resize(6);

@@ -28,8 +28,7 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
   if (causal) {
     const int64_t t = q.size(-2);
     const torch::Tensor mask =
-        torch::ones({t, t}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
-            .triu(1);
+        torch::ones({t, t}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(1);
     scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
   }
   return torch::matmul(torch::softmax(scores.to(torch::kFloat), -1).to(q.scalar_type()), v);

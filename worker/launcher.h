@@ -13,7 +13,7 @@
 namespace saturn::worker {
 
 struct LaunchResult {
-  int exit_code = 0;   // 0 when every rank exited 0; else the first failing rank's code
+  int exit_code = 0;  // 0 when every rank exited 0; else the first failing rank's code
   int failed_rank = -1;
 };
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "compat.h"
 #include "events.h"
@@ -36,7 +36,9 @@ using nlohmann::json;
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 struct Args {
   std::string job_path, job_name, technique, devices = "cpu", params = "{}";
@@ -51,11 +53,13 @@ Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     try {
       out.emplace_back(item);
     } catch (const std::exception&) {
-      return Error{"", 0, "devices", fmt::format("\"{}\" is not a device (cpu, cpu:N, cuda:N)", item)};
+      return Error{"", 0, "devices",
+                   fmt::format("\"{}\" is not a device (cpu, cpu:N, cuda:N)", item)};
     }
     if (out.back().is_cuda() && !torch::cuda::is_available()) {
       return Error{"", 0, "devices", fmt::format("{}: no CUDA device is available", item)};
@@ -78,9 +82,9 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
   }
   if (!job) {
     return Error{a.job_path, 0, "jobs",
-                 a.job_name.empty()
-                     ? fmt::format("{} jobs in the file; name one with --name", workload->jobs.size())
-                     : fmt::format("no job named \"{}\"", a.job_name)};
+                 a.job_name.empty() ? fmt::format("{} jobs in the file; name one with --name",
+                                                  workload->jobs.size())
+                                    : fmt::format("no job named \"{}\"", a.job_name)};
   }
   ctx.job = *job;
   ctx.base_dir = workload->base_dir;
@@ -164,22 +168,26 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
     if (ranks > 1) {
       json result;
       std::string error_kind, error_message;
-      const LaunchResult r = launch_ranks(
-          rank_argv(argv, "measure", {"--params", params.dump()}), ranks, g_stop,
-          [&](int rank, const std::string& line) {
-            auto event = protocol::parse_event_line(line);
-            if (!event.ok()) return;
-            if ((*event)["event"] == "measurement" && rank == 0) result = *event;
-            if ((*event)["event"] == protocol::kError && error_kind.empty()) {
-              error_kind = event->value("kind", "internal");
-              error_message = event->value("message", "");
-            }
-          });
+      const LaunchResult r =
+          launch_ranks(rank_argv(argv, "measure", {"--params", params.dump()}), ranks, g_stop,
+                       [&](int rank, const std::string& line) {
+                         auto event = protocol::parse_event_line(line);
+                         if (!event.ok()) return;
+                         if ((*event)["event"] == "measurement" && rank == 0) result = *event;
+                         if ((*event)["event"] == protocol::kError && error_kind.empty()) {
+                           error_kind = event->value("kind", "internal");
+                           error_message = event->value("message", "");
+                         }
+                       });
       if (r.exit_code == 0 && !result.is_null()) {
         result.erase("event");
         measured = result;
       } else if (error_kind != protocol::kErrorOom && r.exit_code != protocol::kExitOutOfMemory) {
-        return report(events, Error{"", 0, "", error_message.empty() ? fmt::format("rank {} exited with {}", r.failed_rank, r.exit_code) : error_message},
+        return report(events,
+                      Error{"", 0, "",
+                            error_message.empty()
+                                ? fmt::format("rank {} exited with {}", r.failed_rank, r.exit_code)
+                                : error_message},
                       error_kind.empty() ? std::string(protocol::kErrorInternal) : error_kind);
       }
     } else {
@@ -204,12 +212,13 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
       return protocol::kExitOk;
     }
   }
-  events.emit(protocol::kSearchResult,
-              {{"feasible", false},
-               {"reason", tried.empty() ? fmt::format("batch_size {} does not split over {} devices",
-                                                      ctx->job.batch_size, devices)
-                                        : "out of memory at every setting tried"},
-               {"tried", tried}});
+  events.emit(
+      protocol::kSearchResult,
+      {{"feasible", false},
+       {"reason", tried.empty() ? fmt::format("batch_size {} does not split over {} devices",
+                                              ctx->job.batch_size, devices)
+                                : "out of memory at every setting tried"},
+       {"tried", tried}});
   return protocol::kExitOk;
 }
 
@@ -219,14 +228,16 @@ int run_execute(const Args& a, const std::vector<std::string>& argv, EventSink& 
   const Technique* t = find_technique(a.technique);
   const int ranks = t->processes(static_cast<int>(ctx->devices.size()));
   if (ranks > 1 && !std::getenv("RANK")) {
-    const LaunchResult r = launch_ranks(rank_argv(argv, "execute", {}), ranks, g_stop,
-                                        [&](int rank, const std::string& line) { relay(events, rank, line); });
+    const LaunchResult r =
+        launch_ranks(rank_argv(argv, "execute", {}), ranks, g_stop,
+                     [&](int rank, const std::string& line) { relay(events, rank, line); });
     return r.exit_code;
   }
   ExecuteOptions options;
   options.params = json::parse(a.params, nullptr, false);
   if (options.params.is_discarded() || !options.params.is_object()) {
-    return report(events, Error{"", 0, "params", "expected a JSON object"}, std::string(protocol::kErrorConfig));
+    return report(events, Error{"", 0, "params", "expected a JSON object"},
+                  std::string(protocol::kErrorConfig));
   }
   options.steps = a.steps;
   options.checkpoint_dir = a.checkpoint;
@@ -252,10 +263,13 @@ int main_impl(int argc, char** argv) {
   app.require_subcommand(1);
   Args a;
   auto add_job = [&](CLI::App* cmd) {
-    cmd->add_option("--job", a.job_path, "Workload file holding the job (one job, or use --name)")->required();
+    cmd->add_option("--job", a.job_path, "Workload file holding the job (one job, or use --name)")
+        ->required();
     cmd->add_option("--name", a.job_name, "The job's name when the file holds several");
     cmd->add_option("--technique", a.technique, "Technique: single, ddp")->required();
-    cmd->add_option("--devices", a.devices, "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")->capture_default_str();
+    cmd->add_option("--devices", a.devices,
+                    "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")
+        ->capture_default_str();
     cmd->add_option("--device-memory-bytes", a.device_memory_bytes,
                     "Memory each device may use, bytes (a smaller device slot; CPU slots)");
   };
@@ -264,14 +278,20 @@ int main_impl(int argc, char** argv) {
   execute->add_option("--params", a.params, "Settings from search, JSON")->capture_default_str();
   execute->add_option("--steps", a.steps, "Optimizer steps to run now (0: to the end)");
   execute->add_option("--checkpoint", a.checkpoint, "Checkpoint directory (resumes from it)");
-  execute->add_option("--checkpoint-every", a.checkpoint_every, "Steps between checkpoints (0: at the end)");
-  execute->add_option("--log-every", a.log_every, "Steps between step events")->capture_default_str();
-  execute->add_option("--eval-samples", a.eval_samples, "Evaluation samples")->capture_default_str();
-  CLI::App* search = app.add_subcommand("search", "Find the technique's best settings and measure them");
+  execute->add_option("--checkpoint-every", a.checkpoint_every,
+                      "Steps between checkpoints (0: at the end)");
+  execute->add_option("--log-every", a.log_every, "Steps between step events")
+      ->capture_default_str();
+  execute->add_option("--eval-samples", a.eval_samples, "Evaluation samples")
+      ->capture_default_str();
+  CLI::App* search =
+      app.add_subcommand("search", "Find the technique's best settings and measure them");
   add_job(search);
-  search->add_option("--warmup-steps", a.warmup_steps, "Untimed steps first")->capture_default_str();
+  search->add_option("--warmup-steps", a.warmup_steps, "Untimed steps first")
+      ->capture_default_str();
   search->add_option("--measure-steps", a.measure_steps, "Timed steps")->capture_default_str();
-  CLI::App* measure = app.add_subcommand("measure", "One rank's measurement of one setting (used by search)");
+  CLI::App* measure =
+      app.add_subcommand("measure", "One rank's measurement of one setting (used by search)");
   add_job(measure);
   measure->add_option("--params", a.params, "The setting, JSON")->required();
   measure->add_option("--warmup-steps", a.warmup_steps, "")->capture_default_str();
@@ -291,7 +311,9 @@ int main_impl(int argc, char** argv) {
   if (!find_technique(a.technique)) {
     std::string known;
     for (const std::string& n : technique_names()) known += (known.empty() ? "" : ", ") + n;
-    return report(events, Error{"", 0, "technique", fmt::format("unknown technique \"{}\" (built in: {})", a.technique, known)},
+    return report(events,
+                  Error{"", 0, "technique",
+                        fmt::format("unknown technique \"{}\" (built in: {})", a.technique, known)},
                   std::string(protocol::kErrorConfig));
   }
   struct sigaction sa {};
@@ -316,4 +338,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace saturn::worker
 
-int main(int argc, char** argv) { return saturn::worker::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+  return saturn::worker::main_impl(argc, argv);
+}

@@ -80,11 +80,14 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
   std::size_t free_bytes = 0, total_bytes = 0;
   c10::cuda::CUDAGuard guard(device.index());
   C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const double fraction = std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
+  const double fraction =
+      std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
 #endif
 }
 
-std::size_t capped_cpu_bytes() { return g_live.load(); }
+std::size_t capped_cpu_bytes() {
+  return g_live.load();
+}
 
 }  // namespace saturn::worker

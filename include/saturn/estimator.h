@@ -76,8 +76,8 @@ struct Calibration {
   std::string source;  // file it was read from, or "built-in"
   // Bytes of raw text per token, to count samples of a `format: text` file (> 0).
   CalibratedValue text_bytes_per_token;
-  GpuCalibration defaults;            // the `default` entry: every key given
-  std::vector<GpuCalibration> gpus;   // per GPU type, keys missing in the file taken from default
+  GpuCalibration defaults;           // the `default` entry: every key given
+  std::vector<GpuCalibration> gpus;  // per GPU type, keys missing in the file taken from default
 
   // The entry for `gpu_type` (case-insensitive), or `defaults`.
   const GpuCalibration& for_gpu(std::string_view gpu_type) const;
@@ -101,13 +101,13 @@ Result<Calibration> load_calibration(const std::string& path);
 
 // A job as the estimator sees it.
 struct TrainingSetup {
-  std::string job;        // job name
-  ModelShape model;       // shaped for the job's seq_len / image_size
-  int batch_size = 0;     // global samples per optimizer step
-  int grad_accum = 1;     // micro-steps per optimizer step
-  std::string optimizer;  // "adamw" | "sgd"
-  double momentum = 0;    // SGD: a momentum buffer when > 0
-  std::int64_t steps = 0; // optimizer steps in the whole job
+  std::string job;         // job name
+  ModelShape model;        // shaped for the job's seq_len / image_size
+  int batch_size = 0;      // global samples per optimizer step
+  int grad_accum = 1;      // micro-steps per optimizer step
+  std::string optimizer;   // "adamw" | "sgd"
+  double momentum = 0;     // SGD: a momentum buffer when > 0
+  std::int64_t steps = 0;  // optimizer steps in the whole job
 };
 
 // Builds the setup of `job`: looks the model up, derives the step count. Errors name the
@@ -122,7 +122,7 @@ struct StepBreakdown {
   double comm_s = 0;       // communication not hidden behind compute (incl. pipeline bubble wait)
   double host_s = 0;       // host optimizer and host transfers not hidden behind compute
   double optimizer_s = 0;  // optimizer step on the GPU
-  double state_bytes = 0;       // weights, gradients, optimizer state held on the GPU
+  double state_bytes = 0;  // weights, gradients, optimizer state held on the GPU
   double activation_bytes = 0;  // activations kept for backward
   double buffer_bytes = 0;      // gathered / streamed weights, gradient buffers
 };
@@ -132,8 +132,8 @@ struct ConfigEstimate {
   int gpus = 0;
   std::string gpu_type;
   bool feasible = false;
-  std::string reason;            // why not, when infeasible
-  double step_s = 0;             // seconds per optimizer step
+  std::string reason;  // why not, when infeasible
+  double step_s = 0;   // seconds per optimizer step
   std::int64_t steps = 0;
   double runtime_s = 0;          // steps x step_s
   double peak_memory_bytes = 0;  // per GPU, incl. framework overhead and fragmentation
@@ -179,7 +179,8 @@ Result<ProfileTable> estimate_profile_table(const Workload& workload, const Clus
                                             const Calibration& calibration);
 
 // The profile table of already computed estimates (what estimate_profile_table returns).
-Result<ProfileTable> to_profile_table(const std::vector<JobEstimates>& jobs, const Cluster& cluster);
+Result<ProfileTable> to_profile_table(const std::vector<JobEstimates>& jobs,
+                                      const Cluster& cluster);
 
 // Seconds a reconfiguration costs: checkpoint write + process start + checkpoint read + warm-up
 // (fixed first-step overhead + warmup_steps x step_s). The checkpoint holds the fp32 master

@@ -29,12 +29,12 @@ namespace saturn {
 enum class ComputeKind { kTransformer, kConvolution };
 
 struct BlockShape {
-  std::string name;               // "embed", "h.0", "head", "stem", "layer3.5", ...
-  std::int64_t params = 0;        // parameters this block owns
-  std::int64_t tied_params = 0;   // parameters it uses but another block owns (tied LM head)
-  double forward_flops = 0;       // FLOPs per sample, forward pass
-  double activation_bytes = 0;    // bytes per sample kept for the backward pass (incl. its input)
-  double output_bytes = 0;        // bytes per sample of the block's output (the stage boundary)
+  std::string name;              // "embed", "h.0", "head", "stem", "layer3.5", ...
+  std::int64_t params = 0;       // parameters this block owns
+  std::int64_t tied_params = 0;  // parameters it uses but another block owns (tied LM head)
+  double forward_flops = 0;      // FLOPs per sample, forward pass
+  double activation_bytes = 0;   // bytes per sample kept for the backward pass (incl. its input)
+  double output_bytes = 0;       // bytes per sample of the block's output (the stage boundary)
 
   // Parameters that must be on the GPU while the block runs.
   std::int64_t weight_params() const { return params + tied_params; }
@@ -48,9 +48,9 @@ struct ModelShape {
   int image_size = 0;  // pixels per side for image models; 0 for language models
   int context = 0;     // longest sequence a language model accepts; 0 for image models
 
-  std::int64_t params = 0;     // total parameters (each tied tensor once)
-  double forward_flops = 0;    // FLOPs per sample, forward pass
-  double input_bytes = 0;      // bytes per sample of the model's input (token ids, pixels)
+  std::int64_t params = 0;   // total parameters (each tied tensor once)
+  double forward_flops = 0;  // FLOPs per sample, forward pass
+  double input_bytes = 0;    // bytes per sample of the model's input (token ids, pixels)
   std::vector<BlockShape> blocks;
 
   // Bytes per sample the backward pass needs without activation checkpointing: the sum over

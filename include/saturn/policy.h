@@ -57,8 +57,8 @@ enum class PolicyEvent { kStart, kJobFinished, kIntrospection };
 struct PolicyContext {
   double now_s = 0;
   PolicyEvent event = PolicyEvent::kStart;
-  const ProfileTable* table = nullptr;       // the estimates (never the truth)
-  std::vector<JobView> jobs;                 // per task of *table
+  const ProfileTable* table = nullptr;  // the estimates (never the truth)
+  std::vector<JobView> jobs;            // per task of *table
   const SimulationOptions* options = nullptr;
 };
 

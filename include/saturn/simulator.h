@@ -44,8 +44,8 @@ struct SimulationOptions {
   long max_events = 1000000;
 
   // The simulator's planner settings: heuristic with a fixed evaluation budget and two searches,
-  // so a simulation is deterministic for its seed on any machine, and runtime_uncertainty 0.1: Saturn's own
-  // belief that estimates are off by about ±10% (it never sees runtime_error).
+  // so a simulation is deterministic for its seed on any machine, and runtime_uncertainty 0.1:
+  // Saturn's own belief that estimates are off by about ±10% (it never sees runtime_error).
   static PlannerOptions default_planner_options();
 };
 
@@ -58,7 +58,7 @@ struct Segment {
   std::vector<int> gpus;
   double start_s = 0;
   double end_s = 0;
-  double restart_s = 0;  // seconds at the start of the segment spent restarting (no progress)
+  double restart_s = 0;   // seconds at the start of the segment spent restarting (no progress)
   bool finished = false;  // the job completed at end_s (else it was checkpointed and moved)
 };
 

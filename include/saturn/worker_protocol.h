@@ -41,7 +41,8 @@ inline constexpr std::string_view kErrorInternal = "internal";
 int exit_code_for(std::string_view kind);
 
 // One event line: {"event": name, ...fields}, compact, no newline.
-std::string event_line(std::string_view name, const nlohmann::json& fields = nlohmann::json::object());
+std::string event_line(std::string_view name,
+                       const nlohmann::json& fields = nlohmann::json::object());
 
 // Parses one line a worker printed. Errors: not JSON, not an object, no string "event".
 Result<nlohmann::json> parse_event_line(std::string_view line);

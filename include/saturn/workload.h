@@ -46,7 +46,9 @@ struct DataSpec {
 
   // Tokens in the vocabulary the data uses: 256 for byte-level text, 0 when it is the model's
   // own (BPE directories, token files) or the data is images.
-  int byte_level_vocab() const { return format == "text" && (tokenizer.empty() || tokenizer == "bytes") ? 256 : 0; }
+  int byte_level_vocab() const {
+    return format == "text" && (tokenizer.empty() || tokenizer == "bytes") ? 256 : 0;
+  }
 };
 
 // Where a value was written in the workload file, so that checks made after loading (e.g. by

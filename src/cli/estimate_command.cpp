@@ -37,7 +37,8 @@ std::string knobs(const ConfigEstimate& e) {
     add(fmt::format("M={} (bubble {:.0f}%)", p["micro_batches"].get<int>(),
                     100 * p.value("bubble_fraction", 0.0)));
   }
-  if (p.contains("resident_blocks")) add(fmt::format("{} resident", p["resident_blocks"].get<int>()));
+  if (p.contains("resident_blocks"))
+    add(fmt::format("{} resident", p["resident_blocks"].get<int>()));
   return out;
 }
 
@@ -55,8 +56,8 @@ void print_table(const std::vector<JobEstimates>& jobs, bool show_type) {
                    e.technique, e.gpus, type, e.step_s, e.peak_memory_bytes / kGiB,
                    e.runtime_s / 3600, knobs(e));
       } else {
-        fmt::print("{:<{}}  {:<9} {:>4}{} {:>9} {:>8} {:>10}  infeasible: {}\n", j.setup.job,
-                   width, e.technique, e.gpus, type, "-", "-", "-", e.reason);
+        fmt::print("{:<{}}  {:<9} {:>4}{} {:>9} {:>8} {:>10}  infeasible: {}\n", j.setup.job, width,
+                   e.technique, e.gpus, type, "-", "-", "-", e.reason);
       }
     }
     fmt::print("{:<{}}  {} steps of {} samples; restart {:.1f} s\n", "", width, j.setup.steps,

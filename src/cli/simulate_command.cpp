@@ -52,9 +52,9 @@ Result<ProfileTable> load_input(const SimulateArgs& args) {
   if (!workload.ok()) return workload.error();
   Result<Cluster> cluster = load_cluster_yaml(args.cluster);
   if (!cluster.ok()) return cluster.error();
-  Result<Calibration> calibration =
-      args.calibration.empty() ? Result<Calibration>(default_calibration())
-                               : load_calibration(args.calibration);
+  Result<Calibration> calibration = args.calibration.empty()
+                                        ? Result<Calibration>(default_calibration())
+                                        : load_calibration(args.calibration);
   if (!calibration.ok()) return calibration.error();
   return estimate_profile_table(*workload, *cluster, *calibration);
 }
@@ -73,8 +73,7 @@ void print_timeline(const SimulationResult& r) {
              "GPUs", "start", "end", "");
   for (const Segment& s : r.segments) {
     fmt::print("{:<{}}  {:<10} {:<8} {:<10} {:>10} {:>10}  {}\n", s.task, width, s.technique,
-               s.node, gpu_ranges(s.gpus), hms(s.start_s), hms(s.end_s),
-               s.finished ? "" : "moved");
+               s.node, gpu_ranges(s.gpus), hms(s.start_s), hms(s.end_s), s.finished ? "" : "moved");
   }
   fmt::print("\n");
 }
@@ -94,9 +93,10 @@ void print_comparison(const std::vector<SimulationResult>& results) {
                100 * r.gpu_utilisation, r.reconfigurations);
   }
   if (!results.empty()) {
-    fmt::print("\nlower bound of the profile table: {} ({:.2f} h); with the true runtimes: {:.2f} h\n",
-               hms(results.front().lower_bound_s), results.front().lower_bound_s / 3600,
-               results.front().true_lower_bound_s / 3600);
+    fmt::print(
+        "\nlower bound of the profile table: {} ({:.2f} h); with the true runtimes: {:.2f} h\n",
+        hms(results.front().lower_bound_s), results.front().lower_bound_s / 3600,
+        results.front().true_lower_bound_s / 3600);
   }
 }
 
@@ -124,9 +124,8 @@ int run_simulate(SimulateArgs args) {
     Result<SimulationResult> r = simulate(*table, **policy, args.options);
     if (!r.ok()) {
       fmt::print(stderr, "saturn simulate: {}\n", r.error().to_string());
-      return r.error().field == "simulate" || r.error().field.starts_with("policy")
-                 ? kExitNoPlan
-                 : kExitBadInput;
+      return r.error().field == "simulate" || r.error().field.starts_with("policy") ? kExitNoPlan
+                                                                                    : kExitBadInput;
     }
     policies[name] = to_json(*r);
     results.push_back(std::move(*r));

@@ -92,9 +92,9 @@ Result<TokenData> TokenData::load(const JobSpec& job, const std::string& base_di
     auto bytes = read_binary(path);
     if (!bytes) return bytes.error();
     if (bytes->size() % 2 != 0) {
-      return data_error(path, "data.path",
-                        fmt::format("{} bytes: a token file holds uint16 ids (an even size)",
-                                    bytes->size()));
+      return data_error(
+          path, "data.path",
+          fmt::format("{} bytes: a token file holds uint16 ids (an even size)", bytes->size()));
     }
     data.ids_.resize(bytes->size() / 2);
     for (std::size_t i = 0; i < data.ids_.size(); ++i) {
@@ -110,9 +110,9 @@ Result<TokenData> TokenData::load(const JobSpec& job, const std::string& base_di
       data.ids_[i] = id;
     }
   } else {
-    return data_error("", "data.format",
-                      fmt::format("\"{}\" is not language data (text, tokens, synthetic-text)",
-                                  d.format));
+    return data_error(
+        "", "data.format",
+        fmt::format("\"{}\" is not language data (text, tokens, synthetic-text)", d.format));
   }
   const std::int64_t total = (static_cast<std::int64_t>(data.ids_.size()) - 1) / d.seq_len;
   if (total < 2) {
@@ -160,9 +160,8 @@ std::vector<std::int64_t> batch_positions(std::int64_t step, int batch, int accu
                                           int world, int rank) {
   const int per_micro = batch / accum;
   const int per_rank = per_micro / world;
-  const std::int64_t first =
-      step * batch + static_cast<std::int64_t>(micro) * per_micro +
-      static_cast<std::int64_t>(rank) * per_rank;
+  const std::int64_t first = step * batch + static_cast<std::int64_t>(micro) * per_micro +
+                             static_cast<std::int64_t>(rank) * per_rank;
   std::vector<std::int64_t> out(static_cast<std::size_t>(per_rank));
   for (int i = 0; i < per_rank; ++i) out[static_cast<std::size_t>(i)] = first + i;
   return out;

@@ -86,7 +86,9 @@ bool is_letter(const CodePoint& c) {
          !is_number(c);
 }
 
-bool is_other(const CodePoint& c) { return !is_space(c) && !is_letter(c) && !is_number(c); }
+bool is_other(const CodePoint& c) {
+  return !is_space(c) && !is_letter(c) && !is_number(c);
+}
 
 // ---- GPT-2's byte alphabet -------------------------------------------------------------------
 
@@ -214,8 +216,8 @@ class BpeTokenizer final : public Tokenizer {
   std::string name_;
   std::unordered_map<std::string, std::int32_t> vocab_;
   std::map<std::pair<std::string, std::string>, int> ranks_;
-  std::vector<std::string> symbols_;                  // id -> symbol
-  std::unordered_map<std::string, char> alphabet_;    // GPT-2 character -> byte
+  std::vector<std::string> symbols_;                // id -> symbol
+  std::unordered_map<std::string, char> alphabet_;  // GPT-2 character -> byte
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<std::int32_t>> cache_;
 };
@@ -241,7 +243,9 @@ std::vector<std::string> gpt2_pretokenize(std::string_view text) {
   while (i < n) {
     // Contractions: 's 't 're 've 'm 'll 'd (ASCII apostrophe, case-sensitive).
     if (cps[i].valid && cps[i].cp == '\'' && i + 1 < n) {
-      auto at = [&](std::size_t k, char c) { return k < n && cps[k].valid && cps[k].cp == char32_t(c); };
+      auto at = [&](std::size_t k, char c) {
+        return k < n && cps[k].valid && cps[k].cp == char32_t(c);
+      };
       std::size_t len = 0;
       if (at(i + 1, 's') || at(i + 1, 't') || at(i + 1, 'm') || at(i + 1, 'd')) {
         len = 2;
@@ -276,7 +280,9 @@ std::vector<std::string> gpt2_pretokenize(std::string_view text) {
   return pieces;
 }
 
-std::unique_ptr<Tokenizer> make_byte_tokenizer() { return std::make_unique<ByteTokenizer>(); }
+std::unique_ptr<Tokenizer> make_byte_tokenizer() {
+  return std::make_unique<ByteTokenizer>();
+}
 
 Result<std::unique_ptr<Tokenizer>> load_bpe_tokenizer(const std::string& dir) {
   const std::string vocab_path = (std::filesystem::path(dir) / "vocab.json").string();
@@ -335,7 +341,8 @@ Result<std::unique_ptr<Tokenizer>> make_tokenizer(const std::string& spec,
                                                   const std::string& base_dir) {
   if (spec.empty() || spec == "bytes") return make_byte_tokenizer();
   const std::filesystem::path p(spec);
-  return load_bpe_tokenizer(p.is_absolute() ? spec : (std::filesystem::path(base_dir) / p).string());
+  return load_bpe_tokenizer(p.is_absolute() ? spec
+                                            : (std::filesystem::path(base_dir) / p).string());
 }
 
 }  // namespace saturn

@@ -10,10 +10,10 @@
 
 #include <fmt/format.h>
 
+#include "estimator/default_calibration_yaml.h"
 #include "formats/common.h"
 #include "formats/yaml_fields.h"
 #include "saturn/estimator.h"
-#include "estimator/default_calibration_yaml.h"
 
 namespace saturn {
 namespace {
@@ -128,15 +128,15 @@ Result<Calibration> parse_impl(std::string_view text, std::string_view source) {
   if (!root["text_bytes_per_token"]) {
     return c.error(root, "text_bytes_per_token", "missing required key \"text_bytes_per_token\"");
   }
-  auto bpt = read_value(c, root["text_bytes_per_token"], "text_bytes_per_token", 0, true,
-                        HUGE_VAL);
+  auto bpt = read_value(c, root["text_bytes_per_token"], "text_bytes_per_token", 0, true, HUGE_VAL);
   if (!bpt) return bpt.error();
   cal.text_bytes_per_token = *bpt;
 
   const YAML::Node gpus = root["gpus"];
   if (!gpus) return c.error(root, "gpus", "missing required key \"gpus\"");
   if (!gpus.IsMap()) {
-    return c.error(gpus, "gpus", "expected a map of GPU types, got " + formats::describe_yaml(gpus));
+    return c.error(gpus, "gpus",
+                   "expected a map of GPU types, got " + formats::describe_yaml(gpus));
   }
   // check_map with every key allowed: catches duplicates and null values.
   std::vector<std::string> names;

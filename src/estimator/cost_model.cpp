@@ -15,8 +15,8 @@ OptimizerBytes optimizer_bytes(const TrainingSetup& setup) {
   OptimizerBytes b;
   if (setup.optimizer == "sgd") {
     const bool momentum = setup.momentum > 0;
-    b.states = momentum ? 8 : 4;               // fp32 master (+ momentum)
-    b.update_traffic = momentum ? 20 : 12;     // read g, p (, v); write p (, v), bf16 p
+    b.states = momentum ? 8 : 4;            // fp32 master (+ momentum)
+    b.update_traffic = momentum ? 20 : 12;  // read g, p (, v); write p (, v), bf16 p
   }
   return b;
 }
@@ -88,13 +88,23 @@ double data_parallel_samples(const Context& ctx) {
   return std::ceil(static_cast<double>(ctx.setup.batch_size) / static_cast<double>(per_step));
 }
 
+ConfigEstimate batch_too_small(const Context& ctx, const std::string& technique) {
+  Candidate c;
+  c.valid = false;
+  c.reason = fmt::format("batch_size {} is smaller than {} GPUs x {} micro-steps",
+                         ctx.setup.batch_size, ctx.gpus, ctx.setup.grad_accum);
+  return choose(ctx, technique, {c});
+}
+
 double reserved_bytes(const Context& ctx, const StepBreakdown& b) {
   return (b.state_bytes + b.activation_bytes + b.buffer_bytes) /
              ctx.cal.usable_memory_fraction.value +
          ctx.cal.framework_overhead_bytes.value;
 }
 
-std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024 * 1024)); }
+std::string gib(double bytes) {
+  return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024 * 1024));
+}
 
 namespace {
 
@@ -123,8 +133,8 @@ ConfigEstimate choose(const Context& ctx, const std::string& technique,
   e.gpus = ctx.gpus;
   e.gpu_type = ctx.gpu.name;
   e.steps = ctx.setup.steps;
-  const Candidate* best = nullptr;    // fastest that fits
-  const Candidate* leanest = nullptr; // least memory among valid
+  const Candidate* best = nullptr;     // fastest that fits
+  const Candidate* leanest = nullptr;  // least memory among valid
   double best_peak = 0, leanest_peak = std::numeric_limits<double>::infinity();
   for (const Candidate& c : candidates) {
     if (!c.valid) continue;
@@ -150,9 +160,9 @@ ConfigEstimate choose(const Context& ctx, const std::string& technique,
   e.breakdown = pick->breakdown;
   e.params = pick->params;
   if (!e.feasible) {
-    e.reason = fmt::format("needs {} per GPU, {} available (leanest variant: {})",
-                           gib(leanest_peak), gib(ctx.gpu.memory_bytes),
-                           describe_knobs(pick->params));
+    e.reason =
+        fmt::format("needs {} per GPU, {} available (leanest variant: {})", gib(leanest_peak),
+                    gib(ctx.gpu.memory_bytes), describe_knobs(pick->params));
   }
   e.params["step_s"] = e.step_s;
   e.params["steps"] = e.steps;

@@ -12,19 +12,14 @@ ConfigEstimate estimate_ddp(const Context& ctx) {
   const ModelShape& model = setup.model;
   const double samples = data_parallel_samples(ctx);
   std::vector<Candidate> candidates;
-  if (samples == 0) {
-    Candidate c;
-    c.valid = false;
-    c.reason = fmt::format("batch_size {} is smaller than {} GPUs x {} micro-steps",
-                           setup.batch_size, ctx.gpus, setup.grad_accum);
-    return choose(ctx, "ddp", {c});
-  }
+  if (samples == 0) return batch_too_small(ctx, "ddp");
   const OptimizerBytes bytes = optimizer_bytes(setup);
   const double params = static_cast<double>(model.params);
   const int n = ctx.gpus;
   const int accum = setup.grad_accum;
   // Ring all-reduce: every GPU sends and receives 2 (N-1)/N of the gradient bytes.
-  const double allreduce_s = n > 1 ? 2.0 * (n - 1) / n * bytes.grads * params / nvlink_rate(ctx) : 0;
+  const double allreduce_s =
+      n > 1 ? 2.0 * (n - 1) / n * bytes.grads * params / nvlink_rate(ctx) : 0;
   for (const bool checkpointing : {false, true}) {
     const PassTimes t = pass_times(ctx, 0, model.blocks.size(), samples, checkpointing);
     // Gradients are reduced once per optimizer step, during the last micro-step's backward.
@@ -37,7 +32,8 @@ ConfigEstimate estimate_ddp(const Context& ctx) {
     c.breakdown.state_bytes = bytes.total() * params;
     c.breakdown.activation_bytes =
         activation_bytes(model, 0, model.blocks.size(), samples, checkpointing);
-    c.params = {{"activation_checkpointing", checkpointing}, {"micro_batch_per_gpu", static_cast<std::int64_t>(samples)}};
+    c.params = {{"activation_checkpointing", checkpointing},
+                {"micro_batch_per_gpu", static_cast<std::int64_t>(samples)}};
     candidates.push_back(std::move(c));
   }
   return choose(ctx, "ddp", candidates);

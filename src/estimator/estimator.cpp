@@ -26,8 +26,8 @@ struct TechniqueEntry {
 
 const std::vector<TechniqueEntry>& techniques() {
   static const std::vector<TechniqueEntry> table = {
-      {"ddp", estimator::estimate_ddp},         {"fsdp", estimator::estimate_fsdp},
-      {"gpipe", estimator::estimate_gpipe},     {"offload", estimator::estimate_offload},
+      {"ddp", estimator::estimate_ddp},     {"fsdp", estimator::estimate_fsdp},
+      {"gpipe", estimator::estimate_gpipe}, {"offload", estimator::estimate_offload},
       {"single", estimator::estimate_ddp},
   };
   return table;
@@ -35,7 +35,8 @@ const std::vector<TechniqueEntry>& techniques() {
 
 std::string known_techniques() {
   std::string out;
-  for (const TechniqueEntry& t : techniques()) out += (out.empty() ? "" : ", ") + std::string(t.name);
+  for (const TechniqueEntry& t : techniques())
+    out += (out.empty() ? "" : ", ") + std::string(t.name);
   return out;
 }
 
@@ -127,8 +128,8 @@ Result<TrainingSetup> make_training_setup(const JobSpec& job, const Workload& wo
                                           const Calibration& calibration) {
   TrainingSetup setup;
   setup.job = job.name;
-  auto model = find_model(job.model, ModelInput{job.data.seq_len, job.data.image_size,
-                                                job.data.byte_level_vocab()});
+  auto model = find_model(
+      job.model, ModelInput{job.data.seq_len, job.data.image_size, job.data.byte_level_vocab()});
   if (!model) return job_error(workload, job, model.error().field, model.error().message);
   setup.model = std::move(*model);
   setup.batch_size = job.batch_size;
@@ -141,8 +142,8 @@ Result<TrainingSetup> make_training_setup(const JobSpec& job, const Workload& wo
   } else if (job.epochs > 0) {
     auto samples = samples_per_epoch(job, workload, setup.model, calibration);
     if (!samples) return samples.error();
-    const double steps = std::ceil(job.epochs * static_cast<double>(*samples) / job.batch_size -
-                                   1e-9);
+    const double steps =
+        std::ceil(job.epochs * static_cast<double>(*samples) / job.batch_size - 1e-9);
     setup.steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(steps));
   } else {
     return job_error(workload, job, "steps", "give epochs or steps");
@@ -238,8 +239,8 @@ Result<std::vector<JobEstimates>> estimate_workload(const Workload& workload,
             e.gpus = gpus;
             e.gpu_type = kind.spec.name;
             e.steps = je.setup.steps;
-            e.reason = fmt::format("the largest {} node has {} GPUs", kind.spec.name,
-                                   kind.max_gpus);
+            e.reason =
+                fmt::format("the largest {} node has {} GPUs", kind.spec.name, kind.max_gpus);
             je.configs.push_back(std::move(e));
             continue;
           }
@@ -257,8 +258,8 @@ Result<std::vector<JobEstimates>> estimate_workload(const Workload& workload,
     }
     const double step_s = median(steps);
     for (const ConfigEstimate& c : je.configs) {
-      if (c.feasible && (!typical || std::abs(c.step_s - step_s) < std::abs(typical->step_s -
-                                                                               step_s))) {
+      if (c.feasible &&
+          (!typical || std::abs(c.step_s - step_s) < std::abs(typical->step_s - step_s))) {
         typical = &c;
       }
     }

@@ -14,13 +14,7 @@ ConfigEstimate estimate_fsdp(const Context& ctx) {
   const TrainingSetup& setup = ctx.setup;
   const ModelShape& model = setup.model;
   const double samples = data_parallel_samples(ctx);
-  if (samples == 0) {
-    Candidate c;
-    c.valid = false;
-    c.reason = fmt::format("batch_size {} is smaller than {} GPUs x {} micro-steps",
-                           setup.batch_size, ctx.gpus, setup.grad_accum);
-    return choose(ctx, "fsdp", {c});
-  }
+  if (samples == 0) return batch_too_small(ctx, "fsdp");
   const OptimizerBytes bytes = optimizer_bytes(setup);
   const double params = static_cast<double>(model.params);
   const double n = ctx.gpus;
@@ -56,17 +50,17 @@ ConfigEstimate estimate_fsdp(const Context& ctx) {
       const double exposed = accum * (forward_s + backward_s - compute_s);
       if (offload) {
         // The first block's shard is fetched before anything can overlap it.
-        const double first_fetch =
-            bytes.weights * static_cast<double>(model.blocks.front().weight_params()) / n /
-            host_rate(ctx);
+        const double first_fetch = bytes.weights *
+                                   static_cast<double>(model.blocks.front().weight_params()) / n /
+                                   host_rate(ctx);
         c.breakdown.host_s = host_optimizer_s(ctx, params) + accum * first_fetch;
         c.breakdown.comm_s = exposed;
       } else {
         c.breakdown.comm_s = exposed;
         c.breakdown.optimizer_s = gpu_optimizer_s(ctx, params / n);
       }
-      c.step_s = c.breakdown.compute_s + c.breakdown.comm_s + c.breakdown.host_s +
-                 c.breakdown.optimizer_s;
+      c.step_s =
+          c.breakdown.compute_s + c.breakdown.comm_s + c.breakdown.host_s + c.breakdown.optimizer_s;
       // Sharded state; two gathered blocks (current + prefetched) and one block's full gradient.
       c.breakdown.state_bytes = offload ? 0 : bytes.total() * params / n;
       c.breakdown.buffer_bytes =

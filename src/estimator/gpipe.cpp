@@ -18,10 +18,10 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // One stage [first, last) for micro-batches of `micro` samples.
 struct Stage {
-  double time_s = 0;    // per micro-batch: forward + backward (+ recompute) + boundary sends
-  double compute_s = 0; // the compute part of time_s
-  StepBreakdown memory; // state, activations, buffers of the stage's GPU
-  double params = 0;    // parameters it updates
+  double time_s = 0;     // per micro-batch: forward + backward (+ recompute) + boundary sends
+  double compute_s = 0;  // the compute part of time_s
+  StepBreakdown memory;  // state, activations, buffers of the stage's GPU
+  double params = 0;     // parameters it updates
 };
 
 Stage evaluate_stage(const Context& ctx, std::size_t first, std::size_t last, double micro,
@@ -48,18 +48,17 @@ Stage evaluate_stage(const Context& ctx, std::size_t first, std::size_t last, do
   s.params = owned + tied;
   s.memory.state_bytes = bytes.total() * s.params;
   const double all = micro * micro_batches;  // samples in flight during fill-drain
-  s.memory.activation_bytes =
-      checkpointing
-          ? all * model.block_input_bytes(first) + activation_bytes(model, first, last, micro, false)
-          : activation_bytes(model, first, last, all, false);
+  s.memory.activation_bytes = checkpointing ? all * model.block_input_bytes(first) +
+                                                  activation_bytes(model, first, last, micro, false)
+                                            : activation_bytes(model, first, last, all, false);
   s.memory.buffer_bytes = 2 * micro * (in_bytes + out_bytes);  // send/receive buffers
   return s;
 }
 
 // Balanced partition of the blocks into `stages` stages: least slowest-stage time among those
 // whose every stage fits; when none fits, least slowest-stage memory. Returns stage bounds.
-std::vector<std::size_t> partition(const Context& ctx, int stages, double micro,
-                                   int micro_batches, bool checkpointing) {
+std::vector<std::size_t> partition(const Context& ctx, int stages, double micro, int micro_batches,
+                                   bool checkpointing) {
   const std::size_t n = ctx.setup.model.blocks.size();
   // cost[j][i]: stage [j, i) as {time, reserved bytes}.
   std::vector<std::vector<std::pair<double, double>>> cost(
@@ -107,8 +106,8 @@ ConfigEstimate estimate_gpipe(const Context& ctx) {
   if (static_cast<std::size_t>(stages) > model.blocks.size()) {
     Candidate c;
     c.valid = false;
-    c.reason = fmt::format("{} stages need at least as many blocks; {} has {}", stages,
-                           model.name, model.blocks.size());
+    c.reason = fmt::format("{} stages need at least as many blocks; {} has {}", stages, model.name,
+                           model.blocks.size());
     return choose(ctx, "gpipe", {c});
   }
   if (setup.batch_size < setup.grad_accum) {

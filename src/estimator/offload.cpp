@@ -17,13 +17,7 @@ ConfigEstimate estimate_offload(const Context& ctx) {
   const TrainingSetup& setup = ctx.setup;
   const ModelShape& model = setup.model;
   const double samples = data_parallel_samples(ctx);
-  if (samples == 0) {
-    Candidate c;
-    c.valid = false;
-    c.reason = fmt::format("batch_size {} is smaller than {} GPUs x {} micro-steps",
-                           setup.batch_size, ctx.gpus, setup.grad_accum);
-    return choose(ctx, "offload", {c});
-  }
+  if (samples == 0) return batch_too_small(ctx, "offload");
   const OptimizerBytes bytes = optimizer_bytes(setup);
   const double n = ctx.gpus;
   const double overlap = ctx.cal.comm_overlap.value;
@@ -36,8 +30,9 @@ ConfigEstimate estimate_offload(const Context& ctx) {
     const BlockShape& b = model.blocks[i];
     return static_cast<double>(b.weight_params()) / std::max(b.forward_flops, 1.0);
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return bytes_per_flop(a) > bytes_per_flop(b); });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return bytes_per_flop(a) > bytes_per_flop(b);
+  });
 
   std::vector<Candidate> candidates;
   for (const bool checkpointing : {false, true}) {

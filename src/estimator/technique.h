@@ -79,11 +79,13 @@ double activation_bytes(const ModelShape& model, std::size_t first, std::size_t 
 // Samples per GPU per micro-step for data parallelism over ctx.gpus GPUs:
 // ceil(batch / (grad_accum x gpus)); 0 when there are fewer samples than GPU micro-steps.
 double data_parallel_samples(const Context& ctx);
+// The infeasible estimate of a data-parallel `technique` when data_parallel_samples is 0.
+ConfigEstimate batch_too_small(const Context& ctx, const std::string& technique);
 
 // One variant of a technique (a choice of its knobs), evaluated.
 struct Candidate {
-  bool valid = true;    // false: cannot run at all (reason says why), regardless of memory
-  std::string reason;   // when !valid
+  bool valid = true;   // false: cannot run at all (reason says why), regardless of memory
+  std::string reason;  // when !valid
   double step_s = 0;
   StepBreakdown breakdown;
   nlohmann::json params = nlohmann::json::object();

@@ -33,9 +33,9 @@ std::size_t element_count(const std::vector<std::int64_t>& shape) {
 
 std::size_t safetensors_dtype_size(const std::string& dtype) {
   static const std::map<std::string, std::size_t> sizes = {
-      {"BOOL", 1}, {"U8", 1},   {"I8", 1},   {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"I16", 2},
-      {"U16", 2},  {"F16", 2},  {"BF16", 2}, {"I32", 4},     {"U32", 4},     {"F32", 4},
-      {"I64", 8},  {"U64", 8},  {"F64", 8}};
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E4M3", 1}, {"F8_E5M2", 1},
+      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+      {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8}};
   const auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -58,7 +58,8 @@ Status write_safetensors(const std::string& path, const std::vector<TensorView>&
       return file_error(path, t.name,
                         fmt::format("{} bytes do not match shape and dtype {}", t.bytes, t.dtype));
     }
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
     offset += t.bytes;
   }
   std::string json = header.dump();
@@ -83,13 +84,15 @@ const SafetensorsFile::Entry* SafetensorsFile::find(const std::string& name) con
 Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return file_error(path, "", fmt::format("cannot open: {}", std::generic_category().message(errno)));
+    return file_error(path, "",
+                      fmt::format("cannot open: {}", std::generic_category().message(errno)));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    return file_error(path, "", fmt::format("cannot stat: {}", std::generic_category().message(err)));
+    return file_error(path, "",
+                      fmt::format("cannot stat: {}", std::generic_category().message(err)));
   }
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size < 8) {
@@ -99,7 +102,8 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) {
-    return file_error(path, "", fmt::format("cannot map: {}", std::generic_category().message(errno)));
+    return file_error(path, "",
+                      fmt::format("cannot map: {}", std::generic_category().message(errno)));
   }
   SafetensorsFile f;
   f.mapping_ = std::shared_ptr<void>(map, [size](void* p) { ::munmap(p, size); });
@@ -107,8 +111,9 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   std::uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
   if (header_size > size - 8) {
-    return file_error(path, "", fmt::format("header of {} bytes does not fit in a file of {}",
-                                            header_size, size));
+    return file_error(
+        path, "",
+        fmt::format("header of {} bytes does not fit in a file of {}", header_size, size));
   }
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_size);
   const std::size_t data_size = size - data_start;

@@ -144,9 +144,7 @@ const std::map<std::string, Setter>& setters() {
          return store(c.get_int(v, f, 0, INT64_MAX), j.data.samples);
        }},
       {"data.tokenizer",
-       [](C c, N v, F f, JobSpec& j) {
-         return store(c.get_string(v, f, true), j.data.tokenizer);
-       }},
+       [](C c, N v, F f, JobSpec& j) { return store(c.get_string(v, f, true), j.data.tokenizer); }},
   };
   return table;
 }
@@ -173,8 +171,8 @@ const std::vector<std::string_view>& job_keys() {
   return keys;
 }
 const std::vector<std::string_view>& data_keys() {
-  static const std::vector<std::string_view> keys = {
-      "name", "path", "format", "seq_len", "image_size", "samples", "tokenizer"};
+  static const std::vector<std::string_view> keys = {"name",       "path",    "format",   "seq_len",
+                                                     "image_size", "samples", "tokenizer"};
   return keys;
 }
 
@@ -228,8 +226,9 @@ Status check_job(const YamlChecker& c, const YAML::Node& job_node, const std::st
     return c.error(job_node, at, who + "image_size applies only to synthetic-images");
   }
   if (d.format != "text" && !d.tokenizer.empty()) {
-    return c.error(job_node, at + ".tokenizer",
-                   who + "tokenizer applies only to text data (tokens files are already tokenised)");
+    return c.error(
+        job_node, at + ".tokenizer",
+        who + "tokenizer applies only to text data (tokens files are already tokenised)");
   }
   if (!text && d.samples <= 0) {
     return c.error(job_node, at, who + d.format + " data needs samples > 0");
@@ -424,8 +423,8 @@ nlohmann::json job_to_json(const JobSpec& job, const std::string& workload_name,
   if (job.data.image_size > 0) data["image_size"] = job.data.image_size;
   if (job.data.samples > 0) data["samples"] = job.data.samples;
   if (!job.data.tokenizer.empty()) {
-    data["tokenizer"] = job.data.tokenizer == "bytes" ? job.data.tokenizer
-                                                       : absolute(job.data.tokenizer);
+    data["tokenizer"] =
+        job.data.tokenizer == "bytes" ? job.data.tokenizer : absolute(job.data.tokenizer);
   }
   json j = {{"name", job.name},
             {"model", job.model},

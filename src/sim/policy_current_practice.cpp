@@ -24,7 +24,8 @@ class CurrentPracticePolicy : public Policy {
       // The next waiting job this node can run at all.
       for (; next < table.tasks.size(); ++next) {
         if (context.jobs[next].state != JobState::kPending) continue;
-        const std::vector<int> counts = gpu_counts(table, static_cast<int>(next), static_cast<int>(n));
+        const std::vector<int> counts =
+            gpu_counts(table, static_cast<int>(next), static_cast<int>(n));
         if (counts.empty()) continue;  // fits only other nodes; another node will take it
         const int width = counts.back();
         const int config = best_config(table, static_cast<int>(next), width, static_cast<int>(n));

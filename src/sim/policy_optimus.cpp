@@ -17,8 +17,8 @@ std::vector<Assignment> place_grants(const PolicyContext& context, const std::ve
     std::vector<int>& pool = free[g.node];
     std::vector<int> gpus(pool.begin(), pool.begin() + g.gpus);
     pool.erase(pool.begin(), pool.begin() + g.gpus);
-    assignments.push_back(make_assignment(context, g.task, g.config, g.node, std::move(gpus),
-                                          context.now_s));
+    assignments.push_back(
+        make_assignment(context, g.task, g.config, g.node, std::move(gpus), context.now_s));
   }
   return assignments;
 }
@@ -45,6 +45,8 @@ class OptimusPolicy : public Policy {
 
 }  // namespace
 
-std::unique_ptr<Policy> make_optimus_policy() { return std::make_unique<OptimusPolicy>(); }
+std::unique_ptr<Policy> make_optimus_policy() {
+  return std::make_unique<OptimusPolicy>();
+}
 
 }  // namespace saturn::sim

@@ -64,10 +64,10 @@ class SaturnPolicy : public Policy {
     Result<Replan> r = replan(now, request, context.options->planner);
     if (!r.ok()) return r.error();
     const double remaining = r->keep.makespan_s - context.now_s;
-    Plan& chosen = !r->restarted.empty() &&
-                           r->expected_gain_s > context.options->switch_threshold * remaining
-                       ? r->plan
-                       : r->keep;
+    Plan& chosen =
+        !r->restarted.empty() && r->expected_gain_s > context.options->switch_threshold * remaining
+            ? r->plan
+            : r->keep;
     remember(chosen);
     return std::optional<Plan>{std::move(chosen)};
   }
@@ -113,6 +113,8 @@ class SaturnPolicy : public Policy {
 
 }  // namespace
 
-std::unique_ptr<Policy> make_saturn_policy() { return std::make_unique<SaturnPolicy>(); }
+std::unique_ptr<Policy> make_saturn_policy() {
+  return std::make_unique<SaturnPolicy>();
+}
 
 }  // namespace saturn::sim

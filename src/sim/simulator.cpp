@@ -241,8 +241,8 @@ class Simulation {
     std::set<int> unique(a.gpus.begin(), a.gpus.end());
     if (static_cast<int>(unique.size()) != config.gpus || unique.size() != a.gpus.size() ||
         *unique.begin() < 0 || *unique.rbegin() >= table_.cluster.nodes[node].gpus) {
-      return sim_error(field, fmt::format("needs {} distinct GPU indices of node {}", config.gpus,
-                                          a.node));
+      return sim_error(
+          field, fmt::format("needs {} distinct GPU indices of node {}", config.gpus, a.node));
     }
     return Queued{task, a.config, node, {unique.begin(), unique.end()}, a.start_s};
   }

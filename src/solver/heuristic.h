@@ -40,8 +40,8 @@ inline constexpr int kMaxSearches = 4;
 struct HeuristicResult {
   Schedule best;
   std::vector<Schedule> alternatives;  // HeuristicOptions::alternatives of every search, best first
-  long evaluations = 0;  // over all searches
-  bool hit_deadline = false;  // some search was cut by the deadline
+  long evaluations = 0;                // over all searches
+  bool hit_deadline = false;           // some search was cut by the deadline
 };
 
 HeuristicResult run_heuristic(const Instance& instance, const HeuristicOptions& options,

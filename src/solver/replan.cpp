@@ -166,9 +166,9 @@ Result<Replan> replan(const ProfileTable& table, const ReplanRequest& request,
   }
   const double half = options.time_limit_s / (request.allow_restarts ? 2 : 1);
   const solver::Solved keep = solver::solve_instance(kept, solve_options, half);
-  solver::Solved best =
-      request.allow_restarts ? solver::solve_instance(instance, solve_options, half, &keep.schedule)
-                             : keep;
+  solver::Solved best = request.allow_restarts
+                            ? solver::solve_instance(instance, solve_options, half, &keep.schedule)
+                            : keep;
   if (best.schedule.empty() || solver::better(keep.schedule, best.schedule)) {
     const double bound = best.lower_bound_s;
     best = keep;

@@ -37,7 +37,8 @@ Schedule longest_first(const Instance& instance, const Schedule& schedule) {
   std::vector<int> modes;
   for (const Placement& p : schedule.jobs) modes.push_back(p.mode);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return instance.jobs[a].modes[modes[a]].duration_s > instance.jobs[b].modes[modes[b]].duration_s;
+    return instance.jobs[a].modes[modes[a]].duration_s >
+           instance.jobs[b].modes[modes[b]].duration_s;
   });
   return decode(instance, order, modes);
 }

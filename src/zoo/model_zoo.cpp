@@ -31,10 +31,10 @@ double ModelShape::checkpointed_activation_bytes() const {
 
 namespace {
 
-constexpr double kBf16 = 2;    // bytes per bf16 activation element
-constexpr double kMask = 1;    // bytes per dropout-mask element
-constexpr double kFp32 = 4;    // bytes per fp32 element
-constexpr double kTokenId = 8; // int64 token ids
+constexpr double kBf16 = 2;         // bytes per bf16 activation element
+constexpr double kMask = 1;         // bytes per dropout-mask element
+constexpr double kFp32 = 4;         // bytes per fp32 element
+constexpr double kTokenId = 8;      // int64 token ids
 constexpr int kDefaultImage = 224;  // pixels, the published image models
 
 // ---- Transformers -----------------------------------------------------------------------------
@@ -54,18 +54,18 @@ BlockShape transformer_layer(const TransformerLayer& t, int seq, const std::stri
   const int norms = t.parallel ? 1 : 2;
   BlockShape b;
   b.name = name;
-  b.params = std::int64_t{norms} * 2 * t.d                                  // LayerNorm gain, bias
+  b.params = std::int64_t{norms} * 2 * t.d                                // LayerNorm gain, bias
              + std::int64_t{4} * t.d * t.d + (t.attn_bias ? 4 * t.d : 0)  // q, k, v, out
              + std::int64_t{2} * t.d * t.mlp + t.mlp + t.d;               // MLP in, out (+bias)
   // q, k, v and output projections (8 s d^2), MLP (4 s d f), scores QK^T and scores x V (4 s^2 d).
   b.forward_flops = 8 * s * d * d + 4 * s * d * f + 4 * s * s * d;
-  double act = norms * kBf16 * s * d;   // LayerNorm inputs (the first is the layer's input)
-  act += kBf16 * s * d;                 // q/k/v projection input (LayerNorm output)
-  act += 3 * kBf16 * s * d;             // q, k, v (flash attention's inputs)
-  act += kFp32 * s * t.heads;           // flash attention's log-sum-exp
-  act += kBf16 * s * d;                 // attention output = output projection input
-  if (!t.parallel) act += kBf16 * s * d;  // MLP input (second LayerNorm output)
-  act += 2 * kBf16 * s * f;             // GELU input and output (MLP matmul inputs)
+  double act = norms * kBf16 * s * d;       // LayerNorm inputs (the first is the layer's input)
+  act += kBf16 * s * d;                     // q/k/v projection input (LayerNorm output)
+  act += 3 * kBf16 * s * d;                 // q, k, v (flash attention's inputs)
+  act += kFp32 * s * t.heads;               // flash attention's log-sum-exp
+  act += kBf16 * s * d;                     // attention output = output projection input
+  if (!t.parallel) act += kBf16 * s * d;    // MLP input (second LayerNorm output)
+  act += 2 * kBf16 * s * f;                 // GELU input and output (MLP matmul inputs)
   if (t.dropout) act += 2 * kMask * s * d;  // residual dropout masks after attention and MLP
   b.activation_bytes = act;
   b.output_bytes = kBf16 * s * d;
@@ -81,9 +81,19 @@ struct GptConfig {
 
 GptConfig gpt_config(const ModelArchitecture& a, int vocab) {
   const bool gptj = a.family == "gptj";
-  return GptConfig{a.family, a.layers, a.d_model, a.heads, a.mlp, vocab, a.context,
-                   /*learned_positions=*/!gptj, /*parallel=*/gptj, /*tied_head=*/!gptj,
-                   /*head_bias=*/gptj, /*attn_bias=*/!gptj, /*dropout=*/!gptj};
+  return GptConfig{a.family,
+                   a.layers,
+                   a.d_model,
+                   a.heads,
+                   a.mlp,
+                   vocab,
+                   a.context,
+                   /*learned_positions=*/!gptj,
+                   /*parallel=*/gptj,
+                   /*tied_head=*/!gptj,
+                   /*head_bias=*/gptj,
+                   /*attn_bias=*/!gptj,
+                   /*dropout=*/!gptj};
 }
 
 ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
@@ -146,7 +156,8 @@ ModelShape build_vit(const ModelArchitecture& c, int image) {
   BlockShape embed;
   embed.name = "patch_embed";
   // Patch projection (a conv with stride = kernel = patch), class token, one position per token.
-  embed.params = std::int64_t{3} * c.patch * c.patch * c.d_model + c.d_model + c.d_model + std::int64_t{seq} * c.d_model;
+  embed.params = std::int64_t{3} * c.patch * c.patch * c.d_model + c.d_model + c.d_model +
+                 std::int64_t{seq} * c.d_model;
   embed.forward_flops = 2 * patches * 3.0 * c.patch * c.patch * d;
   embed.activation_bytes = m.input_bytes;
   embed.output_bytes = kBf16 * s * d;
@@ -361,7 +372,9 @@ Result<ModelArchitecture> find_architecture(std::string_view name) {
   return *a;
 }
 
-Result<ModelShape> find_model(std::string_view name) { return find_model(name, ModelInput{}); }
+Result<ModelShape> find_model(std::string_view name) {
+  return find_model(name, ModelInput{});
+}
 
 Result<ModelShape> find_model(std::string_view name, const ModelInput& input) {
   const ModelArchitecture* a = find_entry(name);
@@ -394,8 +407,7 @@ Result<ModelShape> find_model(std::string_view name, const ModelInput& input) {
     const int smallest = a->family == "vit" ? a->patch : 32;
     if (image < smallest) {
       return Error{"", 0, "data.image_size",
-                   fmt::format("{} needs images of at least {} px, got {}", name, smallest,
-                               image)};
+                   fmt::format("{} needs images of at least {} px, got {}", name, smallest, image)};
     }
     m = a->family == "vit" ? build_vit(*a, image) : build_resnet(*a, image);
   }

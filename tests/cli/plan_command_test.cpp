@@ -18,8 +18,12 @@ namespace fs = std::filesystem;
 using saturn::testing::CommandResult;
 using saturn::testing::example;
 
-CommandResult saturn(const std::string& args) { return saturn::testing::run_saturn(args); }
-fs::path temp_dir(const std::string& name) { return saturn::testing::fresh_temp_dir(name); }
+CommandResult saturn(const std::string& args) {
+  return saturn::testing::run_saturn(args);
+}
+fs::path temp_dir(const std::string& name) {
+  return saturn::testing::fresh_temp_dir(name);
+}
 
 TEST(PlanCommand, PrintsATable) {
   const CommandResult run =

@@ -26,8 +26,7 @@ TEST(SimulateCommand, ComparesEveryPolicyAsJson) {
     EXPECT_GT(p["makespan_s"].get<double>(), 0) << policy;
     EXPECT_GE(p["makespan_s"].get<double>(), p["true_lower_bound_s"].get<double>()) << policy;
     EXPECT_GT(p["gpu_utilisation"].get<double>(), 0) << policy;
-    EXPECT_TRUE(std::filesystem::exists(dir / (std::string("sim-") + policy + ".html")))
-        << policy;
+    EXPECT_TRUE(std::filesystem::exists(dir / (std::string("sim-") + policy + ".html"))) << policy;
   }
 }
 

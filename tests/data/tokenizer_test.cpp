@@ -44,12 +44,12 @@ TEST(BpeTokenizer, EncodesLikeTheReference) {
   EXPECT_EQ(t.encode("It's 2024, and they'll train 12 models in parallel!"),
             (Ids{372, 358, 514, 44, 267, 355, 320, 256, 339, 512, 316, 310, 347, 33}));
   EXPECT_EQ(t.encode("  two spaces,\n\nnew lines\tand tabs  "),
-            (Ids{32, 256, 119, 111, 270, 112, 97, 99, 278, 44, 10, 10, 110, 101,
-                 119, 313, 262, 278, 9, 97, 266, 256, 97, 98, 115, 32, 32}));
+            (Ids{32,  256, 119, 111, 270, 112, 97,  99,  278, 44, 10,  10, 110, 101,
+                 119, 313, 262, 278, 9,   97,  266, 256, 97,  98, 115, 32, 32}));
   EXPECT_EQ(t.encode("na\u00efve caf\u00e9 d\u00e9j\u00e0 vu"), (Ids{110, 401, 525, 528, 511}));
   EXPECT_EQ(t.encode("snake_case and CamelCase and x=y+1"),
-            (Ids{115, 110, 97, 107, 101, 95, 99, 97, 303, 267, 32, 67, 384, 108, 67, 97,
-                 303, 267, 32, 120, 61, 121, 43, 49}));
+            (Ids{115, 110, 97, 107, 101, 95,  99, 97,  303, 267, 32, 67,
+                 384, 108, 67, 97,  303, 267, 32, 120, 61,  121, 43, 49}));
 }
 
 TEST(BpeTokenizer, RoundTripsAnyBytes) {
@@ -71,9 +71,7 @@ TEST(BpeTokenizer, BadFilesAreErrorsNamingTheFile) {
   const fs::path dir = fs::path(::testing::TempDir()) / "saturn_bad_bpe";
   fs::create_directories(dir);
   fs::copy_file(kTiny + "/vocab.json", dir / "vocab.json", fs::copy_options::overwrite_existing);
-  {
-    std::ofstream(dir / "merges.txt") << "#version: 0.2\n\xc4\xa0 t\nh e x\n";
-  }
+  { std::ofstream(dir / "merges.txt") << "#version: 0.2\n\xc4\xa0 t\nh e x\n"; }
   auto bad = load_bpe_tokenizer(dir.string());
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().file, (dir / "merges.txt").string());

@@ -1,5 +1,5 @@
-// Calibration files: the built-in calibration is the shipped file, every value has a source, partial GPU entries inherit the default, and bad input is rejected with
-// file:line:field.
+// Calibration files: the built-in calibration is the shipped file, every value has a source,
+// partial GPU entries inherit the default, and bad input is rejected with file:line:field.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -10,46 +10,26 @@
 #include <nlohmann/json.hpp>
 
 #include "saturn/profile.h"
+#include "support/cli_runner.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
+using saturn::testing::CommandResult;
+using saturn::testing::example;
 
-CommandResult saturn(const std::string& args) {
-  const std::string command = std::string(SATURN_CLI_PATH) + " " + args + " 2>&1";
-  CommandResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-std::string example(const std::string& name) {
-  return std::string(SATURN_SOURCE_DIR) + "/examples/" + name;
-}
+CommandResult saturn(const std::string& args) { return saturn::testing::run_saturn(args); }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::path(testing::TempDir()) / ("saturn_estimate_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return saturn::testing::fresh_temp_dir("estimate_" + name);
 }
 
 TEST(EstimateCommand, WritesAProfileTableThePlannerLoads) {
   const fs::path dir = temp_dir("wikitext");
   const std::string out = (dir / "profiles.json").string();
-  const CommandResult run = saturn("estimate " + example("paper/wikitext.yaml") +
-                                   " --cluster " + example("clusters/one-node-a100.yaml") +
-                                   " --out " + out);
+  const CommandResult run = saturn("estimate " + example("paper/wikitext.yaml") + " --cluster " +
+                                   example("clusters/one-node-a100.yaml") + " --out " + out);
   ASSERT_EQ(run.code, 0) << run.output;
   EXPECT_NE(run.output.find("technique"), std::string::npos);
   EXPECT_NE(run.output.find("gptj-lr1e-5-bs16"), std::string::npos);
@@ -68,9 +48,8 @@ TEST(EstimateCommand, WritesAProfileTableThePlannerLoads) {
 TEST(EstimateCommand, JsonFlagPrintsTheSameTable) {
   const fs::path dir = temp_dir("json");
   const std::string out = (dir / "profiles.json").string();
-  const CommandResult run = saturn("estimate " + example("paper/imagenet.yaml") +
-                                   " --cluster " + example("clusters/one-node-a100.yaml") +
-                                   " --json --out " + out);
+  const CommandResult run = saturn("estimate " + example("paper/imagenet.yaml") + " --cluster " +
+                                   example("clusters/one-node-a100.yaml") + " --json --out " + out);
   ASSERT_EQ(run.code, 0) << run.output;
   const nlohmann::json printed = nlohmann::json::parse(run.output);
   std::ifstream in(out);
@@ -83,9 +62,9 @@ TEST(EstimateCommand, BadCalibrationExitsTwoWithFileLineField) {
   const fs::path dir = temp_dir("badcal");
   const std::string cal = (dir / "cal.yaml").string();
   std::ofstream(cal) << "text_bytes_per_token: {value: -4, source: x}\n";
-  const CommandResult run = saturn("estimate " + example("paper/wikitext.yaml") +
-                                   " --cluster " + example("clusters/one-node-a100.yaml") +
-                                   " --calibration " + cal);
+  const CommandResult run =
+      saturn("estimate " + example("paper/wikitext.yaml") + " --cluster " +
+             example("clusters/one-node-a100.yaml") + " --calibration " + cal);
   EXPECT_EQ(run.code, 2) << run.output;
   EXPECT_NE(run.output.find(cal + ":1: text_bytes_per_token.value: must be > 0, got -4"),
             std::string::npos)
@@ -107,9 +86,9 @@ TEST(EstimateCommand, JobThatFitsNowhereExitsTwo) {
 }
 
 TEST(EstimateCommand, UnwritableOutputExitsThree) {
-  const CommandResult run = saturn("estimate " + example("paper/imagenet.yaml") +
-                                   " --cluster " + example("clusters/one-node-a100.yaml") +
-                                   " --out /nonexistent/dir/p.json");
+  const CommandResult run =
+      saturn("estimate " + example("paper/imagenet.yaml") + " --cluster " +
+             example("clusters/one-node-a100.yaml") + " --out /nonexistent/dir/p.json");
   EXPECT_EQ(run.code, 3) << run.output;
 }
 

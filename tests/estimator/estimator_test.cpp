@@ -102,7 +102,8 @@ TEST(Estimator, FsdpMemoryPerGpuMatchesTheHandWorkedNumber) {
   const double s = 1024, d = 1600, a = 25, v = 50257;
   const double per_sample = 8 * s + s * d + 48 * (34 * s * d + 4 * s * a) + 4 * s * d + 6 * s * v;
   ASSERT_DOUBLE_EQ(per_sample, 2995763200.0);
-  const ConfigEstimate e = estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80, clean_calibration());
+  const ConfigEstimate e =
+      estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80, clean_calibration());
   ASSERT_TRUE(e.feasible) << e.reason;
   EXPECT_FALSE(e.params["activation_checkpointing"].get<bool>());
   EXPECT_FALSE(e.params["cpu_offload"].get<bool>());
@@ -111,8 +112,8 @@ TEST(Estimator, FsdpMemoryPerGpuMatchesTheHandWorkedNumber) {
   EXPECT_DOUBLE_EQ(e.breakdown.activation_bytes, 11983052800.0);
   EXPECT_DOUBLE_EQ(e.peak_memory_bytes, 18705795200.0);
   // With the default calibration: / 0.9 for fragmentation, + 1 GiB of framework overhead.
-  const ConfigEstimate with_defaults = estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80,
-                                    default_calibration());
+  const ConfigEstimate with_defaults =
+      estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80, default_calibration());
   EXPECT_DOUBLE_EQ(with_defaults.peak_memory_bytes, 18705795200.0 / 0.9 + 1073741824.0);
 }
 
@@ -321,8 +322,7 @@ TEST(Estimator, JobThatFitsNowhereIsAnError) {
 }
 
 TEST(Estimator, PaperWorkloadGivesAPlannableProfileTable) {
-  auto w = load_workload_yaml(std::string(SATURN_SOURCE_DIR) +
-                              "/examples/paper/wikitext.yaml");
+  auto w = load_workload_yaml(std::string(SATURN_SOURCE_DIR) + "/examples/paper/wikitext.yaml");
   ASSERT_TRUE(w.ok()) << w.error().to_string();
   const Cluster cluster = one_node();
   auto table = estimate_profile_table(*w, cluster, default_calibration());

@@ -83,7 +83,8 @@ TEST(Safetensors, DamagedFilesAreErrors) {
   check("abc", "too short");
   check(std::string("\xff\x00\x00\x00\x00\x00\x00\x00", 8) + "{}", "does not fit");
   check(with_header("{not json", ""), "not valid JSON");
-  check(with_header(R"({"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", "a"), "unknown dtype");
+  check(with_header(R"({"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", "a"),
+        "unknown dtype");
   check(with_header(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "abcd"),
         "outside the data");
   check(with_header(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "abcd"),

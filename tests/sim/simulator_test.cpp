@@ -162,10 +162,10 @@ TEST(Simulator, OptimusHandsOutGpusByMarginalGain) {
   // One 4-GPU node. Both jobs are admitted with 1 GPU; of the 2 GPUs left, a's step 1 -> 2
   // saves 40 s per GPU (ties go to the earlier job), then b's 1 -> 2 saves 40 s per GPU while
   // a's 2 -> 3 saves only 10.
-  ProfileTable table = small_table(
-      1, 4,
-      {{"a", {cfg("ddp", 1, 100), cfg("ddp", 2, 60), cfg("fsdp", 3, 50)}},
-       {"b", {cfg("ddp", 1, 80), cfg("ddp", 2, 40)}}});
+  ProfileTable table =
+      small_table(1, 4,
+                  {{"a", {cfg("ddp", 1, 100), cfg("ddp", 2, 60), cfg("fsdp", 3, 50)}},
+                   {"b", {cfg("ddp", 1, 80), cfg("ddp", 2, 40)}}});
   Result<SimulationResult> r = run(table, "optimus", SimulationOptions{});
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(find_segment(*r, "a", true)->gpus.size(), 2u);
@@ -177,9 +177,8 @@ TEST(Simulator, OptimusDynamicGrowsAJobWhenGpusFreeUp) {
   // a needs 3 more GPUs to reach its 4-GPU config but only 2 are free at the start; once b
   // finishes (t = 10), the interval at t = 20 moves a to 4 GPUs: 80 s left on 1 GPU against
   // 5 s restart + 0.8 × 25 s.
-  ProfileTable table = small_table(1, 4,
-                                   {{"a", {cfg("ddp", 1, 100), cfg("ddp", 4, 25)}},
-                                    {"b", {cfg("ddp", 1, 10)}}});
+  ProfileTable table = small_table(
+      1, 4, {{"a", {cfg("ddp", 1, 100), cfg("ddp", 4, 25)}}, {"b", {cfg("ddp", 1, 10)}}});
   table.tasks[0].restart_s = 5;
   SimulationOptions options;
   options.introspection_interval_s = 20;

@@ -26,8 +26,7 @@ std::string example(const std::string& name) {
 }
 
 std::filesystem::path fresh_temp_dir(const std::string& name) {
-  std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / ("saturn_cli_" + name);
+  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("saturn_cli_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -82,17 +82,23 @@ TEST(Models, GptBlockComputesWhatTheArchitectureSays) {
                       v = heads(qkv.narrow(2, 128, 64));
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / 4.0;
   scores = scores.masked_fill(torch::ones({5, 5}, torch::kBool).triu(1), -1e9);
-  const torch::Tensor attn = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({2, 5, 64});
-  const torch::Tensor x1 = x + torch::matmul(attn, param("c_proj.weight").t()) + param("c_proj.bias");
-  const torch::Tensor u = torch::matmul(ln(x1, param("ln_2.weight"), param("ln_2.bias")),
-                                        param("c_fc.weight").t()) + param("c_fc.bias");
-  const torch::Tensor gelu = 0.5 * u * (1 + torch::tanh(std::sqrt(2 / M_PI) * (u + 0.044715 * u.pow(3))));
-  const torch::Tensor expected = x1 + torch::matmul(gelu, param("mlp_proj.weight").t()) + param("mlp_proj.bias");
+  const torch::Tensor attn =
+      torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({2, 5, 64});
+  const torch::Tensor x1 =
+      x + torch::matmul(attn, param("c_proj.weight").t()) + param("c_proj.bias");
+  const torch::Tensor u =
+      torch::matmul(ln(x1, param("ln_2.weight"), param("ln_2.bias")), param("c_fc.weight").t()) +
+      param("c_fc.bias");
+  const torch::Tensor gelu =
+      0.5 * u * (1 + torch::tanh(std::sqrt(2 / M_PI) * (u + 0.044715 * u.pow(3))));
+  const torch::Tensor expected =
+      x1 + torch::matmul(gelu, param("mlp_proj.weight").t()) + param("mlp_proj.bias");
   EXPECT_TRUE(torch::allclose(block->forward(x), expected, 1e-4, 1e-5));
   // The first position attends to itself only: changing later tokens leaves it unchanged.
   torch::Tensor y = x.clone();
   y.narrow(1, 1, 4).add_(1.0);
-  EXPECT_TRUE(torch::allclose(block->forward(y).select(1, 0), block->forward(x).select(1, 0), 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(block->forward(y).select(1, 0), block->forward(x).select(1, 0), 1e-5, 1e-6));
 }
 
 TEST(Models, SameSeedSameModel) {

@@ -20,7 +20,8 @@ fs::path workdir() {
   fs::create_directories(dir);
   if (!fs::exists(dir / "text.txt")) {
     std::ofstream out(dir / "text.txt");
-    for (int i = 0; i < 400; ++i) out << "the quick brown fox " << i % 7 << " jumps over the lazy dog. ";
+    for (int i = 0; i < 400; ++i)
+      out << "the quick brown fox " << i % 7 << " jumps over the lazy dog. ";
   }
   return dir;
 }
@@ -113,7 +114,8 @@ TEST(Training, AccumulationEqualsOneLargeMicroBatch) {
     const double b = split->train_step().loss;
     EXPECT_NEAR(a, b, 1e-4);
   }
-  EXPECT_TRUE(torch::allclose(whole->parameters().master(), split->parameters().master(), 1e-4, 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(whole->parameters().master(), split->parameters().master(), 1e-4, 1e-5));
 }
 
 TEST(Training, ResumedRunReproducesTheUninterruptedOne) {

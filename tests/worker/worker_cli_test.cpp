@@ -78,12 +78,16 @@ fs::path workdir() {
   return dir;
 }
 
-std::string job() { return "--job " + (workdir() / "job.yaml").string(); }
+std::string job() {
+  return "--job " + (workdir() / "job.yaml").string();
+}
 
 TEST(WorkerCli, ExecuteEmitsStartedStepsEvalCheckpointDone) {
   const fs::path ck = workdir() / "ck-single";
   fs::remove_all(ck);
-  const WorkerRun run = worker("execute " + job() + " --technique single --devices cpu --log-every 4 --checkpoint " + ck.string());
+  const WorkerRun run =
+      worker("execute " + job() + " --technique single --devices cpu --log-every 4 --checkpoint " +
+             ck.string());
   EXPECT_EQ(run.code, 0);
   EXPECT_TRUE(run.other.empty()) << run.other.front();
   ASSERT_GE(run.events.size(), 5u);
@@ -102,7 +106,8 @@ TEST(WorkerCli, ExecuteEmitsStartedStepsEvalCheckpointDone) {
 }
 
 TEST(WorkerCli, DdpOnTwoCpuRanksThroughTheLauncher) {
-  const WorkerRun run = worker("execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --log-every 6 --steps 6");
+  const WorkerRun run =
+      worker("execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --log-every 6 --steps 6");
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("started"), nullptr);
   EXPECT_EQ((*run.last("started"))["world_size"], 2);
@@ -115,7 +120,8 @@ TEST(WorkerCli, DdpOnTwoCpuRanksThroughTheLauncher) {
 }
 
 TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
-  const WorkerRun ok = worker("search " + job() + " --technique single --devices cpu --measure-steps 2");
+  const WorkerRun ok =
+      worker("search " + job() + " --technique single --devices cpu --measure-steps 2");
   EXPECT_EQ(ok.code, 0);
   const json* r = ok.last("search_result");
   ASSERT_NE(r, nullptr);
@@ -124,7 +130,8 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GT((*r)["peak_memory_bytes"].get<double>(), 0);
   EXPECT_EQ((*r)["params"]["grad_accum"], 1);
   // With almost no memory every setting fails to allocate: infeasible, not a crash.
-  const WorkerRun oom = worker("search " + job() + " --technique single --devices cpu --device-memory-bytes 1000000");
+  const WorkerRun oom =
+      worker("search " + job() + " --technique single --devices cpu --device-memory-bytes 1000000");
   EXPECT_EQ(oom.code, 0);
   const json* o = oom.last("search_result");
   ASSERT_NE(o, nullptr);
@@ -169,7 +176,8 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
   const int stopped_at = (*run.last("stopped"))["step"];
   EXPECT_LT(stopped_at, 12);
   ASSERT_NE(run.last("checkpoint"), nullptr);
-  const WorkerRun again = worker("execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --checkpoint " + ck.string());
+  const WorkerRun again = worker(
+      "execute " + job() + " --technique ddp --devices cpu:0,cpu:1 --checkpoint " + ck.string());
   EXPECT_EQ(again.code, 0);
   ASSERT_NE(again.last("started"), nullptr);
   EXPECT_TRUE((*again.last("started"))["resumed"].get<bool>());
@@ -187,9 +195,11 @@ TEST(WorkerCli, BadInputIsAnErrorEventWithItsKindAndExitCode) {
   const std::string nodata = "--job " + (workdir() / "nodata.yaml").string();
   for (const Case& c : std::vector<Case>{
            {"execute " + nodata + " --technique single --devices cpu", "data", 3, "missing.txt"},
-           {"execute " + job() + " --technique zero3 --devices cpu", "config", 2, "unknown technique"},
+           {"execute " + job() + " --technique zero3 --devices cpu", "config", 2,
+            "unknown technique"},
            {"execute " + job() + " --technique single --devices gpu:7", "config", 2, "gpu:7"},
-           {"execute " + job() + " --technique single --devices cpu:0,cpu:1", "config", 2, "one device"},
+           {"execute " + job() + " --technique single --devices cpu:0,cpu:1", "config", 2,
+            "one device"},
            {"execute --job /nonexistent.yaml --technique single", "config", 2, "nonexistent"},
            {"execute " + job() + " --technique single --params '[1'", "config", 2, "params"},
            {"execute --technique single", "config", 2, "--job"},

@@ -43,8 +43,8 @@ TEST(ModelZoo, VitB16ParameterCount) {
   // Patch projection 16x16x3 -> 768 with bias, class token, 197 positions, 12 layers, final
   // LayerNorm, 1000-class head.
   const std::int64_t d = 768;
-  const std::int64_t expected = (16 * 16 * 3 * d + d) + d + 197 * d + 12 * (12 * d * d + 13 * d) +
-                                2 * d + (d * 1000 + 1000);
+  const std::int64_t expected =
+      (16 * 16 * 3 * d + d) + d + 197 * d + 12 * (12 * d * d + 13 * d) + 2 * d + (d * 1000 + 1000);
   EXPECT_EQ(expected, 86567656);
   EXPECT_EQ(model("vit-b-16").params, expected);
   EXPECT_EQ(model("vit-b-16").seq_len, 197);

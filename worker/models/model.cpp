@@ -1,6 +1,8 @@
 // The block-sequence model base, its loss, and build_model(); see model.h.
 #include "models/model.h"
 
+#include <mutex>
+
 #include <fmt/format.h>
 
 namespace saturn::worker {
@@ -37,6 +39,10 @@ torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& targ
 
 Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
                                            const ModelShapeOptions& shape, std::uint64_t seed) {
+  // Initialisation draws from libtorch's process-wide CPU generator: one model at a time, so
+  // models built on several threads (ranks in one process) get the same weights for a seed.
+  static std::mutex build_mutex;
+  const std::lock_guard<std::mutex> lock(build_mutex);
   torch::manual_seed(seed);
   const torch::NoGradGuard no_grad;
   if (architecture.family == "gpt2") {

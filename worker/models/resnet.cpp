@@ -75,9 +75,7 @@ class ResNetHeadImpl : public BlockImpl {
   ResNetHeadImpl(int64_t channels, int64_t classes) {
     fc = register_module("fc", nn::Linear(channels, classes));
   }
-  torch::Tensor forward(const torch::Tensor& x) override {
-    return fc->forward(x.mean({2, 3}));
-  }
+  torch::Tensor forward(const torch::Tensor& x) override { return fc->forward(x.mean({2, 3})); }
   nn::Linear fc{nullptr};
 };
 

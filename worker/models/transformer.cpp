@@ -95,8 +95,8 @@ class GptHeadImpl : public BlockImpl {
 class VitEmbedImpl : public BlockImpl {
  public:
   VitEmbedImpl(int patch, int d, int tokens) {
-    proj = register_module(
-        "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, patch).stride(patch)));
+    proj = register_module("proj",
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, patch).stride(patch)));
     cls = register_parameter("cls_token", torch::zeros({1, 1, d}));
     pos = register_parameter("pos_embed", torch::randn({1, tokens, d}) * 0.02);
   }
@@ -130,9 +130,8 @@ std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int cont
   auto embed = std::make_shared<GptEmbedImpl>(vocab, context, a.d_model);
   model->add_block("embed", embed);
   for (int i = 0; i < a.layers; ++i) {
-    model->add_block(fmt::format("h.{}", i),
-                            std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp,
-                                                                   a.layers, true, true));
+    model->add_block(fmt::format("h.{}", i), std::make_shared<TransformerBlockImpl>(
+                                                 a.d_model, a.heads, a.mlp, a.layers, true, true));
   }
   model->add_block("head", std::make_shared<GptHeadImpl>(a.d_model, embed->wte->weight));
   return model;
@@ -141,12 +140,11 @@ std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int cont
 std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size) {
   auto model = std::make_shared<Model>(a);
   const int grid = image_size / a.patch;
-  model->add_block("embed",
-                          std::make_shared<VitEmbedImpl>(a.patch, a.d_model, grid * grid + 1));
+  model->add_block("embed", std::make_shared<VitEmbedImpl>(a.patch, a.d_model, grid * grid + 1));
   for (int i = 0; i < a.layers; ++i) {
-    model->add_block(fmt::format("blocks.{}", i),
-                            std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp,
-                                                                   a.layers, false, false));
+    model->add_block(
+        fmt::format("blocks.{}", i),
+        std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp, a.layers, false, false));
   }
   model->add_block("head", std::make_shared<VitHeadImpl>(a.d_model, a.classes));
   return model;

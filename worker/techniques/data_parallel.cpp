@@ -2,10 +2,10 @@
 // c10d: NCCL on CUDA, Gloo on the CPU). Both train with the Trainer; their one knob is the
 // number of micro-steps per optimizer step (gradient accumulation): search tries the largest
 // micro-batch first and halves it until a step fits in memory.
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -97,10 +97,12 @@ class DataParallel final : public Technique {
   int execute(RunContext& ctx, const ExecuteOptions& options) const override {
     EventSink& events = *ctx.events;
     auto fail = [&](const Error& e, const std::string& kind) {
-      events.emit(protocol::kError, {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
+      events.emit(protocol::kError,
+                  {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
       return protocol::exit_code_for(kind);
     };
-    if (Status s = check_devices(ctx); !s) return fail(s.error(), std::string(protocol::kErrorConfig));
+    if (Status s = check_devices(ctx); !s)
+      return fail(s.error(), std::string(protocol::kErrorConfig));
     auto rank = setup_rank(ctx);
     if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
     TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
@@ -114,9 +116,9 @@ class DataParallel final : public Technique {
       if (!restored) return fail(restored.error(), std::string(protocol::kErrorConfig));
       resumed = *restored;
     }
-    const std::int64_t until =
-        options.steps > 0 ? std::min(trainer.total_steps(), trainer.step() + options.steps)
-                          : trainer.total_steps();
+    const std::int64_t until = options.steps > 0
+                                   ? std::min(trainer.total_steps(), trainer.step() + options.steps)
+                                   : trainer.total_steps();
     json devices = json::array();
     for (const torch::Device& d : ctx.devices) devices.push_back(d.str());
     events.emit(protocol::kStarted, {{"job", ctx.job.name},
@@ -142,7 +144,8 @@ class DataParallel final : public Technique {
       events.emit(protocol::kCheckpoint,
                   {{"step", trainer.step()},
                    {"path", *where},
-                   {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()}});
+                   {"seconds",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()}});
       return true;
     };
     double loss = 0;
@@ -157,11 +160,13 @@ class DataParallel final : public Technique {
       const StepStats s = trainer.train_step();
       loss = s.loss;
       if (!std::isfinite(s.loss)) {
-        return fail(Error{"", 0, "lr", fmt::format("the loss is {} at step {}: training diverged",
-                                                    s.loss, s.step)},
-                    std::string(protocol::kErrorConfig));
+        return fail(
+            Error{"", 0, "lr",
+                  fmt::format("the loss is {} at step {}: training diverged", s.loss, s.step)},
+            std::string(protocol::kErrorConfig));
       }
-      if (options.log_every > 0 && (s.step % options.log_every == 0 || s.step == until || s.step == 1)) {
+      if (options.log_every > 0 &&
+          (s.step % options.log_every == 0 || s.step == until || s.step == 1)) {
         events.emit(protocol::kStep, {{"step", s.step},
                                       {"loss", s.loss},
                                       {"lr", s.lr},
@@ -171,9 +176,11 @@ class DataParallel final : public Technique {
                                       {"tokens_per_s", static_cast<double>(s.tokens) / s.seconds}});
       }
       if (ctx.job.eval_every > 0 && s.step % ctx.job.eval_every == 0 && s.step != until) {
-        events.emit(protocol::kEval, {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
+        events.emit(protocol::kEval,
+                    {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
       }
-      if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 && s.step != until) {
+      if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 &&
+          s.step != until) {
         if (!checkpoint()) return protocol::kExitInternal;
       }
     }
@@ -185,7 +192,8 @@ class DataParallel final : public Technique {
                  {"total_steps", trainer.total_steps()},
                  {"loss", loss},
                  {"eval_loss", eval},
-                 {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+                 {"seconds",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
     return protocol::kExitOk;
   }
 

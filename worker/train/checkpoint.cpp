@@ -27,14 +27,22 @@ constexpr int kKeep = 2;  // checkpoints kept
 
 std::string dtype_name(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return "F32";
-    case torch::kBFloat16: return "BF16";
-    case torch::kHalf: return "F16";
-    case torch::kDouble: return "F64";
-    case torch::kLong: return "I64";
-    case torch::kInt: return "I32";
-    case torch::kByte: return "U8";
-    default: return "";
+    case torch::kFloat:
+      return "F32";
+    case torch::kBFloat16:
+      return "BF16";
+    case torch::kHalf:
+      return "F16";
+    case torch::kDouble:
+      return "F64";
+    case torch::kLong:
+      return "I64";
+    case torch::kInt:
+      return "I32";
+    case torch::kByte:
+      return "U8";
+    default:
+      return "";
   }
 }
 
@@ -131,13 +139,16 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
   fs::create_directories(tmp_dir, ec);
   if (ec) return checkpoint_error(tmp_dir.string(), "cannot create: " + ec.message());
 
-  const std::map<std::string, std::string> meta = {
-      {"format", "pt"}, {"job", state.job}, {"model", state.model},
-      {"step", std::to_string(state.step)}, {"written_by", "saturn-worker"}};
+  const std::map<std::string, std::string> meta = {{"format", "pt"},
+                                                   {"job", state.job},
+                                                   {"model", state.model},
+                                                   {"step", std::to_string(state.step)},
+                                                   {"written_by", "saturn-worker"}};
   Staged weights;
   weights.add_flat("", params.master(), params);
   for (const auto& b : model.named_buffers(/*recurse=*/true)) weights.add(b.key(), b.value());
-  if (Status s = write_safetensors((tmp_dir / "model.safetensors").string(), weights.views, meta); !s) {
+  if (Status s = write_safetensors((tmp_dir / "model.safetensors").string(), weights.views, meta);
+      !s) {
     return s.error();
   }
   Staged opt;
@@ -145,7 +156,8 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
     opt.add_flat(state_name + ".", *tensor, params);
   }
   opt.add("rng.cpu", cpu_rng_state());
-  if (Status s = write_safetensors((tmp_dir / "optimizer.safetensors").string(), opt.views, meta); !s) {
+  if (Status s = write_safetensors((tmp_dir / "optimizer.safetensors").string(), opt.views, meta);
+      !s) {
     return s.error();
   }
   const nlohmann::json trainer = {{"step", state.step},
@@ -154,7 +166,8 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
                                   {"model", state.model},
                                   {"world_size", state.world_size},
                                   {"grad_accum", state.grad_accum}};
-  if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n"); !s) {
+  if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n");
+      !s) {
     return s.error();
   }
   remove_checkpoint_dir(final_dir);
@@ -175,7 +188,8 @@ Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatP
     }
   }
   std::sort(names.begin(), names.end());
-  for (std::size_t i = 0; i + kKeep < names.size(); ++i) remove_checkpoint_dir(fs::path(dir) / names[i]);
+  for (std::size_t i = 0; i + kKeep < names.size(); ++i)
+    remove_checkpoint_dir(fs::path(dir) / names[i]);
   return final_dir.string();
 }
 
@@ -205,9 +219,8 @@ Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameter
     return checkpoint_error((at / "trainer.json").string(), std::string("unreadable: ") + e.what());
   }
   if (s.job != expect.job || s.model != expect.model) {
-    return checkpoint_error(at.string(),
-                            fmt::format("holds job \"{}\" ({}), not \"{}\" ({})", s.job, s.model,
-                                        expect.job, expect.model));
+    return checkpoint_error(at.string(), fmt::format("holds job \"{}\" ({}), not \"{}\" ({})",
+                                                     s.job, s.model, expect.job, expect.model));
   }
   auto weights = SafetensorsFile::open((at / "model.safetensors").string());
   if (!weights) return weights.error();
@@ -222,8 +235,8 @@ Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameter
     for (const FlatParameters::Entry& e : params.entries()) {
       const SafetensorsFile::Entry* t = file.find(prefix + e.name);
       if (!t || t->dtype != "F32" || t->shape != e.shape) {
-        return checkpoint_error(at.string(),
-                                fmt::format("\"{}{}\" is missing or has another shape", prefix, e.name));
+        return checkpoint_error(
+            at.string(), fmt::format("\"{}{}\" is missing or has another shape", prefix, e.name));
       }
       std::memcpy(static_cast<unsigned char*>(cpu.data_ptr()) + e.offset * 4, t->data, t->bytes);
     }
@@ -235,7 +248,8 @@ Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameter
   for (auto& b : model.named_buffers(/*recurse=*/true)) {
     const SafetensorsFile::Entry* t = weights->find(b.key());
     if (!t || t->shape != b.value().sizes().vec()) {
-      return checkpoint_error(at.string(), fmt::format("buffer \"{}\" is missing or has another shape", b.key()));
+      return checkpoint_error(
+          at.string(), fmt::format("buffer \"{}\" is missing or has another shape", b.key()));
     }
     torch::Tensor cpu = torch::empty(t->shape, scalar_type(t->dtype));
     std::memcpy(cpu.data_ptr(), t->data, t->bytes);

@@ -38,8 +38,8 @@ Result<int> env_int(const char* name, int fallback, bool* present) {
 
 class ProcessGroupCommunicator final : public Communicator {
  public:
-  ProcessGroupCommunicator(c10::intrusive_ptr<c10d::Store> store,
-                           c10::intrusive_ptr<Group> group, int rank, int world)
+  ProcessGroupCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group,
+                           int rank, int world)
       : store_(std::move(store)), group_(std::move(group)), rank_(rank), world_(world) {}
 
   int rank() const override { return rank_; }
@@ -133,8 +133,7 @@ Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch:
   } catch (const std::exception& e) {
     return Error{"", 0, "MASTER_ADDR",
                  fmt::format("cannot join the process group at {}:{} as rank {} of {}: {}",
-                             env.master_addr, env.master_port, env.rank, env.world_size,
-                             e.what())};
+                             env.master_addr, env.master_port, env.rank, env.world_size, e.what())};
   }
 }
 

@@ -1,6 +1,7 @@
 // Language and synthetic-image data sources; see data_source.h.
 #include "train/data_source.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 namespace saturn::worker {
@@ -15,13 +16,15 @@ class LanguageSource final : public DataSource {
   std::int64_t eval_samples() const override { return data_.eval_samples(); }
 
   Batch train_batch(const std::vector<std::int64_t>& positions) override {
-    return assemble(static_cast<std::int64_t>(positions.size()), [&](std::int64_t i, std::int32_t* out) {
-      data_.train_sample(order_.at(positions[static_cast<std::size_t>(i)]), out);
-    });
+    return assemble(static_cast<std::int64_t>(positions.size()),
+                    [&](std::int64_t i, std::int32_t* out) {
+                      data_.train_sample(order_.at(positions[static_cast<std::size_t>(i)]), out);
+                    });
   }
 
   Batch eval_batch(std::int64_t first, std::int64_t count) override {
-    return assemble(count, [&](std::int64_t i, std::int32_t* out) { data_.eval_sample(first + i, out); });
+    return assemble(count,
+                    [&](std::int64_t i, std::int32_t* out) { data_.eval_sample(first + i, out); });
   }
 
  private:
@@ -50,11 +53,12 @@ class SyntheticImageSource final : public DataSource {
   SyntheticImageSource(std::int64_t samples, int image, int classes, std::uint64_t seed,
                        torch::Device device)
       : samples_(samples), classes_(classes), order_(samples, seed) {
-    // Fixed class patterns and noise images, drawn on the CPU from the seed.
+    // Fixed class patterns and noise images, drawn on the CPU from the seed with a generator of
+    // their own (the process-wide one may be in use by another rank's thread).
     SplitMix64 rng(seed * 0x9E3779B97F4A7C15ULL + 23);
-    torch::manual_seed(rng.next());
-    patterns_ = torch::randn({classes, 3, image, image}).to(device);
-    noise_ = (torch::randn({kNoise, 3, image, image}) * 0.5).to(device);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(rng.next());
+    patterns_ = torch::randn({classes, 3, image, image}, gen).to(device);
+    noise_ = (torch::randn({kNoise, 3, image, image}, gen) * 0.5).to(device);
   }
 
   std::int64_t train_samples() const override { return samples_; }

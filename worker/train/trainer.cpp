@@ -152,7 +152,7 @@ double Trainer::evaluate(std::int64_t max_samples) {
 Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   Result<std::string> where = std::string();
   if (rank() == 0) {
-    CheckpointState state{step_, optimizer_->steps(), setup_.job.name, setup_.job.model,
+    CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
                           world_size(), grad_accum_};
     where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
   }

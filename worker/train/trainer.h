@@ -34,7 +34,7 @@ struct StepStats {
   double loss = 0;        // mean over the global batch (averaged over ranks)
   double lr = 0;
   double grad_norm = 0;
-  double seconds = 0;     // wall-clock of the step on this rank
+  double seconds = 0;        // wall-clock of the step on this rank
   std::int64_t samples = 0;  // global batch
   std::int64_t tokens = 0;   // global tokens (language models)
 };
