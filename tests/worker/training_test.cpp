@@ -1,6 +1,7 @@
 // Training, in process: data-parallel ranks equal one process on the same global batch,
 // gradient accumulation equals one large micro-batch, a resumed run reproduces the
 // uninterrupted one exactly, and checkpoints are safetensors files with the model's names.
+// GradientReducer: buckets start during the backward pass, in one order, covering the buffer.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -103,6 +104,61 @@ TEST(Training, TwoRanksEqualOneProcessOnTheSameGlobalBatch) {
                                 single->parameters().master(), 1e-4, 1e-5))
         << "rank " << r;
   }
+}
+
+// Two identical ranks, simulated: a started sum doubles its bucket at once; records the buckets.
+class RecordingCommunicator final : public Communicator {
+ public:
+  struct Done final : PendingCollective {
+    void wait() override {}
+  };
+  int rank() const override { return 0; }
+  int world_size() const override { return 2; }
+  std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) override {
+    started.emplace_back(tensor.data_ptr<float>(), tensor.numel());
+    tensor.mul_(2);
+    return std::make_unique<Done>();
+  }
+  double all_reduce_mean(double value) override { return value; }
+  void barrier() override {}
+  std::vector<std::pair<float*, std::int64_t>> started;
+};
+
+TEST(GradientReducer, BucketsStartDuringBackwardFromTheTailAndCoverTheBuffer) {
+  auto t = make(tiny_job());
+  FlatParameters& params = t->parameters();
+  RecordingCommunicator comm;
+  GradientReducer reducer(params, comm, /*bucket_bytes=*/16 * 1024);
+  ASSERT_GT(reducer.buckets(), 3u);
+  const torch::Tensor ids = torch::arange(32, torch::kLong).remainder(29).view({2, 16});
+  auto backward = [&] {
+    params.zero_grad();
+    Model& m = t->model();
+    m.loss(m.forward(ids), ids).backward();
+  };
+  backward();  // not armed: nothing starts
+  EXPECT_TRUE(comm.started.empty());
+  const torch::Tensor expected = params.grad().clone();
+
+  backward();
+  reducer.arm();
+  backward();
+  reducer.finish();
+  EXPECT_EQ(reducer.started_during_backward(), reducer.buckets());
+  ASSERT_EQ(comm.started.size(), reducer.buckets());
+  // From the end of the buffer to its start, contiguous, each element once.
+  float* end = params.grad().data_ptr<float>() + params.grad().numel();
+  for (const auto& [begin, numel] : comm.started) {
+    EXPECT_EQ(begin + numel, end);
+    end = begin;
+  }
+  EXPECT_EQ(end, params.grad().data_ptr<float>());
+  EXPECT_TRUE(torch::allclose(params.grad(), expected, 1e-5, 1e-6));  // x2 / 2
+
+  comm.started.clear();
+  reducer.finish();  // not armed: everything now, still in order
+  EXPECT_EQ(reducer.started_during_backward(), 0u);
+  EXPECT_EQ(comm.started.size(), reducer.buckets());
 }
 
 TEST(Training, AccumulationEqualsOneLargeMicroBatch) {

@@ -36,6 +36,15 @@ Result<int> env_int(const char* name, int fallback, bool* present) {
   return static_cast<int>(v);
 }
 
+class PendingWork final : public PendingCollective {
+ public:
+  explicit PendingWork(c10::intrusive_ptr<c10d::Work> work) : work_(std::move(work)) {}
+  void wait() override { work_->wait(); }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+};
+
 class ProcessGroupCommunicator final : public Communicator {
  public:
   ProcessGroupCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group,
@@ -45,17 +54,9 @@ class ProcessGroupCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
 
-  void all_reduce_mean(torch::Tensor& tensor, std::int64_t bucket_numel) override {
-    const torch::NoGradGuard no_grad;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    std::vector<std::vector<torch::Tensor>> buckets;
-    const std::int64_t n = tensor.numel();
-    for (std::int64_t offset = 0; offset < n; offset += bucket_numel) {
-      buckets.push_back({tensor.narrow(0, offset, std::min(bucket_numel, n - offset))});
-    }
-    for (auto& bucket : buckets) works.push_back(group_->allreduce(bucket));
-    for (auto& work : works) work->wait();
-    tensor.div_(world_);
+  std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) override {
+    std::vector<torch::Tensor> tensors = {std::move(tensor)};
+    return std::make_unique<PendingWork>(group_->allreduce(tensors));
   }
 
   double all_reduce_mean(double value) override {

@@ -25,14 +25,23 @@ struct RankEnvironment {
   static Result<RankEnvironment> from_env();
 };
 
+// A collective in flight. wait() blocks until its result is in place; until then the tensor it
+// was given must stay alive and untouched.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
-  // In-place sum over ranks, then division by the world size. Chunks of `tensor` are reduced
-  // as separate, concurrent operations (buckets) of at most `bucket_numel` elements.
-  virtual void all_reduce_mean(torch::Tensor& tensor, std::int64_t bucket_numel) = 0;
+  // Starts an in-place sum of `tensor` (on the rank's device) over ranks and returns at once.
+  // Every rank must start the same sequence of sums, tensor sizes matching.
+  virtual std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) = 0;
+  // The mean of `value` over ranks (blocking).
   virtual double all_reduce_mean(double value) = 0;
   virtual void barrier() = 0;
 };

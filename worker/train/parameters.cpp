@@ -19,9 +19,25 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     if (!seen.insert(item.value().unsafeGetTensorImpl()).second) continue;
     params.emplace_back(item.key(), item.value());
   }
-  // Decay group first: tensors of two or more dimensions.
-  std::stable_partition(params.begin(), params.end(),
-                        [](const auto& p) { return p.second.dim() >= 2; });
+  // Within each block ("h.3" of "h.3.c_attn.weight", "embed" of "embed.wte.weight"), tensors of
+  // two or more dimensions (the decay group) first.
+  auto block_of = [](const std::string& name) {
+    const std::size_t first = name.find('.');
+    if (first == std::string::npos) return name;
+    const std::size_t second = name.find('.', first + 1);
+    const bool numbered = second != std::string::npos && second > first + 1 &&
+                          std::all_of(name.begin() + static_cast<long>(first) + 1,
+                                      name.begin() + static_cast<long>(second),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+    return name.substr(0, numbered ? second : first);
+  };
+  for (auto begin = params.begin(); begin != params.end();) {
+    const std::string block = block_of(begin->first);
+    auto end = std::find_if(begin, params.end(),
+                            [&](const auto& p) { return block_of(p.first) != block; });
+    std::stable_partition(begin, end, [](const auto& p) { return p.second.dim() >= 2; });
+    begin = end;
+  }
   for (const auto& [name, p] : params) {
     Entry e;
     e.name = name;
@@ -29,7 +45,14 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     e.numel = p.numel();
     e.shape = p.sizes().vec();
     e.decay = p.dim() >= 2;
-    if (e.decay) decay_numel_ += e.numel;
+    if (e.decay) {
+      if (!decay_ranges_.empty() &&
+          decay_ranges_.back().offset + decay_ranges_.back().numel == e.offset) {
+        decay_ranges_.back().numel += e.numel;
+      } else {
+        decay_ranges_.push_back({e.offset, e.numel});
+      }
+    }
     numel_ += e.numel;
     entries_.push_back(std::move(e));
   }
@@ -46,6 +69,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     torch::Tensor& p = params[i].second;
     p.set_data(compute_.narrow(0, e.offset, e.numel).view(e.shape));
     p.mutable_grad() = grad_.narrow(0, e.offset, e.numel).view(e.shape);
+    parameters_.push_back(p);
   }
 }
 
@@ -95,20 +119,24 @@ double FlatOptimizer::step(double lr, double max_norm) {
   const double norm = g.norm().item<double>();
   if (max_norm > 0 && norm > max_norm) g.mul_(max_norm / (norm + 1e-6));
   ++steps_;
-  const std::int64_t decay = params_.decay_numel();
   if (config_.kind == "adamw") {
     exp_avg_.lerp_(g, 1 - config_.beta1);
     exp_avg_sq_.mul_(config_.beta2).addcmul_(g, g, 1 - config_.beta2);
     const double bias1 = 1 - std::pow(config_.beta1, static_cast<double>(steps_));
     const double bias2 = 1 - std::pow(config_.beta2, static_cast<double>(steps_));
-    if (config_.weight_decay > 0 && decay > 0) {
-      master.narrow(0, 0, decay).mul_(1 - lr * config_.weight_decay);
+    if (config_.weight_decay > 0) {
+      for (const auto& r : params_.decay_ranges()) {
+        master.narrow(0, r.offset, r.numel).mul_(1 - lr * config_.weight_decay);
+      }
     }
     const torch::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bias2)).add_(config_.eps);
     master.addcdiv_(exp_avg_, denom, -lr / bias1);
   } else {
-    if (config_.weight_decay > 0 && decay > 0) {
-      g.narrow(0, 0, decay).add_(master.narrow(0, 0, decay), config_.weight_decay);
+    if (config_.weight_decay > 0) {
+      for (const auto& r : params_.decay_ranges()) {
+        g.narrow(0, r.offset, r.numel).add_(master.narrow(0, r.offset, r.numel),
+                                            config_.weight_decay);
+      }
     }
     if (momentum_.defined()) {
       momentum_.mul_(config_.momentum).add_(g);

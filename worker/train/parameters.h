@@ -5,9 +5,11 @@
 // (what the model computes with: bf16 on CUDA, the master itself on the CPU) and `grad` (the
 // compute dtype; autograd accumulates into it in place). The model's parameters become views of
 // `compute`, their gradients views of `grad`. Parameters with weight decay (matrices,
-// embeddings, convolutions) come first, then those without (biases, norms), so each group is one
-// contiguous slice. An optimizer step is then a handful of large kernels instead of several per
-// tensor, gradient clipping one norm, and data-parallel all-reduce one buffer.
+// embeddings, convolutions) come first within each block, then those without (biases, norms);
+// blocks lie in forward order, so the backward pass completes the buffer from its end to its
+// start, and data-parallel gradient buckets cut from the end fill in the order they are
+// reduced. An optimizer step is a handful of large kernels (weight decay one per block) instead
+// of several per tensor, and gradient clipping one norm.
 #pragma once
 
 #include <cstdint>
@@ -29,14 +31,22 @@ class FlatParameters {
     std::vector<std::int64_t> shape;
     bool decay = false;
   };
+  // A contiguous slice of the flat buffers, elements.
+  struct Range {
+    std::int64_t offset = 0;
+    std::int64_t numel = 0;
+  };
 
   // Moves `module`'s parameters to `device` and into flat buffers of `compute_dtype`. Buffers
   // (BatchNorm statistics) move to the device as they are.
   FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype);
 
   const std::vector<Entry>& entries() const { return entries_; }
+  // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
+  const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
   std::int64_t numel() const { return numel_; }
-  std::int64_t decay_numel() const { return decay_numel_; }  // the first slice
+  // The slices that take weight decay (decay entries, adjacent ones merged), in offset order.
+  const std::vector<Range>& decay_ranges() const { return decay_ranges_; }
   torch::Tensor& master() { return master_; }
   torch::Tensor& grad() { return grad_; }
   bool separate_compute() const { return compute_.data_ptr() != master_.data_ptr(); }
@@ -47,7 +57,9 @@ class FlatParameters {
 
  private:
   std::vector<Entry> entries_;
-  std::int64_t numel_ = 0, decay_numel_ = 0;
+  std::vector<torch::Tensor> parameters_;
+  std::vector<Range> decay_ranges_;
+  std::int64_t numel_ = 0;
   torch::Tensor master_, compute_, grad_;
 };
 

@@ -17,9 +17,8 @@
 namespace saturn::worker {
 namespace {
 
-// Gradient buckets reduced concurrently, elements (25M fp32 = 100 MB, PyTorch DDP's default
-// bucket is 25 MB; larger buckets suit a flat buffer reduced after the backward pass).
-constexpr std::int64_t kBucketNumel = 25 * 1000 * 1000;
+// Gradient bucket size, bytes (PyTorch DDP's default).
+constexpr std::int64_t kBucketBytes = 25 * 1024 * 1024;
 
 Error config_error(const std::string& field, const std::string& message) {
   return Error{"", 0, field, message};
@@ -74,6 +73,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
   t->params_ = std::make_unique<FlatParameters>(*t->model_, setup.device, compute);
   t->optimizer_ = std::make_unique<FlatOptimizer>(*t->params_, OptimizerConfig::from_job(job));
+  if (setup.comm && setup.comm->world_size() > 1) {
+    t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);
+  }
   auto data = make_data_source(job, setup.base_dir, *arch, language ? vocab : 0, setup.device);
   if (!data) return data.error();
   t->data_ = std::move(*data);
@@ -108,11 +110,12 @@ StepStats Trainer::train_step() {
         batch_positions(step_, job.batch_size, grad_accum_, micro, world_size(), rank());
     const Batch batch = data_->train_batch(positions);
     const torch::Tensor loss = model_->loss(model_->forward(batch.input), batch.target);
+    if (reducer_ && micro == grad_accum_ - 1) reducer_->arm();
     (loss / grad_accum_).backward();
     loss_sum += loss.detach();
     tokens += batch.tokens;
   }
-  if (setup_.comm) setup_.comm->all_reduce_mean(params_->grad(), kBucketNumel);
+  if (reducer_) reducer_->finish();
   StepStats s;
   s.lr = learning_rate(job.lr, step_, job.warmup_steps, total_steps_);
   s.grad_norm = optimizer_->step(s.lr, job.grad_clip);

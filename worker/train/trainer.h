@@ -1,7 +1,7 @@
 // One rank's training of one job: model, flat parameters, optimizer, data and schedule, one
 // optimizer step at a time; evaluation; checkpoints. Data-parallel when given a Communicator:
 // each rank computes on its share of every micro-step and the gradient is averaged over ranks
-// before the step. Techniques (techniques/) drive it.
+// in buckets while the last micro-step's backward pass runs (GradientReducer). Techniques (techniques/) drive it.
 //
 // Precision: bf16 compute with fp32 master weights and optimizer state on CUDA; fp32 on the CPU.
 // Global batch B = grad_accum x ranks x micro-batch; a step's loss is the mean over its B samples.
@@ -17,6 +17,7 @@
 #include "saturn/workload.h"
 #include "train/communicator.h"
 #include "train/data_source.h"
+#include "train/gradient_reducer.h"
 #include "train/parameters.h"
 
 namespace saturn::worker {
@@ -77,6 +78,7 @@ class Trainer {
   std::shared_ptr<Model> model_;
   std::unique_ptr<FlatParameters> params_;
   std::unique_ptr<FlatOptimizer> optimizer_;
+  std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
   int grad_accum_ = 1;
   std::int64_t micro_batch_ = 1;
