@@ -29,9 +29,10 @@ struct Assignment {
 };
 
 struct SolverReport {
-  std::string name;    // "heuristic", "milp", "reference", "auto(...)"
-  std::string status;  // "optimal", "feasible", "no-plan", ...
-  double solve_s = 0;  // wall-clock seconds spent planning
+  std::string name;     // "heuristic", "milp", "reference", "auto(...)"
+  std::string status;   // "optimal", "feasible", "no-plan", ...
+  double solve_s = 0;   // wall-clock seconds spent planning
+  std::string warning;  // non-empty: something went wrong that the plan survived (a CBC crash)
 };
 
 struct Plan {

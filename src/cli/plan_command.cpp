@@ -44,6 +44,7 @@ void print_table(const Plan& plan) {
   fmt::print("gap          {:.2f}%\n", 100 * plan.gap);
   fmt::print("solver       {} ({}), {:.2f} s\n", plan.solver.name, plan.solver.status,
              plan.solver.solve_s);
+  if (!plan.solver.warning.empty()) fmt::print(stderr, "warning: {}\n", plan.solver.warning);
 }
 
 int run_plan(const PlanArgs& args) {

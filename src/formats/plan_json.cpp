@@ -33,13 +33,13 @@ nlohmann::json to_json(const Plan& plan) {
                            {"start_s", a.start_s},
                            {"end_s", a.end_s}});
   }
+  json solver = {
+      {"name", plan.solver.name}, {"status", plan.solver.status}, {"solve_s", plan.solver.solve_s}};
+  if (!plan.solver.warning.empty()) solver["warning"] = plan.solver.warning;
   return {{"makespan_s", plan.makespan_s},
           {"lower_bound_s", plan.lower_bound_s},
           {"gap", std::isfinite(plan.gap) ? json(plan.gap) : json(nullptr)},
-          {"solver",
-           {{"name", plan.solver.name},
-            {"status", plan.solver.status},
-            {"solve_s", plan.solver.solve_s}}},
+          {"solver", std::move(solver)},
           {"assignments", std::move(assignments)}};
 }
 
@@ -132,7 +132,9 @@ Result<Plan> read_plan(const JsonChecker& check, const json& doc) {
 
   const json& solver = doc["solver"];
   const JsonPath at = root / "solver";
-  if (auto s = check.check_object(solver, at, {"name", "status", "solve_s"}); !s) return s.error();
+  if (auto s = check.check_object(solver, at, {"name", "status", "solve_s", "warning"}); !s) {
+    return s.error();
+  }
   if (auto s = read_required(check, solver, at, {"name", "status", "solve_s"}); !s) {
     return s.error();
   }
@@ -145,6 +147,11 @@ Result<Plan> read_plan(const JsonChecker& check, const json& doc) {
   auto solve_s = check.get_number(solver["solve_s"], at / "solve_s", 0, false);
   if (!solve_s) return solve_s.error();
   plan.solver.solve_s = *solve_s;
+  if (solver.contains("warning")) {
+    auto warning = check.get_string(solver["warning"], at / "warning", false);
+    if (!warning) return warning.error();
+    plan.solver.warning = *warning;
+  }
 
   const json& assignments = doc["assignments"];
   if (auto s = check.check_array(assignments, root / "assignments", false); !s) return s.error();

@@ -10,7 +10,7 @@ Plan SimulationResult::timeline() const {
   plan.makespan_s = makespan_s;
   plan.lower_bound_s = lower_bound_s;
   plan.gap = lower_bound_s > 0 ? std::max(0.0, makespan_s / lower_bound_s - 1) : 0;
-  plan.solver = {policy, "simulated", 0};
+  plan.solver = {policy, "simulated", 0, ""};
   for (const Segment& s : segments) {
     Assignment a;
     a.task = s.finished ? s.task : s.task + " (moved)";

@@ -292,6 +292,7 @@ MilpResult solve_flow_milp(const Instance& instance, const Schedule& warm_in, do
   result.bound = out.bound;
   result.optimal = out.optimal;
   result.stopped_on_time = out.stopped_on_time;
+  result.failure = out.failure;
   if (out.has_solution) {
     Schedule raw;
     raw.jobs.resize(jobs);

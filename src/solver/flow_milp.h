@@ -19,6 +19,7 @@ struct MilpResult {
   double bound = 0;   // CBC's lower bound on the makespan (certified by the model)
   bool optimal = false;
   bool stopped_on_time = false;
+  std::string failure;  // CBC crashed or hung (MipModel::Outcome::failure)
   int variables = 0;
   int rows = 0;
 };

@@ -7,7 +7,11 @@
 #include <OsiClpSolverInterface.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
+
+#include "solver/child_process.h"
 
 namespace saturn::solver {
 
@@ -27,8 +31,8 @@ void MipModel::add_row(const std::vector<std::pair<int, double>>& terms, double 
   row_upper_.push_back(upper);
 }
 
-MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& start,
-                                  bool log) const {
+MipModel::Outcome MipModel::solve_here(double seconds, const std::vector<double>& start,
+                                       bool log) const {
   CoinPackedMatrix matrix(false, 0, 0);  // row-ordered
   matrix.setDimensions(0, num_vars());
   for (const auto& row : rows_) {
@@ -76,6 +80,55 @@ MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& sta
     out.values.assign(model.bestSolution(), model.bestSolution() + num_vars());
     out.objective = model.getObjValue();
   }
+  return out;
+}
+
+namespace {
+
+// The child's answer: a fixed header, then `count` doubles.
+struct Header {
+  std::uint8_t has_solution, optimal, stopped_on_time;
+  double objective, bound;
+  std::uint64_t count;
+};
+
+}  // namespace
+
+MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& start,
+                                  bool log) const {
+  Outcome out;
+  const ChildResult child = run_in_child(
+      [&] {
+        const Outcome o = solve_here(seconds, start, log);
+        Header h{o.has_solution, o.optimal, o.stopped_on_time,
+                 o.objective,    o.bound,   o.values.size()};
+        std::string bytes(reinterpret_cast<const char*>(&h), sizeof h);
+        bytes.append(reinterpret_cast<const char*>(o.values.data()),
+                     o.values.size() * sizeof(double));
+        return bytes;
+      },
+      seconds + std::max(5.0, seconds));
+  if (!child.failure.empty()) {
+    out.failure = "CBC: " + child.failure;
+    return out;
+  }
+  Header h{};
+  if (child.bytes.size() < sizeof h) {
+    out.failure = "CBC: its process returned no answer";
+    return out;
+  }
+  std::memcpy(&h, child.bytes.data(), sizeof h);
+  if (child.bytes.size() != sizeof h + h.count * sizeof(double)) {
+    out.failure = "CBC: its process returned a truncated answer";
+    return out;
+  }
+  out.has_solution = h.has_solution;
+  out.optimal = h.optimal;
+  out.stopped_on_time = h.stopped_on_time;
+  out.objective = h.objective;
+  out.bound = h.bound;
+  out.values.resize(h.count);
+  std::memcpy(out.values.data(), child.bytes.data() + sizeof h, h.count * sizeof(double));
   return out;
 }
 

@@ -25,13 +25,20 @@ class MipModel {
     double bound = 0;  // CBC's best possible objective (valid lower bound)
     bool optimal = false;
     bool stopped_on_time = false;
+    std::string failure;  // non-empty: CBC crashed or hung; nothing above is from it
   };
 
   // Solves within `seconds` of wall-clock time, starting from `start` (a full assignment, or
   // empty). `log` lets CBC print its progress to stdout.
+  //
+  // CBC runs in a child process: CBC 2.10 can crash (CglPreProcess::postProcess after a time
+  // limit, seen under load) or overrun its limit, and neither may take the caller down. A child
+  // that dies, or outlives the limit by max(5 s, the limit), is reported in `failure`.
   Outcome solve(double seconds, const std::vector<double>& start, bool log) const;
 
  private:
+  Outcome solve_here(double seconds, const std::vector<double>& start, bool log) const;
+
   std::vector<std::string> names_;
   std::vector<double> lower_, upper_, cost_;
   std::vector<char> integer_;

@@ -69,6 +69,7 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
         solve_reference_milp(instance, std::max(0.05, 0.85 * seconds - 0.05), verbose);
     solved.lower_bound_s = std::max(solved.lower_bound_s, ref.bound * (1 - 1e-9));
     cut_by_time = ref.stopped_on_time;
+    solved.warning = ref.failure;
     solved.schedule = ref.schedule;
     solved.gpus = ref.gpus;
   } else {
@@ -98,6 +99,7 @@ Solved solve_instance(const Instance& instance, const PlannerOptions& options, d
       solved.lower_bound_s = std::max(solved.lower_bound_s, m.bound * (1 - 1e-9));
       if (!m.schedule.empty() && better(m.schedule, solved.schedule)) solved.schedule = m.schedule;
       cut_by_time = cut_by_time || m.stopped_on_time;
+      if (!m.failure.empty()) solved.warning = m.failure + "; the plan is the heuristic's";
       if (m.optimal) {
         solved.lower_bound_s = std::max(solved.lower_bound_s,
                                         std::min(m.bound, solved.schedule.makespan_s) * (1 - 1e-9));
@@ -132,7 +134,7 @@ Plan make_plan(const Instance& instance, const ProfileTable& table, const Solved
   const double bound = plan.lower_bound_s - origin_s;
   plan.gap = bound > 0 ? std::max(0.0, span / bound - 1) : 0.0;
   if (plan.gap < 1e-6) plan.gap = 0;
-  plan.solver = {solved.name, solved.status, solve_s};
+  plan.solver = {solved.name, solved.status, solve_s, solved.warning};
   return plan;
 }
 

@@ -90,6 +90,7 @@ ReferenceResult solve_reference_milp(const Instance& instance, double seconds, b
   result.bound = out.bound;
   result.optimal = out.optimal;
   result.stopped_on_time = out.stopped_on_time;
+  result.failure = out.failure;
   if (!out.has_solution) return result;
 
   Schedule schedule;

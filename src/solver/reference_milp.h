@@ -16,6 +16,7 @@ struct ReferenceResult {
   double bound = 0;
   bool optimal = false;
   bool stopped_on_time = false;
+  std::string failure;  // CBC crashed or hung (MipModel::Outcome::failure)
 };
 
 // Only for instances without running tasks or reservations (plain `saturn plan`).

@@ -16,6 +16,7 @@ struct Solved {
   double lower_bound_s = 0;            // certified, from the instance's origin
   std::string name;                    // solver name for the report
   std::string status;                  // "optimal" | "feasible" | "time-limit" | "no-plan"
+  std::string warning;                 // a MILP that failed; the plan is the heuristic's
 };
 
 // Auto runs the MILP after the heuristic when it has at most this many ordered job pairs.

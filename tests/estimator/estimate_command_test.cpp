@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 using saturn::testing::CommandResult;
 using saturn::testing::example;
 
-CommandResult saturn(const std::string& args) { return saturn::testing::run_saturn(args); }
+CommandResult saturn(const std::string& args) {
+  return saturn::testing::run_saturn(args);
+}
 
 fs::path temp_dir(const std::string& name) {
   return saturn::testing::fresh_temp_dir("estimate_" + name);

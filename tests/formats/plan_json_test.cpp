@@ -18,7 +18,7 @@ Plan sample_plan() {
   plan.makespan_s = 5400.25;
   plan.lower_bound_s = 5000;
   plan.gap = 5400.25 / 5000 - 1;
-  plan.solver = {"heuristic", "feasible", 0.0123};
+  plan.solver = {"heuristic", "feasible", 0.0123, ""};
   plan.assignments = {{"t0", "fsdp", 1, "n0", {0, 1}, 0, 5400.25},
                       {"t1", "ddp", 0, "n1", {2, 3, 5}, 100.5, 1000.125}};
   return plan;
@@ -67,6 +67,19 @@ TEST(PlanJson, RoundTrip) {
     EXPECT_EQ(x.end_s, y.end_s);
   }
   EXPECT_EQ(to_json(*back), to_json(plan));
+}
+
+TEST(PlanJson, SolverWarningIsWrittenOnlyWhenThereIsOneAndReadBack) {
+  Plan plan = sample_plan();
+  plan.solver.warning = "CBC: crashed (Segmentation fault); the plan is the heuristic's";
+  const nlohmann::json j = to_json(plan);
+  EXPECT_EQ(j["solver"]["warning"], plan.solver.warning);
+  auto back = parse_plan_json(j.dump());
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->solver.warning, plan.solver.warning);
+  nlohmann::json bad = j;
+  bad["solver"]["warning"] = 3;
+  EXPECT_FALSE(parse_plan_json(bad.dump()).ok());
 }
 
 TEST(PlanJson, InfiniteGapIsNull) {

@@ -46,7 +46,7 @@ Plan sample_plan() {
   p.makespan_s = 7200;
   p.lower_bound_s = 6000;
   p.gap = 0.2;
-  p.solver = {"heuristic", "feasible", 0.01};
+  p.solver = {"heuristic", "feasible", 0.01, ""};
   p.assignments.push_back(assign("t0", "n0", {0, 1}, 0, 3600));
   p.assignments.push_back(assign("t1", "n1", {0, 1}, 0, 7200));
   p.assignments.push_back(assign("t2", "n0", {2}, 0, 5400));

@@ -64,9 +64,9 @@ class GradientReducer {
   FlatParameters& params_;
   Communicator& comm_;
   std::shared_ptr<Link> link_ = std::make_shared<Link>();
-  std::vector<Bucket> buckets_;                         // index 0: the buffer's tail
-  std::vector<std::size_t> bucket_of_;                  // by entry
-  std::vector<bool> entry_done_;                        // by entry, this pass
+  std::vector<Bucket> buckets_;                                       // index 0: the buffer's tail
+  std::vector<std::size_t> bucket_of_;                                // by entry
+  std::vector<bool> entry_done_;                                      // by entry, this pass
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // keeps hooks alive
   std::vector<std::unique_ptr<PendingCollective>> pending_;
   std::mutex mutex_;  // hooks may run on the autograd engine's device threads

@@ -134,8 +134,8 @@ double FlatOptimizer::step(double lr, double max_norm) {
   } else {
     if (config_.weight_decay > 0) {
       for (const auto& r : params_.decay_ranges()) {
-        g.narrow(0, r.offset, r.numel).add_(master.narrow(0, r.offset, r.numel),
-                                            config_.weight_decay);
+        g.narrow(0, r.offset, r.numel)
+            .add_(master.narrow(0, r.offset, r.numel), config_.weight_decay);
       }
     }
     if (momentum_.defined()) {

@@ -1,7 +1,8 @@
 // One rank's training of one job: model, flat parameters, optimizer, data and schedule, one
 // optimizer step at a time; evaluation; checkpoints. Data-parallel when given a Communicator:
 // each rank computes on its share of every micro-step and the gradient is averaged over ranks
-// in buckets while the last micro-step's backward pass runs (GradientReducer). Techniques (techniques/) drive it.
+// in buckets while the last micro-step's backward pass runs (GradientReducer). Techniques
+// (techniques/) drive it.
 //
 // Precision: bf16 compute with fp32 master weights and optimizer state on CUDA; fp32 on the CPU.
 // Global batch B = grad_accum x ranks x micro-batch; a step's loss is the mean over its B samples.
