@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -26,6 +28,18 @@ std::string gpu_ranges(const std::vector<int>& gpus) {
     i = j + 1;
   }
   return out;
+}
+
+}  // namespace saturn::cli
+
+namespace saturn::cli {
+
+std::string worker_path() {
+  if (const char* w = std::getenv("SATURN_WORKER"); w && *w) return w;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "saturn-worker";
+  return (self.parent_path() / "saturn-worker").string();
 }
 
 }  // namespace saturn::cli

@@ -17,3 +17,10 @@ std::string hms(double seconds);
 std::string gpu_ranges(const std::vector<int>& gpus);
 
 }  // namespace saturn::cli
+
+namespace saturn::cli {
+
+// saturn-worker's path: $SATURN_WORKER, else `saturn-worker` beside this executable.
+std::string worker_path();
+
+}  // namespace saturn::cli

@@ -20,5 +20,9 @@ void add_plan_command(CLI::App& app, std::function<int()>& run);
 void add_simulate_command(CLI::App& app, std::function<int()>& run);
 // Registers `saturn estimate` (src/cli/estimate_command.cpp).
 void add_estimate_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn library` (src/cli/library_command.cpp).
+void add_library_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn profile` (src/cli/profile_command.cpp).
+void add_profile_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace saturn::cli

@@ -103,8 +103,10 @@ MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& sta
         Header h{o.has_solution, o.optimal, o.stopped_on_time,
                  o.objective,    o.bound,   o.values.size()};
         std::string bytes(reinterpret_cast<const char*>(&h), sizeof h);
-        bytes.append(reinterpret_cast<const char*>(o.values.data()),
-                     o.values.size() * sizeof(double));
+        if (!o.values.empty()) {
+          bytes.append(reinterpret_cast<const char*>(o.values.data()),
+                       o.values.size() * sizeof(double));
+        }
         return bytes;
       },
       seconds + std::max(5.0, seconds));
@@ -128,7 +130,9 @@ MipModel::Outcome MipModel::solve(double seconds, const std::vector<double>& sta
   out.objective = h.objective;
   out.bound = h.bound;
   out.values.resize(h.count);
-  std::memcpy(out.values.data(), child.bytes.data() + sizeof h, h.count * sizeof(double));
+  if (h.count > 0) {
+    std::memcpy(out.values.data(), child.bytes.data() + sizeof h, h.count * sizeof(double));
+  }
   return out;
 }
 

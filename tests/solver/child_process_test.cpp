@@ -21,11 +21,7 @@ TEST(ChildProcess, ReturnsTheChildsAnswer) {
 }
 
 TEST(ChildProcess, ACrashIsAFailure) {
-  const ChildResult r = run_in_child(
-      []() -> std::string {
-        std::abort();
-      },
-      30);
+  const ChildResult r = run_in_child([]() -> std::string { std::abort(); }, 30);
   EXPECT_NE(r.failure.find("crashed"), std::string::npos) << r.failure;
   EXPECT_TRUE(r.bytes.empty());
 }
@@ -45,11 +41,7 @@ TEST(ChildProcess, AHangIsStoppedAtTheLimit) {
 }
 
 TEST(ChildProcess, AnExitWithoutAnswerIsAFailure) {
-  const ChildResult r = run_in_child(
-      []() -> std::string {
-        ::_exit(3);
-      },
-      30);
+  const ChildResult r = run_in_child([]() -> std::string { ::_exit(3); }, 30);
   EXPECT_EQ(r.failure, "failed without an answer");
 }
 

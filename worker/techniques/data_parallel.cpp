@@ -2,6 +2,7 @@
 // c10d: NCCL on CUDA, Gloo on the CPU). Both train with the Trainer; their one knob is the
 // number of micro-steps per optimizer step (gradient accumulation): search tries the largest
 // micro-batch first and halves it until a step fits in memory.
+#include <sched.h>
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
@@ -39,8 +40,13 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
   }
   r.device = ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)];
   if (r.device.is_cpu()) {
-    // CPU ranks share the machine's cores.
-    const int cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+    // CPU ranks share the cores this process may run on (the Trial Runner and the executor pin
+    // a job's processes to its device slots' cores).
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                          ? std::max(1, CPU_COUNT(&allowed))
+                          : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
     torch::set_num_threads(std::max(1, cores / std::max(1, world)));
   }
   if (world > 1) {
@@ -91,6 +97,7 @@ class DataParallel final : public Technique {
     m.peak_memory_bytes = peak_memory_bytes(rank->device);
     m.samples_per_s = m.step_s > 0 ? static_cast<double>(samples) / m.step_s : 0;
     m.tokens_per_s = m.step_s > 0 ? static_cast<double>(tokens) / m.step_s : 0;
+    m.total_steps = (*trainer)->total_steps();
     return m;
   }
 

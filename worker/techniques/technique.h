@@ -35,6 +35,7 @@ struct Measurement {
   double peak_memory_bytes = 0;  // the rank's peak (rank 0 reports its own)
   double samples_per_s = 0;
   double tokens_per_s = 0;
+  std::int64_t total_steps = 0;  // optimizer steps in the whole job at this setting
 };
 
 struct ExecuteOptions {

@@ -1,0 +1,76 @@
+// A run's durable state: one SQLite database (WAL journal) in the run directory. This first part
+// holds the Trial Runner's measurements, keyed so that a second `saturn profile` or `saturn run`
+// re-measures nothing: (job fingerprint, technique, GPU count, device type).
+//
+// A job's fingerprint covers what decides its step time, memory and step count — model, data
+// (file, shape, tokenizer), batch size, accumulation, optimizer kind, epochs — and leaves out
+// what does not (name, learning rate, weight decay, schedule, seed, a fixed step count), so the
+// jobs of a learning-rate sweep share their trials.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "saturn/error.h"
+#include "saturn/workload.h"
+
+namespace saturn {
+
+// 16 hex digits (FNV-1a 64 of the job's speed-relevant fields as canonical JSON).
+// `base_dir` resolves the job's data path (the workload file's directory).
+std::string job_fingerprint(const JobSpec& job, const std::string& base_dir);
+
+struct TrialKey {
+  std::string fingerprint;
+  std::string technique;
+  int gpus = 0;
+  std::string device_type;  // "cpu", or the GPU type
+};
+
+// One trial's outcome. A trial that could not run (crash, timeout) has `error` set; one that
+// ran but fits at no setting is infeasible with a `reason`.
+struct TrialRecord {
+  TrialKey key;
+  std::string job;  // the first job measured under this key (for people reading the table)
+  bool feasible = false;
+  nlohmann::json params = nlohmann::json::object();  // the settings search chose
+  double step_s = 0;                                 // median seconds per optimizer step
+  double peak_memory_bytes = 0;                      // per device
+  std::int64_t total_steps = 0;                      // the job's optimizer steps, if reported
+  std::string reason;                                // infeasible: why
+  std::string error;                                 // the trial failed: what happened
+  double trial_s = 0;                                // wall-clock seconds the trial took
+};
+
+class RunStore {
+ public:
+  // Opens (creating if needed) the database at `path`. Errors name the file: not a database,
+  // no permission, a schema from a newer Saturn.
+  static Result<std::unique_ptr<RunStore>> open(const std::string& path);
+  ~RunStore();
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // The stored trial, if any.
+  Result<std::optional<TrialRecord>> find_trial(const TrialKey& key);
+  // Inserts or replaces the trial with the same key.
+  Status put_trial(const TrialRecord& record);
+  Result<std::vector<TrialRecord>> trials();
+  // Forgets every stored trial (`--remeasure`).
+  Status clear_trials();
+
+ private:
+  struct Db;
+  RunStore(std::string path, std::unique_ptr<Db> db);
+  std::string path_;
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace saturn

@@ -1,0 +1,82 @@
+// The Trial Runner: measures every job x technique x GPU count of a workload on real devices by
+// running the technique's `search` (saturn/library.h), and turns the measurements into the
+// planner's profile table (runtime = measured seconds per step x the job's steps).
+//
+// Trials run in parallel where the devices allow, each with its devices to itself (CUDA devices
+// through CUDA_VISIBLE_DEVICES; CPU device slots as cores the process is pinned to), each under
+// a timeout. Out of memory at every setting makes a configuration infeasible; a trial that
+// crashes or times out is recorded as an error and the others go on. Results are cached in the
+// run store (saturn/run_store.h): what is cached is not measured again unless asked.
+//
+// Skipped without running: GPU counts beyond the devices, techniques with a smaller `max_gpus`,
+// and configurations the estimator shows cannot fit in the device's memory (when the device type
+// is in the GPU catalogue); the summary counts them with their reasons.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "saturn/backend.h"
+#include "saturn/cluster.h"
+#include "saturn/library.h"
+#include "saturn/profile.h"
+#include "saturn/run_store.h"
+#include "saturn/workload.h"
+
+namespace saturn {
+
+// The devices trials may use on this machine.
+struct DeviceSlots {
+  std::string device_type = "cpu";  // "cpu", or the GPU type (catalogue name)
+  int count = 0;                    // > 0
+  std::vector<int> cuda_ids;        // physical CUDA ids, one per slot; empty: CPU slots
+  double memory_bytes = 0;          // per slot; 0: unknown (no cap)
+  int cores = 1;                    // CPU cores to share among CPU slots
+
+  bool cuda() const { return !cuda_ids.empty(); }
+  // The node these slots make in a cluster ("local").
+  Node as_node() const;
+};
+
+// What `saturn-worker info` reports.
+struct WorkerInfo {
+  std::vector<std::string> techniques;  // built-in techniques
+  int cuda_devices = 0;
+  std::string torch;  // libtorch version
+};
+// Runs `worker info`. Errors: the worker cannot be started or answers nothing (names its path).
+Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker);
+
+// This machine's slots: every CUDA device the worker sees (`gpu_type` names their type), else
+// `cpu_slots` CPU slots (0: one per core this process may use), memory shared evenly.
+DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots);
+
+struct TrialRunnerOptions {
+  std::string worker;       // saturn-worker's path ({worker} in manifests)
+  std::string run_dir;      // jobs/ (one-job files) and logs/ (trial stderr) are written here
+  double trial_timeout_s = 600;
+  bool remeasure = false;   // ignore cached trials
+  // Progress: called with a one-line status after every change (the CLI draws it in place on a
+  // terminal, or prints it as a log line).
+  std::function<void(const std::string& line, bool final)> progress;
+};
+
+struct TrialSummary {
+  int configurations = 0;  // job x technique x GPU count, after de-duplication by fingerprint
+  int cached = 0;
+  int measured = 0;
+  int skipped = 0;
+  int failed = 0;
+  std::vector<std::string> notes;  // one line per skipped or failed configuration
+  double elapsed_s = 0;
+};
+
+// Profiles `workload` on `slots` and returns its profile table for `cluster` (configs carry
+// gpu_type = slots.device_type). Errors: a technique not in the library, a job that fits in no
+// configuration (with what was tried), the store failing.
+Result<ProfileTable> run_trials(const Workload& workload, const Library& library, RunStore& store,
+                                Backend& backend, const DeviceSlots& slots, const Cluster& cluster,
+                                const TrialRunnerOptions& options, TrialSummary* summary);
+
+}  // namespace saturn

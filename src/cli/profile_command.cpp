@@ -1,0 +1,164 @@
+// `saturn profile W.yaml`: the Trial Runner (saturn/trial_runner.h). Measures every job x
+// technique x GPU count on this machine's devices, caches the results in RUN_DIR/saturn.db,
+// prints the measured table and writes RUN_DIR/profiles.json, the profile table
+// `saturn plan --profiles` reads.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "saturn/backend.h"
+#include "saturn/library.h"
+#include "saturn/run_store.h"
+#include "saturn/trial_runner.h"
+
+namespace saturn::cli {
+namespace {
+
+struct ProfileArgs {
+  std::string workload;
+  std::string dir;
+  std::string library;
+  std::string gpu_type;
+  int cpu_slots = 0;
+  double trial_timeout_s = 600;
+  bool remeasure = false;
+  bool json = false;
+};
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+void print_table(const ProfileTable& table) {
+  std::size_t width = 3;
+  for (const Task& t : table.tasks) width = std::max(width, t.name.size());
+  fmt::print("{:<{}}  {:<10} {:>4} {:>9} {:>8} {:>10}  {}\n", "job", width, "technique", "GPUs",
+             "step s", "mem GiB", "runtime", "settings");
+  for (const Task& t : table.tasks) {
+    for (const Config& c : t.configs) {
+      nlohmann::json settings = c.params;
+      settings.erase("step_s");
+      settings.erase("steps");
+      fmt::print("{:<{}}  {:<10} {:>4} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width,
+                 c.technique, c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
+                 hms(c.runtime_s), settings.dump());
+    }
+  }
+}
+
+int run_profile(const ProfileArgs& args) {
+  auto workload = load_workload_yaml(args.workload);
+  if (!workload) {
+    fmt::print(stderr, "saturn profile: {}\n", workload.error().to_string());
+    return kExitBadInput;
+  }
+  auto backend = local_backend();
+  const std::string worker = worker_path();
+  auto info = query_worker(*backend, worker);
+  if (!info) {
+    fmt::print(stderr, "saturn profile: {}\n", info.error().to_string());
+    return kExitBadInput;
+  }
+  auto library = Library::open(args.library, info->techniques);
+  if (!library) {
+    fmt::print(stderr, "saturn profile: {}\n", library.error().to_string());
+    return kExitBadInput;
+  }
+  const std::string dir = args.dir.empty() ? "saturn-run" : args.dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    fmt::print(stderr, "saturn profile: {}: cannot create the run directory: {}\n", dir,
+               ec.message());
+    return kExitWriteFailed;
+  }
+  auto store = RunStore::open((std::filesystem::path(dir) / "saturn.db").string());
+  if (!store) {
+    fmt::print(stderr, "saturn profile: {}\n", store.error().to_string());
+    return kExitBadInput;
+  }
+  const DeviceSlots slots = local_device_slots(*info, args.gpu_type, args.cpu_slots);
+  Cluster cluster;
+  cluster.nodes.push_back(slots.as_node());
+
+  TrialRunnerOptions options;
+  options.worker = worker;
+  options.run_dir = dir;
+  options.trial_timeout_s = args.trial_timeout_s;
+  options.remeasure = args.remeasure;
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::string last;
+  options.progress = [&](const std::string& line, bool final) {
+    if (tty) {
+      fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
+    } else if (final || line.substr(0, line.find(" running")) != last) {
+      fmt::print(stderr, "{}\n", line);  // a log line per change, not per tick
+    }
+    last = line.substr(0, line.find(" running"));
+  };
+  fmt::print(stderr, "profiling on {} {} device(s) ({}); run directory {}\n", slots.count,
+             slots.device_type, slots.cuda() ? "CUDA" : "CPU slots", dir);
+  TrialSummary summary;
+  auto table = run_trials(*workload, *library, **store, *backend, slots, cluster, options,
+                          &summary);
+  for (const std::string& note : summary.notes) fmt::print(stderr, "  {}\n", note);
+  fmt::print(stderr,
+             "{} configurations: {} measured, {} cached, {} failed; {} skipped without running; "
+             "{:.1f} s\n",
+             summary.configurations, summary.measured, summary.cached, summary.failed,
+             summary.skipped, summary.elapsed_s);
+  if (!table) {
+    fmt::print(stderr, "saturn profile: {}\n", table.error().to_string());
+    return kExitBadInput;
+  }
+  nlohmann::json doc = to_json(*table);
+  doc["meta"] = {{"tool", "saturn profile"},
+                 {"workload", args.workload},
+                 {"device_type", slots.device_type},
+                 {"measured", summary.measured},
+                 {"cached", summary.cached},
+                 {"skipped", summary.skipped},
+                 {"failed", summary.failed}};
+  const std::string out = (std::filesystem::path(dir) / "profiles.json").string();
+  if (auto s = write_file_atomically(out, doc.dump(2) + "\n"); !s) {
+    fmt::print(stderr, "saturn profile: {}\n", s.error().to_string());
+    return kExitWriteFailed;
+  }
+  if (args.json) {
+    fmt::print("{}\n", doc.dump(2));
+  } else {
+    print_table(*table);
+    fmt::print("\nprofile table written to {}\n", out);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_profile_command(CLI::App& app, std::function<int()>& run) {
+  auto args = std::make_shared<ProfileArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "profile", "Measure every job x technique x GPU count on this machine (the Trial Runner)");
+  cmd->add_option("workload", args->workload, "Workload YAML")->required();
+  cmd->add_option("--dir", args->dir, "Run directory (default: saturn-run)");
+  cmd->add_option("--library", args->library,
+                  "Technique library directory (default: SATURN_LIBRARY_PATH or "
+                  "~/.local/share/saturn/library)");
+  cmd->add_option("--gpu-type", args->gpu_type, "Type of this machine's GPUs (default h100-80gb)");
+  cmd->add_option("--cpu-slots", args->cpu_slots,
+                  "CPU device slots when there is no GPU (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--trial-timeout", args->trial_timeout_s, "Seconds per trial (default 600)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--remeasure", args->remeasure, "Measure again what is cached");
+  cmd->add_flag("--json", args->json, "Print the profile table as JSON");
+  cmd->callback([&run, args] {
+    if (args->library.empty()) args->library = Library::default_dir();
+    run = [args] { return run_profile(*args); };
+  });
+}
+
+}  // namespace saturn::cli

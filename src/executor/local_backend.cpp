@@ -1,0 +1,187 @@
+// The local backend: fork + execvp, stdout through a non-blocking pipe, stderr to a log file;
+// see saturn/backend.h.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "saturn/backend.h"
+
+namespace saturn {
+namespace {
+
+class LocalProcess final : public Process {
+ public:
+  LocalProcess(pid_t pid, int out) : pid_(pid), out_(out) {}
+  ~LocalProcess() override {
+    if (!exit_code_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+
+  int pid() const override { return pid_; }
+  int stdout_fd() const override { return out_; }
+
+  std::vector<std::string> read_lines() override {
+    drain();
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = buffer_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      lines.push_back(buffer_.substr(start, nl - start));
+    }
+    buffer_.erase(0, start);
+    if (out_ < 0 && !buffer_.empty()) {
+      lines.push_back(buffer_);
+      buffer_.clear();
+    }
+    return lines;
+  }
+
+  std::optional<int> poll_exit() override {
+    if (!exit_code_) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        // What the process wrote before exiting is in the pipe; a grandchild that still holds
+        // the pipe open must not keep us waiting, so stop reading once it is drained.
+        drain();
+        if (out_ >= 0) {
+          ::close(out_);
+          out_ = -1;
+        }
+      }
+    }
+    if (exit_code_ && !buffer_.empty()) return std::nullopt;  // lines left to read
+    return exit_code_;
+  }
+
+  void signal(int sig) override {
+    if (!exit_code_) ::kill(-pid_, sig);
+  }
+
+ private:
+  void drain() {
+    if (out_ < 0) return;
+    char chunk[65536];
+    for (;;) {
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n > 0) {
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) {
+        ::close(out_);
+        out_ = -1;
+      }
+      return;  // EOF, or nothing more now (EAGAIN)
+    }
+  }
+
+  pid_t pid_;
+  int out_;
+  std::string buffer_;
+  std::optional<int> exit_code_;
+};
+
+class LocalBackend final : public Backend {
+ public:
+  Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
+    if (spec.argv.empty()) return Error{"", 0, "argv", "no program to run"};
+    int log = -1;
+    if (!spec.stderr_path.empty()) {
+      log = ::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (log < 0) {
+        return Error{spec.stderr_path, 0, "",
+                     fmt::format("cannot open the log file: {}", std::strerror(errno))};
+      }
+    }
+    int out[2], report[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+      if (log >= 0) ::close(log);
+      return Error{"", 0, "", fmt::format("cannot create a pipe: {}", std::strerror(errno))};
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      // Child: only async-signal-safe calls and setenv (we are single-threaded here in effect:
+      // nothing else runs in this copy of the process).
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orchestrator that dies stops its workers
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(out[1], STDOUT_FILENO);
+      if (log >= 0) ::dup2(log, STDERR_FILENO);
+      const int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) ::dup2(null, STDIN_FILENO);
+      for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
+      if (!spec.cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c : spec.cpus) CPU_SET(c, &set);
+        ::sched_setaffinity(0, sizeof set, &set);
+      }
+      ::execvp(argv[0], argv.data());
+      const int e = errno;
+      [[maybe_unused]] ssize_t w = ::write(report[1], &e, sizeof e);
+      ::_exit(127);
+    }
+    const int fork_errno = errno;
+    ::close(out[1]);
+    ::close(report[1]);
+    if (log >= 0) ::close(log);
+    if (pid < 0) {
+      ::close(out[0]);
+      ::close(report[0]);
+      return Error{"", 0, "", fmt::format("cannot start {}: {}", spec.argv[0],
+                                          std::strerror(fork_errno))};
+    }
+    ::setpgid(pid, pid);  // also here, so a signal sent right away reaches the group
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = ::read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+    }
+    ::close(report[0]);
+    if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      ::close(out[0]);
+      return Error{"", 0, "", fmt::format("cannot run {}: {}", spec.argv[0],
+                                          std::strerror(exec_errno))};
+    }
+    ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    return std::unique_ptr<Process>(new LocalProcess(pid, out[0]));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> local_backend() { return std::make_unique<LocalBackend>(); }
+
+void wait_for_any(const std::vector<Process*>& processes, double timeout_s) {
+  std::vector<pollfd> fds;
+  for (Process* p : processes) {
+    if (p->stdout_fd() >= 0) fds.push_back({p->stdout_fd(), POLLIN, 0});
+  }
+  // A process whose stdout is closed can only be waited for by polling its exit: short sleeps.
+  const bool all_open = fds.size() == processes.size();
+  const double slice = all_open ? timeout_s : std::min(timeout_s, 0.05);
+  ::poll(fds.data(), fds.size(), static_cast<int>(slice * 1000));
+}
+
+}  // namespace saturn

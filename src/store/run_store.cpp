@@ -1,0 +1,199 @@
+// RunStore on SQLite; see saturn/run_store.h. Schema version 1:
+//   trials(fingerprint, technique, gpus, device_type, job, feasible, params, step_s,
+//          peak_memory_bytes, total_steps, reason, error, trial_s, measured_at)
+#include "saturn/run_store.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace saturn {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Fields that do not change how fast a step runs or how much memory it takes.
+const char* const kSpeedIrrelevant[] = {"name",  "lr",         "weight_decay", "warmup_steps",
+                                        "grad_clip", "steps", "seed",         "eval_every",
+                                        "gpus",  "techniques", "grid"};
+
+}  // namespace
+
+std::string job_fingerprint(const JobSpec& job, const std::string& base_dir) {
+  nlohmann::json doc = job_to_json(job, "fingerprint", base_dir)["jobs"][0];
+  for (const char* key : kSpeedIrrelevant) doc.erase(key);
+  if (doc.contains("data")) doc["data"].erase("name");
+  const std::string text = doc.dump();  // keys sorted: canonical
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+struct RunStore::Db {
+  sqlite3* handle = nullptr;
+  ~Db() {
+    if (handle) sqlite3_close(handle);
+  }
+};
+
+RunStore::RunStore(std::string path, std::unique_ptr<Db> db)
+    : path_(std::move(path)), db_(std::move(db)) {}
+RunStore::~RunStore() = default;
+
+namespace {
+
+Error db_error(const std::string& path, sqlite3* db, const std::string& what) {
+  return Error{path, 0, "", fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : "out of memory")};
+}
+
+Status exec(const std::string& path, sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string m = message ? message : "unknown error";
+    sqlite3_free(message);
+    return Error{path, 0, "", fmt::format("database: {}", m)};
+  }
+  return Status::Ok();
+}
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  sqlite3_stmt* get() const { return stmt_; }
+  explicit operator bool() const { return stmt_ != nullptr; }
+  void text(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const unsigned char* t = sqlite3_column_text(s, i);
+  return t ? reinterpret_cast<const char*>(t) : "";
+}
+
+TrialRecord read_trial(sqlite3_stmt* s) {
+  TrialRecord r;
+  r.key.fingerprint = column_text(s, 0);
+  r.key.technique = column_text(s, 1);
+  r.key.gpus = sqlite3_column_int(s, 2);
+  r.key.device_type = column_text(s, 3);
+  r.job = column_text(s, 4);
+  r.feasible = sqlite3_column_int(s, 5) != 0;
+  r.params = nlohmann::json::parse(column_text(s, 6), nullptr, false);
+  if (!r.params.is_object()) r.params = nlohmann::json::object();
+  r.step_s = sqlite3_column_double(s, 7);
+  r.peak_memory_bytes = sqlite3_column_double(s, 8);
+  r.total_steps = sqlite3_column_int64(s, 9);
+  r.reason = column_text(s, 10);
+  r.error = column_text(s, 11);
+  r.trial_s = sqlite3_column_double(s, 12);
+  return r;
+}
+
+constexpr const char* kTrialColumns =
+    "fingerprint, technique, gpus, device_type, job, feasible, params, step_s, "
+    "peak_memory_bytes, total_steps, reason, error, trial_s";
+
+}  // namespace
+
+Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
+  auto db = std::make_unique<Db>();
+  if (sqlite3_open_v2(path.c_str(), &db->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
+    return db_error(path, db->handle, "cannot open the run database");
+  }
+  sqlite3_busy_timeout(db->handle, 10000);
+  // journal_mode answers with a row; a file that is not a database fails here.
+  if (auto s = exec(path, db->handle, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s) {
+    return s.error();
+  }
+  int version = 0;
+  {
+    Statement st(db->handle, "PRAGMA user_version");
+    if (st && sqlite3_step(st.get()) == SQLITE_ROW) version = sqlite3_column_int(st.get(), 0);
+  }
+  if (version > kSchemaVersion) {
+    return Error{path, 0, "",
+                 fmt::format("the run database has schema version {}; this Saturn reads up to {}",
+                             version, kSchemaVersion)};
+  }
+  const Status created = exec(path, db->handle,
+                              "CREATE TABLE IF NOT EXISTS trials ("
+                              " fingerprint TEXT NOT NULL, technique TEXT NOT NULL,"
+                              " gpus INTEGER NOT NULL, device_type TEXT NOT NULL,"
+                              " job TEXT NOT NULL, feasible INTEGER NOT NULL, params TEXT NOT NULL,"
+                              " step_s REAL NOT NULL, peak_memory_bytes REAL NOT NULL,"
+                              " total_steps INTEGER NOT NULL, reason TEXT NOT NULL,"
+                              " error TEXT NOT NULL, trial_s REAL NOT NULL,"
+                              " measured_at TEXT NOT NULL DEFAULT (datetime('now')),"
+                              " PRIMARY KEY (fingerprint, technique, gpus, device_type));"
+                              "PRAGMA user_version = 1;");
+  if (!created) return created.error();
+  return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
+}
+
+Result<std::optional<TrialRecord>> RunStore::find_trial(const TrialKey& key) {
+  const std::string sql = fmt::format(
+      "SELECT {} FROM trials WHERE fingerprint = ?1 AND technique = ?2 AND gpus = ?3 AND "
+      "device_type = ?4",
+      kTrialColumns);
+  Statement st(db_->handle, sql.c_str());
+  if (!st) return db_error(path_, db_->handle, "reading a trial");
+  st.text(1, key.fingerprint);
+  st.text(2, key.technique);
+  sqlite3_bind_int(st.get(), 3, key.gpus);
+  st.text(4, key.device_type);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return std::optional<TrialRecord>(read_trial(st.get()));
+  if (rc == SQLITE_DONE) return std::optional<TrialRecord>();
+  return db_error(path_, db_->handle, "reading a trial");
+}
+
+Status RunStore::put_trial(const TrialRecord& r) {
+  const std::string sql = fmt::format(
+      "INSERT OR REPLACE INTO trials ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+      "?12, ?13)",
+      kTrialColumns);
+  Statement st(db_->handle, sql.c_str());
+  if (!st) return db_error(path_, db_->handle, "writing a trial");
+  st.text(1, r.key.fingerprint);
+  st.text(2, r.key.technique);
+  sqlite3_bind_int(st.get(), 3, r.key.gpus);
+  st.text(4, r.key.device_type);
+  st.text(5, r.job);
+  sqlite3_bind_int(st.get(), 6, r.feasible ? 1 : 0);
+  st.text(7, r.params.dump());
+  sqlite3_bind_double(st.get(), 8, r.step_s);
+  sqlite3_bind_double(st.get(), 9, r.peak_memory_bytes);
+  sqlite3_bind_int64(st.get(), 10, r.total_steps);
+  st.text(11, r.reason);
+  st.text(12, r.error);
+  sqlite3_bind_double(st.get(), 13, r.trial_s);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(path_, db_->handle, "writing a trial");
+  return Status::Ok();
+}
+
+Result<std::vector<TrialRecord>> RunStore::trials() {
+  const std::string sql = fmt::format(
+      "SELECT {} FROM trials ORDER BY job, technique, gpus, device_type", kTrialColumns);
+  Statement st(db_->handle, sql.c_str());
+  if (!st) return db_error(path_, db_->handle, "reading trials");
+  std::vector<TrialRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(read_trial(st.get()));
+  if (rc != SQLITE_DONE) return db_error(path_, db_->handle, "reading trials");
+  return out;
+}
+
+Status RunStore::clear_trials() { return exec(path_, db_->handle, "DELETE FROM trials;"); }
+
+}  // namespace saturn
