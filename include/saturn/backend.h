@@ -16,10 +16,10 @@
 namespace saturn {
 
 struct ProcessSpec {
-  std::vector<std::string> argv;            // argv[0]: a path, or a name looked up in PATH
-  std::map<std::string, std::string> env;   // set on top of the orchestrator's environment
-  std::vector<int> cpus;                    // cores to pin the process to; empty: any
-  std::string stderr_path;                  // appended to; empty: the orchestrator's stderr
+  std::vector<std::string> argv;           // argv[0]: a path, or a name looked up in PATH
+  std::map<std::string, std::string> env;  // set on top of the orchestrator's environment
+  std::vector<int> cpus;                   // cores to pin the process to; empty: any
+  std::string stderr_path;                 // appended to; empty: the orchestrator's stderr
 };
 
 // A started process. Owned by the caller; destroying it kills the process if it still runs.

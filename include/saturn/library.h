@@ -15,7 +15,8 @@
 // Placeholders (whole arguments or parts of them): {job} (the one-job workload file), {devices}
 // ("cpu:0,cpu:1" or "cuda:0,cuda:1"), {gpus} (device count), {params} (JSON of the settings
 // search chose), {steps} (optimizer steps to run now, 0: to the end), {checkpoint} (the job's
-// checkpoint directory), {device_memory_bytes} (memory per device, 0: the whole device),
+// checkpoint directory), {checkpoint_every} (steps between checkpoints), {device_memory_bytes}
+// (memory per device, 0: the whole device),
 // {dir} (the manifest's directory), {worker} (saturn-worker's path).
 //
 // Registrations persist as one manifest file per technique in the library directory, shared by
@@ -34,11 +35,11 @@ namespace saturn {
 struct TechniqueManifest {
   std::string name;
   std::string description;
-  int max_gpus = 0;  // 0: no limit
+  int max_gpus = 0;                  // 0: no limit
   std::vector<std::string> search;   // argument templates
   std::vector<std::string> execute;  // argument templates
-  std::string source;  // the manifest file, or "saturn-worker" for built-ins
-  std::string dir;     // the manifest's directory ({dir}); empty for built-ins
+  std::string source;                // the manifest file, or "saturn-worker" for built-ins
+  std::string dir;                   // the manifest's directory ({dir}); empty for built-ins
   bool builtin = false;
 };
 

@@ -47,6 +47,23 @@ struct TrialRecord {
   double trial_s = 0;                                // wall-clock seconds the trial took
 };
 
+// One job of a run, as the executor tracks it.
+struct JobRecord {
+  std::string name;
+  std::string state = "pending";  // pending | profiling | running | done | failed
+  std::string technique;          // the configuration it runs (or will run) with
+  std::vector<int> gpus;          // device indices on the node
+  nlohmann::json params = nlohmann::json::object();
+  std::int64_t step = 0;  // optimizer steps done (from the worker's events)
+  std::int64_t total_steps = 0;
+  double loss = 0, eval_loss = 0;                 // latest; NaN-free (0 until known)
+  int attempts = 0;                               // launches that ended in a crash
+  int launches = 0;                               // every launch, relaunches included
+  double planned_start_s = 0, planned_end_s = 0;  // run clock (seconds since the run began)
+  double started_s = -1, finished_s = -1;         // run clock; -1: not yet
+  std::string error;                              // failed: why (with the log's path)
+};
+
 class RunStore {
  public:
   // Opens (creating if needed) the database at `path`. Errors name the file: not a database,
@@ -65,6 +82,22 @@ class RunStore {
   Result<std::vector<TrialRecord>> trials();
   // Forgets every stored trial (`--remeasure`).
   Status clear_trials();
+
+  // Inserts or replaces the job with the same name.
+  Status put_job(const JobRecord& job);
+  Result<std::vector<JobRecord>> jobs();  // in insertion order
+  // Appends a worker event (or an executor note) for `job` at run-clock time `time_s`.
+  Status add_event(const std::string& job, double time_s, const nlohmann::json& event);
+  // Events of `job` (all jobs when empty) whose "event" is `kind` (any when empty), in order,
+  // with their times.
+  Result<std::vector<std::pair<double, nlohmann::json>>> events(const std::string& job,
+                                                                const std::string& kind);
+  // Small named values (the run's start time, the workload's path, plans as JSON).
+  Status set_meta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> meta(const std::string& key);
+  // Several writes as one transaction (one fsync): begin(), writes, commit().
+  Status begin();
+  Status commit();
 
  private:
   struct Db;

@@ -53,10 +53,10 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker);
 DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots);
 
 struct TrialRunnerOptions {
-  std::string worker;       // saturn-worker's path ({worker} in manifests)
-  std::string run_dir;      // jobs/ (one-job files) and logs/ (trial stderr) are written here
+  std::string worker;   // saturn-worker's path ({worker} in manifests)
+  std::string run_dir;  // jobs/ (one-job files) and logs/ (trial stderr) are written here
   double trial_timeout_s = 600;
-  bool remeasure = false;   // ignore cached trials
+  bool remeasure = false;  // ignore cached trials
   // Progress: called with a one-line status after every change (the CLI draws it in place on a
   // terminal, or prints it as a log line).
   std::function<void(const std::string& line, bool final)> progress;

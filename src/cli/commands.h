@@ -24,5 +24,7 @@ void add_estimate_command(CLI::App& app, std::function<int()>& run);
 void add_library_command(CLI::App& app, std::function<int()>& run);
 // Registers `saturn profile` (src/cli/profile_command.cpp).
 void add_profile_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn run` and `saturn status` (src/cli/run_command.cpp).
+void add_run_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace saturn::cli

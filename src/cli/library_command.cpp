@@ -109,8 +109,9 @@ void add_library_command(CLI::App& app, std::function<int()>& run) {
   auto args = std::make_shared<LibraryArgs>();
   CLI::App* cmd = app.add_subcommand("library", "List, show, add or remove techniques");
   cmd->require_subcommand(1);
-  cmd->add_option("--library", args->dir, "Library directory (default: SATURN_LIBRARY_PATH or "
-                                          "~/.local/share/saturn/library)");
+  cmd->add_option("--library", args->dir,
+                  "Library directory (default: SATURN_LIBRARY_PATH or "
+                  "~/.local/share/saturn/library)");
   CLI::App* list = cmd->add_subcommand("list", "Every technique, built-in and registered");
   list->callback([&run, args] { run = [args] { return run_list(*args); }; });
   CLI::App* show = cmd->add_subcommand("show", "One technique's manifest");

@@ -42,8 +42,8 @@ void print_table(const ProfileTable& table) {
       nlohmann::json settings = c.params;
       settings.erase("step_s");
       settings.erase("steps");
-      fmt::print("{:<{}}  {:<10} {:>4} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width,
-                 c.technique, c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
+      fmt::print("{:<{}}  {:<10} {:>4} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
+                 c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
                  hms(c.runtime_s), settings.dump());
     }
   }
@@ -102,8 +102,8 @@ int run_profile(const ProfileArgs& args) {
   fmt::print(stderr, "profiling on {} {} device(s) ({}); run directory {}\n", slots.count,
              slots.device_type, slots.cuda() ? "CUDA" : "CPU slots", dir);
   TrialSummary summary;
-  auto table = run_trials(*workload, *library, **store, *backend, slots, cluster, options,
-                          &summary);
+  auto table =
+      run_trials(*workload, *library, **store, *backend, slots, cluster, options, &summary);
   for (const std::string& note : summary.notes) fmt::print(stderr, "  {}\n", note);
   fmt::print(stderr,
              "{} configurations: {} measured, {} cached, {} failed; {} skipped without running; "
@@ -115,12 +115,9 @@ int run_profile(const ProfileArgs& args) {
     return kExitBadInput;
   }
   nlohmann::json doc = to_json(*table);
-  doc["meta"] = {{"tool", "saturn profile"},
-                 {"workload", args.workload},
-                 {"device_type", slots.device_type},
-                 {"measured", summary.measured},
-                 {"cached", summary.cached},
-                 {"skipped", summary.skipped},
+  doc["meta"] = {{"tool", "saturn profile"},         {"workload", args.workload},
+                 {"device_type", slots.device_type}, {"measured", summary.measured},
+                 {"cached", summary.cached},         {"skipped", summary.skipped},
                  {"failed", summary.failed}};
   const std::string out = (std::filesystem::path(dir) / "profiles.json").string();
   if (auto s = write_file_atomically(out, doc.dump(2) + "\n"); !s) {

@@ -148,8 +148,8 @@ class LocalBackend final : public Backend {
     if (pid < 0) {
       ::close(out[0]);
       ::close(report[0]);
-      return Error{"", 0, "", fmt::format("cannot start {}: {}", spec.argv[0],
-                                          std::strerror(fork_errno))};
+      return Error{"", 0, "",
+                   fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(fork_errno))};
     }
     ::setpgid(pid, pid);  // also here, so a signal sent right away reaches the group
     int exec_errno = 0;
@@ -161,8 +161,8 @@ class LocalBackend final : public Backend {
       int status = 0;
       ::waitpid(pid, &status, 0);
       ::close(out[0]);
-      return Error{"", 0, "", fmt::format("cannot run {}: {}", spec.argv[0],
-                                          std::strerror(exec_errno))};
+      return Error{"", 0, "",
+                   fmt::format("cannot run {}: {}", spec.argv[0], std::strerror(exec_errno))};
     }
     ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
     return std::unique_ptr<Process>(new LocalProcess(pid, out[0]));
@@ -171,7 +171,9 @@ class LocalBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> local_backend() { return std::make_unique<LocalBackend>(); }
+std::unique_ptr<Backend> local_backend() {
+  return std::make_unique<LocalBackend>();
+}
 
 void wait_for_any(const std::vector<Process*>& processes, double timeout_s) {
   std::vector<pollfd> fds;

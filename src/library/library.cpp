@@ -18,9 +18,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::set<std::string, std::less<>> kPlaceholders = {
-    "job",   "devices",    "gpus", "params", "steps", "checkpoint", "device_memory_bytes",
-    "dir",   "worker"};
+const std::set<std::string, std::less<>> kPlaceholders = {"job",
+                                                          "devices",
+                                                          "gpus",
+                                                          "params",
+                                                          "steps",
+                                                          "checkpoint",
+                                                          "checkpoint_every",
+                                                          "device_memory_bytes",
+                                                          "dir",
+                                                          "worker"};
 
 bool valid_technique_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -63,7 +70,8 @@ Result<std::vector<std::string>> read_command(const formats::YamlChecker& check,
         return check.error(node[i], at,
                            fmt::format("unknown placeholder {{{}}} (known: {{job}}, {{devices}}, "
                                        "{{gpus}}, {{params}}, {{steps}}, {{checkpoint}}, "
-                                       "{{device_memory_bytes}}, {{dir}}, {{worker}})",
+                                       "{{checkpoint_every}}, {{device_memory_bytes}}, {{dir}}, "
+                                       "{{worker}})",
                                        n));
       }
     }
@@ -144,15 +152,15 @@ TechniqueManifest builtin_technique(const std::string& name) {
                   : name == "ddp"  ? "data parallelism, one process per device (saturn-worker)"
                                    : "saturn-worker built-in";
   if (name == "single") m.max_gpus = 1;
-  const std::vector<std::string> common = {"--job",     "{job}",     "--technique",
-                                           name,        "--devices", "{devices}",
-                                           "--device-memory-bytes", "{device_memory_bytes}"};
+  const std::vector<std::string> common = {
+      "--job",     "{job}",     "--technique",           name,
+      "--devices", "{devices}", "--device-memory-bytes", "{device_memory_bytes}"};
   m.search = {"{worker}", "search"};
   m.search.insert(m.search.end(), common.begin(), common.end());
   m.execute = {"{worker}", "execute"};
   m.execute.insert(m.execute.end(), common.begin(), common.end());
   for (const char* extra : {"--params", "{params}", "--steps", "{steps}", "--checkpoint",
-                            "{checkpoint}"}) {
+                            "{checkpoint}", "--checkpoint-every", "{checkpoint_every}"}) {
     m.execute.emplace_back(extra);
   }
   return m;

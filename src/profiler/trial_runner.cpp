@@ -127,8 +127,7 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
   return info;
 }
 
-DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type,
-                               int cpu_slots) {
+DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots) {
   DeviceSlots slots;
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
@@ -246,8 +245,8 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
     }
     options.progress(fmt::format("trials {}/{} done ({} cached, {} failed, {} skipped), {} "
                                  "running, elapsed {}, ETA {}",
-                                 done, trials.size(), sum.cached, sum.failed, sum.skipped,
-                                 running, clock_text(since(t0)), eta),
+                                 done, trials.size(), sum.cached, sum.failed, sum.skipped, running,
+                                 clock_text(since(t0)), eta),
                      final);
   };
   report(false);
@@ -317,8 +316,8 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
     r.trial_s = since(trial.started);
     measured_seconds += r.trial_s;
     if (timed_out) {
-      r.error = fmt::format("timed out after {:.0f} s (log: {})", options.trial_timeout_s,
-                            trial.log);
+      r.error =
+          fmt::format("timed out after {:.0f} s (log: {})", options.trial_timeout_s, trial.log);
     } else if (trial.result) {
       const json& e = *trial.result;
       r.feasible = e.value("feasible", false);
@@ -339,8 +338,8 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       if (auto s = store.put_trial(r); !s) return s;
     } else {
       ++sum.failed;
-      sum.notes.push_back(fmt::format("failed {} {} x{}: {}", r.job, r.key.technique, r.key.gpus,
-                                      r.error));
+      sum.notes.push_back(
+          fmt::format("failed {} {} x{}: {}", r.job, r.key.technique, r.key.gpus, r.error));
     }
     for (int s : trial.slots) busy[static_cast<std::size_t>(s)] = false;
     trial.process.reset();
@@ -435,10 +434,10 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
     if (task.configs.empty()) {
       std::string list;
       for (const std::string& t : tried) list += (list.empty() ? "" : "; ") + t;
-      return Error{workload.source, job.origin.line, job.origin.field,
-                   fmt::format("job {} fits in no configuration on {} x {} ({})", job.name,
-                               slots.count, slots.device_type,
-                               list.empty() ? "nothing could be tried" : list)};
+      return Error{
+          workload.source, job.origin.line, job.origin.field,
+          fmt::format("job {} fits in no configuration on {} x {} ({})", job.name, slots.count,
+                      slots.device_type, list.empty() ? "nothing could be tried" : list)};
     }
     table.tasks.push_back(std::move(task));
   }

@@ -14,9 +14,9 @@ namespace {
 constexpr int kSchemaVersion = 1;
 
 // Fields that do not change how fast a step runs or how much memory it takes.
-const char* const kSpeedIrrelevant[] = {"name",  "lr",         "weight_decay", "warmup_steps",
-                                        "grad_clip", "steps", "seed",         "eval_every",
-                                        "gpus",  "techniques", "grid"};
+const char* const kSpeedIrrelevant[] = {"name",      "lr",         "weight_decay", "warmup_steps",
+                                        "grad_clip", "steps",      "seed",         "eval_every",
+                                        "gpus",      "techniques", "grid"};
 
 }  // namespace
 
@@ -136,6 +136,14 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                               " error TEXT NOT NULL, trial_s REAL NOT NULL,"
                               " measured_at TEXT NOT NULL DEFAULT (datetime('now')),"
                               " PRIMARY KEY (fingerprint, technique, gpus, device_type));"
+                              "CREATE TABLE IF NOT EXISTS jobs ("
+                              " seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,"
+                              " record TEXT NOT NULL);"
+                              "CREATE TABLE IF NOT EXISTS events ("
+                              " seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL,"
+                              " time_s REAL NOT NULL, kind TEXT NOT NULL, event TEXT NOT NULL);"
+                              "CREATE INDEX IF NOT EXISTS events_by_job ON events (job, kind);"
+                              "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
                               "PRAGMA user_version = 1;");
   if (!created) return created.error();
   return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
@@ -194,6 +202,136 @@ Result<std::vector<TrialRecord>> RunStore::trials() {
   return out;
 }
 
-Status RunStore::clear_trials() { return exec(path_, db_->handle, "DELETE FROM trials;"); }
+Status RunStore::clear_trials() {
+  return exec(path_, db_->handle, "DELETE FROM trials;");
+}
+
+namespace {
+
+nlohmann::json job_json(const JobRecord& j) {
+  return {{"name", j.name},
+          {"state", j.state},
+          {"technique", j.technique},
+          {"gpus", j.gpus},
+          {"params", j.params},
+          {"step", j.step},
+          {"total_steps", j.total_steps},
+          {"loss", j.loss},
+          {"eval_loss", j.eval_loss},
+          {"attempts", j.attempts},
+          {"launches", j.launches},
+          {"planned_start_s", j.planned_start_s},
+          {"planned_end_s", j.planned_end_s},
+          {"started_s", j.started_s},
+          {"finished_s", j.finished_s},
+          {"error", j.error}};
+}
+
+JobRecord job_from_json(const nlohmann::json& d) {
+  JobRecord j;
+  j.name = d.value("name", "");
+  j.state = d.value("state", "pending");
+  j.technique = d.value("technique", "");
+  if (d.contains("gpus") && d["gpus"].is_array()) j.gpus = d["gpus"].get<std::vector<int>>();
+  if (d.contains("params") && d["params"].is_object()) j.params = d["params"];
+  j.step = d.value("step", std::int64_t{0});
+  j.total_steps = d.value("total_steps", std::int64_t{0});
+  j.loss = d.value("loss", 0.0);
+  j.eval_loss = d.value("eval_loss", 0.0);
+  j.attempts = d.value("attempts", 0);
+  j.launches = d.value("launches", 0);
+  j.planned_start_s = d.value("planned_start_s", 0.0);
+  j.planned_end_s = d.value("planned_end_s", 0.0);
+  j.started_s = d.value("started_s", -1.0);
+  j.finished_s = d.value("finished_s", -1.0);
+  j.error = d.value("error", "");
+  return j;
+}
+
+}  // namespace
+
+Status RunStore::put_job(const JobRecord& job) {
+  Statement st(db_->handle,
+               "INSERT INTO jobs (name, record) VALUES (?1, ?2) "
+               "ON CONFLICT(name) DO UPDATE SET record = excluded.record");
+  if (!st) return db_error(path_, db_->handle, "writing a job");
+  st.text(1, job.name);
+  st.text(2, job_json(job).dump());
+  if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(path_, db_->handle, "writing a job");
+  return Status::Ok();
+}
+
+Result<std::vector<JobRecord>> RunStore::jobs() {
+  Statement st(db_->handle, "SELECT record FROM jobs ORDER BY seq");
+  if (!st) return db_error(path_, db_->handle, "reading jobs");
+  std::vector<JobRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    const auto d = nlohmann::json::parse(column_text(st.get(), 0), nullptr, false);
+    if (d.is_object()) out.push_back(job_from_json(d));
+  }
+  if (rc != SQLITE_DONE) return db_error(path_, db_->handle, "reading jobs");
+  return out;
+}
+
+Status RunStore::add_event(const std::string& job, double time_s, const nlohmann::json& event) {
+  Statement st(db_->handle,
+               "INSERT INTO events (job, time_s, kind, event) VALUES (?1, ?2, ?3, ?4)");
+  if (!st) return db_error(path_, db_->handle, "writing an event");
+  st.text(1, job);
+  sqlite3_bind_double(st.get(), 2, time_s);
+  st.text(3, event.value("event", ""));
+  st.text(4, event.dump());
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return db_error(path_, db_->handle, "writing an event");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<double, nlohmann::json>>> RunStore::events(const std::string& job,
+                                                                        const std::string& kind) {
+  Statement st(db_->handle,
+               "SELECT time_s, event FROM events WHERE (?1 = '' OR job = ?1) AND "
+               "(?2 = '' OR kind = ?2) ORDER BY seq");
+  if (!st) return db_error(path_, db_->handle, "reading events");
+  st.text(1, job);
+  st.text(2, kind);
+  std::vector<std::pair<double, nlohmann::json>> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    out.emplace_back(sqlite3_column_double(st.get(), 0),
+                     nlohmann::json::parse(column_text(st.get(), 1), nullptr, false));
+  }
+  if (rc != SQLITE_DONE) return db_error(path_, db_->handle, "reading events");
+  return out;
+}
+
+Status RunStore::set_meta(const std::string& key, const std::string& value) {
+  Statement st(db_->handle, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+  if (!st) return db_error(path_, db_->handle, "writing run metadata");
+  st.text(1, key);
+  st.text(2, value);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return db_error(path_, db_->handle, "writing run metadata");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> RunStore::meta(const std::string& key) {
+  Statement st(db_->handle, "SELECT value FROM meta WHERE key = ?1");
+  if (!st) return db_error(path_, db_->handle, "reading run metadata");
+  st.text(1, key);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return std::optional<std::string>(column_text(st.get(), 0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return db_error(path_, db_->handle, "reading run metadata");
+}
+
+Status RunStore::begin() {
+  return exec(path_, db_->handle, "BEGIN IMMEDIATE;");
+}
+Status RunStore::commit() {
+  return exec(path_, db_->handle, "COMMIT;");
+}
 
 }  // namespace saturn

@@ -20,21 +20,23 @@ using saturn::testing::run_saturn;
 class ProfileCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fresh_temp_dir("profile_" + std::string(
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    ::setenv("SATURN_WORKER", (std::string(SATURN_SOURCE_DIR) + "/tests/cli/fake_worker.sh").c_str(), 1);
+    dir_ = fresh_temp_dir(
+        "profile_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    ::setenv("SATURN_WORKER",
+             (std::string(SATURN_SOURCE_DIR) + "/tests/cli/fake_worker.sh").c_str(), 1);
     ::setenv("SATURN_LIBRARY_PATH", (dir_ / "library").c_str(), 1);
-    std::ofstream(dir_ / "w.yaml") << "name: w\n"
-                                      "jobs:\n"
-                                      "  - name: j\n"
-                                      "    model: gpt2-tiny\n"
-                                      "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
-                                      "    optimizer: adamw\n"
-                                      "    lr: [1.0e-3, 2.0e-3]\n"
-                                      "    batch_size: 8\n"
-                                      "    epochs: 1\n"
-                                      "    gpus: [1, 2]\n"
-                                      "    techniques: [single, ddp]\n";
+    std::ofstream(dir_ / "w.yaml")
+        << "name: w\n"
+           "jobs:\n"
+           "  - name: j\n"
+           "    model: gpt2-tiny\n"
+           "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
+           "    optimizer: adamw\n"
+           "    lr: [1.0e-3, 2.0e-3]\n"
+           "    batch_size: 8\n"
+           "    epochs: 1\n"
+           "    gpus: [1, 2]\n"
+           "    techniques: [single, ddp]\n";
   }
   void TearDown() override {
     ::unsetenv("SATURN_WORKER");
@@ -45,8 +47,8 @@ class ProfileCommand : public ::testing::Test {
 
 TEST_F(ProfileCommand, WritesAProfileTableThePlannerReadsAndCachesIt) {
   const std::string run_dir = (dir_ / "run").string();
-  const std::string args = "profile " + (dir_ / "w.yaml").string() + " --dir " + run_dir +
-                           " --cpu-slots 2";
+  const std::string args =
+      "profile " + (dir_ / "w.yaml").string() + " --dir " + run_dir + " --cpu-slots 2";
   const CommandResult first = run_saturn(args);
   ASSERT_EQ(first.code, 0) << first.output;
   EXPECT_NE(first.output.find("3 configurations: 3 measured, 0 cached"), std::string::npos)
@@ -68,8 +70,8 @@ TEST_F(ProfileCommand, WritesAProfileTableThePlannerReadsAndCachesIt) {
 
 TEST_F(ProfileCommand, BadWorkloadExitsTwoNamingTheFile) {
   std::ofstream(dir_ / "bad.yaml") << "name: w\njobs: [{name: j, model: gpt2-tiny, lr: -1}]\n";
-  const CommandResult r = run_saturn("profile " + (dir_ / "bad.yaml").string() + " --dir " +
-                                     (dir_ / "run").string());
+  const CommandResult r =
+      run_saturn("profile " + (dir_ / "bad.yaml").string() + " --dir " + (dir_ / "run").string());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("bad.yaml:2"), std::string::npos) << r.output;
 }

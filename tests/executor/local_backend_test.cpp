@@ -90,8 +90,7 @@ TEST(LocalBackend, AMissingProgramIsAnErrorNamingIt) {
   auto p = backend->start({{"/nonexistent/saturn-technique", "search"}, {}, {}, ""});
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.error().to_string().find("/nonexistent/saturn-technique"), std::string::npos);
-  EXPECT_NE(p.error().to_string().find("No such file"), std::string::npos)
-      << p.error().to_string();
+  EXPECT_NE(p.error().to_string().find("No such file"), std::string::npos) << p.error().to_string();
 }
 
 TEST(LocalBackend, DestroyingARunningProcessKillsIt) {

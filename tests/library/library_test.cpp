@@ -33,9 +33,8 @@ TEST(TechniqueManifest, ParsesAndExpandsPlaceholders) {
   EXPECT_EQ(m->max_gpus, 8);
   const auto argv = expand_command(
       m->execute, {{"dir", m->dir}, {"gpus", "4"}, {"params", "{\"grad_accum\": 2}"}});
-  EXPECT_EQ(argv, (std::vector<std::string>{"torchrun", "--nproc-per-node=4",
-                                            "/opt/fsdp/fsdp.py", "--params",
-                                            "{\"grad_accum\": 2}"}));
+  EXPECT_EQ(argv, (std::vector<std::string>{"torchrun", "--nproc-per-node=4", "/opt/fsdp/fsdp.py",
+                                            "--params", "{\"grad_accum\": 2}"}));
 }
 
 TEST(TechniqueManifest, BadManifestsNameFileLineAndField) {
@@ -109,9 +108,9 @@ TEST(Library, BuiltinsRunSaturnWorker) {
                                                 {"job", "/j.json"},
                                                 {"devices", "cpu:0,cpu:1"},
                                                 {"device_memory_bytes", "0"}});
-  EXPECT_EQ(argv, (std::vector<std::string>{"/w", "search", "--job", "/j.json", "--technique",
-                                            "ddp", "--devices", "cpu:0,cpu:1",
-                                            "--device-memory-bytes", "0"}));
+  EXPECT_EQ(argv,
+            (std::vector<std::string>{"/w", "search", "--job", "/j.json", "--technique", "ddp",
+                                      "--devices", "cpu:0,cpu:1", "--device-memory-bytes", "0"}));
 }
 
 }  // namespace

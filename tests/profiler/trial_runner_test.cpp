@@ -28,8 +28,8 @@ struct Fixture {
 TechniqueManifest fake(const std::string& name, const std::string& mode, const fs::path& counter) {
   TechniqueManifest m;
   m.name = name;
-  m.search = {std::string(SATURN_SOURCE_DIR) + "/tests/profiler/fake_technique.sh", mode,
-              "{gpus}", "{devices}", counter.string()};
+  m.search = {std::string(SATURN_SOURCE_DIR) + "/tests/profiler/fake_technique.sh", mode, "{gpus}",
+              "{devices}", counter.string()};
   m.execute = {"true"};
   return m;
 }
@@ -45,7 +45,8 @@ Fixture make_fixture(const std::string& name) {
     const TechniqueManifest m = fake(technique, mode, f.counter);
     std::ofstream out(f.dir / "lib" / (technique + ".yaml"));
     out << "name: " << technique << "\nsearch: [";
-    for (std::size_t i = 0; i < m.search.size(); ++i) out << (i ? ", " : "") << '"' << m.search[i] << '"';
+    for (std::size_t i = 0; i < m.search.size(); ++i)
+      out << (i ? ", " : "") << '"' << m.search[i] << '"';
     out << "]\nexecute: [\"true\"]\n";
   }
   auto lib = Library::open((f.dir / "lib").string(), {});
@@ -143,8 +144,7 @@ TEST(TrialRunner, CrashesHangsAndSilentExitsAreRecordedAndTheRunGoesOn) {
   TrialSummary s;
   const auto t0 = std::chrono::steady_clock::now();
   auto table = run(f, workload("[good, crashy, slow, mute]"), &s, /*timeout_s=*/1.5);
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   EXPECT_EQ(s.measured, 2);
   EXPECT_EQ(s.failed, 6);

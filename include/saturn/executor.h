@@ -1,0 +1,76 @@
+// The executor: runs a planned workload on this machine's devices (saturn/trial_runner.h's
+// DeviceSlots) through a Backend, and keeps its state in the run store.
+//
+// Jobs start as soon as the devices their plan gives them are free and every job planned
+// earlier on those devices has started (plan order, not wall-clock guesses). Workers report
+// progress as JSON-line events (docs/worker-protocol.md), which are stored as they arrive.
+// Every introspection interval the remaining work is re-estimated from observed step times and
+// re-planned (saturn/planner.h's replan); running jobs move only when the gain, net of restart
+// costs, exceeds switch_threshold x the remaining makespan: the worker is asked to stop (it
+// checkpoints) and is relaunched with its new configuration from the checkpoint. A worker that
+// crashes is relaunched from its last checkpoint up to max_retries times, then its job is marked
+// failed and the others go on. Stopped (SIGINT/SIGTERM to the orchestrator) or killed, a run
+// resumes when started again: done jobs stay done, the others continue from their checkpoints.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "saturn/backend.h"
+#include "saturn/error.h"
+#include "saturn/library.h"
+#include "saturn/planner.h"
+#include "saturn/profile.h"
+#include "saturn/run_store.h"
+#include "saturn/trial_runner.h"
+#include "saturn/workload.h"
+
+namespace saturn {
+
+// An exclusive lock on a run directory (RUN_DIR/lock, flock), held while the object lives: a
+// second orchestrator on the same directory is refused. The lock dies with the process.
+class RunLock {
+ public:
+  // Errors: the directory is locked by another process (its pid named), or cannot be written.
+  static Result<RunLock> acquire(const std::string& run_dir);
+  RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+struct ExecutorOptions {
+  std::string run_dir;   // jobs/ (written by the Trial Runner), checkpoints/, logs/
+  std::string worker;    // {worker} in command templates
+  double introspection_interval_s = 60;  // > 0
+  double switch_threshold = 0.02;        // of the remaining makespan
+  double default_restart_s = 10;  // a job's restart cost until one of its launches is measured
+  int max_retries = 2;            // relaunches after crashes, per job and invocation
+  double checkpoint_interval_s = 30;  // seconds of training between checkpoints
+  PlannerOptions planner;
+  const std::atomic<bool>* stop = nullptr;  // set: checkpoint every job, stop, return
+  std::function<void(const std::string&)> log;  // one line per launch, exit, switch
+};
+
+struct ExecutionSummary {
+  int done = 0, failed = 0, pending = 0;  // pending: stopped before finishing
+  bool stopped = false;
+  int switches = 0;      // introspection restarts
+  int relaunches = 0;    // after crashes
+  double planned_makespan_s = 0;  // the first plan's, run clock
+  double makespan_s = 0;          // when the last job ended, run clock
+};
+
+// Runs every job of `workload` that is not done yet. `table` is its profile on `slots`
+// (task names = job names). Errors: the store failing, no plan for the remaining jobs.
+Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,
+                                          const Library& library, RunStore& store,
+                                          Backend& backend, const DeviceSlots& slots,
+                                          const ExecutorOptions& options);
+
+}  // namespace saturn

@@ -1,0 +1,285 @@
+// `saturn run W.yaml`: the whole system — profile every job x technique x GPU count on this
+// machine's devices (cached), plan, run the jobs with introspection, and report. `saturn status
+// RUN_DIR` shows a run's jobs, live or finished. docs/running.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "saturn/executor.h"
+#include "saturn/run_report.h"
+
+namespace saturn::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+struct RunArgs {
+  std::string workload;
+  std::string dir = "saturn-run";
+  std::string cluster;
+  std::string library;
+  std::string gpu_type;
+  int cpu_slots = 0;
+  double interval_s = 60;
+  double threshold = 0.02;
+  int max_retries = 2;
+  double checkpoint_interval_s = 30;
+  double trial_timeout_s = 600;
+  double plan_time_limit_s = 5;
+};
+
+constexpr int kExitJobsFailed = 4;
+constexpr int kExitStopped = 10;
+
+int run_run(const RunArgs& args) {
+  auto workload = load_workload_yaml(args.workload);
+  if (!workload) {
+    fmt::print(stderr, "saturn run: {}\n", workload.error().to_string());
+    return kExitBadInput;
+  }
+  std::error_code ec;
+  fs::create_directories(args.dir, ec);
+  if (ec) {
+    fmt::print(stderr, "saturn run: {}: cannot create the run directory: {}\n", args.dir,
+               ec.message());
+    return kExitWriteFailed;
+  }
+  auto lock = RunLock::acquire(args.dir);
+  if (!lock) {
+    fmt::print(stderr, "saturn run: {}\n", lock.error().to_string());
+    return kExitBadInput;
+  }
+  auto store = RunStore::open((fs::path(args.dir) / "saturn.db").string());
+  if (!store) {
+    fmt::print(stderr, "saturn run: {}\n", store.error().to_string());
+    return kExitBadInput;
+  }
+  const std::string workload_path = fs::absolute(args.workload, ec).string();
+  if (auto previous = (*store)->meta("workload"); previous && *previous && **previous != workload_path) {
+    fmt::print(stderr,
+               "saturn run: {}: this run directory belongs to the workload {}; use another "
+               "--dir\n",
+               args.dir, **previous);
+    return kExitBadInput;
+  }
+  if (auto s = (*store)->set_meta("workload", workload_path); !s) {
+    fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
+    return kExitWriteFailed;
+  }
+  auto backend = local_backend();
+  const std::string worker = worker_path();
+  auto info = query_worker(*backend, worker);
+  if (!info) {
+    fmt::print(stderr, "saturn run: {}\n", info.error().to_string());
+    return kExitBadInput;
+  }
+  auto library = Library::open(args.library, info->techniques);
+  if (!library) {
+    fmt::print(stderr, "saturn run: {}\n", library.error().to_string());
+    return kExitBadInput;
+  }
+  DeviceSlots slots = local_device_slots(*info, args.gpu_type, args.cpu_slots);
+  if (!args.cluster.empty()) {
+    auto cluster = load_cluster_yaml(args.cluster);
+    if (!cluster) {
+      fmt::print(stderr, "saturn run: {}\n", cluster.error().to_string());
+      return kExitBadInput;
+    }
+    // The local backend runs on this machine: the cluster may only narrow its devices.
+    const Node& n = cluster->nodes.front();
+    if (cluster->nodes.size() != 1 || n.gpus > slots.count) {
+      fmt::print(stderr,
+                 "saturn run: {}: the local backend runs one node of at most {} {} device(s); "
+                 "this cluster has {} node(s), the first with {}\n",
+                 args.cluster, slots.count, slots.device_type, cluster->nodes.size(), n.gpus);
+      return kExitBadInput;
+    }
+    slots.count = n.gpus;
+    if (!slots.cuda_ids.empty()) slots.cuda_ids.resize(static_cast<std::size_t>(n.gpus));
+  }
+  Cluster cluster;
+  cluster.nodes.push_back(slots.as_node());
+  ::signal(SIGINT, on_stop_signal);
+  ::signal(SIGTERM, on_stop_signal);
+
+  // 1. Profile (cached in the run's database). Jobs not done yet show as "profiling" meanwhile.
+  {
+    auto known = (*store)->jobs();
+    if (!known) {
+      fmt::print(stderr, "saturn run: {}\n", known.error().to_string());
+      return kExitBadInput;
+    }
+    for (const JobSpec& job : workload->jobs) {
+      JobRecord rec;
+      rec.name = job.name;
+      for (const JobRecord& k : *known) {
+        if (k.name == job.name) rec = k;
+      }
+      if (rec.state == "done") continue;
+      rec.state = "profiling";
+      if (auto s = (*store)->put_job(rec); !s) {
+        fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
+        return kExitWriteFailed;
+      }
+    }
+  }
+  fmt::print(stderr, "saturn run: {} jobs on {} {} device(s); run directory {}\n",
+             workload->jobs.size(), slots.count, slots.device_type, args.dir);
+  TrialRunnerOptions trial_options;
+  trial_options.worker = worker;
+  trial_options.run_dir = args.dir;
+  trial_options.trial_timeout_s = args.trial_timeout_s;
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  trial_options.progress = [&](const std::string& line, bool final) {
+    if (tty) {
+      fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
+    } else if (final) {
+      fmt::print(stderr, "{}\n", line);
+    }
+  };
+  TrialSummary trials;
+  auto table = run_trials(*workload, *library, **store, *backend, slots, cluster, trial_options,
+                          &trials);
+  for (const std::string& note : trials.notes) fmt::print(stderr, "  {}\n", note);
+  if (!table) {
+    fmt::print(stderr, "saturn run: {}\n", table.error().to_string());
+    return kExitBadInput;
+  }
+  fmt::print(stderr, "profiled: {} measured, {} cached, {} failed, {} skipped ({:.1f} s)\n",
+             trials.measured, trials.cached, trials.failed, trials.skipped, trials.elapsed_s);
+  if (auto s = (*store)->set_meta("profiles", to_json(*table).dump()); !s) {
+    fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
+    return kExitWriteFailed;
+  }
+
+  // 2. Plan and execute.
+  ExecutorOptions options;
+  options.run_dir = args.dir;
+  options.worker = worker;
+  options.introspection_interval_s = args.interval_s;
+  options.switch_threshold = args.threshold;
+  options.max_retries = args.max_retries;
+  options.checkpoint_interval_s = args.checkpoint_interval_s;
+  options.planner.time_limit_s = args.plan_time_limit_s;
+  options.stop = &g_stop;
+  options.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  auto result = execute_workload(*workload, *table, *library, **store, *backend, slots, options);
+  if (!result) {
+    fmt::print(stderr, "saturn run: {}\n", result.error().to_string());
+    return kExitBadInput;
+  }
+
+  // 3. Report.
+  auto report = write_run_report(**store, (fs::path(args.dir) / "report.html").string());
+  auto jobs = (*store)->jobs();
+  if (jobs) fmt::print("\n{}", run_summary_table(*jobs));
+  fmt::print("\n{} done, {} failed, {} pending; {} switches, {} relaunches; makespan {} "
+             "(planned {})\n",
+             result->done, result->failed, result->pending, result->switches,
+             result->relaunches, hms(result->makespan_s), hms(result->planned_makespan_s));
+  if (report) {
+    fmt::print("report: {}\n", (fs::path(args.dir) / "report.html").string());
+  } else {
+    fmt::print(stderr, "saturn run: {}\n", report.error().to_string());
+  }
+  if (result->stopped) {
+    fmt::print(stderr, "stopped: run `saturn run {} --dir {}` again to resume\n", args.workload,
+               args.dir);
+    return kExitStopped;
+  }
+  return result->failed > 0 ? kExitJobsFailed : kExitOk;
+}
+
+struct StatusArgs {
+  std::string dir;
+  bool json = false;
+};
+
+int run_status(const StatusArgs& args) {
+  const fs::path db = fs::path(args.dir) / "saturn.db";
+  std::error_code ec;
+  if (!fs::exists(db, ec)) {
+    fmt::print(stderr, "saturn status: {}: not a run directory (no saturn.db)\n", args.dir);
+    return kExitBadInput;
+  }
+  auto store = RunStore::open(db.string());
+  if (!store) {
+    fmt::print(stderr, "saturn status: {}\n", store.error().to_string());
+    return kExitBadInput;
+  }
+  auto jobs = (*store)->jobs();
+  if (!jobs) {
+    fmt::print(stderr, "saturn status: {}\n", jobs.error().to_string());
+    return kExitBadInput;
+  }
+  if (args.json) {
+    fmt::print("{}\n", run_status_json(*jobs).dump(2));
+    return kExitOk;
+  }
+  fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8} {:>8}\n", "job", "state", "technique",
+             "GPUs", "step", "loss", "eval");
+  for (const JobRecord& j : *jobs) {
+    fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8.4f} {:>8.4f}\n", j.name, j.state,
+               j.technique, gpu_ranges(j.gpus), fmt::format("{}/{}", j.step, j.total_steps),
+               j.loss, j.eval_loss);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, std::function<int()>& run) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Profile, plan and train every job of a workload on this machine, with introspection");
+  cmd->add_option("workload", args->workload, "Workload YAML")->required();
+  cmd->add_option("--dir", args->dir, "Run directory (state, checkpoints, logs, report)")
+      ->capture_default_str();
+  cmd->add_option("--cluster", args->cluster,
+                  "Cluster YAML: one node, at most this machine's devices");
+  cmd->add_option("--library", args->library, "Technique library directory");
+  cmd->add_option("--gpu-type", args->gpu_type, "Type of this machine's GPUs");
+  cmd->add_option("--cpu-slots", args->cpu_slots, "CPU device slots when there is no GPU")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--interval", args->interval_s, "Introspection interval, seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--threshold", args->threshold,
+                  "Switch a running job when the gain exceeds this share of the remaining time")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--max-retries", args->max_retries, "Relaunches of a crashing job")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-interval", args->checkpoint_interval_s,
+                  "Seconds of training between checkpoints")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--trial-timeout", args->trial_timeout_s, "Seconds per profiling trial")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--plan-time-limit", args->plan_time_limit_s, "Seconds per (re-)plan")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->callback([&run, args] {
+    if (args->library.empty()) args->library = Library::default_dir();
+    run = [args] { return run_run(*args); };
+  });
+
+  auto status = std::make_shared<StatusArgs>();
+  CLI::App* st = app.add_subcommand("status", "Show a run's jobs: state, progress, loss");
+  st->add_option("dir", status->dir, "Run directory")->required();
+  st->add_flag("--json", status->json, "As JSON: {\"jobs\": [...]}");
+  st->callback([&run, status] { run = [status] { return run_status(*status); }; });
+}
+
+}  // namespace saturn::cli

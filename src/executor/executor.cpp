@@ -1,0 +1,508 @@
+// The executor's main loop; see saturn/executor.h.
+#include "saturn/executor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "formats/common.h"
+#include "saturn/worker_protocol.h"
+
+namespace saturn {
+
+Result<RunLock> RunLock::acquire(const std::string& run_dir) {
+  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno))};
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    [[maybe_unused]] ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    return Error{run_dir, 0, "",
+                 fmt::format("the run directory is in use by another saturn run (pid {})",
+                             std::string(pid).empty() ? "unknown" : std::string(pid))};
+  }
+  const std::string me = std::to_string(::getpid());
+  [[maybe_unused]] int t = ::ftruncate(fd, 0);
+  [[maybe_unused]] ssize_t w = ::pwrite(fd, me.data(), me.size(), 0);
+  return RunLock(fd);
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double epoch_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A job as the loop sees it.
+struct Live {
+  JobRecord rec;
+  std::size_t task = 0;  // index in the profile table
+  // The assignment the next launch uses: config index, GPUs, planned start (run clock).
+  int config = -1;
+  std::vector<int> gpus;
+  double planned_start_s = 0;
+  // While running:
+  std::unique_ptr<Process> process;
+  int running_config = -1;
+  double launched_s = 0;
+  double first_step_s = -1;         // run clock of the first step event of this launch
+  std::int64_t first_step = 0;      // its step
+  double last_step_s = -1;
+  std::int64_t last_step = 0;
+  bool got_done = false;
+  bool switching = false;  // asked to stop for a new configuration
+  std::string last_error;
+  double measured_restart_s = -1;  // launch -> first step, seconds, last launch
+  double observed_step_s = 0;      // this job's measured seconds per step (last launch)
+};
+
+double profiled_step_s(const Config& c) {
+  const double s = c.params.value("step_s", 0.0);
+  if (s > 0) return s;
+  const double steps = c.params.value("steps", 0.0);
+  return steps > 0 ? c.runtime_s / steps : 0;
+}
+
+}  // namespace
+
+Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,
+                                          const Library& library, RunStore& store,
+                                          Backend& backend, const DeviceSlots& slots,
+                                          const ExecutorOptions& options) {
+  ExecutionSummary summary;
+  auto log = [&](const std::string& line) {
+    if (options.log) options.log(line);
+  };
+  // The run clock: seconds since the run's first start, across restarts of the orchestrator.
+  double origin = epoch_now();
+  {
+    auto stored = store.meta("run_started_epoch_s");
+    if (!stored) return stored.error();
+    if (*stored) {
+      origin = std::stod(**stored);
+    } else if (auto s = store.set_meta("run_started_epoch_s", fmt::format("{:.6f}", origin)); !s) {
+      return s.error();
+    }
+  }
+  auto now = [&] { return epoch_now() - origin; };
+
+  std::error_code ec;
+  fs::create_directories(fs::path(options.run_dir) / "checkpoints", ec);
+  fs::create_directories(fs::path(options.run_dir) / "logs", ec);
+
+  // Jobs, with what an earlier invocation left.
+  std::map<std::string, JobRecord> previous;
+  {
+    auto jobs = store.jobs();
+    if (!jobs) return jobs.error();
+    for (JobRecord& j : *jobs) previous[j.name] = std::move(j);
+  }
+  std::vector<Live> live;
+  for (const JobSpec& job : workload.jobs) {
+    Live l;
+    auto it = std::find_if(table.tasks.begin(), table.tasks.end(),
+                           [&](const Task& t) { return t.name == job.name; });
+    if (it == table.tasks.end()) {
+      return Error{workload.source, job.origin.line, job.origin.field,
+                   fmt::format("job {} has no profile", job.name)};
+    }
+    l.task = static_cast<std::size_t>(it - table.tasks.begin());
+    if (auto p = previous.find(job.name); p != previous.end()) {
+      l.rec = p->second;
+      if (l.rec.state != "done") {
+        l.rec.state = "pending";  // running or failed before: continue from the checkpoint
+        l.rec.attempts = 0;
+      }
+    } else {
+      l.rec.name = job.name;
+    }
+    if (l.rec.total_steps <= 0) l.rec.total_steps = job.steps;
+    if (auto s = store.put_job(l.rec); !s) return s.error();
+    live.push_back(std::move(l));
+  }
+  const Node node = slots.as_node();
+  const std::string job_dir = (fs::path(options.run_dir) / "jobs").string();
+
+  auto unfinished = [&](const Live& l) { return l.rec.state != "done" && l.rec.state != "failed"; };
+  auto remaining_fraction = [&](const Live& l) {
+    if (l.rec.total_steps <= 0) return 1.0;
+    return std::clamp(static_cast<double>(l.rec.total_steps - l.rec.step) /
+                          static_cast<double>(l.rec.total_steps),
+                      1e-3, 1.0);
+  };
+
+  // The profile of the remaining work: each job's runtimes scaled by its remaining share and by
+  // how its observed speed compares with its profile.
+  auto remaining_table = [&] {
+    ProfileTable t;
+    t.cluster.nodes = {node};
+    for (const Live& l : live) {
+      if (!unfinished(l)) continue;
+      Task task = table.tasks[l.task];
+      double speed = 1;
+      if (l.observed_step_s > 0 && l.running_config >= 0) {
+        const double profiled = profiled_step_s(task.configs[l.running_config]);
+        if (profiled > 0) speed = std::clamp(l.observed_step_s / profiled, 0.2, 5.0);
+      }
+      for (Config& c : task.configs) {
+        c.runtime_s = std::max(1e-3, c.runtime_s * remaining_fraction(l) * speed);
+      }
+      task.restart_s = l.measured_restart_s > 0 ? l.measured_restart_s : options.default_restart_s;
+      t.tasks.push_back(std::move(task));
+    }
+    return t;
+  };
+
+  // Takes the assignments of `plan` for the jobs it names that are not running.
+  auto adopt = [&](const Plan& plan, bool also_running) {
+    for (const Assignment& a : plan.assignments) {
+      for (Live& l : live) {
+        if (l.rec.name != a.task || (l.process && !also_running)) continue;
+        l.config = a.config;
+        l.gpus = a.gpus;
+        l.planned_start_s = a.start_s;
+        if (!l.process) {
+          l.rec.technique = table.tasks[l.task].configs[a.config].technique;
+          l.rec.gpus = a.gpus;
+          l.rec.planned_start_s = a.start_s;
+          l.rec.planned_end_s = a.end_s;
+        }
+      }
+    }
+  };
+
+  auto replan_now = [&](bool allow_restarts) -> Result<Replan> {
+    const ProfileTable t = remaining_table();
+    ReplanRequest request;
+    request.now_s = now();
+    request.allow_restarts = allow_restarts;
+    for (const Live& l : live) {
+      if (!unfinished(l)) continue;
+      if (l.process && !l.switching) {
+        RunningTask r;
+        r.task = l.rec.name;
+        r.config = l.running_config;
+        r.node = node.name;
+        r.gpus = l.rec.gpus;
+        r.remaining_fraction = 1;  // the table is already the remaining work
+        r.restart_cost_s =
+            l.measured_restart_s > 0 ? l.measured_restart_s : options.default_restart_s;
+        request.running.push_back(std::move(r));
+      } else {
+        request.pending.push_back(l.rec.name);
+      }
+    }
+    return replan(t, request, options.planner);
+  };
+
+  // The first plan.
+  {
+    bool any = false;
+    for (const Live& l : live) any = any || unfinished(l);
+    if (!any) {
+      summary.done = static_cast<int>(live.size());
+      return summary;
+    }
+    auto first = replan_now(false);
+    if (!first) return first.error();
+    adopt(first->plan, false);
+    summary.planned_makespan_s = first->plan.makespan_s;
+    if (auto s = store.set_meta("plan", to_json(first->plan).dump()); !s) return s.error();
+    log(fmt::format("plan: makespan {:.0f} s (lower bound {:.0f} s, {})", first->plan.makespan_s,
+                    first->plan.lower_bound_s, first->plan.solver.status));
+  }
+
+  std::vector<bool> busy(static_cast<std::size_t>(slots.count), false);
+  auto can_launch = [&](const Live& l) {
+    if (l.rec.state != "pending" || l.config < 0 || l.process) return false;
+    for (int g : l.gpus) {
+      if (g < 0 || g >= slots.count || busy[static_cast<std::size_t>(g)]) return false;
+    }
+    // Plan order: no pending job planned earlier on any of these GPUs.
+    for (const Live& o : live) {
+      if (&o == &l || o.rec.state != "pending" || o.config < 0) continue;
+      if (o.planned_start_s > l.planned_start_s ||
+          (o.planned_start_s == l.planned_start_s && o.rec.name >= l.rec.name)) {
+        continue;
+      }
+      for (int g : o.gpus) {
+        if (std::find(l.gpus.begin(), l.gpus.end(), g) != l.gpus.end()) return false;
+      }
+    }
+    return true;
+  };
+
+  auto launch = [&](Live& l) -> Status {
+    const Config& config = table.tasks[l.task].configs[l.config];
+    const TechniqueManifest* technique = library.find(config.technique);
+    if (!technique) {
+      return Error{"", 0, "", fmt::format("technique {} is no longer in the library",
+                                          config.technique)};
+    }
+    json params = config.params;
+    params.erase("step_s");
+    params.erase("steps");
+    const double step_s = profiled_step_s(config);
+    const long every =
+        std::max(1L, std::lround(options.checkpoint_interval_s / std::max(1e-6, step_s)));
+    ProcessSpec spec;
+    std::string devices;
+    for (std::size_t i = 0; i < l.gpus.size(); ++i) {
+      devices += fmt::format("{}{}:{}", i ? "," : "", slots.cuda() ? "cuda" : "cpu", i);
+    }
+    if (slots.cuda()) {
+      std::string visible;
+      for (std::size_t i = 0; i < l.gpus.size(); ++i) {
+        visible += fmt::format("{}{}", i ? "," : "", slots.cuda_ids[l.gpus[i]]);
+      }
+      spec.env["CUDA_VISIBLE_DEVICES"] = visible;
+    } else {
+      for (int g : l.gpus) {
+        const int first = g * slots.cores / slots.count;
+        const int last = std::max(first + 1, (g + 1) * slots.cores / slots.count);
+        for (int c = first; c < last; ++c) spec.cpus.push_back(c % slots.cores);
+      }
+    }
+    const std::string safe = formats::sanitize_name(l.rec.name);
+    spec.argv = expand_command(
+        technique->execute,
+        {{"job", (fs::path(job_dir) / (safe + ".json")).string()},
+         {"devices", devices},
+         {"gpus", std::to_string(l.gpus.size())},
+         {"params", params.dump()},
+         {"steps", "0"},
+         {"checkpoint", (fs::path(options.run_dir) / "checkpoints" / safe).string()},
+         {"checkpoint_every", std::to_string(every)},
+         {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
+         {"dir", technique->dir},
+         {"worker", options.worker}});
+    spec.stderr_path = (fs::path(options.run_dir) / "logs" / (safe + ".log")).string();
+    auto p = backend.start(spec);
+    if (!p) return p.error();
+    l.process = std::move(*p);
+    l.running_config = l.config;
+    l.launched_s = now();
+    l.first_step_s = l.last_step_s = -1;
+    l.got_done = l.switching = false;
+    l.last_error.clear();
+    l.rec.state = "running";
+    l.rec.technique = config.technique;
+    l.rec.gpus = l.gpus;
+    l.rec.params = params;
+    l.rec.launches += 1;
+    if (l.rec.started_s < 0) l.rec.started_s = l.launched_s;
+    for (int g : l.gpus) busy[static_cast<std::size_t>(g)] = true;
+    std::string slots_text;
+    for (int g : l.gpus) slots_text += (slots_text.empty() ? "" : ",") + std::to_string(g);
+    log(fmt::format("{:>7.1f} s  launch {} ({} x{} on {} {}){}", l.launched_s, l.rec.name,
+                    config.technique, l.gpus.size(), slots.device_type, slots_text,
+                    l.rec.step > 0 ? fmt::format(" from step {}", l.rec.step) : ""));
+    if (auto s = store.add_event(l.rec.name, l.launched_s,
+                                 {{"event", "launch"},
+                                  {"technique", config.technique},
+                                  {"gpus", l.gpus},
+                                  {"argv", spec.argv}});
+        !s) {
+      return s;
+    }
+    return store.put_job(l.rec);
+  };
+
+  auto handle_line = [&](Live& l, const std::string& line) -> Status {
+    auto parsed = protocol::parse_event_line(line);
+    if (!parsed) return Status::Ok();  // not an event: the log has the worker's diagnostics
+    const json& e = *parsed;
+    const std::string kind = e.value("event", "");
+    const double t = now();
+    if (kind == protocol::kStep) {
+      const std::int64_t step = e.value("step", std::int64_t{0});
+      l.rec.step = step;
+      l.rec.loss = e.value("loss", 0.0);
+      if (l.first_step_s < 0) {
+        l.first_step_s = t;
+        l.first_step = step;
+        l.measured_restart_s = t - l.launched_s;
+      } else if (step > l.first_step) {
+        l.observed_step_s = (t - l.first_step_s) / static_cast<double>(step - l.first_step);
+      }
+      l.last_step_s = t;
+      l.last_step = step;
+    } else if (kind == "started") {
+      l.rec.total_steps = e.value("total_steps", l.rec.total_steps);
+      l.rec.step = e.value("step", l.rec.step);
+    } else if (kind == "eval") {
+      l.rec.eval_loss = e.value("loss", 0.0);
+    } else if (kind == protocol::kDone) {
+      l.got_done = true;
+      l.rec.step = e.value("step", l.rec.step);
+    } else if (kind == protocol::kError) {
+      l.last_error = fmt::format("{} error: {}", e.value("kind", "internal"),
+                                 e.value("message", ""));
+    }
+    if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
+    return store.put_job(l.rec);
+  };
+
+  auto finish = [&](Live& l, int code) -> Status {
+    const double t = now();
+    for (int g : l.rec.gpus) busy[static_cast<std::size_t>(g)] = false;
+    l.process.reset();
+    const std::string log_path =
+        (fs::path(options.run_dir) / "logs" / (formats::sanitize_name(l.rec.name) + ".log"))
+            .string();
+    if (code == 0 && l.got_done) {
+      l.rec.state = "done";
+      l.rec.finished_s = t;
+      summary.makespan_s = std::max(summary.makespan_s, t);
+      log(fmt::format("{:>7.1f} s  done {} (loss {:.4f}, eval {:.4f})", t, l.rec.name, l.rec.loss,
+                      l.rec.eval_loss));
+    } else if (code == protocol::kExitStopped && (l.switching || (options.stop && *options.stop))) {
+      l.rec.state = "pending";
+      log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
+                      l.rec.step));
+    } else {
+      l.rec.attempts += 1;
+      const std::string why = fmt::format(
+          "exited with code {}{} (log: {})", code,
+          l.last_error.empty() ? "" : ": " + l.last_error, log_path);
+      if (l.rec.attempts <= options.max_retries && !(options.stop && *options.stop)) {
+        l.rec.state = "pending";
+        l.planned_start_s = -1;  // first in line for its devices
+        ++summary.relaunches;
+        log(fmt::format("{:>7.1f} s  {} {}; relaunching from its checkpoint ({}/{})", t,
+                        l.rec.name, why, l.rec.attempts, options.max_retries));
+      } else {
+        l.rec.state = options.stop && *options.stop ? "pending" : "failed";
+        l.rec.error = why;
+        l.rec.finished_s = t;
+        log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, why));
+      }
+    }
+    l.switching = false;
+    if (auto s = store.add_event(l.rec.name, t, {{"event", "exit"}, {"code", code}}); !s) return s;
+    return store.put_job(l.rec);
+  };
+
+  bool stopping = false;
+  double next_introspection = now() + options.introspection_interval_s;
+  for (;;) {
+    if (options.stop && *options.stop && !stopping) {
+      stopping = true;
+      log("stopping: every running job checkpoints");
+      for (Live& l : live) {
+        if (l.process) l.process->signal(SIGTERM);
+      }
+    }
+    if (!stopping) {
+      for (Live& l : live) {
+        if (!can_launch(l)) continue;
+        if (auto s = launch(l); !s) {
+          l.rec.state = "failed";
+          l.rec.error = s.error().to_string();
+          log(fmt::format("failed {}: {}", l.rec.name, l.rec.error));
+          if (auto w = store.put_job(l.rec); !w) return w.error();
+        }
+      }
+    }
+    std::vector<Process*> running;
+    for (Live& l : live) {
+      if (l.process) running.push_back(l.process.get());
+    }
+    bool any_pending = false;
+    for (const Live& l : live) any_pending = any_pending || l.rec.state == "pending";
+    if (running.empty()) {
+      if (stopping || !any_pending) break;
+      // Pending jobs whose planned devices do not exist any more: plan again.
+      auto again = replan_now(false);
+      if (!again) return again.error();
+      adopt(again->plan, false);
+      bool launchable = false;
+      for (const Live& l : live) launchable = launchable || can_launch(l);
+      if (!launchable) return Error{"", 0, "", "no job can be launched on these devices"};
+      continue;
+    }
+    wait_for_any(running, 0.2);
+    if (auto s = store.begin(); !s) return s.error();
+    for (Live& l : live) {
+      if (!l.process) continue;
+      for (const std::string& line : l.process->read_lines()) {
+        if (auto s = handle_line(l, line); !s) return s.error();
+      }
+      if (auto code = l.process->poll_exit()) {
+        for (const std::string& line : l.process->read_lines()) {
+          if (auto s = handle_line(l, line); !s) return s.error();
+        }
+        if (auto s = finish(l, *code); !s) return s.error();
+      }
+    }
+    if (auto s = store.commit(); !s) return s.error();
+
+    if (!stopping && now() >= next_introspection) {
+      next_introspection = now() + options.introspection_interval_s;
+      bool any_running = false;
+      for (const Live& l : live) any_running = any_running || (l.process && !l.switching);
+      if (any_running) {
+        auto r = replan_now(true);
+        if (!r) return r.error();
+        const double remaining = r->keep.makespan_s - now();
+        if (!r->restarted.empty() &&
+            r->expected_gain_s > options.switch_threshold * std::max(0.0, remaining)) {
+          adopt(r->plan, true);
+          for (Live& l : live) {
+            if (!l.process ||
+                std::find(r->restarted.begin(), r->restarted.end(), l.rec.name) ==
+                    r->restarted.end()) {
+              continue;
+            }
+            const Config& next = table.tasks[l.task].configs[l.config];
+            log(fmt::format("{:>7.1f} s  switch {}: {} x{} -> {} x{} (expected gain {:.1f} s)",
+                            now(), l.rec.name, l.rec.technique, l.rec.gpus.size(),
+                            next.technique, next.gpus, r->expected_gain_s));
+            l.switching = true;
+            ++summary.switches;
+            l.process->signal(SIGTERM);
+            if (auto s = store.add_event(l.rec.name, now(),
+                                         {{"event", "switch"},
+                                          {"to_technique", next.technique},
+                                          {"to_gpus", l.gpus},
+                                          {"expected_gain_s", r->expected_gain_s}});
+                !s) {
+              return s.error();
+            }
+          }
+        } else {
+          adopt(r->keep, false);
+        }
+      }
+    }
+  }
+  for (const Live& l : live) {
+    summary.done += l.rec.state == "done";
+    summary.failed += l.rec.state == "failed";
+    summary.pending += l.rec.state == "pending" || l.rec.state == "running";
+    if (l.rec.finished_s > 0) summary.makespan_s = std::max(summary.makespan_s, l.rec.finished_s);
+  }
+  summary.stopped = stopping;
+  return summary;
+}
+
+}  // namespace saturn

@@ -1,0 +1,246 @@
+// The executor against a fake trainer (tests/executor/fake_trainer.sh, real processes and
+// signals): every job done with its events stored; a worker killed with SIGKILL resumes from its
+// checkpoint; a job that keeps failing is marked failed while the others finish; a stopped run
+// resumes without redoing finished work; introspection really stops and relaunches a job on
+// more devices; the run-directory lock.
+#include "saturn/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+namespace saturn {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kFake = SATURN_SOURCE_DIR "/tests/executor/fake_trainer.sh";
+
+struct Job {
+  std::string name, mode;
+  int steps;
+  double seconds_per_step;  // on one device, actual
+  std::vector<std::pair<int, double>> profile;  // gpus -> profiled runtime, seconds
+};
+
+struct Harness {
+  fs::path dir;
+  Workload workload;
+  ProfileTable table;
+  Library library;
+  std::unique_ptr<RunStore> store;
+  std::unique_ptr<Backend> backend = local_backend();
+  DeviceSlots slots;
+  ExecutorOptions options;
+  std::atomic<bool> stop{false};
+  std::vector<std::string> log;
+
+  Harness(const std::string& name, const std::vector<Job>& jobs) {
+    dir = fs::path(::testing::TempDir()) / ("saturn_executor_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir / "lib");
+    fs::create_directories(dir / "jobs");
+    slots.count = 2;
+    slots.cores = 1;
+    table.cluster.nodes.push_back(slots.as_node());
+    std::vector<std::string> builtins;
+    for (const Job& j : jobs) {
+      // One technique per job, so that each can carry its own mode and speed.
+      const std::string technique = "fake-" + j.name;
+      TechniqueManifest m;
+      auto parsed = parse_technique_manifest(
+          "name: " + technique + "\nsearch: [\"true\"]\nexecute: [\"" + kFake + "\", \"" + j.mode +
+              "\", \"{checkpoint}\", \"{gpus}\", \"" + std::to_string(j.steps) + "\", \"" +
+              std::to_string(j.seconds_per_step) + "\"]\n",
+          technique + ".yaml", dir.string());
+      EXPECT_TRUE(parsed.ok()) << parsed.error().to_string();
+      std::ofstream(dir / "lib" / (technique + ".yaml"))
+          << "name: " << technique << "\nsearch: [\"true\"]\nexecute: [\"" << kFake << "\", \""
+          << j.mode << "\", \"{checkpoint}\", \"{gpus}\", \"" << j.steps << "\", \""
+          << j.seconds_per_step << "\"]\n";
+      JobSpec spec;
+      spec.name = j.name;
+      spec.steps = j.steps;
+      workload.jobs.push_back(spec);
+      Task task;
+      task.name = j.name;
+      for (const auto& [gpus, runtime] : j.profile) {
+        Config c;
+        c.technique = technique;
+        c.gpus = gpus;
+        c.runtime_s = runtime;
+        c.gpu_type = "cpu";
+        c.params = {{"step_s", runtime / j.steps}, {"steps", j.steps}};
+        task.configs.push_back(c);
+      }
+      table.tasks.push_back(task);
+    }
+    auto lib = Library::open((dir / "lib").string(), {});
+    EXPECT_TRUE(lib.ok()) << lib.error().to_string();
+    library = *lib;
+    open_store();
+    options.run_dir = dir.string();
+    options.introspection_interval_s = 0.5;
+    options.default_restart_s = 0.2;
+    options.checkpoint_interval_s = 1;
+    options.planner.time_limit_s = 0.5;
+    options.planner.searches = 1;
+    options.stop = &stop;
+    options.log = [this](const std::string& line) { log.push_back(line); };
+  }
+
+  void open_store() {
+    store.reset();
+    auto s = RunStore::open((dir / "saturn.db").string());
+    EXPECT_TRUE(s.ok());
+    store = std::move(*s);
+  }
+
+  Result<ExecutionSummary> run() {
+    return execute_workload(workload, table, library, *store, *backend, slots, options);
+  }
+
+  JobRecord job(const std::string& name) {
+    const auto jobs = store->jobs();
+    for (const JobRecord& j : *jobs) {
+      if (j.name == name) return j;
+    }
+    return {};
+  }
+
+  std::vector<nlohmann::json> events(const std::string& job, const std::string& kind) {
+    std::vector<nlohmann::json> out;
+    const auto stored = store->events(job, kind);
+    for (const auto& [t, e] : *stored) out.push_back(e);
+    return out;
+  }
+
+  std::string joined_log() const {
+    std::string s;
+    for (const auto& l : log) s += l + "\n";
+    return s;
+  }
+};
+
+TEST(Executor, RunsEveryJobToTheEndAndStoresItsEvents) {
+  Harness h("all", {{"a", "ok", 6, 0.05, {{1, 0.3}}},
+                    {"b", "ok", 6, 0.05, {{1, 0.3}}},
+                    {"c", "ok", 6, 0.05, {{1, 0.3}, {2, 0.15}}}});
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 3) << h.joined_log();
+  for (const char* name : {"a", "b", "c"}) {
+    const JobRecord j = h.job(name);
+    EXPECT_EQ(j.state, "done");
+    EXPECT_EQ(j.step, 6);
+    EXPECT_EQ(j.total_steps, 6);
+    EXPECT_NEAR(j.loss, 10.0 / 6, 1e-3);
+    EXPECT_GE(j.finished_s, j.started_s);
+    const auto steps = h.events(name, "step");
+    ASSERT_EQ(steps.size(), 6u);
+    EXPECT_LT(steps.back()["loss"].get<double>(), steps.front()["loss"].get<double>());
+  }
+  // Nothing left to do: a second invocation launches nothing.
+  auto again = h.run();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->done, 3);
+  EXPECT_EQ(h.job("a").launches, 1);
+}
+
+TEST(Executor, AWorkerKilledMidJobResumesFromItsCheckpoint) {
+  Harness h("sigkill", {{"a", "crash-once", 10, 0.05, {{1, 0.5}}}});
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 1) << h.joined_log();
+  EXPECT_EQ(r->relaunches, 1);
+  const auto started = h.events("a", "started");
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[1]["step"], 5);  // the checkpoint, not step 0
+  EXPECT_EQ(h.events("a", "step").size(), 10u);  // no step done twice
+  EXPECT_EQ(h.job("a").state, "done");
+}
+
+TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {
+  Harness h("failing", {{"bad", "crash", 10, 0.02, {{1, 0.2}}}, {"good", "ok", 5, 0.05, {{1, 0.25}}}});
+  h.options.max_retries = 1;
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 1);
+  EXPECT_EQ(r->failed, 1);
+  const JobRecord bad = h.job("bad");
+  EXPECT_EQ(bad.state, "failed");
+  EXPECT_EQ(bad.launches, 2);
+  EXPECT_NE(bad.error.find("the fake trainer always fails"), std::string::npos) << bad.error;
+  EXPECT_NE(bad.error.find("logs/bad.log"), std::string::npos) << bad.error;
+  EXPECT_EQ(h.job("good").state, "done");
+}
+
+TEST(Executor, AStoppedRunResumesWithoutRedoingFinishedWork) {
+  Harness h("resume", {{"short", "ok", 3, 0.05, {{1, 0.15}}}, {"long", "ok", 40, 0.1, {{1, 4}}}});
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    h.stop = true;
+  });
+  auto r = h.run();
+  stopper.join();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->stopped);
+  EXPECT_EQ(h.job("short").state, "done");
+  const JobRecord stopped = h.job("long");
+  EXPECT_EQ(stopped.state, "pending");
+  EXPECT_GT(stopped.step, 0);
+  EXPECT_LT(stopped.step, 40);
+
+  h.stop = false;
+  h.open_store();  // as a new orchestrator would
+  auto resumed = h.run();
+  ASSERT_TRUE(resumed.ok()) << resumed.error().to_string();
+  EXPECT_EQ(resumed->done, 2) << h.joined_log();
+  EXPECT_EQ(h.job("short").launches, 1);  // not redone
+  const auto started = h.events("long", "started");
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[1]["step"], stopped.step);
+  EXPECT_EQ(h.events("long", "step").size(), 40u);
+}
+
+TEST(Executor, IntrospectionStopsAndRelaunchesAJobOnMoreDevices) {
+  // "quick" is profiled as long as "wide" but really takes a fraction of it; when it is done,
+  // re-planning moves "wide" from one device to two (its checkpoint carries the progress).
+  Harness h("switch", {{"wide", "ok", 40, 0.2, {{1, 8}, {2, 4}}},
+                       {"quick", "ok", 5, 0.1, {{1, 8}}}});
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 2) << h.joined_log();
+  EXPECT_GE(r->switches, 1) << h.joined_log();
+  const auto launches = h.events("wide", "launch");
+  ASSERT_GE(launches.size(), 2u) << h.joined_log();
+  EXPECT_EQ(launches[0]["gpus"].size(), 1u);
+  EXPECT_EQ(launches.back()["gpus"].size(), 2u);
+  EXPECT_EQ(h.events("wide", "stopped").size(), launches.size() - 1);
+  const auto started = h.events("wide", "started");
+  EXPECT_GT(started.back()["step"].get<int>(), 0);  // resumed, not restarted from scratch
+  EXPECT_EQ(h.events("wide", "step").size(), 40u);
+  EXPECT_FALSE(h.events("wide", "switch").empty());
+}
+
+TEST(RunLock, ASecondOrchestratorIsRefused) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_executor_lock";
+  fs::create_directories(dir);
+  {
+    auto first = RunLock::acquire(dir.string());
+    ASSERT_TRUE(first.ok()) << first.error().to_string();
+    auto second = RunLock::acquire(dir.string());
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.error().to_string().find("in use by another saturn run (pid " +
+                                              std::to_string(::getpid())),
+              std::string::npos)
+        << second.error().to_string();
+  }
+  EXPECT_TRUE(RunLock::acquire(dir.string()).ok());  // released with the first
+}
+
+}  // namespace
+}  // namespace saturn

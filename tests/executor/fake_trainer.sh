@@ -1,0 +1,39 @@
+#!/bin/sh
+# A technique's `execute` written as a shell script, speaking the worker protocol: the executor's
+# tests run it instead of real training. Arguments: MODE CHECKPOINT_DIR GPUS STEPS SECONDS_PER_STEP
+# (per step on one device; GPUS devices divide it). The checkpoint is the last step done, in
+# CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
+# Modes: ok; crash-once (SIGKILLs itself at step 5 the first time); crash (exits 5 two steps
+# after every start).
+mode=$1 dir=$2 gpus=$3 total=$4 per_step=$5
+mkdir -p "$dir"
+step=0
+[ -f "$dir/step" ] && step=$(cat "$dir/step")
+first=$step
+resumed=false
+[ "$step" -gt 0 ] && resumed=true
+stop=0
+trap 'stop=1' TERM
+echo "{\"event\": \"started\", \"step\": $step, \"total_steps\": $total, \"resumed\": $resumed, \"world_size\": $gpus}"
+sleep_s=$(awk "BEGIN { print $per_step / $gpus }")
+while [ "$step" -lt "$total" ]; do
+  if [ "$stop" = 1 ]; then
+    echo "{\"event\": \"stopped\", \"step\": $step}"
+    exit 10
+  fi
+  sleep "$sleep_s"
+  step=$((step + 1))
+  echo "$step" > "$dir/step.tmp" && mv "$dir/step.tmp" "$dir/step"
+  loss=$(awk "BEGIN { print 10 / $step }")
+  echo "{\"event\": \"step\", \"step\": $step, \"loss\": $loss, \"step_s\": $sleep_s}"
+  if [ "$mode" = crash-once ] && [ "$step" = 5 ] && [ ! -f "$dir/crashed" ]; then
+    touch "$dir/crashed"
+    kill -9 $$
+  fi
+  if [ "$mode" = crash ] && [ "$step" = $((first + 2)) ]; then
+    echo '{"event": "error", "kind": "internal", "message": "the fake trainer always fails"}'
+    exit 5
+  fi
+done
+echo "{\"event\": \"eval\", \"step\": $step, \"loss\": $(awk "BEGIN { print 10 / $step + 0.1 }")}"
+echo "{\"event\": \"done\", \"step\": $step, \"total_steps\": $total, \"loss\": $loss}"
