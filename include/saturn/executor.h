@@ -45,23 +45,23 @@ class RunLock {
 };
 
 struct ExecutorOptions {
-  std::string run_dir;   // jobs/ (written by the Trial Runner), checkpoints/, logs/
-  std::string worker;    // {worker} in command templates
+  std::string run_dir;                   // jobs/ (written by the Trial Runner), checkpoints/, logs/
+  std::string worker;                    // {worker} in command templates
   double introspection_interval_s = 60;  // > 0
   double switch_threshold = 0.02;        // of the remaining makespan
-  double default_restart_s = 10;  // a job's restart cost until one of its launches is measured
-  int max_retries = 2;            // relaunches after crashes, per job and invocation
+  double default_restart_s = 10;      // a job's restart cost until one of its launches is measured
+  int max_retries = 2;                // relaunches after crashes, per job and invocation
   double checkpoint_interval_s = 30;  // seconds of training between checkpoints
   PlannerOptions planner;
-  const std::atomic<bool>* stop = nullptr;  // set: checkpoint every job, stop, return
+  const std::atomic<bool>* stop = nullptr;      // set: checkpoint every job, stop, return
   std::function<void(const std::string&)> log;  // one line per launch, exit, switch
 };
 
 struct ExecutionSummary {
   int done = 0, failed = 0, pending = 0;  // pending: stopped before finishing
   bool stopped = false;
-  int switches = 0;      // introspection restarts
-  int relaunches = 0;    // after crashes
+  int switches = 0;               // introspection restarts
+  int relaunches = 0;             // after crashes
   double planned_makespan_s = 0;  // the first plan's, run clock
   double makespan_s = 0;          // when the last job ended, run clock
 };
@@ -69,8 +69,7 @@ struct ExecutionSummary {
 // Runs every job of `workload` that is not done yet. `table` is its profile on `slots`
 // (task names = job names). Errors: the store failing, no plan for the remaining jobs.
 Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,
-                                          const Library& library, RunStore& store,
-                                          Backend& backend, const DeviceSlots& slots,
-                                          const ExecutorOptions& options);
+                                          const Library& library, RunStore& store, Backend& backend,
+                                          const DeviceSlots& slots, const ExecutorOptions& options);
 
 }  // namespace saturn

@@ -16,7 +16,7 @@
 namespace saturn {
 
 // {"jobs": [{"name", "state", "technique", "gpus", "step", "total_steps", "loss", "eval_loss",
-// "attempts", "launches", "error"}]}
+// "attempts", "launches", "error", "planned_start_s", ...}]}: every JobRecord field.
 nlohmann::json run_status_json(const std::vector<JobRecord>& jobs);
 
 // One line per job: technique, GPUs, planned vs actual runtime, final losses.

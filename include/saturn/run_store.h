@@ -64,6 +64,10 @@ struct JobRecord {
   std::string error;                              // failed: why (with the log's path)
 };
 
+// The record as JSON (its every field, by name) and back.
+nlohmann::json to_json(const JobRecord& job);
+JobRecord job_record_from_json(const nlohmann::json& doc);
+
 class RunStore {
  public:
   // Opens (creating if needed) the database at `path`. Errors name the file: not a database,

@@ -43,3 +43,20 @@ std::string worker_path() {
 }
 
 }  // namespace saturn::cli
+
+namespace saturn::cli {
+
+Result<LocalSetup> local_setup(const std::string& library_dir) {
+  LocalSetup setup;
+  setup.backend = local_backend();
+  setup.worker = worker_path();
+  auto info = query_worker(*setup.backend, setup.worker);
+  if (!info) return info.error();
+  setup.info = *info;
+  auto library = Library::open(library_dir, info->techniques);
+  if (!library) return library.error();
+  setup.library = std::move(*library);
+  return setup;
+}
+
+}  // namespace saturn::cli

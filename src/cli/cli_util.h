@@ -5,8 +5,13 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "saturn/atomic_file.h"
+#include "saturn/backend.h"
 #include "saturn/error.h"
+#include "saturn/library.h"
+#include "saturn/trial_runner.h"
 
 namespace saturn::cli {
 
@@ -22,5 +27,15 @@ namespace saturn::cli {
 
 // saturn-worker's path: $SATURN_WORKER, else `saturn-worker` beside this executable.
 std::string worker_path();
+
+// What `saturn profile` and `saturn run` start from: this machine's process backend, the worker
+// (asked for its built-ins and devices) and the technique library in `library_dir`.
+struct LocalSetup {
+  std::unique_ptr<Backend> backend;
+  std::string worker;
+  WorkerInfo info;
+  Library library;
+};
+Result<LocalSetup> local_setup(const std::string& library_dir);
 
 }  // namespace saturn::cli

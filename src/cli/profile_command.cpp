@@ -55,18 +55,15 @@ int run_profile(const ProfileArgs& args) {
     fmt::print(stderr, "saturn profile: {}\n", workload.error().to_string());
     return kExitBadInput;
   }
-  auto backend = local_backend();
-  const std::string worker = worker_path();
-  auto info = query_worker(*backend, worker);
-  if (!info) {
-    fmt::print(stderr, "saturn profile: {}\n", info.error().to_string());
+  auto setup = local_setup(args.library);
+  if (!setup) {
+    fmt::print(stderr, "saturn profile: {}\n", setup.error().to_string());
     return kExitBadInput;
   }
-  auto library = Library::open(args.library, info->techniques);
-  if (!library) {
-    fmt::print(stderr, "saturn profile: {}\n", library.error().to_string());
-    return kExitBadInput;
-  }
+  Backend& backend = *setup->backend;
+  const std::string& worker = setup->worker;
+  const WorkerInfo& info = setup->info;
+  const Library& library = setup->library;
   const std::string dir = args.dir.empty() ? "saturn-run" : args.dir;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -80,7 +77,7 @@ int run_profile(const ProfileArgs& args) {
     fmt::print(stderr, "saturn profile: {}\n", store.error().to_string());
     return kExitBadInput;
   }
-  const DeviceSlots slots = local_device_slots(*info, args.gpu_type, args.cpu_slots);
+  const DeviceSlots slots = local_device_slots(info, args.gpu_type, args.cpu_slots);
   Cluster cluster;
   cluster.nodes.push_back(slots.as_node());
 
@@ -102,8 +99,7 @@ int run_profile(const ProfileArgs& args) {
   fmt::print(stderr, "profiling on {} {} device(s) ({}); run directory {}\n", slots.count,
              slots.device_type, slots.cuda() ? "CUDA" : "CPU slots", dir);
   TrialSummary summary;
-  auto table =
-      run_trials(*workload, *library, **store, *backend, slots, cluster, options, &summary);
+  auto table = run_trials(*workload, library, **store, backend, slots, cluster, options, &summary);
   for (const std::string& note : summary.notes) fmt::print(stderr, "  {}\n", note);
   fmt::print(stderr,
              "{} configurations: {} measured, {} cached, {} failed; {} skipped without running; "

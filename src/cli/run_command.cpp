@@ -20,7 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop = true; }
+extern "C" void on_stop_signal(int) {
+  g_stop = true;
+}
 
 struct RunArgs {
   std::string workload;
@@ -64,7 +66,8 @@ int run_run(const RunArgs& args) {
     return kExitBadInput;
   }
   const std::string workload_path = fs::absolute(args.workload, ec).string();
-  if (auto previous = (*store)->meta("workload"); previous && *previous && **previous != workload_path) {
+  if (auto previous = (*store)->meta("workload");
+      previous && *previous && **previous != workload_path) {
     fmt::print(stderr,
                "saturn run: {}: this run directory belongs to the workload {}; use another "
                "--dir\n",
@@ -75,19 +78,16 @@ int run_run(const RunArgs& args) {
     fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
     return kExitWriteFailed;
   }
-  auto backend = local_backend();
-  const std::string worker = worker_path();
-  auto info = query_worker(*backend, worker);
-  if (!info) {
-    fmt::print(stderr, "saturn run: {}\n", info.error().to_string());
+  auto setup = local_setup(args.library);
+  if (!setup) {
+    fmt::print(stderr, "saturn run: {}\n", setup.error().to_string());
     return kExitBadInput;
   }
-  auto library = Library::open(args.library, info->techniques);
-  if (!library) {
-    fmt::print(stderr, "saturn run: {}\n", library.error().to_string());
-    return kExitBadInput;
-  }
-  DeviceSlots slots = local_device_slots(*info, args.gpu_type, args.cpu_slots);
+  Backend& backend = *setup->backend;
+  const std::string& worker = setup->worker;
+  const WorkerInfo& info = setup->info;
+  const Library& library = setup->library;
+  DeviceSlots slots = local_device_slots(info, args.gpu_type, args.cpu_slots);
   if (!args.cluster.empty()) {
     auto cluster = load_cluster_yaml(args.cluster);
     if (!cluster) {
@@ -147,8 +147,8 @@ int run_run(const RunArgs& args) {
     }
   };
   TrialSummary trials;
-  auto table = run_trials(*workload, *library, **store, *backend, slots, cluster, trial_options,
-                          &trials);
+  auto table =
+      run_trials(*workload, library, **store, backend, slots, cluster, trial_options, &trials);
   for (const std::string& note : trials.notes) fmt::print(stderr, "  {}\n", note);
   if (!table) {
     fmt::print(stderr, "saturn run: {}\n", table.error().to_string());
@@ -172,7 +172,7 @@ int run_run(const RunArgs& args) {
   options.planner.time_limit_s = args.plan_time_limit_s;
   options.stop = &g_stop;
   options.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-  auto result = execute_workload(*workload, *table, *library, **store, *backend, slots, options);
+  auto result = execute_workload(*workload, *table, library, **store, backend, slots, options);
   if (!result) {
     fmt::print(stderr, "saturn run: {}\n", result.error().to_string());
     return kExitBadInput;
@@ -182,10 +182,11 @@ int run_run(const RunArgs& args) {
   auto report = write_run_report(**store, (fs::path(args.dir) / "report.html").string());
   auto jobs = (*store)->jobs();
   if (jobs) fmt::print("\n{}", run_summary_table(*jobs));
-  fmt::print("\n{} done, {} failed, {} pending; {} switches, {} relaunches; makespan {} "
-             "(planned {})\n",
-             result->done, result->failed, result->pending, result->switches,
-             result->relaunches, hms(result->makespan_s), hms(result->planned_makespan_s));
+  fmt::print(
+      "\n{} done, {} failed, {} pending; {} switches, {} relaunches; makespan {} "
+      "(planned {})\n",
+      result->done, result->failed, result->pending, result->switches, result->relaunches,
+      hms(result->makespan_s), hms(result->planned_makespan_s));
   if (report) {
     fmt::print("report: {}\n", (fs::path(args.dir) / "report.html").string());
   } else {
@@ -225,12 +226,12 @@ int run_status(const StatusArgs& args) {
     fmt::print("{}\n", run_status_json(*jobs).dump(2));
     return kExitOk;
   }
-  fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8} {:>8}\n", "job", "state", "technique",
-             "GPUs", "step", "loss", "eval");
+  fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8} {:>8}\n", "job", "state", "technique", "GPUs",
+             "step", "loss", "eval");
   for (const JobRecord& j : *jobs) {
-    fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8.4f} {:>8.4f}\n", j.name, j.state,
-               j.technique, gpu_ranges(j.gpus), fmt::format("{}/{}", j.step, j.total_steps),
-               j.loss, j.eval_loss);
+    fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8.4f} {:>8.4f}\n", j.name, j.state, j.technique,
+               gpu_ranges(j.gpus), fmt::format("{}/{}", j.step, j.total_steps), j.loss,
+               j.eval_loss);
   }
   return kExitOk;
 }

@@ -48,8 +48,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 double epoch_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // A job as the loop sees it.
@@ -64,8 +63,8 @@ struct Live {
   std::unique_ptr<Process> process;
   int running_config = -1;
   double launched_s = 0;
-  double first_step_s = -1;         // run clock of the first step event of this launch
-  std::int64_t first_step = 0;      // its step
+  double first_step_s = -1;     // run clock of the first step event of this launch
+  std::int64_t first_step = 0;  // its step
   double last_step_s = -1;
   std::int64_t last_step = 0;
   bool got_done = false;
@@ -85,8 +84,8 @@ double profiled_step_s(const Config& c) {
 }  // namespace
 
 Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,
-                                          const Library& library, RunStore& store,
-                                          Backend& backend, const DeviceSlots& slots,
+                                          const Library& library, RunStore& store, Backend& backend,
+                                          const DeviceSlots& slots,
                                           const ExecutorOptions& options) {
   ExecutionSummary summary;
   auto log = [&](const std::string& line) {
@@ -255,8 +254,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     const Config& config = table.tasks[l.task].configs[l.config];
     const TechniqueManifest* technique = library.find(config.technique);
     if (!technique) {
-      return Error{"", 0, "", fmt::format("technique {} is no longer in the library",
-                                          config.technique)};
+      return Error{"", 0, "",
+                   fmt::format("technique {} is no longer in the library", config.technique)};
     }
     json params = config.params;
     params.erase("step_s");
@@ -283,18 +282,18 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       }
     }
     const std::string safe = formats::sanitize_name(l.rec.name);
-    spec.argv = expand_command(
-        technique->execute,
-        {{"job", (fs::path(job_dir) / (safe + ".json")).string()},
-         {"devices", devices},
-         {"gpus", std::to_string(l.gpus.size())},
-         {"params", params.dump()},
-         {"steps", "0"},
-         {"checkpoint", (fs::path(options.run_dir) / "checkpoints" / safe).string()},
-         {"checkpoint_every", std::to_string(every)},
-         {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
-         {"dir", technique->dir},
-         {"worker", options.worker}});
+    spec.argv =
+        expand_command(technique->execute,
+                       {{"job", (fs::path(job_dir) / (safe + ".json")).string()},
+                        {"devices", devices},
+                        {"gpus", std::to_string(l.gpus.size())},
+                        {"params", params.dump()},
+                        {"steps", "0"},
+                        {"checkpoint", (fs::path(options.run_dir) / "checkpoints" / safe).string()},
+                        {"checkpoint_every", std::to_string(every)},
+                        {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
+                        {"dir", technique->dir},
+                        {"worker", options.worker}});
     spec.stderr_path = (fs::path(options.run_dir) / "logs" / (safe + ".log")).string();
     auto p = backend.start(spec);
     if (!p) return p.error();
@@ -355,8 +354,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       l.got_done = true;
       l.rec.step = e.value("step", l.rec.step);
     } else if (kind == protocol::kError) {
-      l.last_error = fmt::format("{} error: {}", e.value("kind", "internal"),
-                                 e.value("message", ""));
+      l.last_error =
+          fmt::format("{} error: {}", e.value("kind", "internal"), e.value("message", ""));
     }
     if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
     return store.put_job(l.rec);
@@ -381,15 +380,15 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                       l.rec.step));
     } else {
       l.rec.attempts += 1;
-      const std::string why = fmt::format(
-          "exited with code {}{} (log: {})", code,
-          l.last_error.empty() ? "" : ": " + l.last_error, log_path);
+      const std::string why =
+          fmt::format("exited with code {}{} (log: {})", code,
+                      l.last_error.empty() ? "" : ": " + l.last_error, log_path);
       if (l.rec.attempts <= options.max_retries && !(options.stop && *options.stop)) {
         l.rec.state = "pending";
         l.planned_start_s = -1;  // first in line for its devices
         ++summary.relaunches;
-        log(fmt::format("{:>7.1f} s  {} {}; relaunching from its checkpoint ({}/{})", t,
-                        l.rec.name, why, l.rec.attempts, options.max_retries));
+        log(fmt::format("{:>7.1f} s  {} {}; relaunching from its checkpoint ({}/{})", t, l.rec.name,
+                        why, l.rec.attempts, options.max_retries));
       } else {
         l.rec.state = options.stop && *options.stop ? "pending" : "failed";
         l.rec.error = why;
@@ -468,15 +467,14 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
             r->expected_gain_s > options.switch_threshold * std::max(0.0, remaining)) {
           adopt(r->plan, true);
           for (Live& l : live) {
-            if (!l.process ||
-                std::find(r->restarted.begin(), r->restarted.end(), l.rec.name) ==
-                    r->restarted.end()) {
+            if (!l.process || std::find(r->restarted.begin(), r->restarted.end(), l.rec.name) ==
+                                  r->restarted.end()) {
               continue;
             }
             const Config& next = table.tasks[l.task].configs[l.config];
             log(fmt::format("{:>7.1f} s  switch {}: {} x{} -> {} x{} (expected gain {:.1f} s)",
-                            now(), l.rec.name, l.rec.technique, l.rec.gpus.size(),
-                            next.technique, next.gpus, r->expected_gain_s));
+                            now(), l.rec.name, l.rec.technique, l.rec.gpus.size(), next.technique,
+                            next.gpus, r->expected_gain_s));
             l.switching = true;
             ++summary.switches;
             l.process->signal(SIGTERM);

@@ -32,18 +32,28 @@ std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
 // One SVG chart of every job's training loss against its step.
-std::string loss_chart(const std::map<std::string, std::vector<std::pair<double, double>>>& curves) {
+std::string loss_chart(
+    const std::map<std::string, std::vector<std::pair<double, double>>>& curves) {
   double max_step = 1, lo = HUGE_VAL, hi = -HUGE_VAL;
   for (const auto& [job, points] : curves) {
     for (const auto& [step, loss] : points) {
@@ -74,9 +84,10 @@ std::string loss_chart(const std::map<std::string, std::vector<std::pair<double,
       path += fmt::format("{:.1f},{:.1f} ", left + (w - left) * step / max_step,
                           h - h * (loss - lo) / (hi - lo));
     }
-    svg += fmt::format("<polyline fill='none' stroke='{}' points='{}'><title>{}</title></polyline>"
-                       "<text x='{}' y='{}' fill='{}'>{}</text>",
-                       colour, path, escape(job), w + 10, 14 + 14 * k, colour, escape(job));
+    svg += fmt::format(
+        "<polyline fill='none' stroke='{}' points='{}'><title>{}</title></polyline>"
+        "<text x='{}' y='{}' fill='{}'>{}</text>",
+        colour, path, escape(job), w + 10, 14 + 14 * k, colour, escape(job));
     ++k;
   }
   return svg + "</svg>";
@@ -86,28 +97,16 @@ std::string loss_chart(const std::map<std::string, std::vector<std::pair<double,
 
 json run_status_json(const std::vector<JobRecord>& jobs) {
   json out = json::array();
-  for (const JobRecord& j : jobs) {
-    out.push_back({{"name", j.name},
-                   {"state", j.state},
-                   {"technique", j.technique},
-                   {"gpus", j.gpus},
-                   {"step", j.step},
-                   {"total_steps", j.total_steps},
-                   {"loss", j.loss},
-                   {"eval_loss", j.eval_loss},
-                   {"attempts", j.attempts},
-                   {"launches", j.launches},
-                   {"error", j.error}});
-  }
+  for (const JobRecord& j : jobs) out.push_back(to_json(j));
   return {{"jobs", out}};
 }
 
 std::string run_summary_table(const std::vector<JobRecord>& jobs) {
   std::size_t width = 3;
   for (const JobRecord& j : jobs) width = std::max(width, j.name.size());
-  std::string out = fmt::format("{:<{}}  {:<7} {:<10} {:<6} {:>9} {:>9} {:>8} {:>8}\n", "job",
-                                width, "state", "technique", "GPUs", "planned", "actual", "loss",
-                                "eval");
+  std::string out =
+      fmt::format("{:<{}}  {:<7} {:<10} {:<6} {:>9} {:>9} {:>8} {:>8}\n", "job", width, "state",
+                  "technique", "GPUs", "planned", "actual", "loss", "eval");
   for (const JobRecord& j : jobs) {
     const double planned = j.planned_end_s - j.planned_start_s;
     const double actual = j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1;

@@ -206,9 +206,7 @@ Status RunStore::clear_trials() {
   return exec(path_, db_->handle, "DELETE FROM trials;");
 }
 
-namespace {
-
-nlohmann::json job_json(const JobRecord& j) {
+nlohmann::json to_json(const JobRecord& j) {
   return {{"name", j.name},
           {"state", j.state},
           {"technique", j.technique},
@@ -227,7 +225,7 @@ nlohmann::json job_json(const JobRecord& j) {
           {"error", j.error}};
 }
 
-JobRecord job_from_json(const nlohmann::json& d) {
+JobRecord job_record_from_json(const nlohmann::json& d) {
   JobRecord j;
   j.name = d.value("name", "");
   j.state = d.value("state", "pending");
@@ -248,15 +246,13 @@ JobRecord job_from_json(const nlohmann::json& d) {
   return j;
 }
 
-}  // namespace
-
 Status RunStore::put_job(const JobRecord& job) {
   Statement st(db_->handle,
                "INSERT INTO jobs (name, record) VALUES (?1, ?2) "
                "ON CONFLICT(name) DO UPDATE SET record = excluded.record");
   if (!st) return db_error(path_, db_->handle, "writing a job");
   st.text(1, job.name);
-  st.text(2, job_json(job).dump());
+  st.text(2, to_json(job).dump());
   if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(path_, db_->handle, "writing a job");
   return Status::Ok();
 }
@@ -268,7 +264,7 @@ Result<std::vector<JobRecord>> RunStore::jobs() {
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     const auto d = nlohmann::json::parse(column_text(st.get(), 0), nullptr, false);
-    if (d.is_object()) out.push_back(job_from_json(d));
+    if (d.is_object()) out.push_back(job_record_from_json(d));
   }
   if (rc != SQLITE_DONE) return db_error(path_, db_->handle, "reading jobs");
   return out;

@@ -33,22 +33,29 @@ class RunCommand : public ::testing::Test {
     fs::create_directories(dir_ / "library");
     std::ofstream(dir_ / "library" / "fake.yaml")
         << "name: fake\n"
-           "search: [\"" << src << "/tests/profiler/fake_technique.sh\", ok, \"{gpus}\", "
-           "\"{devices}\", \"" << (dir_ / "calls.txt").string() << "\"]\n"
-           "execute: [\"" << src << "/tests/executor/fake_trainer.sh\", ok, \"{checkpoint}\", "
+           "search: [\""
+        << src
+        << "/tests/profiler/fake_technique.sh\", ok, \"{gpus}\", "
+           "\"{devices}\", \""
+        << (dir_ / "calls.txt").string()
+        << "\"]\n"
+           "execute: [\""
+        << src
+        << "/tests/executor/fake_trainer.sh\", ok, \"{checkpoint}\", "
            "\"{gpus}\", \"30\", \"0.1\"]\n";
     // Three jobs of 30 steps (the fake trainer's), profiled at 0.5 s per step on one slot.
-    std::ofstream(dir_ / "w.yaml") << "name: w\n"
-                                      "jobs:\n"
-                                      "  - name: j\n"
-                                      "    model: gpt2-tiny\n"
-                                      "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
-                                      "    optimizer: adamw\n"
-                                      "    lr: [1.0e-3, 2.0e-3, 3.0e-3]\n"
-                                      "    batch_size: 8\n"
-                                      "    steps: 30\n"
-                                      "    gpus: [1]\n"
-                                      "    techniques: [fake]\n";
+    std::ofstream(dir_ / "w.yaml")
+        << "name: w\n"
+           "jobs:\n"
+           "  - name: j\n"
+           "    model: gpt2-tiny\n"
+           "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
+           "    optimizer: adamw\n"
+           "    lr: [1.0e-3, 2.0e-3, 3.0e-3]\n"
+           "    batch_size: 8\n"
+           "    steps: 30\n"
+           "    gpus: [1]\n"
+           "    techniques: [fake]\n";
   }
   void TearDown() override {
     ::unsetenv("SATURN_WORKER");
@@ -64,12 +71,12 @@ class RunCommand : public ::testing::Test {
 
 TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
   auto backend = saturn::local_backend();
-  auto first = backend->start({{SATURN_CLI_PATH, "run", (dir_ / "w.yaml").string(), "--dir",
-                                (dir_ / "run").string(), "--cpu-slots", "2",
-                                "--checkpoint-interval", "0.1"},
-                               {},
-                               {},
-                               (dir_ / "first.log").string()});
+  auto first =
+      backend->start({{SATURN_CLI_PATH, "run", (dir_ / "w.yaml").string(), "--dir",
+                       (dir_ / "run").string(), "--cpu-slots", "2", "--checkpoint-interval", "0.1"},
+                      {},
+                      {},
+                      (dir_ / "first.log").string()});
   ASSERT_TRUE(first.ok()) << first.error().to_string();
   // Wait until two jobs are done and the third is under way, then kill the orchestrator.
   const auto t0 = std::chrono::steady_clock::now();
@@ -90,8 +97,7 @@ TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
   const auto second = run_saturn("run " + (dir_ / "w.yaml").string() + " --dir " +
                                  (dir_ / "run").string() + " --cpu-slots 2");
   EXPECT_EQ(second.code, 2) << second.output;
-  EXPECT_NE(second.output.find("in use by another saturn run"), std::string::npos)
-      << second.output;
+  EXPECT_NE(second.output.find("in use by another saturn run"), std::string::npos) << second.output;
   ::kill((*first)->pid(), SIGKILL);
   while (!(*first)->poll_exit()) saturn::wait_for_any({first->get()}, 0.1);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // workers checkpoint and stop
@@ -113,8 +119,8 @@ TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
 }
 
 TEST_F(RunCommand, BadInputExitsTwo) {
-  auto r = run_saturn("run " + (dir_ / "missing.yaml").string() + " --dir " +
-                      (dir_ / "run").string());
+  auto r =
+      run_saturn("run " + (dir_ / "missing.yaml").string() + " --dir " + (dir_ / "run").string());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("missing.yaml"), std::string::npos) << r.output;
   r = run_saturn("status " + (dir_ / "nowhere").string());

@@ -7,10 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 namespace saturn {
 namespace {
@@ -22,7 +22,7 @@ constexpr const char* kFake = SATURN_SOURCE_DIR "/tests/executor/fake_trainer.sh
 struct Job {
   std::string name, mode;
   int steps;
-  double seconds_per_step;  // on one device, actual
+  double seconds_per_step;                      // on one device, actual
   std::vector<std::pair<int, double>> profile;  // gpus -> profiled runtime, seconds
 };
 
@@ -158,13 +158,14 @@ TEST(Executor, AWorkerKilledMidJobResumesFromItsCheckpoint) {
   EXPECT_EQ(r->relaunches, 1);
   const auto started = h.events("a", "started");
   ASSERT_EQ(started.size(), 2u);
-  EXPECT_EQ(started[1]["step"], 5);  // the checkpoint, not step 0
+  EXPECT_EQ(started[1]["step"], 5);              // the checkpoint, not step 0
   EXPECT_EQ(h.events("a", "step").size(), 10u);  // no step done twice
   EXPECT_EQ(h.job("a").state, "done");
 }
 
 TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {
-  Harness h("failing", {{"bad", "crash", 10, 0.02, {{1, 0.2}}}, {"good", "ok", 5, 0.05, {{1, 0.25}}}});
+  Harness h("failing",
+            {{"bad", "crash", 10, 0.02, {{1, 0.2}}}, {"good", "ok", 5, 0.05, {{1, 0.25}}}});
   h.options.max_retries = 1;
   auto r = h.run();
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -209,8 +210,8 @@ TEST(Executor, AStoppedRunResumesWithoutRedoingFinishedWork) {
 TEST(Executor, IntrospectionStopsAndRelaunchesAJobOnMoreDevices) {
   // "quick" is profiled as long as "wide" but really takes a fraction of it; when it is done,
   // re-planning moves "wide" from one device to two (its checkpoint carries the progress).
-  Harness h("switch", {{"wide", "ok", 40, 0.2, {{1, 8}, {2, 4}}},
-                       {"quick", "ok", 5, 0.1, {{1, 8}}}});
+  Harness h("switch",
+            {{"wide", "ok", 40, 0.2, {{1, 8}, {2, 4}}}, {"quick", "ok", 5, 0.1, {{1, 8}}}});
   auto r = h.run();
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->done, 2) << h.joined_log();
