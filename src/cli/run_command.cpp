@@ -108,8 +108,6 @@ int run_run(const RunArgs& args) {
   }
   Cluster cluster;
   cluster.nodes.push_back(slots.as_node());
-  ::signal(SIGINT, on_stop_signal);
-  ::signal(SIGTERM, on_stop_signal);
 
   // 1. Profile (cached in the run's database). Jobs not done yet show as "profiling" meanwhile.
   {
@@ -161,7 +159,10 @@ int run_run(const RunArgs& args) {
     return kExitWriteFailed;
   }
 
-  // 2. Plan and execute.
+  // 2. Plan and execute. From here SIGINT/SIGTERM stop the run gracefully (every worker
+  // checkpoints); while profiling they end it at once (finished trials are cached).
+  ::signal(SIGINT, on_stop_signal);
+  ::signal(SIGTERM, on_stop_signal);
   ExecutorOptions options;
   options.run_dir = args.dir;
   options.worker = worker;
