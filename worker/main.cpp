@@ -140,7 +140,8 @@ json measurement_json(const Measurement& m) {
           {"peak_memory_bytes", m.peak_memory_bytes},
           {"samples_per_s", m.samples_per_s},
           {"tokens_per_s", m.tokens_per_s},
-          {"total_steps", m.total_steps}};
+          {"total_steps", m.total_steps},
+          {"startup_s", m.startup_s}};
 }
 
 // Measures one candidate in this process (rank-level); out of memory is a result.

@@ -42,9 +42,10 @@ struct TrialRecord {
   double step_s = 0;                                 // median seconds per optimizer step
   double peak_memory_bytes = 0;                      // per device
   std::int64_t total_steps = 0;                      // the job's optimizer steps, if reported
-  std::string reason;                                // infeasible: why
-  std::string error;                                 // the trial failed: what happened
-  double trial_s = 0;                                // wall-clock seconds the trial took
+  double startup_s = 0;  // process start until full speed, seconds, if reported
+  std::string reason;    // infeasible: why
+  std::string error;     // the trial failed: what happened
+  double trial_s = 0;    // wall-clock seconds the trial took
 };
 
 // One job of a run, as the executor tracks it.

@@ -1,6 +1,7 @@
 // The Trial Runner: measures every job x technique x GPU count of a workload on real devices by
 // running the technique's `search` (saturn/library.h), and turns the measurements into the
-// planner's profile table (runtime = measured seconds per step x the job's steps).
+// planner's profile table (runtime = start-up seconds + measured seconds per step x the job's
+// steps; the start-up seconds are also the job's restart cost).
 //
 // Trials run in parallel where the devices allow, each with its devices to itself (CUDA devices
 // through CUDA_VISIBLE_DEVICES; CPU device slots as cores the process is pinned to), each under

@@ -258,8 +258,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                    fmt::format("technique {} is no longer in the library", config.technique)};
     }
     json params = config.params;
-    params.erase("step_s");
-    params.erase("steps");
+    for (const char* measured : {"step_s", "steps", "startup_s"}) params.erase(measured);
     const double step_s = profiled_step_s(config);
     const long every =
         std::max(1L, std::lround(options.checkpoint_interval_s / std::max(1e-6, step_s)));

@@ -325,6 +325,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       r.step_s = e.value("step_s", 0.0);
       r.peak_memory_bytes = e.value("peak_memory_bytes", 0.0);
       r.total_steps = e.value("total_steps", std::int64_t{0});
+      r.startup_s = std::max(0.0, e.value("startup_s", 0.0));
       r.reason = e.value("reason", "");
       if (r.feasible && !(r.step_s > 0)) r.error = "search_result without a positive step_s";
     } else {
@@ -423,12 +424,14 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       Config c;
       c.technique = r.key.technique;
       c.gpus = r.key.gpus;
-      c.runtime_s = r.step_s * static_cast<double>(steps);
+      c.runtime_s = r.startup_s + r.step_s * static_cast<double>(steps);
+      task.restart_s = std::max(task.restart_s, r.startup_s);
       c.peak_memory_bytes = r.peak_memory_bytes;
       c.gpu_type = r.key.device_type;
       c.params = r.params;
       c.params["step_s"] = r.step_s;
       c.params["steps"] = steps;
+      c.params["startup_s"] = r.startup_s;
       task.configs.push_back(std::move(c));
     }
     if (task.configs.empty()) {

@@ -1,6 +1,8 @@
 // RunStore on SQLite; see saturn/run_store.h. Schema version 1:
 //   trials(fingerprint, technique, gpus, device_type, job, feasible, params, step_s,
-//          peak_memory_bytes, total_steps, reason, error, trial_s, measured_at)
+//          peak_memory_bytes, total_steps, reason, error, trial_s, startup_s, measured_at)
+//   jobs(seq, name, record: JobRecord as JSON), events(seq, job, time_s, kind, event),
+//   meta(key, value)
 #include "saturn/run_store.h"
 
 #include <sqlite3.h>
@@ -96,12 +98,13 @@ TrialRecord read_trial(sqlite3_stmt* s) {
   r.reason = column_text(s, 10);
   r.error = column_text(s, 11);
   r.trial_s = sqlite3_column_double(s, 12);
+  r.startup_s = sqlite3_column_double(s, 13);
   return r;
 }
 
 constexpr const char* kTrialColumns =
     "fingerprint, technique, gpus, device_type, job, feasible, params, step_s, "
-    "peak_memory_bytes, total_steps, reason, error, trial_s";
+    "peak_memory_bytes, total_steps, reason, error, trial_s, startup_s";
 
 }  // namespace
 
@@ -134,6 +137,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                               " step_s REAL NOT NULL, peak_memory_bytes REAL NOT NULL,"
                               " total_steps INTEGER NOT NULL, reason TEXT NOT NULL,"
                               " error TEXT NOT NULL, trial_s REAL NOT NULL,"
+                              " startup_s REAL NOT NULL DEFAULT 0,"
                               " measured_at TEXT NOT NULL DEFAULT (datetime('now')),"
                               " PRIMARY KEY (fingerprint, technique, gpus, device_type));"
                               "CREATE TABLE IF NOT EXISTS jobs ("
@@ -169,7 +173,7 @@ Result<std::optional<TrialRecord>> RunStore::find_trial(const TrialKey& key) {
 Status RunStore::put_trial(const TrialRecord& r) {
   const std::string sql = fmt::format(
       "INSERT OR REPLACE INTO trials ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12, ?13)",
+      "?12, ?13, ?14)",
       kTrialColumns);
   Statement st(db_->handle, sql.c_str());
   if (!st) return db_error(path_, db_->handle, "writing a trial");
@@ -186,6 +190,7 @@ Status RunStore::put_trial(const TrialRecord& r) {
   st.text(11, r.reason);
   st.text(12, r.error);
   sqlite3_bind_double(st.get(), 13, r.trial_s);
+  sqlite3_bind_double(st.get(), 14, r.startup_s);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(path_, db_->handle, "writing a trial");
   return Status::Ok();
 }

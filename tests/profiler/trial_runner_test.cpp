@@ -112,8 +112,10 @@ TEST(TrialRunner, MeasuresEveryConfigurationOnceAndExtrapolatesRuntimes) {
   for (const Task& t : table->tasks) {
     ASSERT_EQ(t.configs.size(), 2u);
     EXPECT_EQ(t.configs[0].gpus, 1);
-    EXPECT_DOUBLE_EQ(t.configs[0].runtime_s, 0.5 * 100);  // step_s x the job's steps
-    EXPECT_DOUBLE_EQ(t.configs[1].runtime_s, 0.25 * 100);
+    // Start-up + step_s x the job's steps (not the 40 the technique counted for its job).
+    EXPECT_DOUBLE_EQ(t.configs[0].runtime_s, 2 + 0.5 * 100);
+    EXPECT_DOUBLE_EQ(t.configs[1].runtime_s, 2 + 0.25 * 100);
+    EXPECT_DOUBLE_EQ(t.restart_s, 2);
     EXPECT_EQ(t.configs[1].params["knob"], 2);
     EXPECT_EQ(t.configs[1].gpu_type, "cpu");
   }

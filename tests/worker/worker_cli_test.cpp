@@ -129,6 +129,10 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GT((*r)["step_s"].get<double>(), 0);
   EXPECT_GT((*r)["peak_memory_bytes"].get<double>(), 0);
   EXPECT_EQ((*r)["params"]["grad_accum"], 1);
+  EXPECT_EQ((*r)["total_steps"], 12);
+  // Start-up (process start to full speed) is measured: more than nothing, less than forever.
+  EXPECT_GT((*r)["startup_s"].get<double>(), 0);
+  EXPECT_LT((*r)["startup_s"].get<double>(), 60);
   // With almost no memory every setting fails to allocate: infeasible, not a crash.
   const WorkerRun oom =
       worker("search " + job() + " --technique single --devices cpu --device-memory-bytes 1000000");

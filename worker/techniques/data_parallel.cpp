@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -18,6 +21,22 @@ namespace saturn::worker {
 namespace {
 
 using nlohmann::json;
+
+// Seconds since this process started (/proc: the kernel's start time against its uptime).
+double process_age_s() {
+  std::ifstream stat("/proc/self/stat"), uptime("/proc/uptime");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  double up = 0;
+  uptime >> up;
+  // Fields after the command name (which may hold spaces) start at the last ')'.
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i < 22 && rest >> field;) ++i;  // field 22: starttime, clock ticks
+  unsigned long long start = 0;
+  rest >> start;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return std::max(0.0, up - static_cast<double>(start) / ticks);
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -83,7 +102,9 @@ class DataParallel final : public Technique {
                        params.value("grad_accum", 0)};
     auto trainer = Trainer::create(setup);
     if (!trainer) return trainer.error();
-    for (int i = 0; i < warmup; ++i) (*trainer)->train_step();
+    double warmup_s = 0;
+    for (int i = 0; i < warmup; ++i) warmup_s += (*trainer)->train_step().seconds;
+    const double ready_s = process_age_s();
     std::vector<double> times;
     std::int64_t samples = 0, tokens = 0;
     for (int i = 0; i < steps; ++i) {
@@ -98,6 +119,8 @@ class DataParallel final : public Technique {
     m.samples_per_s = m.step_s > 0 ? static_cast<double>(samples) / m.step_s : 0;
     m.tokens_per_s = m.step_s > 0 ? static_cast<double>(tokens) / m.step_s : 0;
     m.total_steps = (*trainer)->total_steps();
+    // The warm-up steps' excess over steady steps is start-up too (allocator, autotuning).
+    m.startup_s = ready_s - warmup_s + std::max(0.0, warmup_s - warmup * m.step_s);
     return m;
   }
 

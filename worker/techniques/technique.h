@@ -36,6 +36,9 @@ struct Measurement {
   double samples_per_s = 0;
   double tokens_per_s = 0;
   std::int64_t total_steps = 0;  // optimizer steps in the whole job at this setting
+  // Seconds from this process's start until it trains at full speed: process start, model
+  // build, data load, process group, and what the warm-up steps took beyond steady steps.
+  double startup_s = 0;
 };
 
 struct ExecuteOptions {
