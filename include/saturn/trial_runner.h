@@ -10,8 +10,9 @@
 // run store (saturn/run_store.h): what is cached is not measured again unless asked.
 //
 // Skipped without running: GPU counts beyond the devices, techniques with a smaller `max_gpus`,
-// and configurations the estimator shows cannot fit in the device's memory (when the device type
-// is in the GPU catalogue); the summary counts them with their reasons.
+// and, when the device type is in the GPU catalogue, configurations the estimator shows cannot
+// fit in the device's memory or are dominated (another configuration of the job on no more GPUs
+// estimated at least 1.5x faster); the summary counts them with their reasons.
 #pragma once
 
 #include <functional>

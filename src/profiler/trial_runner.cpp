@@ -66,19 +66,44 @@ std::vector<int> cores_of(const std::vector<int>& slots, int count, int cores) {
   return out;
 }
 
-// Why the estimator says the configuration cannot fit, or "" when it may (or cannot tell).
-std::string estimator_veto(const Workload& workload, const JobSpec& job,
-                           const std::string& technique, int gpus, const DeviceSlots& slots) {
+// A configuration is skipped as dominated when another of the same job, on no more GPUs, is
+// estimated faster by at least this factor (a margin for the estimator's error).
+constexpr double kDominanceMargin = 1.5;
+
+// The estimator's view of a configuration, when it can tell (a catalogue GPU, a zoo model, a
+// technique it models).
+std::optional<ConfigEstimate> estimate(const Workload& workload, const JobSpec& job,
+                                       const std::string& technique, int gpus,
+                                       const DeviceSlots& slots) {
   const auto gpu = find_gpu(slots.device_type);
-  if (!gpu) return "";
+  if (!gpu) return std::nullopt;
   const auto& known = estimator_techniques();
-  if (std::find(known.begin(), known.end(), technique) == known.end()) return "";
+  if (std::find(known.begin(), known.end(), technique) == known.end()) return std::nullopt;
   static const Calibration calibration = default_calibration();
   auto setup = make_training_setup(job, workload, calibration);
-  if (!setup) return "";
+  if (!setup) return std::nullopt;
   auto e = estimate_config(*setup, technique, gpus, *gpu, calibration);
-  if (!e || e->feasible) return "";
-  return e->reason;
+  if (!e) return std::nullopt;
+  return *e;
+}
+
+// Why configuration `i` of `candidates` (technique, GPUs, estimate) cannot win: it does not fit,
+// or another on no more GPUs is estimated kDominanceMargin times faster. "" when it may win.
+std::string cannot_win(
+    const std::vector<std::tuple<std::string, int, std::optional<ConfigEstimate>>>& candidates,
+    std::size_t i) {
+  const auto& [technique, gpus, e] = candidates[i];
+  if (!e) return "";
+  if (!e->feasible) return "the estimator shows it cannot fit: " + e->reason;
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const auto& [other, other_gpus, o] = candidates[k];
+    if (k == i || !o || !o->feasible || other_gpus > gpus) continue;
+    if (o->runtime_s * kDominanceMargin <= e->runtime_s) {
+      return fmt::format("dominated: {} x{} is estimated {:.1f}x faster on no more GPUs", other,
+                         other_gpus, e->runtime_s / o->runtime_s);
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -184,32 +209,39 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
                      fmt::format("job {}: technique \"{}\" is not in the library ({}: {})",
                                  job.name, t, library.dir(), known)};
       }
+    }
+    // Every configuration of this job this machine can run, with the estimator's view of it.
+    std::vector<std::tuple<std::string, int, std::optional<ConfigEstimate>>> candidates;
+    for (const std::string& t : job.techniques) {
+      const TechniqueManifest* technique = library.find(t);
       for (int g : job.gpus) {
-        std::string veto;
+        if (technique->max_gpus > 0 && g > technique->max_gpus) continue;  // not one of its
         if (g > slots.count) {
-          veto = fmt::format("{} GPUs: this machine has {} {} device(s)", g, slots.count,
-                             slots.device_type);
-        } else if (technique->max_gpus > 0 && g > technique->max_gpus) {
-          continue;  // not a configuration of this technique at all
-        } else {
-          veto = estimator_veto(workload, job, t, g, slots);
-        }
-        const TrialKey key{fingerprint, t, g, slots.device_type};
-        if (!veto.empty()) {
           ++sum.skipped;
-          sum.notes.push_back(fmt::format("skipped {} {} x{}: {}", job.name, t, g, veto));
+          sum.notes.push_back(fmt::format("skipped {} {} x{}: this machine has {} {} device(s)",
+                                          job.name, t, g, slots.count, slots.device_type));
           continue;
         }
-        auto [it, fresh] = by_key.emplace(key_text(key), trials.size());
-        if (fresh) {
-          Trial trial;
-          trial.key = key;
-          trial.job = j;
-          trial.technique = technique;
-          trials.push_back(std::move(trial));
-        }
-        trials_of[j].push_back(it->second);
+        candidates.emplace_back(t, g, estimate(workload, job, t, g, slots));
       }
+    }
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const auto& [t, g, e] = candidates[i];
+      if (const std::string why = cannot_win(candidates, i); !why.empty()) {
+        ++sum.skipped;
+        sum.notes.push_back(fmt::format("skipped {} {} x{}: {}", job.name, t, g, why));
+        continue;
+      }
+      const TrialKey key{fingerprint, t, g, slots.device_type};
+      auto [it, fresh] = by_key.emplace(key_text(key), trials.size());
+      if (fresh) {
+        Trial trial;
+        trial.key = key;
+        trial.job = j;
+        trial.technique = library.find(t);
+        trials.push_back(std::move(trial));
+      }
+      trials_of[j].push_back(it->second);
     }
   }
   sum.configurations = static_cast<int>(trials.size());

@@ -173,6 +173,45 @@ TEST(TrialRunner, AJobThatFitsNowhereIsAnErrorListingWhatWasTried) {
   EXPECT_NE(e.find("crashy x1: failed"), std::string::npos) << e;
 }
 
+TEST(TrialRunner, WhatTheEstimatorShowsCannotWinIsSkippedOnCatalogueGpus) {
+  // Manifests named like the estimator's techniques (the fake measures them), on 8 "A100s".
+  Fixture f = make_fixture("dominated");
+  for (const char* name : {"ddp", "offload"}) {
+    const TechniqueManifest m = fake(name, "ok", f.counter);
+    std::ofstream out(f.dir / "lib" / (std::string(name) + ".yaml"));
+    out << "name: " << name << "\nsearch: [\"" << m.search[0] << "\", ok, \"{gpus}\", "
+        << "\"{devices}\", \"" << f.counter << "\"]\nexecute: [\"true\"]\n";
+  }
+  auto lib = Library::open((f.dir / "lib").string(), {});
+  ASSERT_TRUE(lib.ok()) << lib.error().to_string();
+  f.library = *lib;
+  f.slots.device_type = "a100-40gb";
+  f.slots.count = 8;
+  f.slots.cores = 1;
+  auto w = parse_workload_yaml(
+      "name: w\njobs:\n  - name: big\n    model: [gpt2-xl, gptj-6b]\n"
+      "    data: {format: synthetic-text, seq_len: 1024, samples: 4096}\n"
+      "    optimizer: adamw\n    lr: 1.0e-4\n    batch_size: 16\n    steps: 100\n"
+      "    gpus: [1, 2]\n    techniques: [ddp, offload]\n",
+      "w.yaml", ".");
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  TrialSummary s;
+  auto table = run(f, *w, &s);
+  ASSERT_TRUE(table.ok()) << table.error().to_string();
+  std::string notes;
+  for (const auto& n : s.notes) notes += n + "\n";
+  // GPT-2 1.5B: DDP fits a 40 GB GPU and offloading is far slower. GPT-J 6B with Adam does not
+  // fit one 40 GB GPU under DDP (every rank holds all of it); offloading does.
+  EXPECT_NE(notes.find("skipped big-gpt2-xl offload x1: dominated: ddp x1 is estimated"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("skipped big-gptj-6b ddp x1: the estimator shows it cannot fit"),
+            std::string::npos)
+      << notes;
+  EXPECT_EQ(s.skipped + s.configurations, 8) << notes;
+  EXPECT_EQ(calls(f), s.configurations);
+}
+
 TEST(TrialRunner, AnUnknownTechniqueIsAnErrorAtItsLine) {
   Fixture f = make_fixture("unknown");
   auto table = run(f, workload("[good, zero-bubble]"), nullptr);
