@@ -30,8 +30,9 @@ class Process {
   // Complete stdout lines that have arrived, without their newline; never blocks. After the
   // process closes stdout, a last unterminated line is returned too.
   virtual std::vector<std::string> read_lines() = 0;
-  // The exit status once the process has exited and its stdout is drained: the exit code, or
-  // 128 + the signal that killed it; nullopt while it runs. Never blocks.
+  // The exit status once the process has exited: the exit code, or 128 + the signal that killed
+  // it; nullopt while it runs. Never blocks. What it wrote before exiting is then in
+  // read_lines(); anything it started and left behind in its process group is killed.
   virtual std::optional<int> poll_exit() = 0;
   // Sends `signal` to the process and everything it started (its process group).
   virtual void signal(int signal) = 0;

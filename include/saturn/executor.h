@@ -29,7 +29,8 @@
 namespace saturn {
 
 // An exclusive lock on a run directory (RUN_DIR/lock, flock), held while the object lives: a
-// second orchestrator on the same directory is refused. The lock dies with the process.
+// second orchestrator on the same directory is refused. Processes the orchestrator starts
+// inherit it, so it lasts until the orchestrator and all its workers have exited.
 class RunLock {
  public:
   // Errors: the directory is locked by another process (its pid named), or cannot be written.
@@ -53,7 +54,8 @@ struct ExecutorOptions {
   int max_retries = 2;                // relaunches after crashes, per job and invocation
   double checkpoint_interval_s = 30;  // seconds of training between checkpoints
   PlannerOptions planner;
-  const std::atomic<bool>* stop = nullptr;      // set: checkpoint every job, stop, return
+  const std::atomic<bool>* stop = nullptr;  // set: checkpoint every job, stop, return
+  double stop_grace_s = 120;  // a worker still running this long after SIGTERM gets SIGKILL
   std::function<void(const std::string&)> log;  // one line per launch, exit, switch
 };
 

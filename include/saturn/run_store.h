@@ -103,6 +103,7 @@ class RunStore {
   // Several writes as one transaction (one fsync): begin(), writes, commit().
   Status begin();
   Status commit();
+  Status rollback();
 
  private:
   struct Db;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -22,7 +23,9 @@ namespace saturn {
 
 Result<RunLock> RunLock::acquire(const std::string& run_dir) {
   const std::string path = (std::filesystem::path(run_dir) / "lock").string();
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Not close-on-exec: workers inherit the lock, so it outlives an orchestrator that was killed
+  // until its last worker (checkpointing on the parent-death signal) has exited.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
   if (fd < 0) return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno))};
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char pid[32] = {0};
@@ -96,8 +99,10 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   {
     auto stored = store.meta("run_started_epoch_s");
     if (!stored) return stored.error();
-    if (*stored) {
-      origin = std::stod(**stored);
+    char* end = nullptr;
+    const double value = *stored ? std::strtod((*stored)->c_str(), &end) : 0;
+    if (*stored && end && *end == '\0' && std::isfinite(value) && value > 0) {
+      origin = value;
     } else if (auto s = store.set_meta("run_started_epoch_s", fmt::format("{:.6f}", origin)); !s) {
       return s.error();
     }
@@ -238,7 +243,9 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     }
     // Plan order: no pending job planned earlier on any of these GPUs.
     for (const Live& o : live) {
-      if (&o == &l || o.rec.state != "pending" || o.config < 0) continue;
+      // Jobs waiting to start, and running jobs being moved (they will need their new GPUs).
+      const bool waiting = o.rec.state == "pending" || o.switching;
+      if (&o == &l || !waiting || o.config < 0) continue;
       if (o.planned_start_s > l.planned_start_s ||
           (o.planned_start_s == l.planned_start_s && o.rec.name >= l.rec.name)) {
         continue;
@@ -303,6 +310,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     l.got_done = l.switching = false;
     l.last_error.clear();
     l.rec.state = "running";
+    l.rec.error.clear();
+    l.rec.finished_s = -1;
     l.rec.technique = config.technique;
     l.rec.gpus = l.gpus;
     l.rec.params = params;
@@ -325,10 +334,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     return store.put_job(l.rec);
   };
 
-  auto handle_line = [&](Live& l, const std::string& line) -> Status {
-    auto parsed = protocol::parse_event_line(line);
-    if (!parsed) return Status::Ok();  // not an event: the log has the worker's diagnostics
-    const json& e = *parsed;
+  auto handle_event = [&](Live& l, const json& e) -> Status {
     const std::string kind = e.value("event", "");
     const double t = now();
     if (kind == protocol::kStep) {
@@ -358,6 +364,17 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     }
     if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
     return store.put_job(l.rec);
+  };
+
+  auto handle_line = [&](Live& l, const std::string& line) -> Status {
+    auto parsed = protocol::parse_event_line(line);
+    if (!parsed) return Status::Ok();  // not an event: the log has the worker's diagnostics
+    try {
+      return handle_event(l, *parsed);
+    } catch (const json::exception& e) {  // a field of the wrong type: keep the event, skip it
+      log(fmt::format("{}: ignoring a malformed event ({}): {}", l.rec.name, e.what(), line));
+      return store.add_event(l.rec.name, now(), {{"event", "malformed"}, {"line", line}});
+    }
   };
 
   auto finish = [&](Live& l, int code) -> Status {
@@ -401,14 +418,27 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   };
 
   bool stopping = false;
+  double stop_deadline = 0;
   double next_introspection = now() + options.introspection_interval_s;
   for (;;) {
     if (options.stop && *options.stop && !stopping) {
       stopping = true;
+      stop_deadline = now() + options.stop_grace_s;
       log("stopping: every running job checkpoints");
       for (Live& l : live) {
         if (l.process) l.process->signal(SIGTERM);
       }
+    }
+    if (stopping && now() > stop_deadline) {
+      for (Live& l : live) {
+        if (!l.process) continue;
+        log(
+            fmt::format("{} did not stop within {:.0f} s: killed (it resumes from its last "
+                        "checkpoint)",
+                        l.rec.name, options.stop_grace_s));
+        l.process->signal(SIGKILL);
+      }
+      stop_deadline = now() + 3600;  // once
     }
     if (!stopping) {
       for (Live& l : live) {
@@ -439,7 +469,16 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       continue;
     }
     wait_for_any(running, 0.2);
+    // This round's writes as one transaction, rolled back if the round ends in an error.
+    struct Transaction {
+      RunStore& store;
+      bool open = false;
+      ~Transaction() {
+        if (open) (void)store.rollback();
+      }
+    } transaction{store};
     if (auto s = store.begin(); !s) return s.error();
+    transaction.open = true;
     for (Live& l : live) {
       if (!l.process) continue;
       for (const std::string& line : l.process->read_lines()) {
@@ -452,6 +491,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
         if (auto s = finish(l, *code); !s) return s.error();
       }
     }
+    transaction.open = false;
     if (auto s = store.commit(); !s) return s.error();
 
     if (!stopping && now() >= next_introspection) {

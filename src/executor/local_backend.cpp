@@ -55,6 +55,9 @@ class LocalProcess final : public Process {
       const pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        // Whatever it started and left behind (ranks of a crashed launcher) goes with it: the
+        // group id cannot be reused while any member lives.
+        ::kill(-pid_, SIGKILL);
         // What the process wrote before exiting is in the pipe; a grandchild that still holds
         // the pipe open must not keep us waiting, so stop reading once it is drained.
         drain();
@@ -64,7 +67,6 @@ class LocalProcess final : public Process {
         }
       }
     }
-    if (exit_code_ && !buffer_.empty()) return std::nullopt;  // lines left to read
     return exit_code_;
   }
 
@@ -110,7 +112,13 @@ class LocalBackend final : public Backend {
       }
     }
     int out[2], report[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+      if (log >= 0) ::close(log);
+      return Error{"", 0, "", fmt::format("cannot create a pipe: {}", std::strerror(errno))};
+    }
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+      ::close(out[0]);
+      ::close(out[1]);
       if (log >= 0) ::close(log);
       return Error{"", 0, "", fmt::format("cannot create a pipe: {}", std::strerror(errno))};
     }
@@ -125,10 +133,19 @@ class LocalBackend final : public Backend {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orchestrator that dies stops its workers
       if (::getppid() != parent) ::_exit(127);
-      ::dup2(out[1], STDOUT_FILENO);
-      if (log >= 0) ::dup2(log, STDERR_FILENO);
-      const int null = ::open("/dev/null", O_RDONLY);
-      if (null >= 0) ::dup2(null, STDIN_FILENO);
+      // dup2 onto itself keeps close-on-exec: clear it by hand in that case.
+      if (out[1] == STDOUT_FILENO) {
+        ::fcntl(STDOUT_FILENO, F_SETFD, 0);
+      } else {
+        ::dup2(out[1], STDOUT_FILENO);
+      }
+      if (log == STDERR_FILENO) {
+        ::fcntl(STDERR_FILENO, F_SETFD, 0);
+      } else if (log >= 0) {
+        ::dup2(log, STDERR_FILENO);
+      }
+      const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null >= 0 && null != STDIN_FILENO) ::dup2(null, STDIN_FILENO);
       for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
       if (!spec.cpus.empty()) {
         cpu_set_t set;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -127,13 +128,16 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
     for (const std::string& line : (*p)->read_lines()) {
       auto event = protocol::parse_event_line(line);
       if (!event || event->value("event", "") != "info") continue;
-      answered = true;
-      info.cuda_devices = event->value("cuda_devices", 0);
-      info.torch = event->value("torch", "");
-      if (event->contains("techniques") && (*event)["techniques"].is_array()) {
-        for (const json& t : (*event)["techniques"]) {
-          if (t.is_string()) info.techniques.push_back(t.get<std::string>());
+      try {
+        info.cuda_devices = event->value("cuda_devices", 0);
+        info.torch = event->value("torch", "");
+        if (event->contains("techniques") && (*event)["techniques"].is_array()) {
+          for (const json& t : (*event)["techniques"]) {
+            if (t.is_string()) info.techniques.push_back(t.get<std::string>());
+          }
         }
+        answered = true;
+      } catch (const json::exception&) {
       }
     }
   };
@@ -335,8 +339,12 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       const std::string kind = event->value("event", "");
       if (kind == protocol::kSearchResult) trial.result = *event;
       if (kind == protocol::kError && trial.error.empty()) {
-        trial.error = fmt::format("{} error: {}", event->value("kind", "internal"),
-                                  event->value("message", ""));
+        try {
+          trial.error = fmt::format("{} error: {}", event->value("kind", "internal"),
+                                    event->value("message", ""));
+        } catch (const json::exception&) {
+          trial.error = "error: " + line;
+        }
       }
     }
   };
@@ -352,14 +360,21 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
           fmt::format("timed out after {:.0f} s (log: {})", options.trial_timeout_s, trial.log);
     } else if (trial.result) {
       const json& e = *trial.result;
-      r.feasible = e.value("feasible", false);
-      r.params = e.contains("params") && e["params"].is_object() ? e["params"] : json::object();
-      r.step_s = e.value("step_s", 0.0);
-      r.peak_memory_bytes = e.value("peak_memory_bytes", 0.0);
-      r.total_steps = e.value("total_steps", std::int64_t{0});
-      r.startup_s = std::max(0.0, e.value("startup_s", 0.0));
-      r.reason = e.value("reason", "");
-      if (r.feasible && !(r.step_s > 0)) r.error = "search_result without a positive step_s";
+      try {
+        r.feasible = e.value("feasible", false);
+        r.params = e.contains("params") && e["params"].is_object() ? e["params"] : json::object();
+        r.step_s = e.value("step_s", 0.0);
+        r.peak_memory_bytes = e.value("peak_memory_bytes", 0.0);
+        r.total_steps = e.value("total_steps", std::int64_t{0});
+        r.startup_s = std::max(0.0, e.value("startup_s", 0.0));
+        r.reason = e.value("reason", "");
+        if (r.feasible && !(r.step_s > 0 && std::isfinite(r.step_s))) {
+          r.error = "search_result without a positive step_s";
+        }
+      } catch (const json::exception& x) {
+        r.error = fmt::format("malformed search_result ({}): {} (log: {})", x.what(), e.dump(),
+                              trial.log);
+      }
     } else {
       r.error = trial.error.empty()
                     ? fmt::format("exited with code {} without a search_result (log: {})", code,

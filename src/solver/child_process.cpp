@@ -85,8 +85,9 @@ ChildResult run_in_child(const std::function<std::string()>& work, double limit_
     ::_exit(ok ? 0 : 1);
   }
   ::close(fds[1]);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<long>(limit_s * 1000));
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<long>(std::clamp(limit_s, 0.0, 1e9) * 1000));
   const bool closed = read_until_closed(fds[0], &result.bytes, deadline);
   ::close(fds[0]);
   if (!closed) ::kill(pid, SIGKILL);

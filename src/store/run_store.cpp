@@ -334,5 +334,8 @@ Status RunStore::begin() {
 Status RunStore::commit() {
   return exec(path_, db_->handle, "COMMIT;");
 }
+Status RunStore::rollback() {
+  return exec(path_, db_->handle, "ROLLBACK;");
+}
 
 }  // namespace saturn

@@ -150,6 +150,15 @@ TEST(Executor, RunsEveryJobToTheEndAndStoresItsEvents) {
   EXPECT_EQ(h.job("a").launches, 1);
 }
 
+TEST(Executor, AMalformedEventIsStoredAndTheJobGoesOn) {
+  Harness h("garbled", {{"a", "garbled", 4, 0.05, {{1, 0.2}}}});
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 1) << h.joined_log();
+  EXPECT_EQ(h.events("a", "malformed").size(), 1u);
+  EXPECT_EQ(h.job("a").step, 4);
+}
+
 TEST(Executor, AWorkerKilledMidJobResumesFromItsCheckpoint) {
   Harness h("sigkill", {{"a", "crash-once", 10, 0.05, {{1, 0.5}}}});
   auto r = h.run();

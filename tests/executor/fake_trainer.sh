@@ -3,7 +3,7 @@
 # tests run it instead of real training. Arguments: MODE CHECKPOINT_DIR GPUS STEPS SECONDS_PER_STEP
 # (per step on one device; GPUS devices divide it). The checkpoint is the last step done, in
 # CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
-# Modes: ok; crash-once (SIGKILLs itself at step 5 the first time); crash (exits 5 two steps
+# Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs itself at step 5 the first time); crash (exits 5 two steps
 # after every start).
 mode=$1 dir=$2 gpus=$3 total=$4 per_step=$5
 mkdir -p "$dir"
@@ -15,6 +15,7 @@ resumed=false
 stop=0
 trap 'stop=1' TERM
 echo "{\"event\": \"started\", \"step\": $step, \"total_steps\": $total, \"resumed\": $resumed, \"world_size\": $gpus}"
+[ "$mode" = garbled ] && echo '{"event": "step", "step": "three", "loss": null}'
 sleep_s=$(awk "BEGIN { print $per_step / $gpus }")
 while [ "$step" -lt "$total" ]; do
   if [ "$stop" = 1 ]; then

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <thread>
 
 #include "saturn/backend.h"
 
@@ -83,6 +85,31 @@ TEST(LocalBackend, ASignalIsExitCode128PlusTheSignal) {
   (*p)->signal(SIGKILL);
   const Finished f = run_to_end(**p);
   EXPECT_EQ(f.code, 128 + SIGKILL);
+}
+
+// True when `pid` is gone or a zombie (killed, not yet reaped by its new parent).
+bool dead(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  if (text.empty()) return true;
+  const std::size_t close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+
+TEST(LocalBackend, WhatAProcessLeavesBehindInItsGroupDiesWithIt) {
+  auto backend = local_backend();
+  auto p = backend->start({{"sh", "-c", "sleep 30 & echo $!; exit 7"}, {}, {}, ""});
+  ASSERT_TRUE(p.ok());
+  const Finished f = run_to_end(**p);
+  EXPECT_EQ(f.code, 7);
+  ASSERT_EQ(f.lines.size(), 1u);
+  const int orphan = std::stoi(f.lines[0]);
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    gone = dead(orphan);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "pid " << orphan;
 }
 
 TEST(LocalBackend, AMissingProgramIsAnErrorNamingIt) {
