@@ -23,8 +23,13 @@
 
 #include <fmt/format.h>
 
+#include "report/html_text.h"
+
 namespace saturn {
 namespace {
+
+using report::hms;
+using report::html_escape;
 
 // Layout, in CSS pixels.
 constexpr double kWidth = 1200;    // whole SVG
@@ -36,36 +41,6 @@ constexpr double kNodeGap = 6;     // extra space between two nodes' lanes
 constexpr double kBottomPad = 10;  // below the last lane
 constexpr double kCharW = 6.6;     // generous width of one 11px sans-serif character
 
-// Escapes text for HTML/SVG text and attribute values; control characters (other than tab
-// and newline, which tooltips use) become spaces so the output stays well-formed.
-std::string esc(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') c = ' ';
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Number of UTF-8 code points (continuation bytes are not counted).
 size_t text_len(std::string_view s) {
   return static_cast<size_t>(
@@ -74,14 +49,6 @@ size_t text_len(std::string_view s) {
 
 double finite_or_zero(double v) {
   return std::isfinite(v) ? v : 0.0;
-}
-
-// Seconds as "h:mm:ss" (hours unbounded, rounded to the nearest second); "n/a" if not finite.
-std::string hms(double seconds) {
-  if (!std::isfinite(seconds)) return "n/a";
-  long long t = std::llround(std::fabs(seconds));
-  return fmt::format("{}{}:{:02}:{:02}", seconds < 0 && t > 0 ? "-" : "", t / 3600, (t / 60) % 60,
-                     t % 60);
 }
 
 std::string gpu_list(const std::vector<int>& gpus) {
@@ -182,7 +149,7 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
   std::string h;
   h.reserve(4096 + bars.size() * 400 + plan.assignments.size() * 300);
   h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  h += fmt::format("<title>{}</title>\n", esc(title));
+  h += fmt::format("<title>{}</title>\n", html_escape(title));
   h += "<style>\n"
        "body{font-family:system-ui,sans-serif;margin:16px;color:#222}\n"
        "h1{font-size:20px;margin:0 0 4px}\n"
@@ -204,13 +171,13 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
         fmt::format(".chart:has(.t{0}:hover) .t{0}{{opacity:1;stroke:#000;stroke-width:1.5}}\n", t);
   h += "</style>\n</head>\n<body>\n";
 
-  h += fmt::format("<h1>{}</h1>\n", esc(title));
+  h += fmt::format("<h1>{}</h1>\n", html_escape(title));
   h += fmt::format(
       "<p class=\"summary\">makespan {:.2f} h ({:.1f} s) \u00b7 lower bound {:.2f} h ({:.1f} s) "
       "\u00b7 gap {:.2f}% \u00b7 solver {} ({}, {:.3f} s) \u00b7 {} assignments on {} GPUs</p>\n",
       plan.makespan_s / 3600, plan.makespan_s, plan.lower_bound_s / 3600, plan.lower_bound_s,
-      plan.gap * 100, esc(plan.solver.name), esc(plan.solver.status), plan.solver.solve_s,
-      plan.assignments.size(), lane_labels.size());
+      plan.gap * 100, html_escape(plan.solver.name), html_escape(plan.solver.status),
+      plan.solver.solve_s, plan.assignments.size(), lane_labels.size());
 
   h += fmt::format(
       "<svg class=\"chart\" width=\"{0:.0f}\" "
@@ -227,7 +194,7 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
           x0, y, chart_w, kLaneH);
     h += fmt::format(
         "<text class=\"lane-label\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
-        x0 - 6, y + kLaneH - 5, esc(lane_labels[l]));
+        x0 - 6, y + kLaneH - 5, html_escape(lane_labels[l]));
   }
 
   // Time axis: grid line and label per tick.
@@ -275,13 +242,13 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
         "fill=\"{}\"><title>task: {}\ntechnique: {}\nnode: {}\nGPUs: {}\nstart: {}\nend: {}\n"
         "runtime: {} ({:.1f} s)</title></rect>\n",
         colour_of[b.assignment], x, y, w, kLaneH - 2 * kBarPad,
-        task_colour(colour_of[b.assignment]), esc(a.task), esc(a.technique), esc(a.node),
-        gpu_list(a.gpus), hms(a.start_s), hms(a.end_s), hms(a.end_s - a.start_s),
-        a.end_s - a.start_s);
+        task_colour(colour_of[b.assignment]), html_escape(a.task), html_escape(a.technique),
+        html_escape(a.node), gpu_list(a.gpus), hms(a.start_s), hms(a.end_s),
+        hms(a.end_s - a.start_s), a.end_s - a.start_s);
     const bool first = i == 0 || bars[i - 1].assignment != b.assignment;
     if (first && static_cast<double>(text_len(a.task)) * kCharW + 6 <= w)
       h += fmt::format("<text class=\"bar-label\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", x + 3,
-                       y + kLaneH - 2 * kBarPad - 4, esc(a.task));
+                       y + kLaneH - 2 * kBarPad - 4, html_escape(a.task));
   }
   h += "</svg>\n";
 
@@ -294,8 +261,9 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
         "<tr><td class=\"num\">{}</td><td><span class=\"swatch\" style=\"background:{}\"></span>{}"
         "</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
         "<td class=\"num\">{}</td></tr>\n",
-        i, task_colour(colour_of[i]), esc(a.task), esc(a.technique), esc(a.node), gpu_list(a.gpus),
-        hms(a.start_s), hms(a.end_s), hms(a.end_s - a.start_s));
+        i, task_colour(colour_of[i]), html_escape(a.task), html_escape(a.technique),
+        html_escape(a.node), gpu_list(a.gpus), hms(a.start_s), hms(a.end_s),
+        hms(a.end_s - a.start_s));
   }
   if (plan.assignments.empty()) h += "<tr><td colspan=\"8\">no assignments</td></tr>\n";
   h += "</tbody>\n</table>\n</body>\n</html>\n";

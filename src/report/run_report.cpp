@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "report/html_text.h"
 #include "saturn/atomic_file.h"
 #include "saturn/gantt.h"
 
@@ -16,38 +17,14 @@ namespace {
 
 using nlohmann::json;
 
-std::string hms(double s) {
-  if (s < 0) return "-";
-  const long t = std::lround(s);
-  return fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
+// A duration that may be unknown (negative): "-" then.
+std::string duration(double seconds) {
+  return seconds < 0 ? "-" : report::hms(seconds);
 }
 
 std::string gpus_text(const std::vector<int>& gpus) {
   std::string out;
   for (int g : gpus) out += (out.empty() ? "" : ",") + std::to_string(g);
-  return out;
-}
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
   return out;
 }
 
@@ -87,7 +64,8 @@ std::string loss_chart(
     svg += fmt::format(
         "<polyline fill='none' stroke='{}' points='{}'><title>{}</title></polyline>"
         "<text x='{}' y='{}' fill='{}'>{}</text>",
-        colour, path, escape(job), w + 10, 14 + 14 * k, colour, escape(job));
+        colour, path, report::html_escape(job), w + 10, 14 + 14 * k, colour,
+        report::html_escape(job));
     ++k;
   }
   return svg + "</svg>";
@@ -111,8 +89,8 @@ std::string run_summary_table(const std::vector<JobRecord>& jobs) {
     const double planned = j.planned_end_s - j.planned_start_s;
     const double actual = j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1;
     out += fmt::format("{:<{}}  {:<7} {:<10} {:<6} {:>9} {:>9} {:>8.4f} {:>8.4f}\n", j.name, width,
-                       j.state, j.technique, gpus_text(j.gpus), hms(planned), hms(actual), j.loss,
-                       j.eval_loss);
+                       j.state, j.technique, gpus_text(j.gpus), duration(planned), duration(actual),
+                       j.loss, j.eval_loss);
   }
   return out;
 }
@@ -125,13 +103,12 @@ Status write_run_report(RunStore& store, const std::string& path) {
   if (!profiles_text) return profiles_text.error();
   auto plan_text = store.meta("plan");
   if (!plan_text) return plan_text.error();
-  Cluster cluster;
-  json profiles = json::object();
+  ProfileTable profiles;
   if (*profiles_text) {
-    profiles = json::parse(**profiles_text, nullptr, false);
     auto table = parse_profile_table(**profiles_text, "run profiles");
-    if (table) cluster = table->cluster;
+    if (table) profiles = std::move(*table);
   }
+  const Cluster& cluster = profiles.cluster;
   // Planned Gantt: the first plan.
   if (*plan_text && !cluster.nodes.empty()) {
     auto plan = parse_plan_json(**plan_text);
@@ -188,24 +165,21 @@ Status write_run_report(RunStore& store, const std::string& path) {
     html += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td>"
         "<td>{:.4f}</td><td>{:.4f}</td><td>{}</td></tr>",
-        escape(j.name), j.state, escape(j.technique), gpus_text(j.gpus), j.step, j.total_steps,
-        hms(j.planned_end_s - j.planned_start_s),
-        hms(j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1), j.loss,
+        report::html_escape(j.name), j.state, report::html_escape(j.technique), gpus_text(j.gpus),
+        j.step, j.total_steps, duration(j.planned_end_s - j.planned_start_s),
+        duration(j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1), j.loss,
         j.eval_loss, j.launches);
   }
   html += "</table><h2>Training loss</h2>" + loss_chart(curves) +
           "<h2>Profile table</h2><table><tr><th>job</th><th>technique</th><th>GPUs</th>"
           "<th>step s</th><th>runtime</th><th>peak memory</th></tr>";
-  if (profiles.contains("tasks")) {
-    for (const json& task : profiles["tasks"]) {
-      for (const json& c : task["configs"]) {
-        html += fmt::format(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4f}</td><td>{}</td><td>{:.2f} GiB</td>"
-            "</tr>",
-            escape(task.value("name", "")), escape(c.value("technique", "")), c.value("gpus", 0),
-            c.contains("params") ? c["params"].value("step_s", 0.0) : 0.0,
-            hms(c.value("runtime_s", 0.0)), c.value("peak_memory_bytes", 0.0) / (1 << 30));
-      }
+  for (const Task& task : profiles.tasks) {
+    for (const Config& c : task.configs) {
+      html += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4f}</td><td>{}</td><td>{:.2f} GiB</td>"
+          "</tr>",
+          report::html_escape(task.name), report::html_escape(c.technique), c.gpus,
+          c.params.value("step_s", 0.0), report::hms(c.runtime_s), c.peak_memory_bytes / (1 << 30));
     }
   }
   html += "</table></body></html>\n";
