@@ -37,6 +37,10 @@ struct DeviceSlots {
   int cores = 1;                    // CPU cores to share among CPU slots
 
   bool cuda() const { return !cuda_ids.empty(); }
+  // Gives a process the slots `chosen` (indices below count): CUDA_VISIBLE_DEVICES, or the
+  // slots' cores to pin it to, set in `spec`. Returns what the technique's {devices} is:
+  // "cuda:0,cuda:1" (numbered as the process sees them) or "cpu:0,cpu:1".
+  std::string place(const std::vector<int>& chosen, ProcessSpec* spec) const;
   // The node these slots make in a cluster ("local").
   Node as_node() const;
 };
@@ -49,6 +53,9 @@ struct WorkerInfo {
 };
 // Runs `worker info`. Errors: the worker cannot be started or answers nothing (names its path).
 Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker);
+
+// The one-job workload file the Trial Runner writes for `job` in `run_dir` ({job} in commands).
+std::string job_file(const std::string& run_dir, const std::string& job);
 
 // This machine's slots: every CUDA device the worker sees (`gpu_type` names their type), else
 // `cpu_slots` CPU slots (0: one per core this process may use), memory shared evenly.

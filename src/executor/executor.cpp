@@ -144,7 +144,6 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     live.push_back(std::move(l));
   }
   const Node node = slots.as_node();
-  const std::string job_dir = (fs::path(options.run_dir) / "jobs").string();
 
   auto unfinished = [&](const Live& l) { return l.rec.state != "done" && l.rec.state != "failed"; };
   auto remaining_fraction = [&](const Live& l) {
@@ -270,27 +269,11 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     const long every =
         std::max(1L, std::lround(options.checkpoint_interval_s / std::max(1e-6, step_s)));
     ProcessSpec spec;
-    std::string devices;
-    for (std::size_t i = 0; i < l.gpus.size(); ++i) {
-      devices += fmt::format("{}{}:{}", i ? "," : "", slots.cuda() ? "cuda" : "cpu", i);
-    }
-    if (slots.cuda()) {
-      std::string visible;
-      for (std::size_t i = 0; i < l.gpus.size(); ++i) {
-        visible += fmt::format("{}{}", i ? "," : "", slots.cuda_ids[l.gpus[i]]);
-      }
-      spec.env["CUDA_VISIBLE_DEVICES"] = visible;
-    } else {
-      for (int g : l.gpus) {
-        const int first = g * slots.cores / slots.count;
-        const int last = std::max(first + 1, (g + 1) * slots.cores / slots.count);
-        for (int c = first; c < last; ++c) spec.cpus.push_back(c % slots.cores);
-      }
-    }
+    const std::string devices = slots.place(l.gpus, &spec);
     const std::string safe = formats::sanitize_name(l.rec.name);
     spec.argv =
         expand_command(technique->execute,
-                       {{"job", (fs::path(job_dir) / (safe + ".json")).string()},
+                       {{"job", job_file(options.run_dir, l.rec.name)},
                         {"devices", devices},
                         {"gpus", std::to_string(l.gpus.size())},
                         {"params", params.dump()},

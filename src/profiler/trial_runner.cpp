@@ -55,35 +55,24 @@ std::string key_text(const TrialKey& k) {
   return fmt::format("{}/{}/{}/{}", k.fingerprint, k.technique, k.gpus, k.device_type);
 }
 
-// Cores for CPU slots `slots` out of `count` slots sharing `cores` cores.
-std::vector<int> cores_of(const std::vector<int>& slots, int count, int cores) {
-  std::vector<int> out;
-  for (int s : slots) {
-    const int first = s * cores / count, last = std::max(first + 1, (s + 1) * cores / count);
-    for (int c = first; c < last; ++c) out.push_back(c % cores);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 // A configuration is skipped as dominated when another of the same job, on no more GPUs, is
 // estimated faster by at least this factor (a margin for the estimator's error).
 constexpr double kDominanceMargin = 1.5;
 
-// The estimator's view of a configuration, when it can tell (a catalogue GPU, a zoo model, a
-// technique it models).
-std::optional<ConfigEstimate> estimate(const Workload& workload, const JobSpec& job,
-                                       const std::string& technique, int gpus,
-                                       const DeviceSlots& slots) {
-  const auto gpu = find_gpu(slots.device_type);
-  if (!gpu) return std::nullopt;
+const Calibration& calibration() {
+  static const Calibration c = default_calibration();
+  return c;
+}
+
+// The estimator's view of a configuration of the job `setup` describes on `gpu` (null: not a
+// catalogue GPU), when it can tell (a zoo model, a technique it models).
+std::optional<ConfigEstimate> estimate(const std::optional<TrainingSetup>& setup,
+                                       const std::optional<GpuSpec>& gpu,
+                                       const std::string& technique, int gpus) {
+  if (!setup || !gpu) return std::nullopt;
   const auto& known = estimator_techniques();
   if (std::find(known.begin(), known.end(), technique) == known.end()) return std::nullopt;
-  static const Calibration calibration = default_calibration();
-  auto setup = make_training_setup(job, workload, calibration);
-  if (!setup) return std::nullopt;
-  auto e = estimate_config(*setup, technique, gpus, *gpu, calibration);
+  auto e = estimate_config(*setup, technique, gpus, *gpu, calibration());
   if (!e) return std::nullopt;
   return *e;
 }
@@ -108,6 +97,29 @@ std::string cannot_win(
 }
 
 }  // namespace
+
+std::string DeviceSlots::place(const std::vector<int>& chosen, ProcessSpec* spec) const {
+  std::string devices, visible;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const int s = chosen[i];
+    devices += fmt::format("{}{}:{}", i ? "," : "", cuda() ? "cuda" : "cpu", i);
+    if (cuda()) {
+      visible += fmt::format("{}{}", i ? "," : "", cuda_ids[static_cast<std::size_t>(s)]);
+      continue;
+    }
+    // Slot s of `count` gets its share of the cores (at least one).
+    const int first = s * cores / count, last = std::max(first + 1, (s + 1) * cores / count);
+    for (int c = first; c < last; ++c) spec->cpus.push_back(c % cores);
+  }
+  if (cuda()) spec->env["CUDA_VISIBLE_DEVICES"] = visible;
+  std::sort(spec->cpus.begin(), spec->cpus.end());
+  spec->cpus.erase(std::unique(spec->cpus.begin(), spec->cpus.end()), spec->cpus.end());
+  return devices;
+}
+
+std::string job_file(const std::string& run_dir, const std::string& job) {
+  return (fs::path(run_dir) / "jobs" / (formats::sanitize_name(job) + ".json")).string();
+}
 
 Node DeviceSlots::as_node() const {
   Node n;
@@ -198,7 +210,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
   std::vector<std::string> job_files(workload.jobs.size());
   for (std::size_t j = 0; j < workload.jobs.size(); ++j) {
     const JobSpec& job = workload.jobs[j];
-    job_files[j] = (jobs_dir / (formats::sanitize_name(job.name) + ".json")).string();
+    job_files[j] = job_file(options.run_dir, job.name);
     const json doc = job_to_json(job, workload.name, workload.base_dir);
     if (auto s = write_file_atomically(job_files[j], doc.dump(2) + "\n"); !s) return s.error();
     const std::string fingerprint = job_fingerprint(job, workload.base_dir);
@@ -215,6 +227,11 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       }
     }
     // Every configuration of this job this machine can run, with the estimator's view of it.
+    const std::optional<GpuSpec> gpu = find_gpu(slots.device_type);
+    std::optional<TrainingSetup> setup;
+    if (gpu) {
+      if (auto s = make_training_setup(job, workload, calibration())) setup = std::move(*s);
+    }
     std::vector<std::tuple<std::string, int, std::optional<ConfigEstimate>>> candidates;
     for (const std::string& t : job.techniques) {
       const TechniqueManifest* technique = library.find(t);
@@ -226,7 +243,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
                                           job.name, t, g, slots.count, slots.device_type));
           continue;
         }
-        candidates.emplace_back(t, g, estimate(workload, job, t, g, slots));
+        candidates.emplace_back(t, g, estimate(setup, gpu, t, g));
       }
     }
     for (std::size_t i = 0; i < candidates.size(); ++i) {
@@ -293,19 +310,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       if (!busy[static_cast<std::size_t>(s)]) chosen.push_back(s);
     }
     ProcessSpec spec;
-    std::string devices;
-    for (std::size_t i = 0; i < chosen.size(); ++i) {
-      devices += fmt::format("{}{}:{}", i ? "," : "", slots.cuda() ? "cuda" : "cpu", i);
-    }
-    if (slots.cuda()) {
-      std::string visible;
-      for (std::size_t i = 0; i < chosen.size(); ++i) {
-        visible += fmt::format("{}{}", i ? "," : "", slots.cuda_ids[chosen[i]]);
-      }
-      spec.env["CUDA_VISIBLE_DEVICES"] = visible;
-    } else {
-      spec.cpus = cores_of(chosen, slots.count, slots.cores);
-    }
+    const std::string devices = slots.place(chosen, &spec);
     const JobSpec& job = workload.jobs[trial.job];
     const std::map<std::string, std::string> values = {
         {"job", job_files[trial.job]},
