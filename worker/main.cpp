@@ -28,6 +28,7 @@
 #include "saturn/worker_protocol.h"
 #include "saturn/workload.h"
 #include "techniques/technique.h"
+#include "train/graphed_step.h"
 
 namespace saturn::worker {
 namespace {
@@ -254,6 +255,10 @@ int run_info(EventSink& events) {
   for (const std::string& n : technique_names()) techniques.push_back(n);
   events.emit("info", {{"techniques", techniques},
                        {"torch", TORCH_VERSION},
+                       {"features",
+                        {{"scaled_dot_product_attention", compat::kHasScaledDotProductAttention},
+                         {"fused_adamw", compat::kHasFusedAdamW},
+                         {"cuda_graphs", GraphedStep::kAvailable}}},
                        {"cuda_devices", torch::cuda::device_count()},
                        {"protocol", 1}});
   return protocol::kExitOk;

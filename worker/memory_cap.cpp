@@ -79,6 +79,9 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
 #ifdef SATURN_WITH_CUDA
   std::size_t free_bytes = 0, total_bytes = 0;
   c10::cuda::CUDAGuard guard(device.index());
+  // The caching allocator starts lazily, with the first CUDA tensor; PyTorch 2 refuses a memory
+  // fraction before that.
+  (void)torch::empty({1}, torch::TensorOptions().device(device));
   C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const double fraction =
       std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));

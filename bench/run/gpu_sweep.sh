@@ -5,13 +5,14 @@
 # time as a share of the run, planned vs actual makespan, and each job's planned vs actual
 # runtime (the Trial Runner's estimate error).
 #   bench/run/gpu_sweep.sh DATA_FILE [GPU_TYPE] [STEPS]
-# DATA_FILE: WikiText-2 text (e.g. ../shared/data/wikitext-2/valid.txt). Needs build/bin/saturn and
-# build/bin/saturn-worker (or SATURN_WORKER) built with CUDA.
+# DATA_FILE: WikiText-2 text (e.g. ../shared/data/wikitext-2/valid.txt). Needs build/bin/saturn (or
+# SATURN) and build/bin/saturn-worker (or SATURN_WORKER) built with CUDA.
 set -euo pipefail
 data=$(realpath "$1")
 gpu_type=${2:-h100-80gb}
 steps=${3:-1000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+saturn=${SATURN:-$root/build/bin/saturn}
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
 cat > "$out/sweep.yaml" <<YAML
@@ -32,11 +33,11 @@ jobs:
     techniques: [single]
 YAML
 start=$(date +%s.%N)
-SATURN_LIBRARY_PATH="$out/library" "$root/build/bin/saturn" run "$out/sweep.yaml" \
+SATURN_LIBRARY_PATH="$out/library" "$saturn" run "$out/sweep.yaml" \
   --dir "$out/run" --gpu-type "$gpu_type" --interval 60 2>&1 | tee "$out/run.log"
 end=$(date +%s.%N)
 echo
-echo "wall-clock: $(echo "$end - $start" | bc) s"
+echo "wall-clock: $(python3 -c "print(round($end - $start, 1))") s"
 grep -E "^profiled:|makespan" "$out/run.log"
-"$root/build/bin/saturn" status "$out/run" --json > "$out/status.json"
+"$saturn" status "$out/run" --json > "$out/status.json"
 echo "run directory: $out/run (report.html, saturn.db)"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/worker/throughput.sh: saturn-worker's training throughput (tokens/s, MFU) on one GPU for
 # GPT-2 124M, 355M and 774M in bf16, side by side in the same run with the PyTorch eager loop of
-# reference_gpt2.py (same architecture, shapes and batch). Needs a CUDA machine, PyTorch, and
-# saturn-worker built against that PyTorch (docs/worker.md#gpu-build). Prints a Markdown table.
+# reference_gpt2.py (same architecture, shapes and batch). Two worker rows per shape: eager
+# steps, and whole steps replayed as a CUDA graph (params {"cuda_graph": true}). Needs a CUDA
+# machine, PyTorch, and saturn-worker built against that PyTorch (docs/worker.md#gpu-build).
+# Prints a Markdown table.
 #
 #   bench/worker/throughput.sh [BUILD_DIR] [--compile]
 set -euo pipefail
@@ -12,9 +14,11 @@ compile="${2:-}"
 worker="$build/bin/saturn-worker"
 tmp="$(mktemp -d)"
 peak=989.4e12
-echo "| model | batch x seq | implementation | step s | tokens/s | MFU |"
-echo "|---|---|---|---|---|---|"
-for spec in "gpt2 16" "gpt2-medium 8" "gpt2-large 8"; do
+echo "| model | batch x seq | implementation | step s | tokens/s | MFU | peak GiB |"
+echo "|---|---|---|---|---|---|---|"
+specs=${SPECS:-"gpt2:16 gpt2-medium:8 gpt2-medium:16 gpt2-large:8"}
+for spec in $specs; do
+  spec=${spec/:/ }
   set -- $spec
   model=$1 batch=$2
   cat > "$tmp/$model.yaml" <<YAML
@@ -30,24 +34,43 @@ jobs:
     gpus: 1
     techniques: single
 YAML
-  cpp=$("$worker" search --job "$tmp/$model.yaml" --technique single --devices cuda:0 \
-        --warmup-steps 3 --measure-steps 10 | grep '"search_result"')
-  py=$(python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10)
-  python3 - "$model" "$batch" "$cpp" "$py" "$peak" <<'PY'
+  measure() {
+    local out
+    out=$("$worker" measure --job "$tmp/$model.yaml" --technique single --devices cuda:0 \
+      --warmup-steps 3 --measure-steps 10 --params "$1" 2>>"$tmp/stderr" || true)
+    if grep -q '"measurement"' <<<"$out"; then
+      grep '"measurement"' <<<"$out"
+    else
+      echo "$model $1: $out" >>"$tmp/stderr"
+      echo '{"error": true}'
+    fi
+  }
+  eager=$(measure '{"grad_accum": 1}')
+  graph=$(measure '{"grad_accum": 1, "cuda_graph": true}')
+  py=$(python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 $compile)
+  pypad=$(python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 \
+    --pad-vocab $compile)
+  python3 - "$model" "$batch" "$eager" "$graph" "$py" "$pypad" "$peak" <<'PY'
 import json, sys
-model, batch, cpp, py, peak = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]), float(sys.argv[5])
+model, batch = sys.argv[1], int(sys.argv[2])
+eager, graph, py, pypad = (json.loads(a) for a in sys.argv[3:7])
+peak = float(sys.argv[7])
 shapes = {"gpt2": (12, 768), "gpt2-medium": (24, 1024), "gpt2-large": (36, 1280)}
 layers, d = shapes[model]
 flops_per_token = 6 * py["params"] + 12 * layers * d * 1024
-if not cpp.get("feasible"):
-    print(f"| {model} | {batch} x 1024 | saturn-worker | infeasible | - | - |")
-else:
-    tps = cpp["tokens_per_s"]
-    print(f"| {model} | {batch} x 1024 | saturn-worker (C++) | {cpp['step_s']:.4f} | {tps:,.0f} | {100 * tps * flops_per_token / peak:.1f}% |")
-print(f"| {model} | {batch} x 1024 | {py['impl']} | {py['step_s']:.4f} | {py['tokens_per_s']:,.0f} | {100 * py['mfu']:.1f}% |")
+def row(name, m):
+    if m.get("error"):
+        print(f"| {model} | {batch} x 1024 | {name} | failed (see below) | - | - | - |")
+        return
+    tps = m["tokens_per_s"]
+    print(f"| {model} | {batch} x 1024 | {name} | {m['step_s']:.4f} | {tps:,.0f} | "
+          f"{100 * tps * flops_per_token / peak:.1f}% | {m['peak_memory_bytes'] / 2**30:.1f} |")
+row("saturn-worker (C++)", eager)
+row("saturn-worker (C++), CUDA graph", graph)
+for p in (py, pypad):
+    print(f"| {model} | {batch} x 1024 | {p['impl']} | {p['step_s']:.4f} | {p['tokens_per_s']:,.0f} | "
+          f"{100 * p['mfu']:.1f}% | {p.get('peak_gib', 0):.1f} |")
 PY
-  if [ "$compile" = "--compile" ]; then
-    python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 --compile
-  fi
 done
+if [ -s "$tmp/stderr" ]; then echo; echo "worker errors:"; tail -20 "$tmp/stderr"; fi
 rm -rf "$tmp"

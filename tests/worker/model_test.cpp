@@ -101,6 +101,29 @@ TEST(Models, GptBlockComputesWhatTheArchitectureSays) {
       torch::allclose(block->forward(y).select(1, 0), block->forward(x).select(1, 0), 1e-5, 1e-6));
 }
 
+TEST(Models, PaddedLmHeadGivesTheSameLossAndGradients) {
+  // Vocabulary 250 padded to 256: logits gain 6 masked columns; nothing else changes.
+  auto plain = make("gpt2-tiny", {16, 250, 0});
+  auto padded = make("gpt2-tiny", {16, 250, 0, 64});
+  const torch::Tensor ids = torch::randint(0, 250, {3, 16}, torch::kLong);
+  const torch::Tensor a = plain->forward(ids), b = padded->forward(ids);
+  EXPECT_EQ(b.sizes(), (std::vector<int64_t>{3, 16, 256}));
+  EXPECT_TRUE(torch::allclose(a, b.narrow(-1, 0, 250), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::isinf(b.narrow(-1, 250, 6)).all().item<bool>());
+  const torch::Tensor la = plain->loss(a, ids), lb = padded->loss(b, ids);
+  EXPECT_NEAR(la.item<double>(), lb.item<double>(), 1e-6);
+  la.backward();
+  lb.backward();
+  auto pa = plain->named_parameters(), pb = padded->named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& item : pa) {
+    const torch::Tensor& g = pb[item.key()].grad();
+    ASSERT_TRUE(g.defined()) << item.key();
+    EXPECT_FALSE(torch::isnan(g).any().item<bool>()) << item.key();
+    EXPECT_TRUE(torch::allclose(item.value().grad(), g, 1e-4, 1e-6)) << item.key();
+  }
+}
+
 TEST(Models, SameSeedSameModel) {
   auto a = make("gpt2-tiny"), b = make("gpt2-tiny");
   auto pa = a->parameters(), pb = b->parameters();

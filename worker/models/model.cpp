@@ -33,8 +33,10 @@ torch::Tensor Model::forward(const torch::Tensor& input) {
 
 torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& target) const {
   // output: logits [B, T, V] (language) or [B, K] (images), any float dtype; loss in fp32.
-  const torch::Tensor logits = output.reshape({-1, output.size(-1)}).to(torch::kFloat);
-  return torch::nn::functional::cross_entropy(logits, target.reshape({-1}));
+  // log_softmax reads bf16 logits and writes fp32 log-probabilities in one kernel (and its
+  // backward returns bf16), so no fp32 copy of the logits [B*T, V] is made.
+  const torch::Tensor logits = output.reshape({-1, output.size(-1)});
+  return torch::nll_loss(torch::log_softmax(logits, -1, torch::kFloat), target.reshape({-1}));
 }
 
 Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
@@ -53,7 +55,7 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                    fmt::format("{} has a context of {} tokens; seq_len {} is longer",
                                architecture.name, architecture.context, context)};
     }
-    return build_gpt(architecture, vocab, context);
+    return build_gpt(architecture, vocab, context, shape.vocab_pad_multiple);
   }
   if (architecture.family == "vit") {
     const int image = shape.image_size > 0 ? shape.image_size : architecture.image_size;

@@ -70,6 +70,9 @@ struct ModelShapeOptions {
   int seq_len = 0;
   int vocab = 0;
   int image_size = 0;
+  // GPT: the LM head computes logits for the vocabulary rounded up to this multiple (masked,
+  // same loss; build_gpt); 0: exactly the vocabulary. The trainer asks for 64 on CUDA.
+  int vocab_pad_multiple = 0;
 };
 
 // Builds the zoo model `architecture` on the CPU, initialised from `seed` (GPT-2 and ViT: normal
@@ -80,7 +83,8 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                                            const ModelShapeOptions& shape, std::uint64_t seed);
 
 // Family builders (transformer.cpp, resnet.cpp).
-std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context);
+std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context,
+                                 int vocab_pad_multiple = 0);
 std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size);
 std::shared_ptr<Model> build_resnet(const ModelArchitecture& a);
 

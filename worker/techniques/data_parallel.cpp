@@ -99,7 +99,7 @@ class DataParallel final : public Technique {
     auto rank = setup_rank(ctx);
     if (!rank) return rank.error();
     TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
-                       params.value("grad_accum", 0)};
+                       params.value("grad_accum", 0), params.value("cuda_graph", false)};
     auto trainer = Trainer::create(setup);
     if (!trainer) return trainer.error();
     double warmup_s = 0;
@@ -136,7 +136,7 @@ class DataParallel final : public Technique {
     auto rank = setup_rank(ctx);
     if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
     TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
-                       options.params.value("grad_accum", 0)};
+                       options.params.value("grad_accum", 0), options.params.value("cuda_graph", false)};
     auto created = Trainer::create(setup);
     if (!created) return fail(created.error(), kind_of(created.error()));
     Trainer& trainer = **created;
@@ -157,6 +157,7 @@ class DataParallel final : public Technique {
                                      {"devices", devices},
                                      {"grad_accum", trainer.grad_accum()},
                                      {"micro_batch", trainer.micro_batch()},
+                                     {"cuda_graph", trainer.cuda_graph()},
                                      {"step", trainer.step()},
                                      {"total_steps", trainer.total_steps()},
                                      {"until_step", until},

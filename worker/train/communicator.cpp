@@ -1,6 +1,8 @@
 // c10d process groups (Gloo on the CPU, NCCL on CUDA); see communicator.h.
 #include "train/communicator.h"
 
+#include "compat.h"
+
 #include <chrono>
 #include <cstdlib>
 
@@ -18,7 +20,7 @@ namespace {
 
 // PyTorch 2 made the process-group implementations "backends" behind a ProcessGroup facade; both
 // versions offer allreduce and barrier on the implementation itself.
-#if TORCH_VERSION_MAJOR >= 2
+#if SATURN_TORCH_AT_LEAST(2, 0)
 using Group = c10d::Backend;
 #else
 using Group = c10d::ProcessGroup;

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <unordered_set>
+
+#include "compat.h"
 
 namespace saturn::worker {
 
@@ -97,6 +100,75 @@ FlatOptimizer::FlatOptimizer(FlatParameters& params, OptimizerConfig config)
   } else if (config_.momentum > 0) {
     momentum_ = torch::zeros_like(m);
   }
+  fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
+  if (!fused_) return;
+  // The slices without weight decay are the gaps between the decay ranges.
+  std::vector<FlatParameters::Range> plain;
+  std::int64_t at = 0;
+  for (const auto& r : params_.decay_ranges()) {
+    if (r.offset > at) plain.push_back({at, r.offset - at});
+    at = r.offset + r.numel;
+  }
+  if (params_.numel() > at) plain.push_back({at, params_.numel() - at});
+  const torch::Tensor g = fp32_grad();
+  const auto step_options = torch::TensorOptions().dtype(torch::kFloat).device(m.device());
+  const std::vector<FlatParameters::Range>* groups[] = {&params_.decay_ranges(), &plain};
+  for (const auto* ranges : groups) {
+    FusedGroup group;
+    group.weight_decay = ranges == &plain ? 0.0 : config_.weight_decay;
+    for (const auto& r : *ranges) {
+      group.params.push_back(m.narrow(0, r.offset, r.numel));
+      group.grads.push_back(g.narrow(0, r.offset, r.numel));
+      group.exp_avgs.push_back(exp_avg_.narrow(0, r.offset, r.numel));
+      group.exp_avg_sqs.push_back(exp_avg_sq_.narrow(0, r.offset, r.numel));
+      group.steps.push_back(torch::zeros({}, step_options));
+    }
+    if (!group.params.empty()) groups_.push_back(std::move(group));
+  }
+}
+
+void FlatOptimizer::set_steps(std::int64_t steps) {
+  steps_ = steps;
+  const torch::NoGradGuard no_grad;
+  for (FusedGroup& group : groups_) {
+    for (torch::Tensor& t : group.steps) t.fill_(static_cast<double>(steps));
+  }
+}
+
+torch::Tensor FlatOptimizer::fp32_grad() {
+  torch::Tensor& master = params_.master();
+  torch::Tensor g = params_.grad();
+  if (g.scalar_type() == torch::kFloat) return g;
+  if (!grad32_.defined()) grad32_ = torch::empty_like(master);
+  return grad32_;
+}
+
+torch::Tensor FlatOptimizer::clip_scale(const torch::Tensor& norm, double max_norm) const {
+  // Divides the gradient by (norm + 1e-6) / max_norm when its norm exceeds max_norm, by 1
+  // otherwise: step()'s clipping, as a device scalar.
+  return torch::where(norm > max_norm, (norm + 1e-6) / max_norm, torch::ones_like(norm));
+}
+
+template <typename Lr>
+torch::Tensor FlatOptimizer::fused_step(const Lr& lr, double max_norm) {
+  torch::Tensor g = fp32_grad();
+  if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
+  const torch::Tensor norm = g.norm();
+  std::optional<torch::Tensor> scale;
+  if (max_norm > 0) scale = clip_scale(norm, max_norm);
+  for (FusedGroup& group : groups_) {
+    torch::_foreach_add_(group.steps, 1);
+    compat::fused_adamw(group.params, group.grads, group.exp_avgs, group.exp_avg_sqs, group.steps,
+                        lr, config_.beta1, config_.beta2, group.weight_decay, config_.eps, scale);
+  }
+  params_.publish();
+  return norm;
+}
+
+torch::Tensor FlatOptimizer::step_on_device(const torch::Tensor& lr, double max_norm) {
+  TORCH_CHECK(fused_, "step_on_device needs the fused AdamW kernel");
+  const torch::NoGradGuard no_grad;
+  return fused_step(lr, max_norm);
 }
 
 std::vector<std::pair<std::string, torch::Tensor*>> FlatOptimizer::state() {
@@ -110,12 +182,14 @@ std::vector<std::pair<std::string, torch::Tensor*>> FlatOptimizer::state() {
 double FlatOptimizer::step(double lr, double max_norm) {
   const torch::NoGradGuard no_grad;
   torch::Tensor& master = params_.master();
-  torch::Tensor g = params_.grad();
-  if (g.scalar_type() != torch::kFloat) {
-    if (!grad32_.defined()) grad32_ = torch::empty_like(master);
-    grad32_.copy_(g);
-    g = grad32_;
+  // The fused update queues its work before the norm is read back.
+  if (fused_) {
+    const torch::Tensor norm = fused_step(lr, max_norm);
+    ++steps_;
+    return norm.item<double>();
   }
+  torch::Tensor g = fp32_grad();
+  if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
   const double norm = g.norm().item<double>();
   if (max_norm > 0 && norm > max_norm) g.mul_(max_norm / (norm + 1e-6));
   ++steps_;

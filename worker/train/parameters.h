@@ -69,6 +69,9 @@ struct OptimizerConfig {
   double weight_decay = 0;
   double momentum = 0;  // sgd
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  // AdamW through PyTorch's fused kernel (one pass over parameters, gradients and both moments)
+  // where this libtorch has one (PyTorch >= 2.4, CPU and CUDA); false: the portable update.
+  bool fused = true;
   static OptimizerConfig from_job(const JobSpec& job);
 };
 
@@ -82,9 +85,17 @@ class FlatOptimizer {
   // a global L2 norm of `max_norm` first when max_norm > 0; then publishes master to compute.
   // Returns the gradient's norm before clipping.
   double step(double lr, double max_norm);
+  // The same update with the learning rate read from `lr` (an fp32 scalar on the training
+  // device) and no host synchronisation, so that it can be captured in a CUDA graph; only with
+  // fused(). Returns the gradient's norm before clipping, a scalar on the device. It does not
+  // advance steps(): call count_step() each time the work has run (a graph may replay it).
+  torch::Tensor step_on_device(const torch::Tensor& lr, double max_norm);
+  void count_step() { ++steps_; }
+  // True when step() runs PyTorch's fused AdamW kernel.
+  bool fused() const { return fused_; }
 
   std::int64_t steps() const { return steps_; }
-  void set_steps(std::int64_t steps) { steps_ = steps; }
+  void set_steps(std::int64_t steps);
   // State tensors by name ("exp_avg", "exp_avg_sq" for AdamW; "momentum" for SGD), each flat
   // like master; for checkpoints.
   std::vector<std::pair<std::string, torch::Tensor*>> state();
@@ -95,6 +106,23 @@ class FlatOptimizer {
   std::int64_t steps_ = 0;
   torch::Tensor exp_avg_, exp_avg_sq_, momentum_;
   torch::Tensor grad32_;  // fp32 copy of a bf16 gradient, reused
+
+  // The fused kernel's tensor lists: slices of master, the fp32 gradient and the moments, in two
+  // groups (with and without weight decay); one step counter (fp32 scalar) per slice.
+  struct FusedGroup {
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    double weight_decay = 0;
+  };
+  // The gradient in fp32: the flat gradient itself, or grad32_ (not yet filled) for bf16.
+  torch::Tensor fp32_grad();
+  // Copies the gradient to fp32, clips, advances the step tensors and runs the fused kernel
+  // (steps_ is the caller's to advance); returns
+  // the norm before clipping on the device. Lr: double or device scalar tensor.
+  template <typename Lr>
+  torch::Tensor fused_step(const Lr& lr, double max_norm);
+  torch::Tensor clip_scale(const torch::Tensor& norm, double max_norm) const;
+  bool fused_ = false;
+  std::vector<FusedGroup> groups_;
 };
 
 // Learning rate of optimizer step `step` (0-based) of `total`: linear warm-up from lr/warmup to

@@ -67,6 +67,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   shape.seq_len = job.data.seq_len;
   shape.vocab = vocab;
   shape.image_size = job.data.image_size;
+  if (setup.device.is_cuda()) shape.vocab_pad_multiple = 64;
   auto model = build_model(*arch, shape, job.seed);
   if (!model) return model.error();
   t->model_ = *model;
@@ -89,6 +90,26 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                                     job.batch_size, t->grad_accum_, world));
   }
   t->micro_batch_ = job.batch_size / split;
+  if (setup.cuda_graph) {
+    if (!GraphedStep::kAvailable || !setup.device.is_cuda() || world > 1 ||
+        !t->optimizer_->fused()) {
+      return config_error("cuda_graph",
+                          "a CUDA graph needs one CUDA device, one rank, AdamW and a CUDA "
+                          "PyTorch >= 2.4");
+    }
+    Trainer* self = t.get();
+    t->graph_ = std::make_unique<GraphedStep>(
+        [self](const std::vector<Batch>& batches, const torch::Tensor& lr) {
+          self->params_->zero_grad();
+          torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(lr.device()));
+          for (std::size_t i = 0; i < batches.size(); ++i) {
+            losses += self->micro_step(batches[i], static_cast<int>(i));
+          }
+          return std::make_pair(losses,
+                                self->optimizer_->step_on_device(lr, self->setup_.job.grad_clip));
+        },
+        setup.device);
+  }
   if (job.steps > 0) {
     t->total_steps_ = job.steps;
   } else {
@@ -99,27 +120,47 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
+torch::Tensor Trainer::micro_step(const Batch& batch, int micro) {
+  const torch::Tensor loss = model_->loss(model_->forward(batch.input), batch.target);
+  if (reducer_ && micro == grad_accum_ - 1) reducer_->arm();
+  (loss / grad_accum_).backward();
+  return loss.detach();
+}
+
 StepStats Trainer::train_step() {
   const auto t0 = std::chrono::steady_clock::now();
   const JobSpec& job = setup_.job;
-  params_->zero_grad();
-  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(setup_.device));
-  std::int64_t tokens = 0;
-  for (int micro = 0; micro < grad_accum_; ++micro) {
-    const std::vector<std::int64_t> positions =
-        batch_positions(step_, job.batch_size, grad_accum_, micro, world_size(), rank());
-    const Batch batch = data_->train_batch(positions);
-    const torch::Tensor loss = model_->loss(model_->forward(batch.input), batch.target);
-    if (reducer_ && micro == grad_accum_ - 1) reducer_->arm();
-    (loss / grad_accum_).backward();
-    loss_sum += loss.detach();
-    tokens += batch.tokens;
-  }
-  if (reducer_) reducer_->finish();
   StepStats s;
   s.lr = learning_rate(job.lr, step_, job.warmup_steps, total_steps_);
-  s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
-  s.loss = loss_sum.item<double>() / grad_accum_;
+  auto batch = [&](int micro) {
+    return data_->train_batch(
+        batch_positions(step_, job.batch_size, grad_accum_, micro, world_size(), rank()));
+  };
+  std::int64_t tokens = 0;
+  double loss_sum = 0;
+  if (graph_) {
+    std::vector<Batch> batches;
+    for (int micro = 0; micro < grad_accum_; ++micro) {
+      batches.push_back(batch(micro));
+      tokens += batches.back().tokens;
+    }
+    const auto [loss, norm] = graph_->run(batches, s.lr);
+    optimizer_->count_step();
+    loss_sum = loss.item<double>();
+    s.grad_norm = norm.item<double>();
+  } else {
+    params_->zero_grad();
+    torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(setup_.device));
+    for (int micro = 0; micro < grad_accum_; ++micro) {
+      const Batch b = batch(micro);
+      losses += micro_step(b, micro);
+      tokens += b.tokens;
+    }
+    if (reducer_) reducer_->finish();
+    s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
+    loss_sum = losses.item<double>();
+  }
+  s.loss = loss_sum / grad_accum_;
   if (setup_.comm) s.loss = setup_.comm->all_reduce_mean(s.loss);
   ++step_;
   synchronize(setup_.device);

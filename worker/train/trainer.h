@@ -19,6 +19,7 @@
 #include "train/communicator.h"
 #include "train/data_source.h"
 #include "train/gradient_reducer.h"
+#include "train/graphed_step.h"
 #include "train/parameters.h"
 
 namespace saturn::worker {
@@ -29,6 +30,9 @@ struct TrainerSetup {
   torch::Device device = torch::kCPU;
   Communicator* comm = nullptr;  // not owned; null: one rank
   int grad_accum = 0;            // micro-steps per optimizer step; 0: the job's
+  // Capture the whole step as a CUDA graph after GraphedStep::kWarmupSteps eager steps
+  // (graphed_step.h): one CUDA device, one rank, AdamW through the fused kernel.
+  bool cuda_graph = false;
 };
 
 struct StepStats {
@@ -57,6 +61,7 @@ class Trainer {
   // Optimizer steps in the whole job (steps, or epochs x training samples / batch, rounded up).
   std::int64_t total_steps() const { return total_steps_; }
   std::int64_t step() const { return step_; }  // steps done
+  bool cuda_graph() const { return graph_ != nullptr; }
 
   // One optimizer step.
   StepStats train_step();
@@ -74,6 +79,9 @@ class Trainer {
 
  private:
   explicit Trainer(TrainerSetup setup) : setup_(std::move(setup)) {}
+  // Forward and backward pass of micro-step `micro` (gradients accumulate into the flat
+  // buffer, the data-parallel reduction armed on the last); returns the loss, detached.
+  torch::Tensor micro_step(const Batch& batch, int micro);
 
   TrainerSetup setup_;
   std::shared_ptr<Model> model_;
@@ -81,6 +89,7 @@ class Trainer {
   std::unique_ptr<FlatOptimizer> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
+  std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
   int grad_accum_ = 1;
   std::int64_t micro_batch_ = 1;
   std::int64_t total_steps_ = 0;
