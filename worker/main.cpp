@@ -142,7 +142,9 @@ json measurement_json(const Measurement& m) {
           {"samples_per_s", m.samples_per_s},
           {"tokens_per_s", m.tokens_per_s},
           {"total_steps", m.total_steps},
-          {"startup_s", m.startup_s}};
+          {"startup_s", m.startup_s},
+          {"eval_s", m.eval_s},
+          {"checkpoint_s", m.checkpoint_s}};
 }
 
 // Measures one candidate in this process (rank-level); out of memory is a result.

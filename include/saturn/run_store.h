@@ -43,6 +43,8 @@ struct TrialRecord {
   double peak_memory_bytes = 0;                      // per device
   std::int64_t total_steps = 0;                      // the job's optimizer steps, if reported
   double startup_s = 0;  // process start until full speed, seconds, if reported
+  double eval_s = 0;       // one evaluation, seconds, if reported
+  double checkpoint_s = 0;  // writing one checkpoint, seconds, if reported
   std::string reason;    // infeasible: why
   std::string error;     // the trial failed: what happened
   double trial_s = 0;    // wall-clock seconds the trial took

@@ -1,7 +1,8 @@
 // The Trial Runner: measures every job x technique x GPU count of a workload on real devices by
 // running the technique's `search` (saturn/library.h), and turns the measurements into the
 // planner's profile table (runtime = start-up seconds + measured seconds per step x the job's
-// steps; the start-up seconds are also the job's restart cost).
+// steps + its evaluations and checkpoints at their measured seconds; the start-up seconds are
+// also the job's restart cost).
 //
 // Trials run in parallel where the devices allow, each with its devices to itself (CUDA devices
 // through CUDA_VISIBLE_DEVICES; CPU device slots as cores the process is pinned to), each under
@@ -65,6 +66,9 @@ struct TrialRunnerOptions {
   std::string worker;   // saturn-worker's path ({worker} in manifests)
   std::string run_dir;  // jobs/ (one-job files) and logs/ (trial stderr) are written here
   double trial_timeout_s = 600;
+  // Seconds of training between the checkpoints `saturn run` has jobs write (ExecutorOptions);
+  // with the measured checkpoint seconds it is part of each runtime.
+  double checkpoint_interval_s = 30;
   bool remeasure = false;  // ignore cached trials
   // Progress: called with a one-line status after every change (the CLI draws it in place on a
   // terminal, or prints it as a log line).
@@ -80,6 +84,21 @@ struct TrialSummary {
   std::vector<std::string> notes;  // one line per skipped or failed configuration
   double elapsed_s = 0;
 };
+
+// Optimizer steps between the checkpoints of a job that checkpoints every `interval_s` seconds of
+// training at `step_s` seconds per step: at least 1. The executor passes it to `execute`.
+std::int64_t checkpoint_every_steps(double interval_s, double step_s);
+
+// A configuration's runtime from its trial, seconds: start-up + steps x step_s + the job's
+// evaluations (every eval_every steps and at the end) x eval_s + its checkpoints (every
+// checkpoint_every_steps() and at the end) x checkpoint_s.
+double extrapolated_runtime_s(const TrialRecord& r, const JobSpec& job, std::int64_t steps,
+                              double checkpoint_interval_s);
+
+// Measured values the Trial Runner adds to each configuration's params beside the technique's
+// own settings; the executor removes them before `execute`.
+inline constexpr const char* kMeasuredParams[] = {"step_s", "steps", "startup_s", "eval_s",
+                                                  "checkpoint_s"};
 
 // Profiles `workload` on `slots` and returns its profile table for `cluster` (configs carry
 // gpu_type = slots.device_type). Errors: a technique not in the library, a job that fits in no

@@ -136,6 +136,7 @@ int run_run(const RunArgs& args) {
   trial_options.worker = worker;
   trial_options.run_dir = args.dir;
   trial_options.trial_timeout_s = args.trial_timeout_s;
+  trial_options.checkpoint_interval_s = args.checkpoint_interval_s;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   trial_options.progress = [&](const std::string& line, bool final) {
     if (tty) {

@@ -264,10 +264,9 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                    fmt::format("technique {} is no longer in the library", config.technique)};
     }
     json params = config.params;
-    for (const char* measured : {"step_s", "steps", "startup_s"}) params.erase(measured);
-    const double step_s = profiled_step_s(config);
-    const long every =
-        std::max(1L, std::lround(options.checkpoint_interval_s / std::max(1e-6, step_s)));
+    for (const char* measured : kMeasuredParams) params.erase(measured);
+    const std::int64_t every =
+        checkpoint_every_steps(options.checkpoint_interval_s, profiled_step_s(config));
     ProcessSpec spec;
     const std::string devices = slots.place(l.gpus, &spec);
     const std::string safe = formats::sanitize_name(l.rec.name);

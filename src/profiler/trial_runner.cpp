@@ -189,6 +189,21 @@ DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_ty
   return slots;
 }
 
+std::int64_t checkpoint_every_steps(double interval_s, double step_s) {
+  return std::max<std::int64_t>(1, std::llround(interval_s / std::max(1e-6, step_s)));
+}
+
+double extrapolated_runtime_s(const TrialRecord& r, const JobSpec& job, std::int64_t steps,
+                              double checkpoint_interval_s) {
+  // The worker evaluates every eval_every steps and at the end, and checkpoints every
+  // checkpoint_every_steps() steps and at the end (never twice at the last step).
+  const std::int64_t evals = 1 + (job.eval_every > 0 ? (steps - 1) / job.eval_every : 0);
+  const std::int64_t checkpoints =
+      1 + (steps - 1) / checkpoint_every_steps(checkpoint_interval_s, r.step_s);
+  return r.startup_s + r.step_s * static_cast<double>(steps) +
+         r.eval_s * static_cast<double>(evals) + r.checkpoint_s * static_cast<double>(checkpoints);
+}
+
 Result<ProfileTable> run_trials(const Workload& workload, const Library& library, RunStore& store,
                                 Backend& backend, const DeviceSlots& slots, const Cluster& cluster,
                                 const TrialRunnerOptions& options, TrialSummary* summary) {
@@ -372,6 +387,8 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
         r.peak_memory_bytes = e.value("peak_memory_bytes", 0.0);
         r.total_steps = e.value("total_steps", std::int64_t{0});
         r.startup_s = std::max(0.0, e.value("startup_s", 0.0));
+        r.eval_s = std::max(0.0, e.value("eval_s", 0.0));
+        r.checkpoint_s = std::max(0.0, e.value("checkpoint_s", 0.0));
         r.reason = e.value("reason", "");
         if (r.feasible && !(r.step_s > 0 && std::isfinite(r.step_s))) {
           r.error = "search_result without a positive step_s";
@@ -476,7 +493,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       Config c;
       c.technique = r.key.technique;
       c.gpus = r.key.gpus;
-      c.runtime_s = r.startup_s + r.step_s * static_cast<double>(steps);
+      c.runtime_s = extrapolated_runtime_s(r, job, steps, options.checkpoint_interval_s);
       task.restart_s = std::max(task.restart_s, r.startup_s);
       c.peak_memory_bytes = r.peak_memory_bytes;
       c.gpu_type = r.key.device_type;
@@ -484,6 +501,8 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       c.params["step_s"] = r.step_s;
       c.params["steps"] = steps;
       c.params["startup_s"] = r.startup_s;
+      c.params["eval_s"] = r.eval_s;
+      c.params["checkpoint_s"] = r.checkpoint_s;
       task.configs.push_back(std::move(c));
     }
     if (task.configs.empty()) {

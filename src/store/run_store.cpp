@@ -1,6 +1,7 @@
-// RunStore on SQLite; see saturn/run_store.h. Schema version 1:
+// RunStore on SQLite; see saturn/run_store.h. Schema version 2 (1 lacked eval_s, checkpoint_s):
 //   trials(fingerprint, technique, gpus, device_type, job, feasible, params, step_s,
-//          peak_memory_bytes, total_steps, reason, error, trial_s, startup_s, measured_at)
+//          peak_memory_bytes, total_steps, reason, error, trial_s, startup_s, eval_s,
+//          checkpoint_s, measured_at)
 //   jobs(seq, name, record: JobRecord as JSON), events(seq, job, time_s, kind, event),
 //   meta(key, value)
 #include "saturn/run_store.h"
@@ -13,7 +14,7 @@ namespace saturn {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Fields that do not change how fast a step runs or how much memory it takes.
 const char* const kSpeedIrrelevant[] = {"name",      "lr",         "weight_decay", "warmup_steps",
@@ -99,12 +100,14 @@ TrialRecord read_trial(sqlite3_stmt* s) {
   r.error = column_text(s, 11);
   r.trial_s = sqlite3_column_double(s, 12);
   r.startup_s = sqlite3_column_double(s, 13);
+  r.eval_s = sqlite3_column_double(s, 14);
+  r.checkpoint_s = sqlite3_column_double(s, 15);
   return r;
 }
 
 constexpr const char* kTrialColumns =
     "fingerprint, technique, gpus, device_type, job, feasible, params, step_s, "
-    "peak_memory_bytes, total_steps, reason, error, trial_s, startup_s";
+    "peak_memory_bytes, total_steps, reason, error, trial_s, startup_s, eval_s, checkpoint_s";
 
 }  // namespace
 
@@ -129,6 +132,15 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                  fmt::format("the run database has schema version {}; this Saturn reads up to {}",
                              version, kSchemaVersion)};
   }
+  // Version 1 databases lack the evaluation and checkpoint seconds; their trials read as 0.
+  if (version == 1) {
+    if (auto s = exec(path, db->handle,
+                      "ALTER TABLE trials ADD COLUMN eval_s REAL NOT NULL DEFAULT 0;"
+                      "ALTER TABLE trials ADD COLUMN checkpoint_s REAL NOT NULL DEFAULT 0;");
+        !s) {
+      return s.error();
+    }
+  }
   const Status created = exec(path, db->handle,
                               "CREATE TABLE IF NOT EXISTS trials ("
                               " fingerprint TEXT NOT NULL, technique TEXT NOT NULL,"
@@ -138,6 +150,8 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                               " total_steps INTEGER NOT NULL, reason TEXT NOT NULL,"
                               " error TEXT NOT NULL, trial_s REAL NOT NULL,"
                               " startup_s REAL NOT NULL DEFAULT 0,"
+                              " eval_s REAL NOT NULL DEFAULT 0,"
+                              " checkpoint_s REAL NOT NULL DEFAULT 0,"
                               " measured_at TEXT NOT NULL DEFAULT (datetime('now')),"
                               " PRIMARY KEY (fingerprint, technique, gpus, device_type));"
                               "CREATE TABLE IF NOT EXISTS jobs ("
@@ -148,7 +162,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                               " time_s REAL NOT NULL, kind TEXT NOT NULL, event TEXT NOT NULL);"
                               "CREATE INDEX IF NOT EXISTS events_by_job ON events (job, kind);"
                               "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-                              "PRAGMA user_version = 1;");
+                              "PRAGMA user_version = 2;");
   if (!created) return created.error();
   return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
 }
@@ -173,7 +187,7 @@ Result<std::optional<TrialRecord>> RunStore::find_trial(const TrialKey& key) {
 Status RunStore::put_trial(const TrialRecord& r) {
   const std::string sql = fmt::format(
       "INSERT OR REPLACE INTO trials ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12, ?13, ?14)",
+      "?12, ?13, ?14, ?15, ?16)",
       kTrialColumns);
   Statement st(db_->handle, sql.c_str());
   if (!st) return db_error(path_, db_->handle, "writing a trial");
@@ -191,6 +205,8 @@ Status RunStore::put_trial(const TrialRecord& r) {
   st.text(12, r.error);
   sqlite3_bind_double(st.get(), 13, r.trial_s);
   sqlite3_bind_double(st.get(), 14, r.startup_s);
+  sqlite3_bind_double(st.get(), 15, r.eval_s);
+  sqlite3_bind_double(st.get(), 16, r.checkpoint_s);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(path_, db_->handle, "writing a trial");
   return Status::Ok();
 }

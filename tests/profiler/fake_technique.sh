@@ -12,7 +12,7 @@ case "$mode" in
     else
       step=$(awk "BEGIN { print 0.5 / $gpus }")
       echo '{"event": "log", "text": "unknown events are ignored"}'
-      echo "{\"event\": \"search_result\", \"feasible\": true, \"params\": {\"knob\": $gpus}, \"step_s\": $step, \"peak_memory_bytes\": 1000000, \"total_steps\": 40, \"startup_s\": 2}"
+      echo "{\"event\": \"search_result\", \"feasible\": true, \"params\": {\"knob\": $gpus}, \"step_s\": $step, \"peak_memory_bytes\": 1000000, \"total_steps\": 40, \"startup_s\": 2, \"eval_s\": 0.5, \"checkpoint_s\": 1}"
     fi ;;
   crash)
     echo '{"event": "error", "kind": "internal", "message": "segfault in the fake"}'

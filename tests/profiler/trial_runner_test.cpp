@@ -112,9 +112,12 @@ TEST(TrialRunner, MeasuresEveryConfigurationOnceAndExtrapolatesRuntimes) {
   for (const Task& t : table->tasks) {
     ASSERT_EQ(t.configs.size(), 2u);
     EXPECT_EQ(t.configs[0].gpus, 1);
-    // Start-up + step_s x the job's steps (not the 40 the technique counted for its job).
-    EXPECT_DOUBLE_EQ(t.configs[0].runtime_s, 2 + 0.5 * 100);
-    EXPECT_DOUBLE_EQ(t.configs[1].runtime_s, 2 + 0.25 * 100);
+    // Start-up + step_s x the job's steps (not the 40 the technique counted for its job) + one
+    // evaluation (no eval_every: only the last) + checkpoints every 30 s of training and at the
+    // end: at 0.5 s per step every 60 steps (2 in 100 steps), at 0.25 s every 120 (1).
+    EXPECT_DOUBLE_EQ(t.configs[0].runtime_s, 2 + 0.5 * 100 + 0.5 + 2 * 1);
+    EXPECT_DOUBLE_EQ(t.configs[1].runtime_s, 2 + 0.25 * 100 + 0.5 + 1 * 1);
+    EXPECT_DOUBLE_EQ(t.configs[0].params["checkpoint_s"].get<double>(), 1);
     EXPECT_DOUBLE_EQ(t.restart_s, 2);
     EXPECT_EQ(t.configs[1].params["knob"], 2);
     EXPECT_EQ(t.configs[1].gpu_type, "cpu");

@@ -1,8 +1,10 @@
-// RunStore: trials persist across opens, replace by key, clear; fingerprints ignore what does
-// not change a step's speed; a file that is not a database is an error naming it.
+// RunStore: trials persist across opens, replace by key, clear; a schema version 1 database is
+// upgraded in place; fingerprints ignore what does not change a step's speed; a file that is not
+// a database is an error naming it.
 #include "saturn/run_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -29,6 +31,9 @@ TrialRecord sample(const std::string& technique, int gpus) {
   r.peak_memory_bytes = 1.5e9;
   r.total_steps = 300;
   r.trial_s = 4;
+  r.startup_s = 1.5;
+  r.eval_s = 0.75;
+  r.checkpoint_s = 2.25;
   return r;
 }
 
@@ -57,6 +62,9 @@ TEST(RunStore, TrialsPersistAndReplaceByKey) {
   EXPECT_DOUBLE_EQ((*ddp)->step_s, 0.5);
   EXPECT_EQ((*ddp)->params, nlohmann::json({{"grad_accum", 2}}));
   EXPECT_EQ((*ddp)->total_steps, 300);
+  EXPECT_DOUBLE_EQ((*ddp)->startup_s, 1.5);
+  EXPECT_DOUBLE_EQ((*ddp)->eval_s, 0.75);
+  EXPECT_DOUBLE_EQ((*ddp)->checkpoint_s, 2.25);
   auto single = (*store)->find_trial(sample("single", 1).key);
   ASSERT_TRUE(single.ok() && single->has_value());
   EXPECT_FALSE((*single)->feasible);
@@ -66,6 +74,41 @@ TEST(RunStore, TrialsPersistAndReplaceByKey) {
   EXPECT_FALSE(missing->has_value());
   ASSERT_TRUE((*store)->clear_trials().ok());
   EXPECT_TRUE((*store)->trials()->empty());
+}
+
+TEST(RunStore, ASchemaVersion1DatabaseIsUpgradedKeepingItsTrials) {
+  const std::string db = (fresh("v1") / "saturn.db").string();
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    // The version 1 trials table, as Saturn wrote it before eval_s and checkpoint_s.
+    const char* v1 =
+        "CREATE TABLE trials (fingerprint TEXT NOT NULL, technique TEXT NOT NULL,"
+        " gpus INTEGER NOT NULL, device_type TEXT NOT NULL, job TEXT NOT NULL,"
+        " feasible INTEGER NOT NULL, params TEXT NOT NULL, step_s REAL NOT NULL,"
+        " peak_memory_bytes REAL NOT NULL, total_steps INTEGER NOT NULL, reason TEXT NOT NULL,"
+        " error TEXT NOT NULL, trial_s REAL NOT NULL, startup_s REAL NOT NULL DEFAULT 0,"
+        " measured_at TEXT NOT NULL DEFAULT (datetime('now')),"
+        " PRIMARY KEY (fingerprint, technique, gpus, device_type));"
+        "INSERT INTO trials VALUES ('00ff00ff00ff00ff', 'ddp', 2, 'cpu', 'job-a', 1, '{}', 0.25,"
+        " 1.5e9, 300, '', '', 4, 1.5, datetime('now'));"
+        "PRAGMA user_version = 1;";
+    ASSERT_EQ(sqlite3_exec(h, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(h);
+  }
+  auto store = RunStore::open(db);
+  ASSERT_TRUE(store.ok()) << store.error().to_string();
+  auto old = (*store)->find_trial(sample("ddp", 2).key);
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_DOUBLE_EQ((*old)->step_s, 0.25);
+  EXPECT_DOUBLE_EQ((*old)->startup_s, 1.5);
+  EXPECT_DOUBLE_EQ((*old)->eval_s, 0);  // not measured then
+  ASSERT_TRUE((*store)->put_trial(sample("ddp", 2)).ok());
+  auto now = (*store)->find_trial(sample("ddp", 2).key);
+  ASSERT_TRUE(now.ok() && now->has_value());
+  EXPECT_DOUBLE_EQ((*now)->checkpoint_s, 2.25);
+  store->reset();
+  EXPECT_TRUE(RunStore::open(db).ok());  // opening again does not upgrade twice
 }
 
 TEST(RunStore, AFileThatIsNotADatabaseIsAnErrorNamingIt) {

@@ -133,6 +133,9 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   // Start-up (process start to full speed) is measured: more than nothing, less than forever.
   EXPECT_GT((*r)["startup_s"].get<double>(), 0);
   EXPECT_LT((*r)["startup_s"].get<double>(), 60);
+  // One evaluation and one checkpoint, timed.
+  EXPECT_GT((*r)["eval_s"].get<double>(), 0);
+  EXPECT_GT((*r)["checkpoint_s"].get<double>(), 0);
   // With almost no memory every setting fails to allocate: infeasible, not a crash.
   const WorkerRun oom =
       worker("search " + job() + " --technique single --devices cpu --device-memory-bytes 1000000");

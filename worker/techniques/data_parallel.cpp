@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -36,6 +37,10 @@ double process_age_s() {
   rest >> start;
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   return std::max(0.0, up - static_cast<double>(start) / ticks);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 double median(std::vector<double> v) {
@@ -121,6 +126,22 @@ class DataParallel final : public Technique {
     m.total_steps = (*trainer)->total_steps();
     // The warm-up steps' excess over steady steps is start-up too (allocator, autotuning).
     m.startup_s = ready_s - warmup_s + std::max(0.0, warmup_s - warmup * m.step_s);
+    // Evaluation and checkpoint, timed as execute runs them (rank 0 writes the checkpoint).
+    auto e0 = std::chrono::steady_clock::now();
+    (*trainer)->evaluate(kEvalSamples);
+    m.eval_s = seconds_since(e0);
+    const std::string probe =
+        (std::filesystem::temp_directory_path() /
+         fmt::format("saturn-checkpoint-probe-{}-{}", ::getpid(), ctx.env.master_port))
+            .string();
+    e0 = std::chrono::steady_clock::now();
+    auto written = (*trainer)->save_checkpoint(probe);
+    m.checkpoint_s = seconds_since(e0);
+    if (ctx.env.rank == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(probe, ignored);
+    }
+    if (!written) return written.error();
     return m;
   }
 

@@ -39,7 +39,14 @@ struct Measurement {
   // Seconds from this process's start until it trains at full speed: process start, model
   // build, data load, process group, and what the warm-up steps took beyond steady steps.
   double startup_s = 0;
+  // What a job pays besides its steps, seconds: one evaluation of kEvalSamples samples and one
+  // checkpoint (written to a scratch directory under TMPDIR, then removed).
+  double eval_s = 0;
+  double checkpoint_s = 0;
 };
+
+// Evaluation samples at eval_every and at the end of execute (and in measure's probe).
+inline constexpr std::int64_t kEvalSamples = 64;
 
 struct ExecuteOptions {
   nlohmann::json params = nlohmann::json::object();  // the settings search chose
@@ -47,7 +54,7 @@ struct ExecuteOptions {
   std::string checkpoint_dir;                        // empty: no checkpoints
   std::int64_t checkpoint_every = 0;                 // steps; 0: only at the end (and on stop)
   std::int64_t log_every = 1;
-  std::int64_t eval_samples = 64;  // evaluation samples at eval_every and at the end
+  std::int64_t eval_samples = kEvalSamples;  // evaluation samples at eval_every and at the end
 };
 
 class Technique {
@@ -58,8 +65,9 @@ class Technique {
   virtual int processes(int devices) const = 0;
   // Settings to try, best first (e.g. larger micro-batches first); the first that fits wins.
   virtual std::vector<nlohmann::json> candidates(const JobSpec& job, int devices) const = 0;
-  // Measures one candidate: `warmup` steps, then `steps` timed ones. Out of memory is thrown as
-  // c10::Error (the caller turns it into an infeasible result).
+  // Measures one candidate: `warmup` steps, then `steps` timed ones, then one evaluation and
+  // one checkpoint. Out of memory is thrown as c10::Error (the caller turns it into an
+  // infeasible result).
   virtual Result<Measurement> measure(RunContext& ctx, const nlohmann::json& params, int warmup,
                                       int steps) const = 0;
   // Trains. Returns the exit code (protocol::ExitCode); events say the rest.
