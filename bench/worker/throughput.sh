@@ -13,6 +13,7 @@ build="${1:-build-gpu}"
 compile="${2:-}"
 worker="$build/bin/saturn-worker"
 tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
 peak=989.4e12
 echo "| model | batch x seq | implementation | step s | tokens/s | MFU | peak GiB |"
 echo "|---|---|---|---|---|---|---|"
@@ -47,9 +48,12 @@ YAML
   }
   eager=$(measure '{"grad_accum": 1}')
   graph=$(measure '{"grad_accum": 1, "cuda_graph": true}')
-  py=$(python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 $compile)
-  pypad=$(python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 \
-    --pad-vocab $compile)
+  reference() {
+    python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 $compile "$@" \
+      2>>"$tmp/stderr" || echo "{\"impl\": \"pytorch $*\", \"error\": true}"
+  }
+  py=$(reference)
+  pypad=$(reference --pad-vocab)
   python3 - "$model" "$batch" "$eager" "$graph" "$py" "$pypad" "$peak" <<'PY'
 import json, sys
 model, batch = sys.argv[1], int(sys.argv[2])
@@ -57,7 +61,8 @@ eager, graph, py, pypad = (json.loads(a) for a in sys.argv[3:7])
 peak = float(sys.argv[7])
 shapes = {"gpt2": (12, 768), "gpt2-medium": (24, 1024), "gpt2-large": (36, 1280)}
 layers, d = shapes[model]
-flops_per_token = 6 * py["params"] + 12 * layers * d * 1024
+params = {"gpt2": 124439808, "gpt2-medium": 354823168, "gpt2-large": 774030080}[model]
+flops_per_token = 6 * params + 12 * layers * d * 1024
 def row(name, m):
     if m.get("error"):
         print(f"| {model} | {batch} x 1024 | {name} | failed (see below) | - | - | - |")
@@ -68,9 +73,11 @@ def row(name, m):
 row("saturn-worker (C++)", eager)
 row("saturn-worker (C++), CUDA graph", graph)
 for p in (py, pypad):
+    if p.get("error"):
+        print(f"| {model} | {batch} x 1024 | {p['impl']} | failed (see below) | - | - | - |")
+        continue
     print(f"| {model} | {batch} x 1024 | {p['impl']} | {p['step_s']:.4f} | {p['tokens_per_s']:,.0f} | "
           f"{100 * p['mfu']:.1f}% | {p.get('peak_gib', 0):.1f} |")
 PY
 done
-if [ -s "$tmp/stderr" ]; then echo; echo "worker errors:"; tail -20 "$tmp/stderr"; fi
-rm -rf "$tmp"
+if [ -s "$tmp/stderr" ]; then echo; echo "errors:"; grep -v Warning "$tmp/stderr" | tail -20; fi

@@ -40,7 +40,7 @@ void print_table(const ProfileTable& table) {
   for (const Task& t : table.tasks) {
     for (const Config& c : t.configs) {
       nlohmann::json settings = c.params;
-      for (const char* measured : {"step_s", "steps", "startup_s"}) settings.erase(measured);
+      for (const char* measured : kMeasuredParams) settings.erase(measured);
       fmt::print("{:<{}}  {:<10} {:>4} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
                  c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
                  hms(c.runtime_s), settings.dump());

@@ -132,14 +132,27 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
                  fmt::format("the run database has schema version {}; this Saturn reads up to {}",
                              version, kSchemaVersion)};
   }
-  // Version 1 databases lack the evaluation and checkpoint seconds; their trials read as 0.
+  // Version 1 databases lack the evaluation and checkpoint seconds (their trials read as 0).
+  // The upgrade is one transaction that looks at the version again under the write lock, so a
+  // crash or a second process opening the same database cannot apply it twice.
   if (version == 1) {
-    if (auto s = exec(path, db->handle,
-                      "ALTER TABLE trials ADD COLUMN eval_s REAL NOT NULL DEFAULT 0;"
-                      "ALTER TABLE trials ADD COLUMN checkpoint_s REAL NOT NULL DEFAULT 0;");
-        !s) {
-      return s.error();
+    if (auto s = exec(path, db->handle, "BEGIN IMMEDIATE"); !s) return s.error();
+    int now = 0;
+    {
+      Statement st(db->handle, "PRAGMA user_version");
+      if (st && sqlite3_step(st.get()) == SQLITE_ROW) now = sqlite3_column_int(st.get(), 0);
     }
+    const Status upgraded =
+        now != 1 ? Status::Ok()
+                 : exec(path, db->handle,
+                        "ALTER TABLE trials ADD COLUMN eval_s REAL NOT NULL DEFAULT 0;"
+                        "ALTER TABLE trials ADD COLUMN checkpoint_s REAL NOT NULL DEFAULT 0;"
+                        "PRAGMA user_version = 2;");
+    if (!upgraded) {
+      static_cast<void>(exec(path, db->handle, "ROLLBACK"));
+      return upgraded.error();
+    }
+    if (auto s = exec(path, db->handle, "COMMIT"); !s) return s.error();
   }
   const Status created = exec(path, db->handle,
                               "CREATE TABLE IF NOT EXISTS trials ("

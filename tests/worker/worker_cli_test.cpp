@@ -225,7 +225,8 @@ TEST(WorkerCli, InfoListsTheTechniques) {
   const WorkerRun run = worker("info");
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("info"), nullptr);
-  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp"}));
+  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "offload"}));
+  EXPECT_TRUE((*run.last("info"))["features"].is_object());
 }
 
 }  // namespace

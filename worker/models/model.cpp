@@ -33,8 +33,8 @@ torch::Tensor Model::forward(const torch::Tensor& input) {
 
 torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& target) const {
   // output: logits [B, T, V] (language) or [B, K] (images), any float dtype; loss in fp32.
-  // log_softmax reads bf16 logits and writes fp32 log-probabilities in one kernel (and its
-  // backward returns bf16), so no fp32 copy of the logits [B*T, V] is made.
+  // Log-probabilities in fp32 (bf16 logits are converted first; PyTorch fuses the conversion
+  // into the softmax kernel only for fp16), then the mean negative log-likelihood.
   const torch::Tensor logits = output.reshape({-1, output.size(-1)});
   return torch::nll_loss(torch::log_softmax(logits, -1, torch::kFloat), target.reshape({-1}));
 }

@@ -1,87 +1,18 @@
 // `single` (one device) and `ddp` (one process per device, gradients averaged over ranks with
 // c10d: NCCL on CUDA, Gloo on the CPU). Both train with the Trainer; their one knob is the
 // number of micro-steps per optimizer step (gradient accumulation): search tries the largest
-// micro-batch first and halves it until a step fits in memory.
-#include <sched.h>
-#include <unistd.h>
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
-
+// micro-batch first and halves it until a step fits in memory. `single` also takes
+// {"cuda_graph": true} (whole steps replayed as a CUDA graph; not searched).
 #include <fmt/format.h>
 
-#include "compat.h"
-#include "techniques/technique.h"
-#include "train/trainer.h"
+#include "techniques/trainer_technique.h"
 
 namespace saturn::worker {
 namespace {
 
 using nlohmann::json;
 
-// Seconds since this process started (/proc: the kernel's start time against its uptime).
-double process_age_s() {
-  std::ifstream stat("/proc/self/stat"), uptime("/proc/uptime");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  double up = 0;
-  uptime >> up;
-  // Fields after the command name (which may hold spaces) start at the last ')'.
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i < 22 && rest >> field;) ++i;  // field 22: starttime, clock ticks
-  unsigned long long start = 0;
-  rest >> start;
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return std::max(0.0, up - static_cast<double>(start) / ticks);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// The rank's device, threads and process group.
-struct RankSetup {
-  torch::Device device = torch::kCPU;
-  std::unique_ptr<Communicator> comm;
-};
-
-Result<RankSetup> setup_rank(const RunContext& ctx) {
-  RankSetup r;
-  const int world = ctx.env.world_size;
-  if (ctx.env.local_rank >= static_cast<int>(ctx.devices.size())) {
-    return Error{"", 0, "devices",
-                 fmt::format("rank {} has no device: {} given", ctx.env.rank, ctx.devices.size())};
-  }
-  r.device = ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)];
-  if (r.device.is_cpu()) {
-    // CPU ranks share the cores this process may run on (the Trial Runner and the executor pin
-    // a job's processes to its device slots' cores).
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
-                          ? std::max(1, CPU_COUNT(&allowed))
-                          : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-    torch::set_num_threads(std::max(1, cores / std::max(1, world)));
-  }
-  if (world > 1) {
-    auto comm = connect(ctx.env, r.device);
-    if (!comm) return comm.error();
-    r.comm = std::move(*comm);
-  }
-  return r;
-}
-
-class DataParallel final : public Technique {
+class DataParallel final : public TrainerTechnique {
  public:
   DataParallel(std::string name, bool single) : name_(std::move(name)), single_(single) {}
 
@@ -89,172 +20,18 @@ class DataParallel final : public Technique {
   int processes(int devices) const override { return single_ ? 1 : devices; }
 
   std::vector<json> candidates(const JobSpec& job, int devices) const override {
-    std::vector<json> out;
-    const int world = single_ ? 1 : devices;
-    for (int accum = std::max(1, job.grad_accum); accum <= job.batch_size; accum *= 2) {
-      if (job.batch_size % (static_cast<long>(accum) * world) != 0) continue;
-      out.push_back({{"grad_accum", accum}, {"micro_batch", job.batch_size / (accum * world)}});
-    }
-    return out;
-  }
-
-  Result<Measurement> measure(RunContext& ctx, const json& params, int warmup,
-                              int steps) const override {
-    if (Status s = check_devices(ctx); !s) return s.error();
-    auto rank = setup_rank(ctx);
-    if (!rank) return rank.error();
-    TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
-                       params.value("grad_accum", 0), params.value("cuda_graph", false)};
-    auto trainer = Trainer::create(setup);
-    if (!trainer) return trainer.error();
-    double warmup_s = 0;
-    for (int i = 0; i < warmup; ++i) warmup_s += (*trainer)->train_step().seconds;
-    const double ready_s = process_age_s();
-    std::vector<double> times;
-    std::int64_t samples = 0, tokens = 0;
-    for (int i = 0; i < steps; ++i) {
-      const StepStats s = (*trainer)->train_step();
-      times.push_back(s.seconds);
-      samples = s.samples;
-      tokens = s.tokens;
-    }
-    Measurement m;
-    m.step_s = median(times);
-    m.peak_memory_bytes = peak_memory_bytes(rank->device);
-    m.samples_per_s = m.step_s > 0 ? static_cast<double>(samples) / m.step_s : 0;
-    m.tokens_per_s = m.step_s > 0 ? static_cast<double>(tokens) / m.step_s : 0;
-    m.total_steps = (*trainer)->total_steps();
-    // The warm-up steps' excess over steady steps is start-up too (allocator, autotuning).
-    m.startup_s = ready_s - warmup_s + std::max(0.0, warmup_s - warmup * m.step_s);
-    // Evaluation and checkpoint, timed as execute runs them (rank 0 writes the checkpoint).
-    auto e0 = std::chrono::steady_clock::now();
-    (*trainer)->evaluate(kEvalSamples);
-    m.eval_s = seconds_since(e0);
-    const std::string probe =
-        (std::filesystem::temp_directory_path() /
-         fmt::format("saturn-checkpoint-probe-{}-{}", ::getpid(), ctx.env.master_port))
-            .string();
-    e0 = std::chrono::steady_clock::now();
-    auto written = (*trainer)->save_checkpoint(probe);
-    m.checkpoint_s = seconds_since(e0);
-    if (ctx.env.rank == 0) {
-      std::error_code ignored;
-      std::filesystem::remove_all(probe, ignored);
-    }
-    if (!written) return written.error();
-    return m;
-  }
-
-  int execute(RunContext& ctx, const ExecuteOptions& options) const override {
-    EventSink& events = *ctx.events;
-    auto fail = [&](const Error& e, const std::string& kind) {
-      events.emit(protocol::kError,
-                  {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
-      return protocol::exit_code_for(kind);
-    };
-    if (Status s = check_devices(ctx); !s)
-      return fail(s.error(), std::string(protocol::kErrorConfig));
-    auto rank = setup_rank(ctx);
-    if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
-    TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get(),
-                       options.params.value("grad_accum", 0), options.params.value("cuda_graph", false)};
-    auto created = Trainer::create(setup);
-    if (!created) return fail(created.error(), kind_of(created.error()));
-    Trainer& trainer = **created;
-    bool resumed = false;
-    if (!options.checkpoint_dir.empty()) {
-      auto restored = trainer.restore_checkpoint(options.checkpoint_dir);
-      if (!restored) return fail(restored.error(), std::string(protocol::kErrorConfig));
-      resumed = *restored;
-    }
-    const std::int64_t until = options.steps > 0
-                                   ? std::min(trainer.total_steps(), trainer.step() + options.steps)
-                                   : trainer.total_steps();
-    json devices = json::array();
-    for (const torch::Device& d : ctx.devices) devices.push_back(d.str());
-    events.emit(protocol::kStarted, {{"job", ctx.job.name},
-                                     {"technique", name_},
-                                     {"world_size", trainer.world_size()},
-                                     {"devices", devices},
-                                     {"grad_accum", trainer.grad_accum()},
-                                     {"micro_batch", trainer.micro_batch()},
-                                     {"cuda_graph", trainer.cuda_graph()},
-                                     {"step", trainer.step()},
-                                     {"total_steps", trainer.total_steps()},
-                                     {"until_step", until},
-                                     {"resumed", resumed},
-                                     {"pid", static_cast<long>(::getpid())}});
-    const auto t0 = std::chrono::steady_clock::now();
-    auto checkpoint = [&]() -> bool {
-      if (options.checkpoint_dir.empty()) return true;
-      const auto c0 = std::chrono::steady_clock::now();
-      auto where = trainer.save_checkpoint(options.checkpoint_dir);
-      if (!where) {
-        fail(where.error(), std::string(protocol::kErrorInternal));
-        return false;
-      }
-      events.emit(protocol::kCheckpoint,
-                  {{"step", trainer.step()},
-                   {"path", *where},
-                   {"seconds",
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()}});
-      return true;
-    };
-    double loss = 0;
-    while (trainer.step() < until) {
-      bool stop = ctx.stop && ctx.stop->load();
-      if (rank->comm) stop = rank->comm->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
-      if (stop) {
-        if (!checkpoint()) return protocol::kExitInternal;
-        events.emit(protocol::kStopped, {{"step", trainer.step()}});
-        return protocol::kExitStopped;
-      }
-      const StepStats s = trainer.train_step();
-      loss = s.loss;
-      if (!std::isfinite(s.loss)) {
-        return fail(
-            Error{"", 0, "lr",
-                  fmt::format("the loss is {} at step {}: training diverged", s.loss, s.step)},
-            std::string(protocol::kErrorConfig));
-      }
-      if (options.log_every > 0 &&
-          (s.step % options.log_every == 0 || s.step == until || s.step == 1)) {
-        events.emit(protocol::kStep, {{"step", s.step},
-                                      {"loss", s.loss},
-                                      {"lr", s.lr},
-                                      {"grad_norm", s.grad_norm},
-                                      {"step_s", s.seconds},
-                                      {"samples_per_s", s.samples / s.seconds},
-                                      {"tokens_per_s", static_cast<double>(s.tokens) / s.seconds}});
-      }
-      if (ctx.job.eval_every > 0 && s.step % ctx.job.eval_every == 0 && s.step != until) {
-        events.emit(protocol::kEval,
-                    {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
-      }
-      if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 &&
-          s.step != until) {
-        if (!checkpoint()) return protocol::kExitInternal;
-      }
-    }
-    const double eval = trainer.evaluate(options.eval_samples);
-    events.emit(protocol::kEval, {{"step", trainer.step()}, {"loss", eval}});
-    if (!checkpoint()) return protocol::kExitInternal;
-    events.emit(protocol::kDone,
-                {{"step", trainer.step()},
-                 {"total_steps", trainer.total_steps()},
-                 {"loss", loss},
-                 {"eval_loss", eval},
-                 {"seconds",
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
-    return protocol::kExitOk;
+    return accumulation_candidates(job, single_ ? 1 : devices);
   }
 
  private:
-  Status check_devices(const RunContext& ctx) const {
+  Status configure(const RunContext& ctx, const json& params,
+                   TrainerSetup* setup) const override {
     if (single_ && ctx.devices.size() != 1) {
       return Error{"", 0, "devices",
                    fmt::format("single trains on one device; {} given", ctx.devices.size())};
     }
+    setup->grad_accum = params.value("grad_accum", 0);
+    setup->cuda_graph = params.value("cuda_graph", false);
     return Status::Ok();
   }
 

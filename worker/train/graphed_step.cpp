@@ -7,6 +7,7 @@
 #define SATURN_HAS_CUDA_GRAPHS 1
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -69,8 +70,19 @@ std::pair<torch::Tensor, torch::Tensor> GraphedStep::run(const std::vector<Batch
         }
         s.lr.fill_(lr);
         c10::cuda::device_synchronize();
+        // Blocks cached by the eager warm-up steps would sit beside the graph's own pool.
+        c10::cuda::CUDACachingAllocator::emptyCache();
         s.graph.capture_begin();
-        std::tie(s.loss, s.norm) = s.body(s.batches, s.lr);
+        try {
+          std::tie(s.loss, s.norm) = s.body(s.batches, s.lr);
+        } catch (...) {
+          // End the capture so that the stream works again, then report the first failure.
+          try {
+            s.graph.capture_end();
+          } catch (...) {
+          }
+          throw;
+        }
         s.graph.capture_end();
         s.captured = true;
       } else {

@@ -48,6 +48,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     e.numel = p.numel();
     e.shape = p.sizes().vec();
     e.decay = p.dim() >= 2;
+    e.block = block_of(name);
     if (e.decay) {
       if (!decay_ranges_.empty() &&
           decay_ranges_.back().offset + decay_ranges_.back().numel == e.offset) {

@@ -26,6 +26,7 @@ class FlatParameters {
  public:
   struct Entry {
     std::string name;  // the module path, e.g. "h.0.c_attn.weight"
+    std::string block;  // the model block it belongs to, e.g. "h.0" (Model::block_names())
     std::int64_t offset = 0;
     std::int64_t numel = 0;
     std::vector<std::int64_t> shape;
@@ -48,6 +49,7 @@ class FlatParameters {
   // The slices that take weight decay (decay entries, adjacent ones merged), in offset order.
   const std::vector<Range>& decay_ranges() const { return decay_ranges_; }
   torch::Tensor& master() { return master_; }
+  const torch::Tensor& compute() const { return compute_; }
   torch::Tensor& grad() { return grad_; }
   bool separate_compute() const { return compute_.data_ptr() != master_.data_ptr(); }
 

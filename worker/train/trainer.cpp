@@ -72,7 +72,14 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (!model) return model.error();
   t->model_ = *model;
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
-  t->params_ = std::make_unique<FlatParameters>(*t->model_, setup.device, compute);
+  if (setup.offload && setup.comm && setup.comm->world_size() > 1) {
+    return config_error("offload", "offloading trains one rank");
+  }
+  t->params_ = std::make_unique<FlatParameters>(
+      *t->model_, setup.offload ? torch::Device(torch::kCPU) : setup.device, compute);
+  if (setup.offload) {
+    t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device);
+  }
   t->optimizer_ = std::make_unique<FlatOptimizer>(*t->params_, OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {
     t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);
@@ -92,10 +99,10 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   t->micro_batch_ = job.batch_size / split;
   if (setup.cuda_graph) {
     if (!GraphedStep::kAvailable || !setup.device.is_cuda() || world > 1 ||
-        !t->optimizer_->fused()) {
+        !t->optimizer_->fused() || setup.offload) {
       return config_error("cuda_graph",
-                          "a CUDA graph needs one CUDA device, one rank, AdamW and a CUDA "
-                          "PyTorch >= 2.4");
+                          "a CUDA graph needs one CUDA device, one rank, no offloading, AdamW "
+                          "and a CUDA PyTorch >= 2.4");
     }
     Trainer* self = t.get();
     t->graph_ = std::make_unique<GraphedStep>(
@@ -120,8 +127,12 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
+torch::Tensor Trainer::forward(const torch::Tensor& input) {
+  return streamer_ ? streamer_->forward(input) : model_->forward(input);
+}
+
 torch::Tensor Trainer::micro_step(const Batch& batch, int micro) {
-  const torch::Tensor loss = model_->loss(model_->forward(batch.input), batch.target);
+  const torch::Tensor loss = model_->loss(forward(batch.input), batch.target);
   if (reducer_ && micro == grad_accum_ - 1) reducer_->arm();
   (loss / grad_accum_).backward();
   return loss.detach();
@@ -150,12 +161,14 @@ StepStats Trainer::train_step() {
     s.grad_norm = norm.item<double>();
   } else {
     params_->zero_grad();
+    if (streamer_) streamer_->begin_step();
     torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(setup_.device));
     for (int micro = 0; micro < grad_accum_; ++micro) {
       const Batch b = batch(micro);
       losses += micro_step(b, micro);
       tokens += b.tokens;
     }
+    if (streamer_) streamer_->end_step();
     if (reducer_) reducer_->finish();
     s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
     loss_sum = losses.item<double>();
@@ -174,6 +187,7 @@ StepStats Trainer::train_step() {
 double Trainer::evaluate(std::int64_t max_samples) {
   const torch::NoGradGuard no_grad;
   model_->eval();
+  if (streamer_) streamer_->begin_step();
   // Each rank evaluates its share of the first `n` evaluation samples.
   const std::int64_t n = std::min(max_samples, data_->eval_samples());
   const std::int64_t per_rank = std::max<std::int64_t>(1, n / world_size());
@@ -185,9 +199,10 @@ double Trainer::evaluate(std::int64_t max_samples) {
     const std::int64_t count =
         std::min({micro_batch_, per_rank - offset, data_->eval_samples() - first - offset});
     const Batch batch = data_->eval_batch(first + offset, count);
-    sum += model_->loss(model_->forward(batch.input), batch.target).item<double>();
+    sum += model_->loss(forward(batch.input), batch.target).item<double>();
     ++batches;
   }
+  if (streamer_) streamer_->end_step();
   model_->train();
   const double mean = batches > 0 ? sum / static_cast<double>(batches) : 0;
   return setup_.comm ? setup_.comm->all_reduce_mean(mean) : mean;

@@ -5,6 +5,7 @@
 // (techniques/) drive it.
 //
 // Precision: bf16 compute with fp32 master weights and optimizer state on CUDA; fp32 on the CPU.
+// Offloading keeps the flat buffers (and the optimizer) in host memory and streams blocks.
 // Global batch B = grad_accum x ranks x micro-batch; a step's loss is the mean over its B samples.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "saturn/workload.h"
 #include "train/communicator.h"
 #include "train/data_source.h"
+#include "train/block_streamer.h"
 #include "train/gradient_reducer.h"
 #include "train/graphed_step.h"
 #include "train/parameters.h"
@@ -33,6 +35,9 @@ struct TrainerSetup {
   // Capture the whole step as a CUDA graph after GraphedStep::kWarmupSteps eager steps
   // (graphed_step.h): one CUDA device, one rank, AdamW through the fused kernel.
   bool cuda_graph = false;
+  // Parameters, gradients and optimizer state in host memory, blocks streamed to `device`
+  // around their passes (block_streamer.h); one rank.
+  bool offload = false;
 };
 
 struct StepStats {
@@ -82,6 +87,8 @@ class Trainer {
   // Forward and backward pass of micro-step `micro` (gradients accumulate into the flat
   // buffer, the data-parallel reduction armed on the last); returns the loss, detached.
   torch::Tensor micro_step(const Batch& batch, int micro);
+  // The model's output for `input`: all blocks on the device, or streamed (offload).
+  torch::Tensor forward(const torch::Tensor& input);
 
   TrainerSetup setup_;
   std::shared_ptr<Model> model_;
@@ -90,6 +97,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
   std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
+  std::unique_ptr<BlockStreamer> streamer_;  // offload only
   int grad_accum_ = 1;
   std::int64_t micro_batch_ = 1;
   std::int64_t total_steps_ = 0;

@@ -1,0 +1,163 @@
+// BlockStreamer: blocks materialised on the device around their forward and backward passes;
+// see block_streamer.h.
+#include "train/block_streamer.h"
+
+#include <fmt/format.h>
+
+namespace saturn::worker {
+namespace {
+
+// A streamed block in the autograd graph: forward without saving the block's activations,
+// backward by recomputing them (block_streamer.h).
+struct StreamedBlockFunction : public torch::autograd::Function<StreamedBlockFunction> {
+  // x: the block's input [B, ...]; returns the block's output.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x,
+                               int64_t block, int64_t streamer) {
+    ctx->saved_data["block"] = block;
+    ctx->saved_data["streamer"] = streamer;
+    ctx->save_for_backward({x});
+    return reinterpret_cast<BlockStreamer*>(streamer)->run_streamed(static_cast<int>(block), x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* streamer = reinterpret_cast<BlockStreamer*>(ctx->saved_data["streamer"].toInt());
+    const int block = static_cast<int>(ctx->saved_data["block"].toInt());
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    return {streamer->backward_streamed(block, x, grads[0]), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device)
+    : model_(model), params_(params), device_(device) {
+  const auto& names = model.block_names();
+  const auto& entries = params.entries();
+  std::size_t next = 0;
+  for (std::size_t b = 0; b < names.size(); ++b) {
+    Unit u;
+    u.block = model.blocks()[b];
+    u.offset = next < entries.size() ? entries[next].offset : params.numel();
+    while (next < entries.size() && entries[next].block == names[b]) {
+      u.entries.push_back(next);
+      u.numel += entries[next].numel;
+      ++next;
+    }
+    u.resident = b == 0 || b + 1 == names.size();
+    units_.push_back(std::move(u));
+  }
+  // FlatParameters lays blocks out in model order; anything else is a model this cannot stream.
+  TORCH_CHECK(next == entries.size(), "parameter ", entries[next].name,
+              " is not in its block's place in the flat buffers");
+  const torch::NoGradGuard no_grad;
+  for (const Block& block : model.blocks()) {
+    for (torch::Tensor& buffer : block->buffers()) buffer.set_data(buffer.to(device_));
+  }
+}
+
+BlockStreamer::~BlockStreamer() {
+  for (Unit& u : units_) {
+    if (u.device_params.defined()) release(u, /*keep_grad=*/false);
+  }
+}
+
+void BlockStreamer::materialise(Unit& u, bool with_grad) {
+  const torch::NoGradGuard no_grad;
+  const torch::Tensor source = params_.compute().narrow(0, u.offset, u.numel);
+  u.device_params = torch::empty({u.numel}, source.options().device(device_));
+  u.device_params.copy_(source);
+  bytes_to_device_ += u.numel * static_cast<std::int64_t>(source.element_size());
+  if (with_grad) u.device_grad = torch::zeros_like(u.device_params);
+  for (std::size_t i : u.entries) {
+    const FlatParameters::Entry& e = params_.entries()[i];
+    const torch::Tensor& p = params_.parameter(i);
+    p.set_data(u.device_params.narrow(0, e.offset - u.offset, e.numel).view(e.shape));
+    p.mutable_grad() = with_grad
+                           ? u.device_grad.narrow(0, e.offset - u.offset, e.numel).view(e.shape)
+                           : torch::Tensor();
+  }
+}
+
+void BlockStreamer::release(Unit& u, bool keep_grad) {
+  const torch::NoGradGuard no_grad;
+  torch::Tensor grad = params_.grad().narrow(0, u.offset, u.numel);
+  if (keep_grad && u.device_grad.defined()) grad.add_(u.device_grad.to(grad.device()));
+  for (std::size_t i : u.entries) {
+    const FlatParameters::Entry& e = params_.entries()[i];
+    const torch::Tensor& p = params_.parameter(i);
+    p.set_data(params_.compute().narrow(0, e.offset, e.numel).view(e.shape));
+    p.mutable_grad() = params_.grad().narrow(0, e.offset, e.numel).view(e.shape);
+  }
+  u.device_params = torch::Tensor();
+  u.device_grad = torch::Tensor();
+}
+
+void BlockStreamer::begin_step() {
+  TORCH_CHECK(!in_step_, "begin_step() twice without end_step()");
+  for (Unit& u : units_) {
+    if (u.resident) materialise(u, /*with_grad=*/true);
+  }
+  in_step_ = true;
+}
+
+void BlockStreamer::end_step() {
+  TORCH_CHECK(in_step_, "end_step() without begin_step()");
+  for (Unit& u : units_) {
+    if (u.resident) release(u, /*keep_grad=*/true);
+  }
+  in_step_ = false;
+}
+
+torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
+  TORCH_CHECK(in_step_, "BlockStreamer::forward outside begin_step() / end_step()");
+  torch::Tensor x = input;
+  for (std::size_t b = 0; b < units_.size(); ++b) {
+    const Unit& u = units_[b];
+    if (u.resident) {
+      x = u.block->forward(x);
+    } else if (torch::GradMode::is_enabled() && x.requires_grad()) {
+      x = StreamedBlockFunction::apply(x, static_cast<int64_t>(b),
+                                       reinterpret_cast<int64_t>(this));
+    } else {
+      x = run_streamed(static_cast<int>(b), x);
+    }
+  }
+  return x;
+}
+
+torch::Tensor BlockStreamer::run_streamed(int block, const torch::Tensor& x) {
+  Unit& u = units_[static_cast<std::size_t>(block)];
+  materialise(u, /*with_grad=*/false);
+  torch::Tensor y;
+  {
+    const torch::NoGradGuard no_grad;
+    y = u.block->forward(x);
+  }
+  release(u, /*keep_grad=*/false);
+  return y;
+}
+
+torch::Tensor BlockStreamer::backward_streamed(int block, const torch::Tensor& x,
+                                               const torch::Tensor& grad_y) {
+  Unit& u = units_[static_cast<std::size_t>(block)];
+  materialise(u, /*with_grad=*/true);
+  // The recomputation must not move BatchNorm statistics a second time.
+  std::vector<torch::Tensor> buffers = u.block->buffers();
+  std::vector<torch::Tensor> kept;
+  for (const torch::Tensor& b : buffers) kept.push_back(b.clone());
+  const torch::Tensor input = x.detach().requires_grad_(true);
+  {
+    const torch::AutoGradMode enable(true);
+    const torch::Tensor y = u.block->forward(input);
+    torch::autograd::backward({y}, {grad_y});
+  }
+  {
+    const torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(kept[i]);
+  }
+  release(u, /*keep_grad=*/true);
+  return input.grad();
+}
+
+}  // namespace saturn::worker

@@ -1,0 +1,85 @@
+// Runs a model block by block with each block's parameters on the training device only while
+// the block computes: the engine of model offloading (and of any technique whose parameters
+// live elsewhere between uses).
+//
+// The model's flat parameters (FlatParameters) stay where they were built — host memory for
+// offloading — and hold the master weights, the compute copy and the gradient. A *streamed*
+// block's compute slice is copied to a device buffer before its forward pass, the block runs,
+// and the buffer is dropped. Its backward pass copies the slice again, recomputes the block's
+// forward from the saved input (activation checkpointing: only block inputs are kept between
+// the passes), runs the block's backward into a device gradient buffer, adds that into the flat
+// gradient and drops both buffers. *Resident* blocks (the first and the last: GPT's embedding
+// and head share the token embedding) are on the device from begin_step() to end_step() and run
+// through autograd as usual.
+//
+//   streamer.begin_step();                    // resident blocks to the device
+//   loss(streamer.forward(ids)).backward();   // each micro-step; gradients reach params.grad()
+//   streamer.end_step();                      // resident blocks' gradients back, buffers freed
+//
+// Results equal running the whole model on the device (tested against `single`), except that
+// BatchNorm statistics are updated once per forward as there, not again by the recomputation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/model.h"
+#include "train/parameters.h"
+
+namespace saturn::worker {
+
+class BlockStreamer {
+ public:
+  // `model`'s parameters must be views of `params` (FlatParameters re-points them); both must
+  // outlive the streamer. Moves the model's buffers (BatchNorm statistics) to `device`.
+  BlockStreamer(Model& model, FlatParameters& params, torch::Device device);
+  ~BlockStreamer();
+  BlockStreamer(const BlockStreamer&) = delete;
+  BlockStreamer& operator=(const BlockStreamer&) = delete;
+
+  // Copies the resident blocks' parameters to the device, with zero device gradients.
+  void begin_step();
+  // The last block's output for `input` (on the device). With grad mode on, the graph's
+  // backward pass streams each block again and adds its gradients into params.grad().
+  torch::Tensor forward(const torch::Tensor& input);
+  // After the step's last backward pass: adds the resident blocks' device gradients into
+  // params.grad() and frees their device buffers (the parameters point at params again).
+  void end_step();
+
+  int blocks() const { return static_cast<int>(units_.size()); }
+  bool resident(int block) const { return units_[static_cast<std::size_t>(block)].resident; }
+  // Bytes of parameters copied to the device so far (forward, recomputation, resident).
+  std::int64_t bytes_to_device() const { return bytes_to_device_; }
+
+  // Internal (the autograd function of streamed blocks).
+  torch::Tensor run_streamed(int block, const torch::Tensor& x);
+  torch::Tensor backward_streamed(int block, const torch::Tensor& x, const torch::Tensor& grad_y);
+
+ private:
+  struct Unit {
+    Block block;
+    std::int64_t offset = 0, numel = 0;  // its slice of the flat buffers
+    std::vector<std::size_t> entries;    // its FlatParameters entries
+    bool resident = false;
+    torch::Tensor device_params, device_grad;  // defined while materialised
+  };
+
+  // Points the unit's parameters at a fresh device copy of its compute slice (and, with
+  // `with_grad`, their gradients at a zeroed device buffer).
+  void materialise(Unit& u, bool with_grad);
+  // Adds the device gradient into the flat gradient (when `keep_grad`), points the parameters
+  // back at the flat buffers and drops the device buffers.
+  void release(Unit& u, bool keep_grad);
+
+  Model& model_;
+  FlatParameters& params_;
+  torch::Device device_;
+  std::vector<Unit> units_;
+  bool in_step_ = false;
+  std::int64_t bytes_to_device_ = 0;
+};
+
+}  // namespace saturn::worker
