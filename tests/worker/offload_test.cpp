@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
+#include "tiny_text_job.h"
 #include "train/trainer.h"
 
 namespace saturn::worker {
@@ -14,31 +14,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path workdir() {
-  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_worker_offload";
-  fs::create_directories(dir);
-  std::ofstream out(dir / "text.txt");
-  for (int i = 0; i < 300; ++i) out << "blocks stream in and out of the device " << i % 9 << ". ";
-  return dir;
-}
+fs::path workdir() { return text_workdir("offload"); }
 
-JobSpec gpt_job(int accum) {
-  JobSpec j;
-  j.name = "tiny";
-  j.model = "gpt2-tiny";
-  j.data.format = "text";
-  j.data.path = "text.txt";
-  j.data.seq_len = 32;
-  j.lr = 3e-3;
-  j.weight_decay = 0.1;
-  j.warmup_steps = 2;
-  j.grad_clip = 1.0;
-  j.batch_size = 8;
-  j.grad_accum = accum;
-  j.steps = 6;
-  j.seed = 5;
-  return j;
-}
+JobSpec gpt_job(int accum) { return tiny_text_job(8, accum, /*steps=*/6, /*seed=*/5); }
 
 std::unique_ptr<Trainer> make(const JobSpec& job, bool offload) {
   TrainerSetup setup{job, workdir().string(), torch::kCPU, nullptr};

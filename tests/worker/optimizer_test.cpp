@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "compat.h"
 #include "train/parameters.h"
+#include "tiny_text_job.h"
 #include "train/trainer.h"
 
 namespace saturn::worker {
@@ -51,31 +51,9 @@ TEST(FlatOptimizer, FusedAdamWEqualsThePortableUpdate) {
   }
 }
 
-fs::path workdir() {
-  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_worker_optimizer";
-  fs::create_directories(dir);
-  std::ofstream out(dir / "text.txt");
-  for (int i = 0; i < 300; ++i) out << "a graph replays what it captured " << i % 5 << ". ";
-  return dir;
-}
+fs::path workdir() { return text_workdir("optimizer"); }
 
-JobSpec tiny_job(int accum) {
-  JobSpec j;
-  j.name = "tiny";
-  j.model = "gpt2-tiny";
-  j.data.format = "text";
-  j.data.path = "text.txt";
-  j.data.seq_len = 32;
-  j.lr = 3e-3;
-  j.weight_decay = 0.1;
-  j.warmup_steps = 2;
-  j.grad_clip = 1.0;
-  j.batch_size = 8;
-  j.grad_accum = accum;
-  j.steps = 8;
-  j.seed = 3;
-  return j;
-}
+JobSpec tiny_job(int accum) { return tiny_text_job(8, accum, /*steps=*/8); }
 
 TEST(Training, CudaGraphIsAConfigurationErrorWhereItCannotRun) {
   TrainerSetup setup{tiny_job(1), workdir().string(), torch::kCPU, nullptr, 0, true};

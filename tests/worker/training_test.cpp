@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "saturn/safetensors.h"
+#include "tiny_text_job.h"
 #include "train/trainer.h"
 
 namespace saturn::worker {
@@ -16,35 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path workdir() {
-  const fs::path dir = fs::path(::testing::TempDir()) / "saturn_worker_training";
-  fs::create_directories(dir);
-  if (!fs::exists(dir / "text.txt")) {
-    std::ofstream out(dir / "text.txt");
-    for (int i = 0; i < 400; ++i)
-      out << "the quick brown fox " << i % 7 << " jumps over the lazy dog. ";
-  }
-  return dir;
-}
+fs::path workdir() { return text_workdir("training"); }
 
-JobSpec tiny_job(int batch = 8, int accum = 1) {
-  JobSpec j;
-  j.name = "tiny";
-  j.model = "gpt2-tiny";
-  j.data.format = "text";
-  j.data.path = "text.txt";
-  j.data.seq_len = 32;
-  j.optimizer = "adamw";
-  j.lr = 3e-3;
-  j.weight_decay = 0.1;
-  j.warmup_steps = 2;
-  j.grad_clip = 1.0;
-  j.batch_size = batch;
-  j.grad_accum = accum;
-  j.steps = 6;
-  j.seed = 3;
-  return j;
-}
+JobSpec tiny_job(int batch = 8, int accum = 1) { return tiny_text_job(batch, accum); }
 
 std::unique_ptr<Trainer> make(const JobSpec& job, Communicator* comm = nullptr) {
   TrainerSetup setup{job, workdir().string(), torch::kCPU, comm, 0};
