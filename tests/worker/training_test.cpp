@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "saturn/safetensors.h"
+#include "local_group.h"
 #include "tiny_text_job.h"
 #include "train/trainer.h"
 
@@ -28,25 +29,6 @@ std::unique_ptr<Trainer> make(const JobSpec& job, Communicator* comm = nullptr) 
   return std::move(*t);
 }
 
-// A process group of `world` ranks inside this process (threads), over Gloo.
-std::vector<std::unique_ptr<Communicator>> local_group(int world, int port) {
-  std::vector<std::unique_ptr<Communicator>> comms(static_cast<std::size_t>(world));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < world; ++r) {
-    threads.emplace_back([&, r] {
-      RankEnvironment env;
-      env.rank = r;
-      env.world_size = world;
-      env.local_rank = r;
-      env.master_port = port;
-      auto c = connect(env, torch::kCPU, 60);
-      ASSERT_TRUE(c.ok()) << c.error().to_string();
-      comms[static_cast<std::size_t>(r)] = std::move(*c);
-    });
-  }
-  for (auto& t : threads) t.join();
-  return comms;
-}
 
 TEST(Training, LossFallsOnText) {
   JobSpec job = tiny_job();
@@ -95,6 +77,23 @@ class RecordingCommunicator final : public Communicator {
   std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) override {
     started.emplace_back(tensor.data_ptr<float>(), tensor.numel());
     tensor.mul_(2);
+    return std::make_unique<Done>();
+  }
+  // Only sums are recorded; the reducer uses nothing else.
+  std::unique_ptr<PendingCollective> start_all_gather(torch::Tensor, torch::Tensor) override {
+    ADD_FAILURE() << "unexpected all_gather";
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<PendingCollective> start_reduce_scatter(torch::Tensor, torch::Tensor) override {
+    ADD_FAILURE() << "unexpected reduce_scatter";
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<PendingCollective> start_send(torch::Tensor, int, int) override {
+    ADD_FAILURE() << "unexpected send";
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<PendingCollective> start_recv(torch::Tensor, int, int) override {
+    ADD_FAILURE() << "unexpected recv";
     return std::make_unique<Done>();
   }
   double all_reduce_mean(double value) override { return value; }

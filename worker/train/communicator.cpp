@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -47,6 +49,28 @@ class PendingWork final : public PendingCollective {
   c10::intrusive_ptr<c10d::Work> work_;
 };
 
+// A collective whose result needs one more step on this rank once it is done.
+class PendingThen final : public PendingCollective {
+ public:
+  PendingThen(c10::intrusive_ptr<c10d::Work> work, std::function<void()> then)
+      : work_(std::move(work)), then_(std::move(then)) {}
+  void wait() override {
+    work_->wait();
+    if (then_) std::exchange(then_, nullptr)();
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  std::function<void()> then_;
+};
+
+// `full` cut into `world` equal consecutive chunks.
+std::vector<torch::Tensor> chunks(const torch::Tensor& full, int world) {
+  TORCH_CHECK(full.numel() % world == 0, "a buffer of ", full.numel(),
+              " elements does not split over ", world, " ranks");
+  return full.view({-1}).chunk(world);
+}
+
 class ProcessGroupCommunicator final : public Communicator {
  public:
   ProcessGroupCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group,
@@ -59,6 +83,42 @@ class ProcessGroupCommunicator final : public Communicator {
   std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) override {
     std::vector<torch::Tensor> tensors = {std::move(tensor)};
     return std::make_unique<PendingWork>(group_->allreduce(tensors));
+  }
+
+  std::unique_ptr<PendingCollective> start_all_gather(torch::Tensor shard,
+                                                      torch::Tensor full) override {
+    TORCH_CHECK(full.numel() == shard.numel() * world_, "all_gather: ", full.numel(),
+                " elements for ", world_, " shards of ", shard.numel());
+    std::vector<std::vector<torch::Tensor>> outputs = {chunks(full, world_)};
+    std::vector<torch::Tensor> inputs = {std::move(shard)};
+    return std::make_unique<PendingWork>(group_->allgather(outputs, inputs));
+  }
+
+  std::unique_ptr<PendingCollective> start_reduce_scatter(torch::Tensor full,
+                                                          torch::Tensor shard) override {
+    TORCH_CHECK(full.numel() == shard.numel() * world_, "reduce_scatter: ", full.numel(),
+                " elements for ", world_, " shards of ", shard.numel());
+    if (on_cuda_) {
+      std::vector<torch::Tensor> outputs = {std::move(shard)};
+      std::vector<std::vector<torch::Tensor>> inputs = {chunks(full, world_)};
+      return std::make_unique<PendingWork>(group_->reduce_scatter(outputs, inputs));
+    }
+    // Gloo has no reduce-scatter: sum everything, keep this rank's part.
+    std::vector<torch::Tensor> tensors = {full};
+    const torch::Tensor mine = chunks(full, world_)[static_cast<std::size_t>(rank_)];
+    return std::make_unique<PendingThen>(group_->allreduce(tensors),
+                                         [mine, shard]() mutable { shard.copy_(mine); });
+  }
+
+  std::unique_ptr<PendingCollective> start_send(torch::Tensor tensor, int to, int tag) override {
+    std::vector<torch::Tensor> tensors = {std::move(tensor)};
+    return std::make_unique<PendingWork>(group_->send(tensors, to, tag));
+  }
+
+  std::unique_ptr<PendingCollective> start_recv(torch::Tensor tensor, int from,
+                                                int tag) override {
+    std::vector<torch::Tensor> tensors = {std::move(tensor)};
+    return std::make_unique<PendingWork>(group_->recv(tensors, from, tag));
   }
 
   double all_reduce_mean(double value) override {

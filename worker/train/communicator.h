@@ -1,4 +1,4 @@
-// Collectives among the ranks of one data-parallel job: a c10d process group over a TCP
+// Collectives among the ranks of one job (data-parallel, sharded or pipelined): a c10d process group over a TCP
 // rendezvous, NCCL on CUDA devices and Gloo on the CPU. Ranks and the rendezvous address come
 // from torchrun's environment variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
 // MASTER_PORT), so a rank may be started by saturn-worker's own launcher or by any other.
@@ -41,6 +41,19 @@ class Communicator {
   // Starts an in-place sum of `tensor` (on the rank's device) over ranks and returns at once.
   // Every rank must start the same sequence of sums, tensor sizes matching.
   virtual std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) = 0;
+  // Starts gathering every rank's `shard` into `full` (world_size x shard.numel() elements,
+  // rank r's shard from element r x shard.numel()); every rank's shard has the same size.
+  virtual std::unique_ptr<PendingCollective> start_all_gather(torch::Tensor shard,
+                                                              torch::Tensor full) = 0;
+  // Starts summing `full` over ranks into this rank's `shard`, the sum's elements rank x
+  // shard.numel() onward; `full` may be overwritten.
+  virtual std::unique_ptr<PendingCollective> start_reduce_scatter(torch::Tensor full,
+                                                                  torch::Tensor shard) = 0;
+  // Point to point (pipeline stages): sends `tensor` to rank `to`, or receives rank `from`'s
+  // into `tensor` (same size); `tag` pairs a send with its receive.
+  virtual std::unique_ptr<PendingCollective> start_send(torch::Tensor tensor, int to, int tag) = 0;
+  virtual std::unique_ptr<PendingCollective> start_recv(torch::Tensor tensor, int from,
+                                                        int tag) = 0;
   // The mean of `value` over ranks (blocking).
   virtual double all_reduce_mean(double value) = 0;
   virtual void barrier() = 0;
