@@ -66,7 +66,9 @@ void BlockStreamer::materialise(Unit& u, bool with_grad) {
   const torch::NoGradGuard no_grad;
   const torch::Tensor source = params_.compute().narrow(0, u.offset, u.numel);
   u.device_params = torch::empty({u.numel}, source.options().device(device_));
-  u.device_params.copy_(source);
+  // From pinned host memory (offloading to a GPU) the copy is queued on the stream, before
+  // the block's kernels; the host slice is not written until end_step()'s copies back.
+  u.device_params.copy_(source, /*non_blocking=*/source.is_pinned());
   bytes_to_device_ += u.numel * static_cast<std::int64_t>(source.element_size());
   if (with_grad) u.device_grad = torch::zeros_like(u.device_params);
   for (std::size_t i : u.entries) {

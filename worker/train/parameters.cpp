@@ -12,7 +12,7 @@
 namespace saturn::worker {
 
 FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
-                               torch::ScalarType compute_dtype) {
+                               torch::ScalarType compute_dtype, bool pinned) {
   const torch::NoGradGuard no_grad;
   module.to(device);  // buffers (and parameters, re-pointed below)
   // Distinct parameters in module order; a tied weight appears once, under its first name.
@@ -66,8 +66,13 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const Entry& e = entries_[i];
     master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
   }
+  if (pinned && compute_dtype == torch::kFloat) master_ = master_.pin_memory();
   compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
   grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  if (pinned) {
+    compute_ = compute_.is_pinned() ? compute_ : compute_.pin_memory();
+    grad_ = grad_.pin_memory();
+  }
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
     torch::Tensor& p = params[i].second;

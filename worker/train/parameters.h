@@ -39,8 +39,11 @@ class FlatParameters {
   };
 
   // Moves `module`'s parameters to `device` and into flat buffers of `compute_dtype`. Buffers
-  // (BatchNorm statistics) move to the device as they are.
-  FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype);
+  // (BatchNorm statistics) move to the device as they are. `pinned` (host buffers that CUDA
+  // copies from and to, for offloading; needs a CUDA build): compute and gradient buffers in
+  // page-locked memory, so that copies to a GPU run at full speed and asynchronously.
+  FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
+                 bool pinned = false);
 
   const std::vector<Entry>& entries() const { return entries_; }
   // The module's parameter behind entries()[i] (its data and grad are views of the buffers).

@@ -76,7 +76,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     return config_error("offload", "offloading trains one rank");
   }
   t->params_ = std::make_unique<FlatParameters>(
-      *t->model_, setup.offload ? torch::Device(torch::kCPU) : setup.device, compute);
+      *t->model_, setup.offload ? torch::Device(torch::kCPU) : setup.device, compute,
+      /*pinned=*/setup.offload && setup.device.is_cuda());
   if (setup.offload) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device);
   }
