@@ -82,7 +82,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
   }
 }
 
-void FlatParameters::publish() {
+void FlatBuffers::publish() {
   if (separate_compute()) {
     const torch::NoGradGuard no_grad;
     compute_.copy_(master_);
@@ -97,7 +97,7 @@ OptimizerConfig OptimizerConfig::from_job(const JobSpec& job) {
   return c;
 }
 
-FlatOptimizer::FlatOptimizer(FlatParameters& params, OptimizerConfig config)
+FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
     : params_(params), config_(std::move(config)) {
   const torch::Tensor& m = params_.master();
   if (config_.kind == "adamw") {
@@ -109,7 +109,7 @@ FlatOptimizer::FlatOptimizer(FlatParameters& params, OptimizerConfig config)
   fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
   if (!fused_) return;
   // The slices without weight decay are the gaps between the decay ranges.
-  std::vector<FlatParameters::Range> plain;
+  std::vector<FlatBuffers::Range> plain;
   std::int64_t at = 0;
   for (const auto& r : params_.decay_ranges()) {
     if (r.offset > at) plain.push_back({at, r.offset - at});
@@ -118,7 +118,7 @@ FlatOptimizer::FlatOptimizer(FlatParameters& params, OptimizerConfig config)
   if (params_.numel() > at) plain.push_back({at, params_.numel() - at});
   const torch::Tensor g = fp32_grad();
   const auto step_options = torch::TensorOptions().dtype(torch::kFloat).device(m.device());
-  const std::vector<FlatParameters::Range>* groups[] = {&params_.decay_ranges(), &plain};
+  const std::vector<FlatBuffers::Range>* groups[] = {&params_.decay_ranges(), &plain};
   for (const auto* ranges : groups) {
     FusedGroup group;
     group.weight_decay = ranges == &plain ? 0.0 : config_.weight_decay;
@@ -149,6 +149,11 @@ torch::Tensor FlatOptimizer::fp32_grad() {
   return grad32_;
 }
 
+torch::Tensor FlatOptimizer::norm_of(const torch::Tensor& g) const {
+  const torch::Tensor local = g.norm();
+  return sum_over_ranks_ ? sum_over_ranks_(local.pow(2)).sqrt() : local;
+}
+
 torch::Tensor FlatOptimizer::clip_scale(const torch::Tensor& norm, double max_norm) const {
   // Divides the gradient by (norm + 1e-6) / max_norm when its norm exceeds max_norm, by 1
   // otherwise: step()'s clipping, as a device scalar.
@@ -159,7 +164,7 @@ template <typename Lr>
 torch::Tensor FlatOptimizer::fused_step(const Lr& lr, double max_norm) {
   torch::Tensor g = fp32_grad();
   if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
-  const torch::Tensor norm = g.norm();
+  const torch::Tensor norm = norm_of(g);
   std::optional<torch::Tensor> scale;
   if (max_norm > 0) scale = clip_scale(norm, max_norm);
   for (FusedGroup& group : groups_) {
@@ -196,7 +201,7 @@ double FlatOptimizer::step(double lr, double max_norm) {
   }
   torch::Tensor g = fp32_grad();
   if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
-  const double norm = g.norm().item<double>();
+  const double norm = norm_of(g).item<double>();
   if (max_norm > 0 && norm > max_norm) g.mul_(max_norm / (norm + 1e-6));
   ++steps_;
   if (config_.kind == "adamw") {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,34 +23,21 @@
 
 namespace saturn::worker {
 
-class FlatParameters {
+// What an optimizer updates: flat buffers of `master` weights (fp32), their `compute` copy (the
+// compute dtype; the master itself when that is fp32) and the gradient (the compute dtype),
+// with the slices that take weight decay. FlatParameters holds a whole model's;
+// ShardedParameters (sharded_parameters.h) one rank's shard of it.
+class FlatBuffers {
  public:
-  struct Entry {
-    std::string name;  // the module path, e.g. "h.0.c_attn.weight"
-    std::string block;  // the model block it belongs to, e.g. "h.0" (Model::block_names())
-    std::int64_t offset = 0;
-    std::int64_t numel = 0;
-    std::vector<std::int64_t> shape;
-    bool decay = false;
-  };
   // A contiguous slice of the flat buffers, elements.
   struct Range {
     std::int64_t offset = 0;
     std::int64_t numel = 0;
   };
 
-  // Moves `module`'s parameters to `device` and into flat buffers of `compute_dtype`. Buffers
-  // (BatchNorm statistics) move to the device as they are. `pinned` (host buffers that CUDA
-  // copies from and to, for offloading; needs a CUDA build): compute and gradient buffers in
-  // page-locked memory, so that copies to a GPU run at full speed and asynchronously.
-  FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
-                 bool pinned = false);
-
-  const std::vector<Entry>& entries() const { return entries_; }
-  // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
-  const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
+  virtual ~FlatBuffers() = default;
   std::int64_t numel() const { return numel_; }
-  // The slices that take weight decay (decay entries, adjacent ones merged), in offset order.
+  // The slices that take weight decay, in offset order.
   const std::vector<Range>& decay_ranges() const { return decay_ranges_; }
   torch::Tensor& master() { return master_; }
   const torch::Tensor& compute() const { return compute_; }
@@ -60,12 +48,38 @@ class FlatParameters {
   // Copies master into compute (a cast) after the optimizer changed master.
   void publish();
 
- private:
-  std::vector<Entry> entries_;
-  std::vector<torch::Tensor> parameters_;
+ protected:
   std::vector<Range> decay_ranges_;
   std::int64_t numel_ = 0;
   torch::Tensor master_, compute_, grad_;
+};
+
+class FlatParameters : public FlatBuffers {
+ public:
+  struct Entry {
+    std::string name;  // the module path, e.g. "h.0.c_attn.weight"
+    std::string block;  // the model block it belongs to, e.g. "h.0" (Model::block_names())
+    std::int64_t offset = 0;
+    std::int64_t numel = 0;
+    std::vector<std::int64_t> shape;
+    bool decay = false;
+  };
+
+  // Moves `module`'s parameters to `device` and into flat buffers of `compute_dtype`. Buffers
+  // (BatchNorm statistics) move to the device as they are. `pinned` (host buffers that CUDA
+  // copies from and to, for offloading; needs a CUDA build): compute and gradient buffers in
+  // page-locked memory, so that copies to a GPU run at full speed and asynchronously. Decay
+  // ranges: decay entries, adjacent ones merged.
+  FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
+                 bool pinned = false);
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
+  const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
+
+ private:
+  std::vector<Entry> entries_;
+  std::vector<torch::Tensor> parameters_;
 };
 
 // Optimizer hyper-parameters from the job; lr is set per step by the schedule.
@@ -80,11 +94,11 @@ struct OptimizerConfig {
   static OptimizerConfig from_job(const JobSpec& job);
 };
 
-// Updates FlatParameters::master from its (fp32-converted) gradient. AdamW: decoupled weight
+// Updates FlatBuffers::master from its (fp32-converted) gradient. AdamW: decoupled weight
 // decay on the decay slice; SGD: weight decay added to the gradient, optional momentum.
 class FlatOptimizer {
  public:
-  FlatOptimizer(FlatParameters& params, OptimizerConfig config);
+  FlatOptimizer(FlatBuffers& params, OptimizerConfig config);
 
   // One update at learning rate `lr` from FlatParameters::grad (converted to fp32), clipped to
   // a global L2 norm of `max_norm` first when max_norm > 0; then publishes master to compute.
@@ -101,12 +115,18 @@ class FlatOptimizer {
 
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps);
+  // For buffers that hold a shard of the model (ShardedParameters): `sum_over_ranks` maps this
+  // rank's sum of squared gradients (an fp32 scalar on the device) to the sum over all ranks,
+  // so that clipping and the reported norm are the whole gradient's.
+  void set_norm_reduction(std::function<torch::Tensor(torch::Tensor)> sum_over_ranks) {
+    sum_over_ranks_ = std::move(sum_over_ranks);
+  }
   // State tensors by name ("exp_avg", "exp_avg_sq" for AdamW; "momentum" for SGD), each flat
   // like master; for checkpoints.
   std::vector<std::pair<std::string, torch::Tensor*>> state();
 
  private:
-  FlatParameters& params_;
+  FlatBuffers& params_;
   OptimizerConfig config_;
   std::int64_t steps_ = 0;
   torch::Tensor exp_avg_, exp_avg_sq_, momentum_;
@@ -126,6 +146,9 @@ class FlatOptimizer {
   template <typename Lr>
   torch::Tensor fused_step(const Lr& lr, double max_norm);
   torch::Tensor clip_scale(const torch::Tensor& norm, double max_norm) const;
+  // The gradient's L2 norm as a device scalar (over all ranks with a norm reduction).
+  torch::Tensor norm_of(const torch::Tensor& g) const;
+  std::function<torch::Tensor(torch::Tensor)> sum_over_ranks_;
   bool fused_ = false;
   std::vector<FusedGroup> groups_;
 };

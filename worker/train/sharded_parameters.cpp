@@ -1,0 +1,88 @@
+// ShardedParameters: blocks padded and cut into one shard per rank; see sharded_parameters.h.
+#include "train/sharded_parameters.h"
+
+#include <algorithm>
+
+namespace saturn::worker {
+
+ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
+                                     torch::Device device, torch::ScalarType compute_dtype)
+    : rank_(rank), world_(world), full_numel_(full.numel()) {
+  TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "rank ", rank, " of ", world);
+  // Units: runs of entries of one block (FlatParameters keeps a block's entries together).
+  const auto& entries = full.entries();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (units_.empty() || units_.back().block != entries[i].block) {
+      Unit u;
+      u.block = entries[i].block;
+      u.offset = entries[i].offset;
+      units_.push_back(u);
+    }
+    units_.back().numel += entries[i].numel;
+  }
+  for (Unit& u : units_) {
+    u.shard_numel = (u.numel + world - 1) / world;
+    u.shard_offset = numel_;
+    numel_ += u.shard_numel;
+  }
+  // This rank's window of each unit, [start, start + shard_numel) of the unit's padded slice:
+  // master values where the unit has them, zeros in the padding; decay slices clipped to it.
+  const auto on = torch::TensorOptions().device(device);
+  master_ = torch::zeros({numel_}, on.dtype(torch::kFloat));
+  const torch::Tensor& source = full.master();
+  for (const Unit& u : units_) {
+    const std::int64_t start = u.offset + rank * u.shard_numel;
+    const std::int64_t end = std::min(u.offset + u.numel, start + u.shard_numel);
+    if (end > start) {
+      master_.narrow(0, u.shard_offset, end - start).copy_(source.narrow(0, start, end - start));
+    }
+    for (const Range& r : full.decay_ranges()) {
+      const std::int64_t lo = std::max(r.offset, start), hi = std::min(r.offset + r.numel, end);
+      if (hi > lo) decay_ranges_.push_back({u.shard_offset + (lo - start), hi - lo});
+    }
+  }
+  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+}
+
+std::unique_ptr<PendingCollective> ShardedParameters::start_gather(std::size_t u,
+                                                                   torch::Tensor full_unit,
+                                                                   Communicator& comm) const {
+  const Unit& unit = units_[u];
+  return comm.start_all_gather(compute_.narrow(0, unit.shard_offset, unit.shard_numel),
+                               std::move(full_unit));
+}
+
+void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator& comm) {
+  const Unit& unit = units_[u];
+  torch::Tensor part = torch::empty({unit.shard_numel}, full_grad.options());
+  comm.start_reduce_scatter(std::move(full_grad), part)->wait();
+  grad_.narrow(0, unit.shard_offset, unit.shard_numel).add_(part, 1.0 / world_);
+}
+
+torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator& comm) const {
+  TORCH_CHECK(shard.numel() == numel_, "gather_full: ", shard.numel(), " elements, shards hold ",
+              numel_);
+  torch::Tensor out = torch::empty({full_numel_}, torch::kFloat);
+  for (const Unit& u : units_) {
+    torch::Tensor padded = torch::empty({u.shard_numel * world_}, shard.options());
+    comm.start_all_gather(shard.narrow(0, u.shard_offset, u.shard_numel).contiguous(), padded)
+        ->wait();
+    out.narrow(0, u.offset, u.numel).copy_(padded.narrow(0, 0, u.numel));
+  }
+  return out;
+}
+
+torch::Tensor ShardedParameters::shard_of(const torch::Tensor& full) const {
+  TORCH_CHECK(full.numel() == full_numel_, "shard_of: ", full.numel(), " elements, the model has ",
+              full_numel_);
+  torch::Tensor out = torch::zeros({numel_}, full.options().device(master_.device()));
+  for (const Unit& u : units_) {
+    const std::int64_t start = u.offset + rank_ * u.shard_numel;
+    const std::int64_t end = std::min(u.offset + u.numel, start + u.shard_numel);
+    if (end > start) out.narrow(0, u.shard_offset, end - start).copy_(full.narrow(0, start, end - start));
+  }
+  return out;
+}
+
+}  // namespace saturn::worker
