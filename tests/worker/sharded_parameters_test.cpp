@@ -57,11 +57,11 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
         return n;
       }());
       // Gathering every shard gives the model back, as a whole and block by block.
-      EXPECT_TRUE(torch::equal(shard.gather_full(shard.master(), comm), initial));
+      EXPECT_TRUE(torch::equal(shard.gather_full(shard.master(), &comm), initial));
       for (std::size_t u = 0; u < shard.units().size(); ++u) {
         const auto& unit = shard.units()[u];
         torch::Tensor block = torch::empty({unit.shard_numel * kWorld});
-        shard.start_gather(u, block, comm)->wait();
+        shard.gather(u, block, &comm);
         EXPECT_TRUE(torch::equal(block.narrow(0, 0, unit.numel),
                                  initial.narrow(0, unit.offset, unit.numel)))
             << unit.block;
@@ -78,7 +78,7 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
         const auto& unit = shard.units()[u];
         torch::Tensor padded = torch::zeros({unit.shard_numel * kWorld});
         padded.narrow(0, 0, unit.numel).copy_(mine.narrow(0, unit.offset, unit.numel));
-        shard.reduce_grad(u, padded, comm);
+        shard.reduce_grad(u, padded, &comm);
       }
       EXPECT_TRUE(torch::allclose(shard.grad(), shard.shard_of(base * 1.5), 1e-6, 1e-7));
       // One clipped AdamW step over the shard, the norm summed over ranks.
@@ -88,7 +88,7 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
         return squares;
       });
       EXPECT_NEAR(opt.step(1e-2, 1.0), whole_norm, 1e-5 * whole_norm);
-      EXPECT_TRUE(torch::allclose(shard.gather_full(shard.master(), comm), whole.master(), 1e-6,
+      EXPECT_TRUE(torch::allclose(shard.gather_full(shard.master(), &comm), whole.master(), 1e-6,
                                   1e-7));
     });
   }

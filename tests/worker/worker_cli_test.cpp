@@ -225,7 +225,7 @@ TEST(WorkerCli, InfoListsTheTechniques) {
   const WorkerRun run = worker("info");
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("info"), nullptr);
-  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "offload"}));
+  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "fsdp", "offload"}));
   EXPECT_TRUE((*run.last("info"))["features"].is_object());
 }
 

@@ -30,8 +30,9 @@ struct StreamedBlockFunction : public torch::autograd::Function<StreamedBlockFun
 
 }  // namespace
 
-BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device)
-    : model_(model), params_(params), device_(device) {
+BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
+                             ShardedParameters* shards, Communicator* comm)
+    : model_(model), params_(params), device_(device), shards_(shards), comm_(comm) {
   const auto& names = model.block_names();
   const auto& entries = params.entries();
   std::size_t next = 0;
@@ -54,6 +55,26 @@ BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device
   for (const Block& block : model.blocks()) {
     for (torch::Tensor& buffer : block->buffers()) buffer.set_data(buffer.to(device_));
   }
+  if (!shards_) return;
+  for (Unit& u : units_) {
+    if (u.entries.empty()) continue;
+    const auto& su = shards_->units();
+    const std::string& block = params.entries()[u.entries.front()].block;
+    for (std::size_t i = 0; i < su.size(); ++i) {
+      if (su[i].block == block) u.shard_unit = static_cast<int>(i);
+    }
+    TORCH_CHECK(u.shard_unit >= 0, "block ", block, " has no shard");
+    park(u);
+  }
+}
+
+void BlockStreamer::park(Unit& u) {
+  const torch::Tensor nothing = torch::empty({0}, shards_->compute().options());
+  for (std::size_t i : u.entries) {
+    const torch::Tensor& p = params_.parameter(i);
+    p.set_data(nothing);
+    p.mutable_grad() = torch::Tensor();
+  }
 }
 
 BlockStreamer::~BlockStreamer() {
@@ -64,12 +85,20 @@ BlockStreamer::~BlockStreamer() {
 
 void BlockStreamer::materialise(Unit& u, bool with_grad) {
   const torch::NoGradGuard no_grad;
-  const torch::Tensor source = params_.compute().narrow(0, u.offset, u.numel);
-  u.device_params = torch::empty({u.numel}, source.options().device(device_));
-  // From pinned host memory (offloading to a GPU) the copy is queued on the stream, before
-  // the block's kernels; the host slice is not written until end_step()'s copies back.
-  u.device_params.copy_(source, /*non_blocking=*/source.is_pinned());
-  bytes_to_device_ += u.numel * static_cast<std::int64_t>(source.element_size());
+  if (shards_) {
+    if (u.shard_unit < 0) return;
+    const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
+    u.device_params = torch::empty({su.shard_numel * shards_->world()},
+                                   shards_->compute().options().device(device_));
+    shards_->gather(static_cast<std::size_t>(u.shard_unit), u.device_params, comm_);
+  } else {
+    const torch::Tensor source = params_.compute().narrow(0, u.offset, u.numel);
+    u.device_params = torch::empty({u.numel}, source.options().device(device_));
+    // From pinned host memory (offloading to a GPU) the copy is queued on the stream, before
+    // the block's kernels; the host slice is not written until end_step()'s copies back.
+    u.device_params.copy_(source, /*non_blocking=*/source.is_pinned());
+  }
+  bytes_to_device_ += u.device_params.numel() * u.device_params.element_size();
   if (with_grad) u.device_grad = torch::zeros_like(u.device_params);
   for (std::size_t i : u.entries) {
     const FlatParameters::Entry& e = params_.entries()[i];
@@ -83,6 +112,16 @@ void BlockStreamer::materialise(Unit& u, bool with_grad) {
 
 void BlockStreamer::release(Unit& u, bool keep_grad) {
   const torch::NoGradGuard no_grad;
+  if (shards_) {
+    if (u.shard_unit < 0) return;
+    if (keep_grad && u.device_grad.defined()) {
+      shards_->reduce_grad(static_cast<std::size_t>(u.shard_unit), u.device_grad, comm_);
+    }
+    park(u);
+    u.device_params = torch::Tensor();
+    u.device_grad = torch::Tensor();
+    return;
+  }
   torch::Tensor grad = params_.grad().narrow(0, u.offset, u.numel);
   if (keep_grad && u.device_grad.defined()) grad.add_(u.device_grad.to(grad.device()));
   for (std::size_t i : u.entries) {

@@ -18,6 +18,11 @@
 //
 // Results equal running the whole model on the device (tested against `single`), except that
 // BatchNorm statistics are updated once per forward as there, not again by the recomputation.
+//
+// Sharded (FSDP): given ShardedParameters, a block's parameters come from all-gathering every
+// rank's shard instead of a host copy, and its gradient leaves by reduce-scatter into this
+// rank's shard (a mean over ranks); between uses the parameters hold no memory. Every rank runs
+// the same blocks in the same order, so the collectives pair up.
 #pragma once
 
 #include <cstdint>
@@ -27,15 +32,20 @@
 #include <torch/torch.h>
 
 #include "models/model.h"
+#include "train/communicator.h"
 #include "train/parameters.h"
+#include "train/sharded_parameters.h"
 
 namespace saturn::worker {
 
 class BlockStreamer {
  public:
   // `model`'s parameters must be views of `params` (FlatParameters re-points them); both must
-  // outlive the streamer. Moves the model's buffers (BatchNorm statistics) to `device`.
-  BlockStreamer(Model& model, FlatParameters& params, torch::Device device);
+  // outlive the streamer. Moves the model's buffers (BatchNorm statistics) to `device`. With
+  // `shards` (sharded; `params` then only gives the layout) the parameters are gathered from
+  // them over `comm` (null with one rank); both must outlive the streamer.
+  BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
+                ShardedParameters* shards = nullptr, Communicator* comm = nullptr);
   ~BlockStreamer();
   BlockStreamer(const BlockStreamer&) = delete;
   BlockStreamer& operator=(const BlockStreamer&) = delete;
@@ -64,19 +74,25 @@ class BlockStreamer {
     std::int64_t offset = 0, numel = 0;  // its slice of the flat buffers
     std::vector<std::size_t> entries;    // its FlatParameters entries
     bool resident = false;
+    int shard_unit = -1;  // sharded: its index in ShardedParameters::units(); -1: no parameters
     torch::Tensor device_params, device_grad;  // defined while materialised
   };
 
-  // Points the unit's parameters at a fresh device copy of its compute slice (and, with
-  // `with_grad`, their gradients at a zeroed device buffer).
+  // Points the unit's parameters at a fresh device copy of its compute slice, or its gathered
+  // shards (and, with `with_grad`, their gradients at a zeroed device buffer).
   void materialise(Unit& u, bool with_grad);
-  // Adds the device gradient into the flat gradient (when `keep_grad`), points the parameters
-  // back at the flat buffers and drops the device buffers.
+  // Adds the device gradient into the flat gradient, or reduce-scatters it into the shard (when
+  // `keep_grad`), points the parameters back at the flat buffers (or at nothing, sharded) and
+  // drops the device buffers.
   void release(Unit& u, bool keep_grad);
+  // Sharded: points the unit's parameters at an empty tensor (they hold no memory).
+  void park(Unit& u);
 
   Model& model_;
   FlatParameters& params_;
   torch::Device device_;
+  ShardedParameters* shards_;
+  Communicator* comm_;
   std::vector<Unit> units_;
   bool in_step_ = false;
   std::int64_t bytes_to_device_ = 0;

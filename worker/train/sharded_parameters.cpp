@@ -45,29 +45,43 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
   grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
 }
 
-std::unique_ptr<PendingCollective> ShardedParameters::start_gather(std::size_t u,
-                                                                   torch::Tensor full_unit,
-                                                                   Communicator& comm) const {
+void ShardedParameters::gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const {
   const Unit& unit = units_[u];
-  return comm.start_all_gather(compute_.narrow(0, unit.shard_offset, unit.shard_numel),
-                               std::move(full_unit));
+  const torch::Tensor mine = compute_.narrow(0, unit.shard_offset, unit.shard_numel);
+  if (world_ == 1) {
+    full_unit.copy_(mine);
+    return;
+  }
+  TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
+  comm->start_all_gather(mine, std::move(full_unit))->wait();
 }
 
-void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator& comm) {
+void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm) {
   const Unit& unit = units_[u];
+  torch::Tensor shard_grad = grad_.narrow(0, unit.shard_offset, unit.shard_numel);
+  if (world_ == 1) {
+    shard_grad.add_(full_grad);
+    return;
+  }
+  TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
   torch::Tensor part = torch::empty({unit.shard_numel}, full_grad.options());
-  comm.start_reduce_scatter(std::move(full_grad), part)->wait();
-  grad_.narrow(0, unit.shard_offset, unit.shard_numel).add_(part, 1.0 / world_);
+  comm->start_reduce_scatter(std::move(full_grad), part)->wait();
+  shard_grad.add_(part, 1.0 / world_);
 }
 
-torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator& comm) const {
+torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm) const {
   TORCH_CHECK(shard.numel() == numel_, "gather_full: ", shard.numel(), " elements, shards hold ",
               numel_);
   torch::Tensor out = torch::empty({full_numel_}, torch::kFloat);
   for (const Unit& u : units_) {
     torch::Tensor padded = torch::empty({u.shard_numel * world_}, shard.options());
-    comm.start_all_gather(shard.narrow(0, u.shard_offset, u.shard_numel).contiguous(), padded)
-        ->wait();
+    const torch::Tensor mine = shard.narrow(0, u.shard_offset, u.shard_numel).contiguous();
+    if (world_ == 1) {
+      padded.copy_(mine);
+    } else {
+      TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
+      comm->start_all_gather(mine, padded)->wait();
+    }
     out.narrow(0, u.offset, u.numel).copy_(padded.narrow(0, 0, u.numel));
   }
   return out;

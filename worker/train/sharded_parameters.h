@@ -42,19 +42,19 @@ class ShardedParameters : public FlatBuffers {
   int world() const { return world_; }
   const std::vector<Unit>& units() const { return units_; }
 
-  // Starts filling `full_unit` (shard_numel x world elements of the compute dtype on the device)
+  // Fills `full_unit` (shard_numel x world elements of the compute dtype on the device)
   // with unit `u`'s compute parameters from every rank's shard; its first numel elements are
   // the unit's slice of the full layout, the rest padding. Every rank must take part.
-  std::unique_ptr<PendingCollective> start_gather(std::size_t u, torch::Tensor full_unit,
-                                                  Communicator& comm) const;
+  // `comm` may be null with one rank.
+  void gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const;
   // Sums `full_grad` (unit `u`'s padded gradient, compute dtype) over ranks and adds this rank's
   // part, divided by the world size, into the shard's gradient. Blocking; every rank takes
   // part. `full_grad` is overwritten.
-  void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator& comm);
+  void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm);
 
   // A tensor in the shard layout (numel() elements: master, or an optimizer state) gathered
   // from every rank into the full layout (FlatParameters::numel() elements, on the CPU, fp32).
-  torch::Tensor gather_full(const torch::Tensor& shard, Communicator& comm) const;
+  torch::Tensor gather_full(const torch::Tensor& shard, Communicator* comm) const;
   // This rank's shard of a tensor in the full layout, on this rank's device.
   torch::Tensor shard_of(const torch::Tensor& full) const;
 

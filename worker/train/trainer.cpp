@@ -72,18 +72,34 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (!model) return model.error();
   t->model_ = *model;
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
-  if (setup.offload && setup.comm && setup.comm->world_size() > 1) {
-    return config_error("offload", "offloading trains one rank");
+  if (setup.offload && (setup.fsdp || (setup.comm && setup.comm->world_size() > 1))) {
+    return config_error("offload", "offloading trains one rank, not sharded");
   }
+  // Offloading and FSDP keep the whole model's flat buffers in host memory: the first as the
+  // parameters, the second as the layout and the initial values its shards are cut from.
+  const bool on_host = setup.offload || setup.fsdp;
   t->params_ = std::make_unique<FlatParameters>(
-      *t->model_, setup.offload ? torch::Device(torch::kCPU) : setup.device, compute,
+      *t->model_, on_host ? torch::Device(torch::kCPU) : setup.device, compute,
       /*pinned=*/setup.offload && setup.device.is_cuda());
-  if (setup.offload) {
-    t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device);
+  if (setup.fsdp) {
+    t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
+                                                     setup.device, compute);
   }
-  t->optimizer_ = std::make_unique<FlatOptimizer>(*t->params_, OptimizerConfig::from_job(job));
+  if (on_host) {
+    t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
+                                                   t->shards_.get(), setup.comm);
+  }
+  t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {
-    t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);
+    if (setup.fsdp) {
+      Communicator* comm = setup.comm;
+      t->optimizer_->set_norm_reduction([comm](torch::Tensor squares) {
+        comm->start_sum(squares)->wait();
+        return squares;
+      });
+    } else {
+      t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);
+    }
   }
   auto data = make_data_source(job, setup.base_dir, *arch, language ? vocab : 0, setup.device);
   if (!data) return data.error();
@@ -100,15 +116,15 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   t->micro_batch_ = job.batch_size / split;
   if (setup.cuda_graph) {
     if (!GraphedStep::kAvailable || !setup.device.is_cuda() || world > 1 ||
-        !t->optimizer_->fused() || setup.offload) {
+        !t->optimizer_->fused() || t->streamer_) {
       return config_error("cuda_graph",
-                          "a CUDA graph needs one CUDA device, one rank, no offloading, AdamW "
+                          "a CUDA graph needs one CUDA device, one rank, no offloading or sharding, AdamW "
                           "and a CUDA PyTorch >= 2.4");
     }
     Trainer* self = t.get();
     t->graph_ = std::make_unique<GraphedStep>(
         [self](const std::vector<Batch>& batches, const torch::Tensor& lr) {
-          self->params_->zero_grad();
+          self->buffers().zero_grad();
           torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(lr.device()));
           for (std::size_t i = 0; i < batches.size(); ++i) {
             losses += self->micro_step(batches[i], static_cast<int>(i));
@@ -161,7 +177,7 @@ StepStats Trainer::train_step() {
     loss_sum = loss.item<double>();
     s.grad_norm = norm.item<double>();
   } else {
-    params_->zero_grad();
+    buffers().zero_grad();
     if (streamer_) streamer_->begin_step();
     torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(setup_.device));
     for (int micro = 0; micro < grad_accum_; ++micro) {
@@ -192,7 +208,9 @@ double Trainer::evaluate(std::int64_t max_samples) {
   // Each rank evaluates its share of the first `n` evaluation samples.
   const std::int64_t n = std::min(max_samples, data_->eval_samples());
   const std::int64_t per_rank = std::max<std::int64_t>(1, n / world_size());
-  const std::int64_t first = rank() * per_rank;
+  // Sharded ranks gather blocks for every batch, so all must run as many: with fewer samples
+  // than ranks every rank evaluates the first ones.
+  const std::int64_t first = shards_ && n < world_size() ? 0 : rank() * per_rank;
   double sum = 0;
   std::int64_t batches = 0;
   for (std::int64_t offset = 0; offset < per_rank && first + offset < data_->eval_samples();
@@ -209,11 +227,29 @@ double Trainer::evaluate(std::int64_t max_samples) {
   return setup_.comm ? setup_.comm->all_reduce_mean(mean) : mean;
 }
 
+torch::Tensor Trainer::full_master() {
+  return shards_ ? shards_->gather_full(shards_->master(), setup_.comm) : params_->master();
+}
+
 Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   Result<std::string> where = std::string();
-  if (rank() == 0) {
-    CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
-                          world_size(), grad_accum_};
+  const CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
+                              world_size(), grad_accum_};
+  if (shards_) {
+    // Checkpoints keep the whole model's layout: every rank gathers, rank 0 writes.
+    const torch::Tensor master = full_master();
+    std::vector<torch::Tensor> states;
+    for (const auto& [name, tensor] : optimizer_->state()) {
+      states.push_back(shards_->gather_full(*tensor, setup_.comm));
+    }
+    if (rank() == 0) {
+      params_->master().copy_(master);
+      FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
+      for (std::size_t i = 0; i < states.size(); ++i) whole.state()[i].second->copy_(states[i]);
+      whole.set_steps(optimizer_->steps());
+      where = write_checkpoint(dir, *model_, *params_, whole, state);
+    }
+  } else if (rank() == 0) {
     where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
   }
   if (setup_.comm) setup_.comm->barrier();
@@ -225,6 +261,21 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   expect.job = setup_.job.name;
   expect.model = setup_.job.model;
   CheckpointState state;
+  if (shards_) {
+    // Every rank reads the whole model and keeps its shards.
+    FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
+    auto found = read_checkpoint(dir, *model_, *params_, whole, expect, &state);
+    if (!found || !*found) return found;
+    const torch::NoGradGuard no_grad;
+    shards_->master().copy_(shards_->shard_of(params_->master()));
+    shards_->publish();
+    for (std::size_t i = 0; i < whole.state().size(); ++i) {
+      optimizer_->state()[i].second->copy_(shards_->shard_of(*whole.state()[i].second));
+    }
+    optimizer_->set_steps(whole.steps());
+    step_ = state.step;
+    return true;
+  }
   auto found = read_checkpoint(dir, *model_, *params_, *optimizer_, expect, &state);
   if (!found || !*found) return found;
   step_ = state.step;

@@ -23,6 +23,7 @@
 #include "train/gradient_reducer.h"
 #include "train/graphed_step.h"
 #include "train/parameters.h"
+#include "train/sharded_parameters.h"
 
 namespace saturn::worker {
 
@@ -38,6 +39,10 @@ struct TrainerSetup {
   // Parameters, gradients and optimizer state in host memory, blocks streamed to `device`
   // around their passes (block_streamer.h); one rank.
   bool offload = false;
+  // Fully sharded data parallelism: every rank keeps one shard of each block's parameters,
+  // gradients and optimizer state (sharded_parameters.h); blocks are gathered around their
+  // passes and their gradients reduce-scattered (block_streamer.h).
+  bool fsdp = false;
 };
 
 struct StepStats {
@@ -58,7 +63,12 @@ class Trainer {
 
   const JobSpec& job() const { return setup_.job; }
   Model& model() { return *model_; }
+  // The model's layout and, except under FSDP, its parameters (FSDP: the initial ones; see
+  // full_master()).
   FlatParameters& parameters() { return *params_; }
+  // The current fp32 weights in FlatParameters' layout; under FSDP gathered from every rank
+  // (every rank must call it).
+  torch::Tensor full_master();
   int rank() const { return setup_.comm ? setup_.comm->rank() : 0; }
   int world_size() const { return setup_.comm ? setup_.comm->world_size() : 1; }
   int grad_accum() const { return grad_accum_; }
@@ -97,7 +107,10 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
   std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
-  std::unique_ptr<BlockStreamer> streamer_;  // offload only
+  std::unique_ptr<BlockStreamer> streamer_;  // offload and FSDP
+  std::unique_ptr<ShardedParameters> shards_;  // FSDP only
+  // What the optimizer updates: the shards (FSDP) or the whole model.
+  FlatBuffers& buffers() { return shards_ ? static_cast<FlatBuffers&>(*shards_) : *params_; }
   int grad_accum_ = 1;
   std::int64_t micro_batch_ = 1;
   std::int64_t total_steps_ = 0;
