@@ -148,10 +148,14 @@ TechniqueManifest builtin_technique(const std::string& name) {
   m.name = name;
   m.builtin = true;
   m.source = "saturn-worker";
-  m.description = name == "single" ? "one device (saturn-worker)"
-                  : name == "ddp"  ? "data parallelism, one process per device (saturn-worker)"
-                                   : "saturn-worker built-in";
-  if (name == "single") m.max_gpus = 1;
+  m.description =
+      name == "single"    ? "one device (saturn-worker)"
+      : name == "ddp"     ? "data parallelism, one process per device (saturn-worker)"
+      : name == "fsdp"    ? "fully sharded data parallelism, one process per device (saturn-worker)"
+      : name == "offload" ? "parameters and optimizer in host memory, blocks streamed to one "
+                            "device (saturn-worker)"
+                          : "saturn-worker built-in";
+  if (name == "single" || name == "offload") m.max_gpus = 1;
   const std::vector<std::string> common = {
       "--job",     "{job}",     "--technique",           name,
       "--devices", "{devices}", "--device-memory-bytes", "{device_memory_bytes}"};

@@ -71,7 +71,7 @@ TEST(Library, AddListRemovePersistAcrossOpens) {
     auto added = lib->add((src / "fsdp.yaml").string());
     ASSERT_TRUE(added.ok()) << added.error().to_string();
   }
-  auto lib = Library::open(lib_dir, {"single", "ddp"});
+  auto lib = Library::open(lib_dir, {"single", "ddp", "fsdp", "offload"});
   ASSERT_TRUE(lib.ok()) << lib.error().to_string();
   const TechniqueManifest* t = lib->find("torch-fsdp");
   ASSERT_NE(t, nullptr);
@@ -79,6 +79,8 @@ TEST(Library, AddListRemovePersistAcrossOpens) {
   EXPECT_EQ(fs::path(t->dir), fs::absolute(src));  // {dir} still finds the scripts
   EXPECT_TRUE(lib->find("ddp")->builtin);
   EXPECT_EQ(lib->find("single")->max_gpus, 1);
+  EXPECT_EQ(lib->find("offload")->max_gpus, 1);  // one device; fsdp and ddp take any number
+  EXPECT_EQ(lib->find("fsdp")->max_gpus, lib->find("ddp")->max_gpus);
   EXPECT_FALSE(lib->remove("ddp").ok());
   ASSERT_TRUE(lib->remove("torch-fsdp").ok());
   auto reopened = Library::open(lib_dir, {"single", "ddp"});
