@@ -119,6 +119,28 @@ TEST(WorkerCli, DdpOnTwoCpuRanksThroughTheLauncher) {
   EXPECT_EQ(started, 1);  // rank 0 speaks for the job
 }
 
+TEST(WorkerCli, FsdpOnTwoCpuRanksAndOffloadOnOneCheckpointForEachOther) {
+  const fs::path ck = fs::path(::testing::TempDir()) / "saturn_worker_cli_fsdp";
+  fs::remove_all(ck);
+  WorkerRun run = worker("execute " + job() +
+                         " --technique fsdp --devices cpu:0,cpu:1 --log-every 3 --steps 3"
+                         " --checkpoint " + ck.string());
+  EXPECT_EQ(run.code, 0);
+  ASSERT_NE(run.last("started"), nullptr);
+  EXPECT_EQ((*run.last("started"))["technique"], "fsdp");
+  EXPECT_EQ((*run.last("started"))["world_size"], 2);
+  ASSERT_NE(run.last("done"), nullptr);
+  EXPECT_EQ((*run.last("done"))["step"], 3);
+  // The executor may move a job to another technique: offload resumes fsdp's checkpoint.
+  run = worker("execute " + job() + " --technique offload --devices cpu --log-every 3 --steps 3" +
+               " --checkpoint " + ck.string());
+  EXPECT_EQ(run.code, 0);
+  ASSERT_NE(run.last("started"), nullptr);
+  EXPECT_EQ((*run.last("started"))["resumed"], true);
+  ASSERT_NE(run.last("done"), nullptr);
+  EXPECT_EQ((*run.last("done"))["step"], 6);
+}
+
 TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   const WorkerRun ok =
       worker("search " + job() + " --technique single --devices cpu --measure-steps 2");
