@@ -1,5 +1,6 @@
 // FSDP (TrainerSetup::fsdp): two Gloo ranks in this process, each with a shard of every block,
-// give the same weights and losses as `single` on the same global batch, evaluation included;
+// give the same weights and losses as `single` on the same global batch (two micro-steps, with
+// activation checkpointing and without), evaluation included;
 // one rank equals `single` too; an FSDP checkpoint holds the whole model and resumes under
 // `single`, and a `single` checkpoint resumes under FSDP.
 #include <gtest/gtest.h>
@@ -15,9 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm = nullptr) {
+std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm = nullptr,
+                              bool checkpointing = true) {
   TrainerSetup setup{job, text_workdir("fsdp").string(), torch::kCPU, comm};
   setup.fsdp = fsdp;
+  setup.activation_checkpointing = checkpointing;
   auto t = Trainer::create(setup);
   EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
   return std::move(*t);
@@ -27,12 +30,12 @@ std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm 
 // on every rank at the end (collectives allowed).
 template <typename After>
 void two_rank_fsdp(const JobSpec& job, int port, int steps, std::vector<double>* losses,
-                   After after) {
+                   After after, bool checkpointing = true) {
   auto comms = local_group(2, port);
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
-      auto t = make(job, true, comms[static_cast<std::size_t>(r)].get());
+      auto t = make(job, true, comms[static_cast<std::size_t>(r)].get(), checkpointing);
       for (int i = 0; i < steps; ++i) {
         const double loss = t->train_step().loss;
         if (r == 0 && losses) losses->push_back(loss);
@@ -45,7 +48,7 @@ void two_rank_fsdp(const JobSpec& job, int port, int steps, std::vector<double>*
 
 TEST(Fsdp, OneRankEqualsSingle) {
   const JobSpec job = tiny_text_job(8, 2);
-  auto single = make(job, false), fsdp = make(job, true);
+  auto single = make(job, false), fsdp = make(job, true, nullptr, /*checkpointing=*/false);
   while (single->step() < single->total_steps()) {
     EXPECT_NEAR(single->train_step().loss, fsdp->train_step().loss, 1e-5);
   }
@@ -56,20 +59,30 @@ TEST(Fsdp, TwoRanksEqualSingleOnTheSameGlobalBatch) {
 #ifndef SATURN_WITH_GLOO
   GTEST_SKIP() << "CPU ranks need Gloo; this build has none";
 #endif
-  const JobSpec job = tiny_text_job(8);
+  const JobSpec job = tiny_text_job(8, 2);
   auto single = make(job, false);
   std::vector<double> expected;
   for (int i = 0; i < 4; ++i) expected.push_back(single->train_step().loss);
   const double single_eval = single->evaluate(16);
-  std::vector<double> losses;
-  two_rank_fsdp(job, 29771, 4, &losses, [&](int r, Trainer& t) {
-    EXPECT_EQ(t.micro_batch(), 4);
-    const torch::Tensor master = t.full_master();
-    EXPECT_TRUE(torch::allclose(master, single->full_master(), 1e-4, 1e-5)) << "rank " << r;
-    EXPECT_NEAR(t.evaluate(16), single_eval, 1e-4) << "rank " << r;
-  });
-  ASSERT_EQ(losses.size(), expected.size());
-  for (std::size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], expected[i], 1e-4) << i;
+  // With activation checkpointing and without: blocks gathered twice, or kept from forward to
+  // backward.
+  for (const bool checkpointing : {true, false}) {
+    std::vector<double> losses;
+    two_rank_fsdp(
+        job, checkpointing ? 29771 : 29775, 4, &losses,
+        [&](int r, Trainer& t) {
+          EXPECT_EQ(t.micro_batch(), 2);
+          const torch::Tensor master = t.full_master();
+          EXPECT_TRUE(torch::allclose(master, single->full_master(), 1e-4, 1e-5))
+              << "rank " << r << ", checkpointing " << checkpointing;
+          EXPECT_NEAR(t.evaluate(16), single_eval, 1e-4) << "rank " << r;
+        },
+        checkpointing);
+    ASSERT_EQ(losses.size(), expected.size());
+    for (std::size_t i = 0; i < losses.size(); ++i) {
+      EXPECT_NEAR(losses[i], expected[i], 1e-4) << i << ", checkpointing " << checkpointing;
+    }
+  }
 }
 
 TEST(Fsdp, CheckpointsResumeAcrossTechniques) {

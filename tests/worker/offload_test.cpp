@@ -90,7 +90,7 @@ TEST(Offload, CheckpointsResumeUnderTheOtherTechnique) {
   }
 }
 
-TEST(Offload, StreamsEveryBlockButTheFirstAndLast) {
+TEST(BlockStreamer, StreamsEveryBlockButTheFirstAndLast) {
   auto t = make(gpt_job(1), false);  // a streamer of its own over a plain trainer's buffers
   FlatParameters& params = t->parameters();
   BlockStreamer streamer(t->model(), params, torch::kCPU);
@@ -110,6 +110,13 @@ TEST(Offload, StreamsEveryBlockButTheFirstAndLast) {
   t->model().loss(streamer.forward(ids), ids).backward();
   streamer.end_step();
   EXPECT_EQ(streamer.bytes_to_device(), (params.numel() + streamed) * 4);
+  // Without recomputation every block is copied once, kept until its backward pass is done.
+  streamer.set_recompute(false);
+  const std::int64_t before = streamer.bytes_to_device();
+  streamer.begin_step();
+  t->model().loss(streamer.forward(ids), ids).backward();
+  streamer.end_step();
+  EXPECT_EQ(streamer.bytes_to_device() - before, params.numel() * 4);
 }
 
 }  // namespace

@@ -28,6 +28,27 @@ struct StreamedBlockFunction : public torch::autograd::Function<StreamedBlockFun
   }
 };
 
+// Without recomputation: an identity on a block's input whose backward runs once the block's
+// backward is done (the autograd engine runs gradient accumulation, top priority, as soon as a
+// parameter's gradient exists, so by then every parameter of the block has its gradient), and
+// releases the block there.
+struct ReleaseAfterBackwardFunction
+    : public torch::autograd::Function<ReleaseAfterBackwardFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x,
+                               int64_t block, int64_t streamer) {
+    ctx->saved_data["block"] = block;
+    ctx->saved_data["streamer"] = streamer;
+    return x.view_as(x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* streamer = reinterpret_cast<BlockStreamer*>(ctx->saved_data["streamer"].toInt());
+    streamer->release_after_backward(static_cast<int>(ctx->saved_data["block"].toInt()));
+    return {grads[0], torch::Tensor(), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
@@ -144,8 +165,9 @@ void BlockStreamer::begin_step() {
 
 void BlockStreamer::end_step() {
   TORCH_CHECK(in_step_, "end_step() without begin_step()");
+  // Resident blocks, and (without recomputation) any block whose backward pass did not run.
   for (Unit& u : units_) {
-    if (u.resident) release(u, /*keep_grad=*/true);
+    if (u.resident || u.device_params.defined()) release(u, /*keep_grad=*/true);
   }
   in_step_ = false;
 }
@@ -157,6 +179,11 @@ torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
     const Unit& u = units_[b];
     if (u.resident) {
       x = u.block->forward(x);
+    } else if (torch::GradMode::is_enabled() && x.requires_grad() && !recompute_) {
+      materialise(units_[b], /*with_grad=*/true);
+      x = ReleaseAfterBackwardFunction::apply(x, static_cast<int64_t>(b),
+                                              reinterpret_cast<int64_t>(this));
+      x = u.block->forward(x);
     } else if (torch::GradMode::is_enabled() && x.requires_grad()) {
       x = StreamedBlockFunction::apply(x, static_cast<int64_t>(b),
                                        reinterpret_cast<int64_t>(this));
@@ -165,6 +192,10 @@ torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
     }
   }
   return x;
+}
+
+void BlockStreamer::release_after_backward(int block) {
+  release(units_[static_cast<std::size_t>(block)], /*keep_grad=*/true);
 }
 
 torch::Tensor BlockStreamer::run_streamed(int block, const torch::Tensor& x) {

@@ -59,6 +59,13 @@ class BlockStreamer {
   // params.grad() and frees their device buffers (the parameters point at params again).
   void end_step();
 
+  // Recompute (the default): a streamed block keeps only its input between its passes and is
+  // materialised twice. Without: it stays materialised, its activations saved, from its
+  // forward pass to the end of its backward pass (faster, more memory; for sharding, whose
+  // optimizer state and gradients stay sharded either way).
+  void set_recompute(bool recompute) { recompute_ = recompute; }
+  bool recompute() const { return recompute_; }
+
   int blocks() const { return static_cast<int>(units_.size()); }
   bool resident(int block) const { return units_[static_cast<std::size_t>(block)].resident; }
   // Bytes of parameters copied to the device so far (forward, recomputation, resident).
@@ -67,6 +74,7 @@ class BlockStreamer {
   // Internal (the autograd function of streamed blocks).
   torch::Tensor run_streamed(int block, const torch::Tensor& x);
   torch::Tensor backward_streamed(int block, const torch::Tensor& x, const torch::Tensor& grad_y);
+  void release_after_backward(int block);
 
  private:
   struct Unit {
@@ -95,6 +103,7 @@ class BlockStreamer {
   Communicator* comm_;
   std::vector<Unit> units_;
   bool in_step_ = false;
+  bool recompute_ = true;
   std::int64_t bytes_to_device_ = 0;
 };
 

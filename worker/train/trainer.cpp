@@ -85,9 +85,15 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
                                                      setup.device, compute);
   }
+  if (setup.offload && !setup.activation_checkpointing) {
+    return config_error("activation_checkpointing",
+                        "offloading recomputes activations; it cannot keep every block on the "
+                        "device");
+  }
   if (on_host) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
                                                    t->shards_.get(), setup.comm);
+    t->streamer_->set_recompute(setup.activation_checkpointing);
   }
   t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {

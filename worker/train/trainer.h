@@ -43,6 +43,10 @@ struct TrainerSetup {
   // gradients and optimizer state (sharded_parameters.h); blocks are gathered around their
   // passes and their gradients reduce-scattered (block_streamer.h).
   bool fsdp = false;
+  // FSDP: recompute each block's activations in its backward pass (the block's parameters are
+  // gathered twice and only its input is kept); false keeps the block gathered, activations
+  // saved, from forward to backward. Offloading always recomputes.
+  bool activation_checkpointing = true;
 };
 
 struct StepStats {
