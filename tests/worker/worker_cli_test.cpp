@@ -231,6 +231,11 @@ TEST(WorkerCli, BadInputIsAnErrorEventWithItsKindAndExitCode) {
             "one device"},
            {"execute --job /nonexistent.yaml --technique single", "config", 2, "nonexistent"},
            {"execute " + job() + " --technique single --params '[1'", "config", 2, "params"},
+           {"execute " + job() + " --technique fsdp --devices cpu --params " +
+                "'{\"activation_checkpointing\": \"yes\"}'",
+            "config", 2, "activation_checkpointing"},
+           {"execute " + job() + " --technique offload --devices cpu:0,cpu:1", "config", 2,
+            "one device"},
            {"execute --technique single", "config", 2, "--job"},
        }) {
     const WorkerRun run = worker(c.args);

@@ -80,12 +80,21 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
 
 }  // namespace
 
+Status TrainerTechnique::configure_from(const RunContext& ctx, const json& params,
+                                        TrainerSetup* setup) const {
+  try {
+    return configure(ctx, params, setup);
+  } catch (const json::exception& e) {
+    return Error{"", 0, "params", fmt::format("{}: {}", params.dump(), e.what())};
+  }
+}
+
 Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& params, int warmup,
                                             int steps) const {
   auto rank = setup_rank(ctx);
   if (!rank) return rank.error();
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
-  if (Status s = configure(ctx, params, &setup); !s) return s.error();
+  if (Status s = configure_from(ctx, params, &setup); !s) return s.error();
   auto trainer = Trainer::create(setup);
   if (!trainer) return trainer.error();
   double warmup_s = 0;
@@ -141,7 +150,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   auto rank = setup_rank(ctx);
   if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
-  if (Status s = configure(ctx, options.params, &setup); !s)
+  if (Status s = configure_from(ctx, options.params, &setup); !s)
     return fail(s.error(), std::string(protocol::kErrorConfig));
   auto created = Trainer::create(setup);
   if (!created) return fail(created.error(), kind_of(created.error()));

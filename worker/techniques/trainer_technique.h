@@ -26,6 +26,11 @@ class TrainerTechnique : public Technique {
   // communicator already set) from `params`, the setting search chose. Errors name the field.
   virtual Status configure(const RunContext& ctx, const nlohmann::json& params,
                            TrainerSetup* setup) const = 0;
+
+ private:
+  // configure(), with settings of the wrong type an error naming `params`.
+  Status configure_from(const RunContext& ctx, const nlohmann::json& params,
+                        TrainerSetup* setup) const;
 };
 
 // Gradient-accumulation settings for a job split over `world` ranks, largest micro-batch first
