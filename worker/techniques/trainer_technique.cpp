@@ -191,7 +191,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
                 {{"step", trainer.step()},
                  {"path", *where},
                  {"seconds",
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()}});
+                  seconds_since(c0)}});
     return true;
   };
   double loss = 0;
@@ -239,7 +239,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
                {"loss", loss},
                {"eval_loss", eval},
                {"seconds",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+                seconds_since(t0)}});
   return protocol::kExitOk;
 }
 

@@ -157,8 +157,9 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
 
 void BlockStreamer::begin_step() {
   TORCH_CHECK(!in_step_, "begin_step() twice without end_step()");
+  step_with_grad_ = torch::GradMode::is_enabled();
   for (Unit& u : units_) {
-    if (u.resident) materialise(u, /*with_grad=*/true);
+    if (u.resident) materialise(u, step_with_grad_);
   }
   in_step_ = true;
 }
@@ -167,7 +168,7 @@ void BlockStreamer::end_step() {
   TORCH_CHECK(in_step_, "end_step() without begin_step()");
   // Resident blocks, and (without recomputation) any block whose backward pass did not run.
   for (Unit& u : units_) {
-    if (u.resident || u.device_params.defined()) release(u, /*keep_grad=*/true);
+    if (u.resident || u.device_params.defined()) release(u, step_with_grad_);
   }
   in_step_ = false;
 }
@@ -175,20 +176,19 @@ void BlockStreamer::end_step() {
 torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
   TORCH_CHECK(in_step_, "BlockStreamer::forward outside begin_step() / end_step()");
   torch::Tensor x = input;
+  const int64_t self = reinterpret_cast<int64_t>(this);
   for (std::size_t b = 0; b < units_.size(); ++b) {
-    const Unit& u = units_[b];
+    Unit& u = units_[b];
+    const bool backward = torch::GradMode::is_enabled() && x.requires_grad();
     if (u.resident) {
       x = u.block->forward(x);
-    } else if (torch::GradMode::is_enabled() && x.requires_grad() && !recompute_) {
-      materialise(units_[b], /*with_grad=*/true);
-      x = ReleaseAfterBackwardFunction::apply(x, static_cast<int64_t>(b),
-                                              reinterpret_cast<int64_t>(this));
-      x = u.block->forward(x);
-    } else if (torch::GradMode::is_enabled() && x.requires_grad()) {
-      x = StreamedBlockFunction::apply(x, static_cast<int64_t>(b),
-                                       reinterpret_cast<int64_t>(this));
-    } else {
+    } else if (!backward) {
       x = run_streamed(static_cast<int>(b), x);
+    } else if (recompute_) {
+      x = StreamedBlockFunction::apply(x, static_cast<int64_t>(b), self);
+    } else {
+      materialise(u, /*with_grad=*/true);
+      x = u.block->forward(ReleaseAfterBackwardFunction::apply(x, static_cast<int64_t>(b), self));
     }
   }
   return x;

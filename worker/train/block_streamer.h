@@ -50,13 +50,15 @@ class BlockStreamer {
   BlockStreamer(const BlockStreamer&) = delete;
   BlockStreamer& operator=(const BlockStreamer&) = delete;
 
-  // Copies the resident blocks' parameters to the device, with zero device gradients.
+  // Copies the resident blocks' parameters to the device, with zero device gradients when grad
+  // mode is on (training; evaluation runs without).
   void begin_step();
   // The last block's output for `input` (on the device). With grad mode on, the graph's
   // backward pass streams each block again and adds its gradients into params.grad().
   torch::Tensor forward(const torch::Tensor& input);
   // After the step's last backward pass: adds the resident blocks' device gradients into
-  // params.grad() and frees their device buffers (the parameters point at params again).
+  // params.grad() (when begin_step() ran in grad mode) and frees their device buffers (the
+  // parameters point at params again).
   void end_step();
 
   // Recompute (the default): a streamed block keeps only its input between its passes and is
@@ -103,6 +105,7 @@ class BlockStreamer {
   Communicator* comm_;
   std::vector<Unit> units_;
   bool in_step_ = false;
+  bool step_with_grad_ = false;  // begin_step() ran in grad mode
   bool recompute_ = true;
   std::int64_t bytes_to_device_ = 0;
 };

@@ -66,11 +66,11 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const Entry& e = entries_[i];
     master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
   }
-  if (pinned && compute_dtype == torch::kFloat) master_ = master_.pin_memory();
   compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
   grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
-  if (pinned) {
-    compute_ = compute_.is_pinned() ? compute_ : compute_.pin_memory();
+  if (pinned) {  // what is copied to and from the device; master only when it is the compute copy
+    compute_ = compute_.pin_memory();
+    if (compute_dtype == torch::kFloat) master_ = compute_;
     grad_ = grad_.pin_memory();
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -106,6 +106,7 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
   } else if (config_.momentum > 0) {
     momentum_ = torch::zeros_like(m);
   }
+  if (params_.grad().scalar_type() != torch::kFloat) grad32_ = torch::empty_like(m);
   fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
   if (!fused_) return;
   // The slices without weight decay are the gaps between the decay ranges.
@@ -116,7 +117,7 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
     at = r.offset + r.numel;
   }
   if (params_.numel() > at) plain.push_back({at, params_.numel() - at});
-  const torch::Tensor g = fp32_grad();
+  const torch::Tensor g = grad32_.defined() ? grad32_ : params_.grad();
   const auto step_options = torch::TensorOptions().dtype(torch::kFloat).device(m.device());
   const std::vector<FlatBuffers::Range>* groups[] = {&params_.decay_ranges(), &plain};
   for (const auto* ranges : groups) {
@@ -142,10 +143,8 @@ void FlatOptimizer::set_steps(std::int64_t steps) {
 }
 
 torch::Tensor FlatOptimizer::fp32_grad() {
-  torch::Tensor& master = params_.master();
-  torch::Tensor g = params_.grad();
-  if (g.scalar_type() == torch::kFloat) return g;
-  if (!grad32_.defined()) grad32_ = torch::empty_like(master);
+  if (!grad32_.defined()) return params_.grad();
+  grad32_.copy_(params_.grad());
   return grad32_;
 }
 
@@ -162,9 +161,7 @@ torch::Tensor FlatOptimizer::clip_scale(const torch::Tensor& norm, double max_no
 
 template <typename Lr>
 torch::Tensor FlatOptimizer::fused_step(const Lr& lr, double max_norm) {
-  torch::Tensor g = fp32_grad();
-  if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
-  const torch::Tensor norm = norm_of(g);
+  const torch::Tensor norm = norm_of(fp32_grad());
   std::optional<torch::Tensor> scale;
   if (max_norm > 0) scale = clip_scale(norm, max_norm);
   for (FusedGroup& group : groups_) {
@@ -192,15 +189,14 @@ std::vector<std::pair<std::string, torch::Tensor*>> FlatOptimizer::state() {
 
 double FlatOptimizer::step(double lr, double max_norm) {
   const torch::NoGradGuard no_grad;
-  torch::Tensor& master = params_.master();
   // The fused update queues its work before the norm is read back.
   if (fused_) {
     const torch::Tensor norm = fused_step(lr, max_norm);
     ++steps_;
     return norm.item<double>();
   }
+  torch::Tensor& master = params_.master();
   torch::Tensor g = fp32_grad();
-  if (g.data_ptr() != params_.grad().data_ptr()) g.copy_(params_.grad());
   const double norm = norm_of(g).item<double>();
   if (max_norm > 0 && norm > max_norm) g.mul_(max_norm / (norm + 1e-6));
   ++steps_;

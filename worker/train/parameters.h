@@ -130,7 +130,7 @@ class FlatOptimizer {
   OptimizerConfig config_;
   std::int64_t steps_ = 0;
   torch::Tensor exp_avg_, exp_avg_sq_, momentum_;
-  torch::Tensor grad32_;  // fp32 copy of a bf16 gradient, reused
+  torch::Tensor grad32_;  // fp32 copy of a bf16 gradient (undefined for fp32), reused
 
   // The fused kernel's tensor lists: slices of master, the fp32 gradient and the moments, in two
   // groups (with and without weight decay); one step counter (fp32 scalar) per slice.
@@ -138,7 +138,7 @@ class FlatOptimizer {
     std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
     double weight_decay = 0;
   };
-  // The gradient in fp32: the flat gradient itself, or grad32_ (not yet filled) for bf16.
+  // The gradient in fp32: the flat gradient itself, or for bf16 grad32_, filled from it.
   torch::Tensor fp32_grad();
   // Copies the gradient to fp32, clips, advances the step tensors and runs the fused kernel
   // (steps_ is the caller's to advance); returns

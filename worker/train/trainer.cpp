@@ -75,6 +75,11 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (setup.offload && (setup.fsdp || (setup.comm && setup.comm->world_size() > 1))) {
     return config_error("offload", "offloading trains one rank, not sharded");
   }
+  if (setup.offload && !setup.activation_checkpointing) {
+    return config_error("activation_checkpointing",
+                        "offloading recomputes activations; it cannot keep every block on the "
+                        "device");
+  }
   // Offloading and FSDP keep the whole model's flat buffers in host memory: the first as the
   // parameters, the second as the layout and the initial values its shards are cut from.
   const bool on_host = setup.offload || setup.fsdp;
@@ -84,11 +89,6 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (setup.fsdp) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
                                                      setup.device, compute);
-  }
-  if (setup.offload && !setup.activation_checkpointing) {
-    return config_error("activation_checkpointing",
-                        "offloading recomputes activations; it cannot keep every block on the "
-                        "device");
   }
   if (on_host) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
