@@ -47,6 +47,7 @@ struct Args {
   std::string checkpoint;
   int warmup_steps = 2, measure_steps = 3;
   double device_memory_bytes = 0;
+  bool no_probes = false;
 };
 
 Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
@@ -154,6 +155,7 @@ int run_measure(const Args& a, const std::vector<std::string>& argv, EventSink& 
   if (!ctx) return report(events, ctx.error(), std::string(protocol::kErrorConfig));
   const Technique* t = find_technique(a.technique);
   json params = json::parse(a.params, nullptr, false);
+  ctx->probes = !a.no_probes;
   auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
   if (!m) return report(events, m.error(), kind_of(m.error()));
   events.emit("measurement", measurement_json(*m));
@@ -275,7 +277,7 @@ int main_impl(int argc, char** argv) {
     cmd->add_option("--job", a.job_path, "Workload file holding the job (one job, or use --name)")
         ->required();
     cmd->add_option("--name", a.job_name, "The job's name when the file holds several");
-    cmd->add_option("--technique", a.technique, "Technique: single, ddp")->required();
+    cmd->add_option("--technique", a.technique, "Technique: single, ddp, fsdp, gpipe, offload")->required();
     cmd->add_option("--devices", a.devices,
                     "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")
         ->capture_default_str();
@@ -305,6 +307,8 @@ int main_impl(int argc, char** argv) {
   measure->add_option("--params", a.params, "The setting, JSON")->required();
   measure->add_option("--warmup-steps", a.warmup_steps, "")->capture_default_str();
   measure->add_option("--measure-steps", a.measure_steps, "")->capture_default_str();
+  measure->add_flag("--no-probes", a.no_probes,
+                    "Time only the steps, not an evaluation and a checkpoint (benchmarks)");
   measure->group("");  // hidden
   CLI::App* info = app.add_subcommand("info", "Techniques, libtorch version, devices");
   EventSink events;

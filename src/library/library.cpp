@@ -152,6 +152,8 @@ TechniqueManifest builtin_technique(const std::string& name) {
       name == "single"    ? "one device (saturn-worker)"
       : name == "ddp"     ? "data parallelism, one process per device (saturn-worker)"
       : name == "fsdp"    ? "fully sharded data parallelism, one process per device (saturn-worker)"
+      : name == "gpipe"   ? "pipeline parallelism, one stage per device, fill-drain micro-batches "
+                            "(saturn-worker)"
       : name == "offload" ? "parameters and optimizer in host memory, blocks streamed to one "
                             "device (saturn-worker)"
                           : "saturn-worker built-in";

@@ -305,6 +305,9 @@ const std::vector<ModelArchitecture>& catalogue() {
     z.push_back(gpt2("gpt2-medium", 24, 1024, 16));
     z.push_back(gpt2("gpt2-large", 36, 1280, 20));
     z.push_back(gpt2("gpt2-xl", 48, 1600, 25));
+    // Not a published model: the 4.24B GPT of the PyTorch FSDP CPU-offload baseline
+    // (NOTES.md), too large for one GPU with fp32 Adam states; for offloading benchmarks.
+    z.push_back(gpt2("gpt2-4b", 20, 4096, 32));
     ModelArchitecture gptj;
     gptj.name = "gptj-6b";
     gptj.family = "gptj";

@@ -29,6 +29,12 @@ TEST(ModelZoo, Gpt2XlParameterCount) {
   EXPECT_EQ(model("gpt2-xl").params, 1557611200);
 }
 
+TEST(ModelZoo, Gpt2FourBillionParameterCount) {
+  const std::int64_t d = 4096;
+  EXPECT_EQ(model("gpt2-4b").params, 20 * (12 * d * d + 13 * d) + 50257 * d + 1024 * d + 2 * d);
+  EXPECT_NEAR(static_cast<double>(model("gpt2-4b").params), 4.24e9, 0.01e9);
+}
+
 TEST(ModelZoo, GptJParameterCount) {
   // One LayerNorm per layer, q/k/v/out without bias, MLP 4096->16384->4096 with bias, untied
   // LM head with bias, rotary positions (no position table).

@@ -35,6 +35,9 @@ namespace saturn::worker {
 class BlockImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  // Parameters the block computes with but another block owns (registers), e.g. GPT's head's
+  // token embedding; they are not in parameters().
+  virtual std::vector<torch::Tensor> tied_parameters() const { return {}; }
 };
 using Block = std::shared_ptr<BlockImpl>;
 

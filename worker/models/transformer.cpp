@@ -108,6 +108,7 @@ class GptHeadImpl : public BlockImpl {
         torch::cat({tied_weight_, torch::zeros({pad_, tied_weight_.size(1)}, options)});
     return F::linear(h, weight, mask_);
   }
+  std::vector<torch::Tensor> tied_parameters() const override { return {tied_weight_}; }
   torch::nn::LayerNorm ln_f{nullptr};
 
  private:

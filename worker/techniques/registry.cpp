@@ -7,11 +7,13 @@ const Technique& single_technique();  // data_parallel.cpp
 const Technique& ddp_technique();     // data_parallel.cpp
 const Technique& offload_technique(); // offload.cpp
 const Technique& fsdp_technique();    // fsdp.cpp
+const Technique& gpipe_technique();   // gpipe.cpp
 
 namespace {
 const std::vector<const Technique*>& all() {
   static const std::vector<const Technique*> list = {&single_technique(), &ddp_technique(),
-                                                     &fsdp_technique(), &offload_technique()};
+                                                     &fsdp_technique(), &gpipe_technique(),
+                                                     &offload_technique()};
   return list;
 }
 }  // namespace

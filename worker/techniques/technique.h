@@ -27,6 +27,9 @@ struct RunContext {
   RankEnvironment env;                 // this process's rank
   EventSink* events = nullptr;
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM / SIGINT
+  // measure: time one evaluation and one checkpoint after the steps (false leaves eval_s and
+  // checkpoint_s 0: benchmarks of models whose checkpoint would not fit on a scratch disk).
+  bool probes = true;
 };
 
 // One measurement of one setting, by every rank of it.

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -78,6 +79,29 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
   return r;
 }
 
+// Times one evaluation and one checkpoint as execute runs them (rank 0 writes the checkpoint).
+// A checkpoint that cannot be written here (a small TMPDIR) costs the estimate, not the trial.
+void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurement* m) {
+  auto e0 = std::chrono::steady_clock::now();
+  trainer.evaluate(kEvalSamples);
+  m->eval_s = seconds_since(e0);
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string tmp = tmpdir && *tmpdir ? tmpdir : "/tmp";
+  const std::string probe =
+      fmt::format("{}/saturn-checkpoint-probe-{}-{}", tmp, ::getpid(), ctx.env.master_port);
+  e0 = std::chrono::steady_clock::now();
+  auto written = trainer.save_checkpoint(probe);
+  m->checkpoint_s = written ? seconds_since(e0) : 0;
+  if (ctx.env.rank == 0) {
+    if (!written) {
+      fmt::print(stderr, "saturn-worker: checkpoint probe under {} failed ({}); checkpoint_s 0\n",
+                 tmp, written.error().to_string());
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(probe, ec);
+  }
+}
+
 }  // namespace
 
 Status TrainerTechnique::configure_from(const RunContext& ctx, const json& params,
@@ -115,27 +139,7 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
   m.total_steps = (*trainer)->total_steps();
   // The warm-up steps' excess over steady steps is start-up too (allocator, autotuning).
   m.startup_s = ready_s - warmup_s + std::max(0.0, warmup_s - warmup * m.step_s);
-  // Evaluation and checkpoint, timed as execute runs them (rank 0 writes the checkpoint). A
-  // checkpoint that cannot be written here (a small TMPDIR) costs the estimate, not the trial.
-  auto e0 = std::chrono::steady_clock::now();
-  (*trainer)->evaluate(kEvalSamples);
-  m.eval_s = seconds_since(e0);
-  std::error_code ec;
-  std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
-  if (ec) tmp = "/tmp";
-  const std::string probe =
-      (tmp / fmt::format("saturn-checkpoint-probe-{}-{}", ::getpid(), ctx.env.master_port))
-          .string();
-  e0 = std::chrono::steady_clock::now();
-  auto written = (*trainer)->save_checkpoint(probe);
-  m.checkpoint_s = written ? seconds_since(e0) : 0;
-  if (ctx.env.rank == 0) {
-    if (!written) {
-      fmt::print(stderr, "saturn-worker: checkpoint probe under {} failed ({}); checkpoint_s 0\n",
-                 tmp.string(), written.error().to_string());
-    }
-    std::filesystem::remove_all(probe, ec);
-  }
+  if (ctx.probes) probe_eval_and_checkpoint(ctx, **trainer, &m);
   m.peak_memory_bytes = peak_memory_bytes(rank->device);
   return m;
 }

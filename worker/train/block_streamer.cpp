@@ -53,7 +53,12 @@ struct ReleaseAfterBackwardFunction
 
 BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
                              ShardedParameters* shards, Communicator* comm)
-    : model_(model), params_(params), device_(device), shards_(shards), comm_(comm) {
+    : model_(model),
+      params_(params),
+      device_(device),
+      shards_(shards),
+      comm_(comm),
+      transfers_(device) {
   const auto& names = model.block_names();
   const auto& entries = params.entries();
   std::size_t next = 0;
@@ -113,11 +118,12 @@ void BlockStreamer::materialise(Unit& u, bool with_grad) {
                                    shards_->compute().options().device(device_));
     shards_->gather(static_cast<std::size_t>(u.shard_unit), u.device_params, comm_);
   } else {
-    const torch::Tensor source = params_.compute().narrow(0, u.offset, u.numel);
-    u.device_params = torch::empty({u.numel}, source.options().device(device_));
-    // From pinned host memory (offloading to a GPU) the copy is queued on the stream, before
-    // the block's kernels; the host slice is not written until end_step()'s copies back.
-    u.device_params.copy_(source, /*non_blocking=*/source.is_pinned());
+    // The host slice is not written before the step ends (the optimizer runs after end_step()).
+    InboundCopy copy = u.incoming.tensor.defined()
+                           ? std::move(u.incoming)
+                           : transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+    u.incoming = InboundCopy();
+    u.device_params = transfers_.use(copy);
   }
   bytes_to_device_ += u.device_params.numel() * u.device_params.element_size();
   if (with_grad) u.device_grad = torch::zeros_like(u.device_params);
@@ -144,7 +150,16 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
     return;
   }
   torch::Tensor grad = params_.grad().narrow(0, u.offset, u.numel);
-  if (keep_grad && u.device_grad.defined()) grad.add_(u.device_grad.to(grad.device()));
+  if (keep_grad && u.device_grad.defined()) {
+    if (u.grad_pending && transfers_.available() && !u.resident) {
+      // The flat gradient is zero here (begin_step()): a copy on the side stream is the sum.
+      transfers_.copy_out(u.device_grad, grad);
+    } else {
+      transfers_.finish_out();  // an earlier micro-step's copy into this slice
+      grad.add_(u.device_grad.to(grad.device()));
+    }
+    u.grad_pending = false;
+  }
   for (std::size_t i : u.entries) {
     const FlatParameters::Entry& e = params_.entries()[i];
     const torch::Tensor& p = params_.parameter(i);
@@ -159,6 +174,7 @@ void BlockStreamer::begin_step() {
   TORCH_CHECK(!in_step_, "begin_step() twice without end_step()");
   step_with_grad_ = torch::GradMode::is_enabled();
   for (Unit& u : units_) {
+    u.grad_pending = step_with_grad_;
     if (u.resident) materialise(u, step_with_grad_);
   }
   in_step_ = true;
@@ -169,7 +185,9 @@ void BlockStreamer::end_step() {
   // Resident blocks, and (without recomputation) any block whose backward pass did not run.
   for (Unit& u : units_) {
     if (u.resident || u.device_params.defined()) release(u, step_with_grad_);
+    u.incoming = InboundCopy();
   }
+  transfers_.finish_out();
   in_step_ = false;
 }
 
@@ -198,9 +216,22 @@ void BlockStreamer::release_after_backward(int block) {
   release(units_[static_cast<std::size_t>(block)], /*keep_grad=*/true);
 }
 
+void BlockStreamer::prefetch(int block, int direction) {
+  if (shards_) return;
+  int ahead = in_flight_ - 1;
+  for (int b = block + direction; ahead > 0 && b >= 0 && b < blocks(); b += direction) {
+    Unit& u = units_[static_cast<std::size_t>(b)];
+    if (u.resident) continue;
+    --ahead;
+    if (u.device_params.defined() || u.incoming.tensor.defined()) continue;
+    u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+  }
+}
+
 torch::Tensor BlockStreamer::run_streamed(int block, const torch::Tensor& x) {
   Unit& u = units_[static_cast<std::size_t>(block)];
   materialise(u, /*with_grad=*/false);
+  prefetch(block, +1);
   torch::Tensor y;
   {
     const torch::NoGradGuard no_grad;
@@ -214,6 +245,7 @@ torch::Tensor BlockStreamer::backward_streamed(int block, const torch::Tensor& x
                                                const torch::Tensor& grad_y) {
   Unit& u = units_[static_cast<std::size_t>(block)];
   materialise(u, /*with_grad=*/true);
+  prefetch(block, -1);
   // The recomputation must not move BatchNorm statistics a second time.
   std::vector<torch::Tensor> buffers = u.block->buffers();
   std::vector<torch::Tensor> kept;

@@ -19,12 +19,19 @@
 // Results equal running the whole model on the device (tested against `single`), except that
 // BatchNorm statistics are updated once per forward as there, not again by the recomputation.
 //
+// Overlap (offloading to a CUDA device; transfer_streams.h): copies run on side streams. While
+// a streamed block computes, the next blocks_in_flight() - 1 streamed blocks of the pass (the
+// following ones forward, the preceding ones backward) are already being copied in, and a
+// block's gradient is copied out to the pinned host gradient while the blocks before it run
+// their backward passes.
+//
 // Sharded (FSDP): given ShardedParameters, a block's parameters come from all-gathering every
 // rank's shard instead of a host copy, and its gradient leaves by reduce-scatter into this
 // rank's shard (a mean over ranks); between uses the parameters hold no memory. Every rank runs
 // the same blocks in the same order, so the collectives pair up.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,6 +42,7 @@
 #include "train/communicator.h"
 #include "train/parameters.h"
 #include "train/sharded_parameters.h"
+#include "train/transfer_streams.h"
 
 namespace saturn::worker {
 
@@ -51,7 +59,8 @@ class BlockStreamer {
   BlockStreamer& operator=(const BlockStreamer&) = delete;
 
   // Copies the resident blocks' parameters to the device, with zero device gradients when grad
-  // mode is on (training; evaluation runs without).
+  // mode is on (training; evaluation runs without). params.grad() must be zero: a streamed
+  // block's first gradient of the step may be copied into it rather than added.
   void begin_step();
   // The last block's output for `input` (on the device). With grad mode on, the graph's
   // backward pass streams each block again and adds its gradients into params.grad().
@@ -67,6 +76,10 @@ class BlockStreamer {
   // optimizer state and gradients stay sharded either way).
   void set_recompute(bool recompute) { recompute_ = recompute; }
   bool recompute() const { return recompute_; }
+  // Streamed blocks on the device at once, at least 1 (the block computing; more: the next
+  // ones copied in meanwhile). Not sharded: FSDP gathers one block at a time.
+  void set_blocks_in_flight(int blocks) { in_flight_ = std::max(1, blocks); }
+  int blocks_in_flight() const { return in_flight_; }
 
   int blocks() const { return static_cast<int>(units_.size()); }
   bool resident(int block) const { return units_[static_cast<std::size_t>(block)].resident; }
@@ -86,6 +99,8 @@ class BlockStreamer {
     bool resident = false;
     int shard_unit = -1;  // sharded: its index in ShardedParameters::units(); -1: no parameters
     torch::Tensor device_params, device_grad;  // defined while materialised
+    InboundCopy incoming;  // its parameters being copied in ahead of use (tensor defined)
+    bool grad_pending = false;  // no gradient of this step has reached the flat gradient yet
   };
 
   // Points the unit's parameters at a fresh device copy of its compute slice, or its gathered
@@ -97,16 +112,21 @@ class BlockStreamer {
   void release(Unit& u, bool keep_grad);
   // Sharded: points the unit's parameters at an empty tensor (they hold no memory).
   void park(Unit& u);
+  // Starts copying in the next blocks_in_flight() - 1 streamed blocks after `block` in
+  // `direction` (+1 forward, -1 backward) that are neither on the device nor on their way.
+  void prefetch(int block, int direction);
 
   Model& model_;
   FlatParameters& params_;
   torch::Device device_;
   ShardedParameters* shards_;
   Communicator* comm_;
+  TransferStreams transfers_;
   std::vector<Unit> units_;
   bool in_step_ = false;
   bool step_with_grad_ = false;  // begin_step() ran in grad mode
   bool recompute_ = true;
+  int in_flight_ = 2;
   std::int64_t bytes_to_device_ = 0;
 };
 

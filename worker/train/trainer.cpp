@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -72,17 +73,25 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (!model) return model.error();
   t->model_ = *model;
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
+  if (setup.pipeline && (setup.offload || setup.fsdp)) {
+    return config_error("pipeline", "pipelining is not combined with offloading or sharding");
+  }
   if (setup.offload && (setup.fsdp || (setup.comm && setup.comm->world_size() > 1))) {
     return config_error("offload", "offloading trains one rank, not sharded");
+  }
+  if (setup.blocks_in_flight < 1) {
+    return config_error("blocks_in_flight",
+                        fmt::format("blocks_in_flight must be at least 1, got {}",
+                                    setup.blocks_in_flight));
   }
   if (setup.offload && !setup.activation_checkpointing) {
     return config_error("activation_checkpointing",
                         "offloading recomputes activations; it cannot keep every block on the "
                         "device");
   }
-  // Offloading and FSDP keep the whole model's flat buffers in host memory: the first as the
-  // parameters, the second as the layout and the initial values its shards are cut from.
-  const bool on_host = setup.offload || setup.fsdp;
+  // Offloading, FSDP and GPipe keep the whole model's flat buffers in host memory: the first as
+  // the parameters, the others as the layout and the initial values their parts are cut from.
+  const bool on_host = setup.offload || setup.fsdp || setup.pipeline;
   t->params_ = std::make_unique<FlatParameters>(
       *t->model_, on_host ? torch::Device(torch::kCPU) : setup.device, compute,
       /*pinned=*/setup.offload && setup.device.is_cuda());
@@ -90,14 +99,27 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
                                                      setup.device, compute);
   }
-  if (on_host) {
+  if (setup.offload || setup.fsdp) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
                                                    t->shards_.get(), setup.comm);
     t->streamer_->set_recompute(setup.activation_checkpointing);
+    t->streamer_->set_blocks_in_flight(setup.blocks_in_flight);
+  }
+  if (setup.pipeline) {
+    if (Status st = t->create_stage(*arch, shape, compute); !st) return st.error();
   }
   t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {
-    if (setup.fsdp) {
+    if (t->stage_) {
+      // Each stage's sum of squares, its copies of tied weights left out, summed over stages.
+      Communicator* comm = setup.comm;
+      StageParameters* stage = t->stage_.get();
+      t->optimizer_->set_norm_reduction([comm, stage](torch::Tensor squares) {
+        squares -= stage->tied_squares();
+        comm->start_sum(squares)->wait();
+        return squares;
+      });
+    } else if (setup.fsdp) {
       Communicator* comm = setup.comm;
       t->optimizer_->set_norm_reduction([comm](torch::Tensor squares) {
         comm->start_sum(squares)->wait();
@@ -111,7 +133,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (!data) return data.error();
   t->data_ = std::move(*data);
 
-  const int world = t->world_size();
+  const int world = t->data_ranks();
   t->grad_accum_ = setup.grad_accum > 0 ? setup.grad_accum : std::max(1, job.grad_accum);
   const std::int64_t split = static_cast<std::int64_t>(t->grad_accum_) * world;
   if (job.batch_size % split != 0) {
@@ -121,8 +143,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   }
   t->micro_batch_ = job.batch_size / split;
   if (setup.cuda_graph) {
-    if (!GraphedStep::kAvailable || !setup.device.is_cuda() || world > 1 ||
-        !t->optimizer_->fused() || t->streamer_) {
+    if (!GraphedStep::kAvailable || !setup.device.is_cuda() || t->world_size() > 1 ||
+        !t->optimizer_->fused() || t->streamer_ || t->stage_) {
       return config_error("cuda_graph",
                           "a CUDA graph needs one CUDA device, one rank, no offloading or sharding, AdamW "
                           "and a CUDA PyTorch >= 2.4");
@@ -150,6 +172,73 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
+Status Trainer::create_stage(const ModelArchitecture& arch, const ModelShapeOptions& shape,
+                             torch::ScalarType compute) {
+  const int stages = world_size();
+  const int blocks = static_cast<int>(model_->blocks().size());
+  if (stages > blocks) {
+    return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
+                                               stages, blocks));
+  }
+  if (setup_.balance != "time" && setup_.balance != "memory") {
+    return config_error("balance",
+                        fmt::format("balance \"{}\": expected \"time\" or \"memory\"",
+                                    setup_.balance));
+  }
+  // Block costs from the zoo's shapes of this model: forward FLOPs, or bytes of weights with
+  // their gradient and AdamW state plus activations of the whole batch. Parameter counts when
+  // the zoo's block sequence is not the model's.
+  std::vector<double> costs(static_cast<std::size_t>(blocks), 0);
+  auto zoo = find_model(arch.name, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
+  if (zoo && static_cast<int>(zoo->blocks.size()) == blocks) {
+    for (std::size_t b = 0; b < costs.size(); ++b) {
+      const BlockShape& s = zoo->blocks[b];
+      costs[b] = setup_.balance == "time"
+                     ? s.forward_flops
+                     : 16.0 * static_cast<double>(s.weight_params()) +
+                           s.activation_bytes * static_cast<double>(setup_.job.batch_size);
+    }
+  } else {
+    for (const FlatParameters::Entry& e : params_->entries()) {
+      const auto& names = model_->block_names();
+      const auto b = std::find(names.begin(), names.end(), e.block) - names.begin();
+      costs[static_cast<std::size_t>(b)] += static_cast<double>(e.numel);
+    }
+  }
+  stage_bounds_ = balanced_stages(costs, stages);
+  const int r = rank();
+  const int first = stage_bounds_[static_cast<std::size_t>(r)];
+  const int last = stage_bounds_[static_cast<std::size_t>(r) + 1];
+  stage_ = std::make_unique<StageParameters>(*model_, *params_, stage_bounds_, r, setup_.device,
+                                             compute);
+  const torch::NoGradGuard no_grad;
+  for (int b = first; b < last; ++b) {
+    for (torch::Tensor& t : model_->blocks()[static_cast<std::size_t>(b)]->buffers()) {
+      t.set_data(t.to(setup_.device));
+    }
+  }
+  schedule_ = std::make_unique<PipelineSchedule>(*model_, first, last, r, stages, setup_.comm,
+                                                 setup_.device);
+  schedule_->set_recompute(setup_.activation_checkpointing);
+  return Status::Ok();
+}
+
+void Trainer::share_stage_buffers() {
+  if (!stage_ || world_size() == 1) return;
+  const torch::NoGradGuard no_grad;
+  for (std::size_t b = 0; b < model_->blocks().size(); ++b) {
+    const int b_int = static_cast<int>(b);
+    const bool mine = b_int >= stage_bounds_[static_cast<std::size_t>(rank())] &&
+                      b_int < stage_bounds_[static_cast<std::size_t>(rank()) + 1];
+    for (torch::Tensor& t : model_->blocks()[b]->buffers()) {
+      torch::Tensor sum = mine ? t.to(setup_.device, /*non_blocking=*/false, /*copy=*/true)
+                               : torch::zeros_like(t, t.options().device(setup_.device));
+      setup_.comm->start_sum(sum)->wait();
+      t.copy_(sum);
+    }
+  }
+}
+
 torch::Tensor Trainer::forward(const torch::Tensor& input) {
   return streamer_ ? streamer_->forward(input) : model_->forward(input);
 }
@@ -168,7 +257,7 @@ StepStats Trainer::train_step() {
   s.lr = learning_rate(job.lr, step_, job.warmup_steps, total_steps_);
   auto batch = [&](int micro) {
     return data_->train_batch(
-        batch_positions(step_, job.batch_size, grad_accum_, micro, world_size(), rank()));
+        batch_positions(step_, job.batch_size, grad_accum_, micro, data_ranks(), data_rank()));
   };
   std::int64_t tokens = 0;
   double loss_sum = 0;
@@ -182,6 +271,17 @@ StepStats Trainer::train_step() {
     optimizer_->count_step();
     loss_sum = loss.item<double>();
     s.grad_norm = norm.item<double>();
+  } else if (schedule_) {
+    buffers().zero_grad();
+    std::vector<Batch> batches;
+    for (int micro = 0; micro < grad_accum_; ++micro) {
+      batches.push_back(batch(micro));
+      tokens += batches.back().tokens;
+    }
+    const torch::Tensor losses = schedule_->train(batches);
+    stage_->sum_tied_grads(setup_.comm);
+    s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
+    loss_sum = losses.item<double>();
   } else {
     buffers().zero_grad();
     if (streamer_) streamer_->begin_step();
@@ -197,12 +297,13 @@ StepStats Trainer::train_step() {
     loss_sum = losses.item<double>();
   }
   s.loss = loss_sum / grad_accum_;
-  if (setup_.comm) s.loss = setup_.comm->all_reduce_mean(s.loss);
+  // Stages: only the last has the loss.
+  if (setup_.comm) s.loss = setup_.comm->all_reduce_mean(s.loss) * (stage_ ? world_size() : 1);
   ++step_;
   synchronize(setup_.device);
   s.step = step_;
   s.samples = job.batch_size;
-  s.tokens = tokens * world_size();
+  s.tokens = tokens * data_ranks();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
@@ -213,10 +314,10 @@ double Trainer::evaluate(std::int64_t max_samples) {
   if (streamer_) streamer_->begin_step();
   // Each rank evaluates its share of the first `n` evaluation samples.
   const std::int64_t n = std::min(max_samples, data_->eval_samples());
-  const std::int64_t per_rank = std::max<std::int64_t>(1, n / world_size());
+  const std::int64_t per_rank = std::max<std::int64_t>(1, n / data_ranks());
   // Sharded ranks gather blocks for every batch, so all must run as many: with fewer samples
   // than ranks every rank evaluates the first ones.
-  const std::int64_t first = shards_ && n < world_size() ? 0 : rank() * per_rank;
+  const std::int64_t first = shards_ && n < world_size() ? 0 : data_rank() * per_rank;
   double sum = 0;
   std::int64_t batches = 0;
   for (std::int64_t offset = 0; offset < per_rank && first + offset < data_->eval_samples();
@@ -224,29 +325,37 @@ double Trainer::evaluate(std::int64_t max_samples) {
     const std::int64_t count =
         std::min({micro_batch_, per_rank - offset, data_->eval_samples() - first - offset});
     const Batch batch = data_->eval_batch(first + offset, count);
-    sum += model_->loss(forward(batch.input), batch.target).item<double>();
+    sum += (schedule_ ? schedule_->evaluate(batch)
+                      : model_->loss(forward(batch.input), batch.target))
+               .item<double>();
     ++batches;
   }
   if (streamer_) streamer_->end_step();
   model_->train();
   const double mean = batches > 0 ? sum / static_cast<double>(batches) : 0;
-  return setup_.comm ? setup_.comm->all_reduce_mean(mean) : mean;
+  if (!setup_.comm) return mean;
+  // Stages: only the last has the loss.
+  return setup_.comm->all_reduce_mean(mean) * (stage_ ? world_size() : 1);
 }
 
 torch::Tensor Trainer::full_master() {
-  return shards_ ? shards_->gather_full(shards_->master(), setup_.comm) : params_->master();
+  if (shards_) return shards_->gather_full(shards_->master(), setup_.comm);
+  if (stage_) return stage_->gather_full(stage_->master(), setup_.comm);
+  return params_->master();
 }
 
 Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   Result<std::string> where = std::string();
   const CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
                               world_size(), grad_accum_};
-  if (shards_) {
+  if (shards_ || stage_) {
     // Checkpoints keep the whole model's layout: every rank gathers, rank 0 writes.
+    share_stage_buffers();
     const torch::Tensor master = full_master();
     std::vector<torch::Tensor> states;
     for (const auto& [name, tensor] : optimizer_->state()) {
-      states.push_back(shards_->gather_full(*tensor, setup_.comm));
+      states.push_back(shards_ ? shards_->gather_full(*tensor, setup_.comm)
+                               : stage_->gather_full(*tensor, setup_.comm));
     }
     if (rank() == 0) {
       params_->master().copy_(master);
@@ -267,16 +376,19 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   expect.job = setup_.job.name;
   expect.model = setup_.job.model;
   CheckpointState state;
-  if (shards_) {
-    // Every rank reads the whole model and keeps its shards.
+  if (shards_ || stage_) {
+    // Every rank reads the whole model and keeps its part.
     FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
     auto found = read_checkpoint(dir, *model_, *params_, whole, expect, &state);
     if (!found || !*found) return found;
     const torch::NoGradGuard no_grad;
-    shards_->master().copy_(shards_->shard_of(params_->master()));
-    shards_->publish();
+    auto part = [&](const torch::Tensor& full) {
+      return shards_ ? shards_->shard_of(full) : stage_->part_of(full);
+    };
+    buffers().master().copy_(part(params_->master()));
+    buffers().publish();
     for (std::size_t i = 0; i < whole.state().size(); ++i) {
-      optimizer_->state()[i].second->copy_(shards_->shard_of(*whole.state()[i].second));
+      optimizer_->state()[i].second->copy_(part(*whole.state()[i].second));
     }
     optimizer_->set_steps(whole.steps());
     step_ = state.step;

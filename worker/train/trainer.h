@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -23,7 +24,9 @@
 #include "train/gradient_reducer.h"
 #include "train/graphed_step.h"
 #include "train/parameters.h"
+#include "train/pipeline_schedule.h"
 #include "train/sharded_parameters.h"
+#include "train/stage_parameters.h"
 
 namespace saturn::worker {
 
@@ -47,6 +50,15 @@ struct TrainerSetup {
   // gathered twice and only its input is kept); false keeps the block gathered, activations
   // saved, from forward to backward. Offloading always recomputes.
   bool activation_checkpointing = true;
+  // Offloading: streamed blocks on the device at once (BlockStreamer::set_blocks_in_flight).
+  int blocks_in_flight = 2;
+  // GPipe: one pipeline stage per rank (pipeline_schedule.h), each rank's blocks and optimizer
+  // state only (stage_parameters.h); grad_accum is the number of micro-batches of the
+  // fill-drain schedule, and activation_checkpointing recomputes each stage's activations.
+  bool pipeline = false;
+  // How stages are balanced: "time" (the zoo's forward FLOPs per block) or "memory" (weights,
+  // optimizer state and activations per block).
+  std::string balance = "time";
 };
 
 struct StepStats {
@@ -67,16 +79,19 @@ class Trainer {
 
   const JobSpec& job() const { return setup_.job; }
   Model& model() { return *model_; }
-  // The model's layout and, except under FSDP, its parameters (FSDP: the initial ones; see
-  // full_master()).
+  // The model's layout and, except under FSDP and GPipe, its parameters (there: the initial
+  // ones; see full_master()).
   FlatParameters& parameters() { return *params_; }
-  // The current fp32 weights in FlatParameters' layout; under FSDP gathered from every rank
-  // (every rank must call it).
+  // The current fp32 weights in FlatParameters' layout; under FSDP and GPipe gathered from
+  // every rank (every rank must call it).
   torch::Tensor full_master();
   int rank() const { return setup_.comm ? setup_.comm->rank() : 0; }
   int world_size() const { return setup_.comm ? setup_.comm->world_size() : 1; }
   int grad_accum() const { return grad_accum_; }
   std::int64_t micro_batch() const { return micro_batch_; }  // samples per rank per micro-step
+  // GPipe: the first block of each stage, then the block count (stages + 1 entries); empty
+  // otherwise.
+  const std::vector<int>& stage_bounds() const { return stage_bounds_; }
   // Optimizer steps in the whole job (steps, or epochs x training samples / batch, rounded up).
   std::int64_t total_steps() const { return total_steps_; }
   std::int64_t step() const { return step_; }  // steps done
@@ -113,8 +128,24 @@ class Trainer {
   std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
   std::unique_ptr<BlockStreamer> streamer_;  // offload and FSDP
   std::unique_ptr<ShardedParameters> shards_;  // FSDP only
-  // What the optimizer updates: the shards (FSDP) or the whole model.
-  FlatBuffers& buffers() { return shards_ ? static_cast<FlatBuffers&>(*shards_) : *params_; }
+  std::unique_ptr<StageParameters> stage_;     // GPipe only
+  std::unique_ptr<PipelineSchedule> schedule_;  // GPipe only
+  std::vector<int> stage_bounds_;               // GPipe only
+  // What the optimizer updates: the shards (FSDP), the stage (GPipe) or the whole model.
+  FlatBuffers& buffers() {
+    if (shards_) return *shards_;
+    if (stage_) return *stage_;
+    return *params_;
+  }
+  // Ranks the batch is split over (data parallelism; pipeline stages share every sample) and
+  // this rank's place among them.
+  int data_ranks() const { return stage_ ? 1 : world_size(); }
+  int data_rank() const { return stage_ ? 0 : rank(); }
+  // GPipe: fills stage_bounds_, stage_ and schedule_.
+  Status create_stage(const ModelArchitecture& arch, const ModelShapeOptions& shape,
+                      torch::ScalarType compute);
+  // GPipe: every stage's BatchNorm statistics into every rank's model (for checkpoints).
+  void share_stage_buffers();
   int grad_accum_ = 1;
   std::int64_t micro_batch_ = 1;
   std::int64_t total_steps_ = 0;

@@ -1,0 +1,192 @@
+// GPipe (TrainerSetup::pipeline): stages balanced over the block sequence; two Gloo stages in
+// this process give the same losses, weights and evaluation as `single` on the same batch
+// (GPT with its LM head tied across stages, ResNet with BatchNorm; with and without activation
+// checkpointing; two and four micro-batches); one stage equals `single` too; a pipeline's
+// checkpoint holds the whole model and resumes under `single`, and the reverse.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "local_group.h"
+#include "tiny_text_job.h"
+#include "train/trainer.h"
+
+namespace saturn::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PipelineOptions {
+  bool pipeline = true;
+  bool checkpointing = false;
+  std::string balance = "time";
+};
+
+std::unique_ptr<Trainer> make(const JobSpec& job, PipelineOptions o, Communicator* comm = nullptr) {
+  TrainerSetup setup{job, text_workdir("gpipe").string(), torch::kCPU, comm};
+  setup.pipeline = o.pipeline;
+  setup.activation_checkpointing = o.checkpointing;
+  setup.balance = o.balance;
+  auto t = Trainer::create(setup);
+  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
+  return t.ok() ? std::move(*t) : nullptr;
+}
+
+std::unique_ptr<Trainer> make_single(const JobSpec& job) {
+  return make(job, PipelineOptions{false});
+}
+
+// Runs `steps` steps of `job` on two stages (threads); calls `after(rank, trainer)` on both at
+// the end (collectives allowed). Losses as rank 0 reports them.
+template <typename After>
+void two_stages(const JobSpec& job, PipelineOptions o, int port, int steps,
+                std::vector<double>* losses, After after) {
+  auto comms = local_group(2, port);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      auto t = make(job, o, comms[static_cast<std::size_t>(r)].get());
+      ASSERT_TRUE(t);
+      for (int i = 0; i < steps; ++i) {
+        const double loss = t->train_step().loss;
+        if (r == 0 && losses) losses->push_back(loss);
+      }
+      after(r, *t);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+JobSpec resnet_job() {
+  JobSpec job;
+  job.name = "resnet";
+  job.model = "resnet-tiny";
+  job.data.format = "synthetic-images";
+  job.data.samples = 64;
+  job.data.image_size = 32;
+  job.lr = 0.05;
+  job.optimizer = "sgd";
+  job.momentum = 0.9;
+  job.batch_size = 8;
+  job.grad_accum = 2;
+  job.steps = 3;
+  job.seed = 2;
+  return job;
+}
+
+TEST(BalancedStages, LeastLargestStage) {
+  EXPECT_EQ(balanced_stages({1, 1, 1, 1}, 2), (std::vector<int>{0, 2, 4}));
+  EXPECT_EQ(balanced_stages({0, 5, 5, 5, 5, 10}, 2), (std::vector<int>{0, 4, 6}));
+  EXPECT_EQ(balanced_stages({3, 1, 1, 1}, 3), (std::vector<int>{0, 1, 2, 4}));
+  EXPECT_EQ(balanced_stages({7}, 1), (std::vector<int>{0, 1}));
+  // Every stage keeps at least one block, even of zero cost.
+  const std::vector<int> b = balanced_stages({0, 0, 0, 9}, 4);
+  EXPECT_EQ(b, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(Gpipe, OneStageEqualsSingle) {
+  const JobSpec job = tiny_text_job(8, 2);
+  auto single = make_single(job), pipe = make(job, {});
+  ASSERT_TRUE(pipe);
+  EXPECT_EQ(pipe->stage_bounds(), (std::vector<int>{0, 4}));
+  while (single->step() < single->total_steps()) {
+    EXPECT_NEAR(single->train_step().loss, pipe->train_step().loss, 1e-5);
+  }
+  EXPECT_TRUE(torch::allclose(single->full_master(), pipe->full_master(), 1e-4, 1e-6));
+  EXPECT_NEAR(single->evaluate(16), pipe->evaluate(16), 1e-5);
+}
+
+void expect_two_stages_equal_single(const JobSpec& job, PipelineOptions o, int port) {
+  auto single = make_single(job);
+  std::vector<double> expected;
+  while (single->step() < single->total_steps()) expected.push_back(single->train_step().loss);
+  const torch::Tensor want = single->full_master();
+  const double want_eval = single->evaluate(16);
+  std::vector<double> losses;
+  two_stages(job, o, port, static_cast<int>(expected.size()), &losses, [&](int r, Trainer& t) {
+    EXPECT_EQ(t.stage_bounds().size(), 3u);
+    EXPECT_TRUE(torch::allclose(t.full_master(), want, 1e-4, 1e-5))
+        << "rank " << r << ", checkpointing " << o.checkpointing << ", " << o.balance;
+    EXPECT_NEAR(t.evaluate(16), want_eval, 1e-4) << "rank " << r;
+  });
+  ASSERT_EQ(losses.size(), expected.size());
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    EXPECT_NEAR(losses[i], expected[i], 1e-4) << "step " << i + 1 << ", " << o.balance;
+  }
+}
+
+TEST(Gpipe, TwoStagesEqualSingleOnGptWithItsTiedHead) {
+#ifndef SATURN_WITH_GLOO
+  GTEST_SKIP() << "CPU ranks need Gloo; this build has none";
+#endif
+  JobSpec job = tiny_text_job(8, 4);  // four micro-batches of two
+  job.steps = 4;
+  expect_two_stages_equal_single(job, {true, false, "time"}, 29781);
+  job.grad_accum = 2;
+  expect_two_stages_equal_single(job, {true, true, "memory"}, 29783);
+}
+
+TEST(Gpipe, TwoStagesEqualSingleOnResNetWithBatchNorm) {
+#ifndef SATURN_WITH_GLOO
+  GTEST_SKIP() << "CPU ranks need Gloo; this build has none";
+#endif
+  expect_two_stages_equal_single(resnet_job(), {true, true, "time"}, 29785);
+}
+
+TEST(Gpipe, CheckpointsResumeAcrossTechniques) {
+#ifndef SATURN_WITH_GLOO
+  GTEST_SKIP() << "CPU ranks need Gloo; this build has none";
+#endif
+  const JobSpec job = tiny_text_job(8, 2);
+  auto reference = make_single(job);
+  std::vector<double> expected;
+  while (reference->step() < reference->total_steps()) {
+    expected.push_back(reference->train_step().loss);
+  }
+  // Two stages for 3 steps, then `single` to the end.
+  const fs::path from_pipe = text_workdir("gpipe") / "from-gpipe";
+  fs::remove_all(from_pipe);
+  two_stages(job, {}, 29787, 3, nullptr, [&](int, Trainer& t) {
+    ASSERT_TRUE(t.save_checkpoint(from_pipe.string()).ok());
+  });
+  auto single = make_single(job);
+  auto restored = single->restore_checkpoint(from_pipe.string());
+  ASSERT_TRUE(restored.ok() && *restored) << (restored.ok() ? "" : restored.error().to_string());
+  for (std::size_t i = 3; i < expected.size(); ++i) {
+    EXPECT_NEAR(single->train_step().loss, expected[i], 1e-4) << "step " << i + 1;
+  }
+  // `single` for 3 steps, then two stages to the end.
+  const fs::path from_single = text_workdir("gpipe") / "from-single";
+  fs::remove_all(from_single);
+  auto first = make_single(job);
+  for (int i = 0; i < 3; ++i) first->train_step();
+  ASSERT_TRUE(first->save_checkpoint(from_single.string()).ok());
+  auto comms = local_group(2, 29789);
+  std::vector<double> losses(expected.size(), 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      auto t = make(job, {}, comms[static_cast<std::size_t>(r)].get());
+      ASSERT_TRUE(t);
+      auto found = t->restore_checkpoint(from_single.string());
+      ASSERT_TRUE(found.ok() && *found);
+      while (t->step() < t->total_steps()) {
+        const StepStats s = t->train_step();
+        if (r == 0) losses[static_cast<std::size_t>(s.step) - 1] = s.loss;
+      }
+      const torch::Tensor master = t->full_master();
+      if (r == 0) EXPECT_TRUE(torch::allclose(master, reference->full_master(), 1e-4, 1e-5));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 3; i < expected.size(); ++i) {
+    EXPECT_NEAR(losses[i], expected[i], 1e-4) << "step " << i + 1;
+  }
+}
+
+TEST(BalancedStages, RejectsMoreStagesThanBlocks) {
+  EXPECT_THROW(balanced_stages({1, 1}, 3), c10::Error);
+}
+
+}  // namespace
+}  // namespace saturn::worker

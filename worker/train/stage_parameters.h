@@ -1,0 +1,72 @@
+// One pipeline stage's parameters (GPipe): the flat buffers of the stage's contiguous run of
+// model blocks, on the stage's device, plus a copy of every tied parameter its blocks use that
+// another stage owns (GPT's LM head, in the last stage, uses the token embedding of block 0).
+//
+// Layout of master / compute / grad: [0, own_numel()) is FlatParameters' slice
+// [own_offset(), own_offset() + own_numel()) (the stage's blocks, in model order), followed by
+// the copies. The stage's blocks' parameters are views of compute and their gradients views of
+// grad, so FlatOptimizer updates the stage as it would the whole model. A copy and its owner
+// stay equal: sum_tied_grads() adds their gradients across stages before the step, and both
+// take the same update. tied_squares() is what the copies add to the stage's sum of squared
+// gradients, so that the clipping norm counts each parameter once.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/model.h"
+#include "train/communicator.h"
+#include "train/parameters.h"
+
+namespace saturn::worker {
+
+class StageParameters : public FlatBuffers {
+ public:
+  // Stage `stage` of the partition `bounds` (stage s holds blocks [bounds[s], bounds[s + 1]))
+  // of `model`, whose parameters are views of `full` (FlatParameters, any device): copies its
+  // part of full's master weights to `device`, the compute copy in `compute_dtype`, a zero
+  // gradient, and points the stage's blocks' parameters at them.
+  StageParameters(Model& model, FlatParameters& full, const std::vector<int>& bounds, int stage,
+                  torch::Device device, torch::ScalarType compute_dtype);
+
+  std::int64_t own_offset() const { return own_offset_; }
+  std::int64_t own_numel() const { return own_numel_; }
+
+  // Sums every tied parameter's gradient over the stages that hold it (its owner and its
+  // copies), in place. Every rank takes part, even one without tied parameters; `comm` may be
+  // null with one stage.
+  void sum_tied_grads(Communicator* comm);
+  // Sum of squares of the copies' gradients (fp32 scalar on the device; 0 without copies).
+  torch::Tensor tied_squares() const;
+
+  // A tensor in this stage's layout (master or an optimizer state), every stage's own part
+  // assembled into the full layout (FlatParameters::numel() elements, fp32, on the CPU). Every
+  // rank takes part; `comm` may be null with one stage.
+  torch::Tensor gather_full(const torch::Tensor& part, Communicator* comm) const;
+  // This stage's part of a tensor in the full layout (own slice, then the copies), on the
+  // stage's device.
+  torch::Tensor part_of(const torch::Tensor& full) const;
+
+ private:
+  // A parameter used in one stage and owned (laid out) by another; every rank knows all of
+  // them, in the same order.
+  struct Tie {
+    std::int64_t full_offset = 0, numel = 0;  // its slice of the full layout
+    int owner = 0, user = 0;                  // stages
+    std::int64_t here = -1;  // where this stage keeps it (owner or user); -1: not here
+  };
+
+  int stage_;
+  std::int64_t full_numel_ = 0;
+  std::int64_t own_offset_ = 0, own_numel_ = 0;
+  std::vector<Tie> ties_;
+};
+
+// Stage bounds (stages + 1 block indices, from 0 to costs.size()) of the contiguous partition
+// of blocks with these costs into `stages` non-empty stages whose largest stage cost is least.
+// Needs 1 <= stages <= costs.size().
+std::vector<int> balanced_stages(const std::vector<double>& costs, int stages);
+
+}  // namespace saturn::worker

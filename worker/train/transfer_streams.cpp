@@ -1,0 +1,112 @@
+// TransferStreams: host-device copies on CUDA side streams; see transfer_streams.h.
+#include "train/transfer_streams.h"
+
+#ifdef SATURN_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace saturn::worker {
+
+#ifdef SATURN_WITH_CUDA
+
+struct TransferStreams::Side {
+  c10::cuda::CUDAStream in, out;
+  bool pending_out = false;
+};
+
+namespace {
+
+// Marks `t`'s memory as used by `stream`, so the caching allocator waits for that stream's
+// work before it reuses the memory.
+void record_use(const torch::Tensor& t, c10::cuda::CUDAStream stream) {
+  c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream);
+}
+
+}  // namespace
+
+TransferStreams::TransferStreams(torch::Device device) : device_(device) {
+  if (!device.is_cuda()) return;
+  const auto index = device.index() < 0 ? c10::cuda::current_device() : device.index();
+  side_.reset(new Side{c10::cuda::getStreamFromPool(false, index),
+                       c10::cuda::getStreamFromPool(false, index)});
+}
+
+TransferStreams::~TransferStreams() {
+  if (side_ && side_->pending_out) side_->out.synchronize();
+}
+
+InboundCopy TransferStreams::copy_in(const torch::Tensor& host) {
+  InboundCopy copy;
+  if (!side_) {
+    copy.tensor = torch::empty_like(host, host.options().device(device_));
+    copy.tensor.copy_(host);
+    return copy;
+  }
+  const c10::cuda::CUDAStreamGuard guard(side_->in);
+  copy.tensor = torch::empty_like(host, host.options().device(device_));
+  copy.tensor.copy_(host, /*non_blocking=*/true);
+  auto event = std::make_shared<at::cuda::CUDAEvent>();
+  event->record(side_->in);
+  copy.ready = event;
+  return copy;
+}
+
+torch::Tensor TransferStreams::use(const InboundCopy& copy) {
+  if (side_ && copy.ready) {
+    const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(side_->in.device_index());
+    static_cast<at::cuda::CUDAEvent*>(copy.ready.get())->block(current);
+    record_use(copy.tensor, current);
+  }
+  return copy.tensor;
+}
+
+void TransferStreams::copy_out(const torch::Tensor& device, torch::Tensor host) {
+  if (!side_) {
+    host.copy_(device);
+    return;
+  }
+  const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(side_->out.device_index());
+  at::cuda::CUDAEvent produced;
+  produced.record(current);
+  produced.block(side_->out);
+  const c10::cuda::CUDAStreamGuard guard(side_->out);
+  host.copy_(device, /*non_blocking=*/true);
+  record_use(device, side_->out);
+  side_->pending_out = true;
+}
+
+void TransferStreams::finish_out() {
+  if (side_ && side_->pending_out) {
+    side_->out.synchronize();
+    side_->pending_out = false;
+  }
+}
+
+#else  // no CUDA: plain copies
+
+struct TransferStreams::Side {};
+
+TransferStreams::TransferStreams(torch::Device device) : device_(device) {}
+TransferStreams::~TransferStreams() = default;
+
+InboundCopy TransferStreams::copy_in(const torch::Tensor& host) {
+  InboundCopy copy;
+  copy.tensor = torch::empty_like(host, host.options().device(device_));
+  copy.tensor.copy_(host);
+  return copy;
+}
+
+torch::Tensor TransferStreams::use(const InboundCopy& copy) { return copy.tensor; }
+
+void TransferStreams::copy_out(const torch::Tensor& device, torch::Tensor host) {
+  host.copy_(device);
+}
+
+void TransferStreams::finish_out() {}
+
+#endif
+
+}  // namespace saturn::worker

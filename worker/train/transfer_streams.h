@@ -1,0 +1,59 @@
+// Copies between pinned host memory and one CUDA device on side streams, so that they overlap
+// with the kernels of the compute stream (the stream current where a copy is requested): the
+// copy engine of offloading (block_streamer.h).
+//
+//   InboundCopy next = streams.copy_in(host_slice);  // queued now on the copy-in stream
+//   ...                                               // the compute stream keeps running
+//   torch::Tensor t = streams.use(next);               // the compute stream waits for the copy
+//   streams.copy_out(device_grad, host_grad_slice);    // after the compute stream's work so far
+//   streams.finish_out();                              // every copy out has landed in host memory
+//
+// Memory: a copied-in tensor is allocated on the copy-in stream and marked used by the compute
+// stream in use(), and a copied-out tensor is marked used by the copy-out stream, so that the
+// caching allocator reuses neither before the last stream using it is done with it.
+//
+// Without CUDA (a CPU device, a CPU build) available() is false and copies are plain copies on
+// the calling thread.
+#pragma once
+
+#include <memory>
+
+#include <torch/torch.h>
+
+namespace saturn::worker {
+
+// A host-to-device copy in flight.
+struct InboundCopy {
+  torch::Tensor tensor;         // on the device; read it only through TransferStreams::use()
+  std::shared_ptr<void> ready;  // the copy's completion (a CUDA event); null: already ordered
+};
+
+class TransferStreams {
+ public:
+  explicit TransferStreams(torch::Device device);
+  ~TransferStreams();
+  TransferStreams(const TransferStreams&) = delete;
+  TransferStreams& operator=(const TransferStreams&) = delete;
+
+  // True on a CUDA device in a CUDA build: copies run on side streams.
+  bool available() const { return side_ != nullptr; }
+
+  // A device copy of `host` (contiguous; pinned, for the copy to be asynchronous), queued on
+  // the copy-in stream.
+  InboundCopy copy_in(const torch::Tensor& host);
+  // The copied tensor, once the current stream has been made to wait for the copy.
+  torch::Tensor use(const InboundCopy& copy);
+  // Copies `device` into `host` (pinned, same shape and dtype) on the copy-out stream after
+  // the work queued so far on the current stream; `host` must not be read or written before
+  // finish_out().
+  void copy_out(const torch::Tensor& device, torch::Tensor host);
+  // Blocks until every copy_out() so far has completed.
+  void finish_out();
+
+ private:
+  struct Side;  // the CUDA streams
+  torch::Device device_;
+  std::unique_ptr<Side> side_;
+};
+
+}  // namespace saturn::worker
