@@ -252,7 +252,7 @@ TEST(WorkerCli, InfoListsTheTechniques) {
   const WorkerRun run = worker("info");
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("info"), nullptr);
-  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "fsdp", "offload"}));
+  EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "fsdp", "gpipe", "offload"}));
   EXPECT_TRUE((*run.last("info"))["features"].is_object());
 }
 
