@@ -57,23 +57,6 @@ void two_stages(const JobSpec& job, PipelineOptions o, int port, int steps,
   for (auto& t : threads) t.join();
 }
 
-JobSpec resnet_job() {
-  JobSpec job;
-  job.name = "resnet";
-  job.model = "resnet-tiny";
-  job.data.format = "synthetic-images";
-  job.data.samples = 64;
-  job.data.image_size = 32;
-  job.lr = 0.05;
-  job.optimizer = "sgd";
-  job.momentum = 0.9;
-  job.batch_size = 8;
-  job.grad_accum = 2;
-  job.steps = 3;
-  job.seed = 2;
-  return job;
-}
-
 TEST(BalancedStages, LeastLargestStage) {
   EXPECT_EQ(balanced_stages({1, 1, 1, 1}, 2), (std::vector<int>{0, 2, 4}));
   EXPECT_EQ(balanced_stages({0, 5, 5, 5, 5, 10}, 2), (std::vector<int>{0, 4, 6}));
@@ -130,7 +113,7 @@ TEST(Gpipe, TwoStagesEqualSingleOnResNetWithBatchNorm) {
 #ifndef SATURN_WITH_GLOO
   GTEST_SKIP() << "CPU ranks need Gloo; this build has none";
 #endif
-  expect_two_stages_equal_single(resnet_job(), {true, true, "time"}, 29785);
+  expect_two_stages_equal_single(tiny_resnet_job(/*accum=*/2, /*steps=*/3), {true, true, "time"}, 29785);
 }
 
 TEST(Gpipe, CheckpointsResumeAcrossTechniques) {

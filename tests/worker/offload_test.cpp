@@ -47,18 +47,7 @@ TEST(Offload, EqualsSingleOnGpt) { expect_same_training(gpt_job(1)); }
 TEST(Offload, EqualsSingleWithGradientAccumulation) { expect_same_training(gpt_job(2)); }
 
 TEST(Offload, EqualsSingleOnResNetWithBatchNorm) {
-  JobSpec job;
-  job.name = "resnet";
-  job.model = "resnet-tiny";
-  job.data.format = "synthetic-images";
-  job.data.samples = 64;
-  job.data.image_size = 32;
-  job.lr = 0.05;
-  job.optimizer = "sgd";
-  job.momentum = 0.9;
-  job.batch_size = 8;
-  job.steps = 4;
-  job.seed = 2;
+  const JobSpec job = tiny_resnet_job();
   expect_same_training(job);
   // BatchNorm statistics moved once per forward, as without streaming.
   auto single = make(job, false), offload = make(job, true);

@@ -1,5 +1,6 @@
 // Shared by the worker's training tests: a small text corpus in a test directory of its own and
-// a tiny GPT job on it (byte-level text, 32-token samples, AdamW with warm-up and clipping).
+// a tiny GPT job on it (byte-level text, 32-token samples, AdamW with warm-up and clipping); a
+// tiny ResNet job on synthetic images (BatchNorm, SGD with momentum).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -45,6 +46,24 @@ inline JobSpec tiny_text_job(int batch = 8, int accum = 1, std::int64_t steps = 
   j.steps = steps;
   j.seed = seed;
   return j;
+}
+
+// resnet-tiny on 64 synthetic 32 px images: batches of 8 in `accum` micro-steps, `steps` steps.
+inline JobSpec tiny_resnet_job(int accum = 1, std::int64_t steps = 4) {
+  JobSpec job;
+  job.name = "resnet";
+  job.model = "resnet-tiny";
+  job.data.format = "synthetic-images";
+  job.data.samples = 64;
+  job.data.image_size = 32;
+  job.lr = 0.05;
+  job.optimizer = "sgd";
+  job.momentum = 0.9;
+  job.batch_size = 8;
+  job.grad_accum = accum;
+  job.steps = steps;
+  job.seed = 2;
+  return job;
 }
 
 }  // namespace saturn::worker
