@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "compat.h"
+#include "crash_report.h"
 #include "events.h"
 #include "launcher.h"
 #include "memory_cap.h"
@@ -97,6 +98,7 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
   if (!env) return env.error();
   ctx.env = *env;
   events.set_rank(ctx.env.rank);
+  install_crash_report(ctx.env.rank);
   if (a.device_memory_bytes > 0 && ctx.env.local_rank < static_cast<int>(ctx.devices.size())) {
     cap_device_memory(ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)],
                       static_cast<std::size_t>(a.device_memory_bytes));
@@ -333,6 +335,7 @@ int main_impl(int argc, char** argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  install_crash_report(0);
   try {
     if (execute->parsed()) return run_execute(a, args, events);
     if (search->parsed()) return run_search(a, args, events);

@@ -1,11 +1,14 @@
 // FSDP (TrainerSetup::fsdp): two Gloo ranks in this process, each with a shard of every block,
 // give the same weights and losses as `single` on the same global batch (two micro-steps, with
-// activation checkpointing and without), evaluation included;
+// activation checkpointing and without, with the next block's gather prefetched and without,
+// shards in host memory), evaluation included;
 // one rank equals `single` too; an FSDP checkpoint holds the whole model and resumes under
 // `single`, and a `single` checkpoint resumes under FSDP.
 #include <gtest/gtest.h>
 
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "local_group.h"
 #include "tiny_text_job.h"
@@ -16,11 +19,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// FSDP's knobs.
+struct Knobs {
+  bool checkpointing = true;
+  int in_flight = 2;  // 1: no prefetching
+  bool offload_shards = false;
+};
+
 std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm = nullptr,
-                              bool checkpointing = true) {
-  TrainerSetup setup{job, text_workdir("fsdp").string(), torch::kCPU, comm};
+                              Knobs knobs = {}, torch::Device device = torch::kCPU) {
+  TrainerSetup setup{job, text_workdir("fsdp").string(), device, comm};
   setup.fsdp = fsdp;
-  setup.activation_checkpointing = checkpointing;
+  setup.activation_checkpointing = knobs.checkpointing;
+  setup.blocks_in_flight = knobs.in_flight;
+  setup.offload_shards = fsdp && knobs.offload_shards;
   auto t = Trainer::create(setup);
   EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
   return std::move(*t);
@@ -30,12 +42,12 @@ std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm 
 // on every rank at the end (collectives allowed).
 template <typename After>
 void two_rank_fsdp(const JobSpec& job, int port, int steps, std::vector<double>* losses,
-                   After after, bool checkpointing = true) {
+                   After after, Knobs knobs = {}) {
   auto comms = local_group(2, port);
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
-      auto t = make(job, true, comms[static_cast<std::size_t>(r)].get(), checkpointing);
+      auto t = make(job, true, comms[static_cast<std::size_t>(r)].get(), knobs);
       for (int i = 0; i < steps; ++i) {
         const double loss = t->train_step().loss;
         if (r == 0 && losses) losses->push_back(loss);
@@ -48,7 +60,7 @@ void two_rank_fsdp(const JobSpec& job, int port, int steps, std::vector<double>*
 
 TEST(Fsdp, OneRankEqualsSingle) {
   const JobSpec job = tiny_text_job(8, 2);
-  auto single = make(job, false), fsdp = make(job, true, nullptr, /*checkpointing=*/false);
+  auto single = make(job, false), fsdp = make(job, true, nullptr, {.checkpointing = false});
   while (single->step() < single->total_steps()) {
     EXPECT_NEAR(single->train_step().loss, fsdp->train_step().loss, 1e-5);
   }
@@ -64,25 +76,56 @@ TEST(Fsdp, TwoRanksEqualSingleOnTheSameGlobalBatch) {
   std::vector<double> expected;
   for (int i = 0; i < 4; ++i) expected.push_back(single->train_step().loss);
   const double single_eval = single->evaluate(16);
-  // With activation checkpointing and without: blocks gathered twice, or kept from forward to
-  // backward.
-  for (const bool checkpointing : {true, false}) {
+  // With activation checkpointing (blocks gathered twice) and without (kept from forward to
+  // backward); the next block's gather prefetched or not; shards on the host.
+  int port = 29761;  // 29761, 29763, 29765, 29767
+  for (const Knobs knobs : {Knobs{true, 2, false}, Knobs{false, 2, false}, Knobs{true, 1, false},
+                            Knobs{true, 2, true}}) {
+    const std::string what = fmt::format("checkpointing {}, {} in flight, offload {}",
+                                         knobs.checkpointing, knobs.in_flight,
+                                         knobs.offload_shards);
     std::vector<double> losses;
     two_rank_fsdp(
-        job, checkpointing ? 29771 : 29775, 4, &losses,
+        job, port, 4, &losses,
         [&](int r, Trainer& t) {
           EXPECT_EQ(t.micro_batch(), 2);
           const torch::Tensor master = t.full_master();
           EXPECT_TRUE(torch::allclose(master, single->full_master(), 1e-4, 1e-5))
-              << "rank " << r << ", checkpointing " << checkpointing;
-          EXPECT_NEAR(t.evaluate(16), single_eval, 1e-4) << "rank " << r;
+              << "rank " << r << ", " << what;
+          EXPECT_NEAR(t.evaluate(16), single_eval, 1e-4) << "rank " << r << ", " << what;
+          // Prefetching: every streamed block but the first of each pass was on its way.
+          if (knobs.in_flight > 1) {
+            EXPECT_GT(t.streamer()->blocks_fetched_ahead(), 0) << what;
+          } else {
+            EXPECT_EQ(t.streamer()->blocks_fetched_ahead(), 0) << what;
+          }
         },
-        checkpointing);
+        knobs);
+    port += 2;
     ASSERT_EQ(losses.size(), expected.size());
     for (std::size_t i = 0; i < losses.size(); ++i) {
-      EXPECT_NEAR(losses[i], expected[i], 1e-4) << i << ", checkpointing " << checkpointing;
+      EXPECT_NEAR(losses[i], expected[i], 1e-4) << i << ", " << what;
     }
   }
+}
+
+// On a GPU: one rank with its shard in pinned host memory (the optimizer on the host) and
+// gathers prefetched equals `single` on the same GPU (bf16 compute: a relative check).
+TEST(Fsdp, OnCudaWithShardsOnTheHostEqualsSingle) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  JobSpec job = tiny_text_job(8, 2);
+  const torch::Device cuda(torch::kCUDA, 0);
+  auto single = make(job, false, nullptr, {}, cuda);
+  auto fsdp = make(job, true, nullptr, {.checkpointing = true, .in_flight = 2,
+                                        .offload_shards = true}, cuda);
+  while (single->step() < single->total_steps()) {
+    const StepStats a = single->train_step();
+    const StepStats b = fsdp->train_step();
+    EXPECT_NEAR(a.loss, b.loss, 2e-2 * std::max(1.0, std::abs(a.loss))) << "step " << a.step;
+  }
+  const torch::Tensor a = single->full_master().cpu(), b = fsdp->full_master().cpu();
+  EXPECT_LT(((a - b).norm() / a.norm()).item<double>(), 1e-2);
+  EXPECT_GT(fsdp->streamer()->blocks_fetched_ahead(), 0);
 }
 
 TEST(Fsdp, CheckpointsResumeAcrossTechniques) {

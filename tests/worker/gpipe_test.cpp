@@ -158,7 +158,9 @@ TEST(Gpipe, CheckpointsResumeAcrossTechniques) {
         if (r == 0) losses[static_cast<std::size_t>(s.step) - 1] = s.loss;
       }
       const torch::Tensor master = t->full_master();
-      if (r == 0) EXPECT_TRUE(torch::allclose(master, reference->full_master(), 1e-4, 1e-5));
+      if (r == 0) {
+        EXPECT_TRUE(torch::allclose(master, reference->full_master(), 1e-4, 1e-5));
+      }
     });
   }
   for (auto& t : threads) t.join();

@@ -1,8 +1,10 @@
 // saturn-worker as a process: the event stream of execute and search, two CPU ranks through the
-// launcher, stopping on SIGTERM with a checkpoint and resuming, and bad input as an `error`
-// event with its kind and exit code.
+// launcher, stopping on SIGTERM with a checkpoint and resuming, a fatal signal and bad input as
+// `error` events with their kind and exit code.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +73,10 @@ fs::path workdir() {
          "    data: {format: text, path: text.txt, seq_len: 32}\n"
          "    lr: 3e-3\n    batch_size: 8\n    steps: 12\n    eval_every: 6\n"
          "    gpus: [1, 2]\n    techniques: [single, ddp]\n";
+  std::ofstream(dir / "long.yaml")  // runs until stopped
+      << "jobs:\n  - name: long\n    model: gpt2-tiny\n"
+         "    data: {format: text, path: text.txt, seq_len: 32}\n"
+         "    lr: 3e-3\n    batch_size: 8\n    steps: 1000000\n    gpus: 1\n    techniques: single\n";
   std::ofstream(dir / "nodata.yaml")
       << "jobs:\n  - name: n\n    model: gpt2-tiny\n"
          "    data: {format: text, path: missing.txt, seq_len: 32}\n"
@@ -168,19 +174,24 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GE((*o)["tried"].size(), 1u);
 }
 
-TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
-  const fs::path ck = workdir() / "ck-stop";
-  fs::remove_all(ck);
+// Runs saturn-worker with `args` (no shell) and sends it `sig` once it has reported step
+// `at_step`; `status` gets its wait status.
+WorkerRun worker_signalled(const std::vector<std::string>& args, int sig, int at_step,
+                           int* status) {
   int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+  if (pipe(fds) != 0) return {};
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], 1);
     close(fds[0]);
-    const std::string job_path = (workdir() / "job.yaml").string();
-    execl(SATURN_WORKER_PATH, SATURN_WORKER_PATH, "execute", "--job", job_path.c_str(),
-          "--technique", "ddp", "--devices", "cpu:0,cpu:1", "--checkpoint", ck.c_str(),
-          static_cast<char*>(nullptr));
+    const int null = open("/dev/null", O_WRONLY);  // the crash report's backtrace
+    if (null >= 0) dup2(null, 2);
+    const rlimit no_core{0, 0};  // a fatal signal leaves no core file behind
+    setrlimit(RLIMIT_CORE, &no_core);
+    std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SATURN_WORKER_PATH, argv.data());
     _exit(127);
   }
   close(fds[1]);
@@ -192,15 +203,26 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
     std::string line(buffer);
     line.pop_back();
     collect(run, line);
-    if (!signalled && run.last("step") && (*run.last("step"))["step"] >= 2) {
-      kill(pid, SIGTERM);
+    if (!signalled && run.last("step") && (*run.last("step"))["step"] >= at_step) {
+      kill(pid, sig);
       signalled = true;
     }
   }
   fclose(out);
+  waitpid(pid, status, 0);
+  run.code = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  return run;
+}
+
+TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
+  const fs::path ck = workdir() / "ck-stop";
+  fs::remove_all(ck);
   int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_EQ(WEXITSTATUS(status), protocol::kExitStopped);
+  const WorkerRun run = worker_signalled(
+      {"execute", "--job", (workdir() / "job.yaml").string(), "--technique", "ddp", "--devices",
+       "cpu:0,cpu:1", "--checkpoint", ck.string()},
+      SIGTERM, 2, &status);
+  EXPECT_EQ(run.code, protocol::kExitStopped);
   ASSERT_NE(run.last("stopped"), nullptr);
   const int stopped_at = (*run.last("stopped"))["step"];
   EXPECT_LT(stopped_at, 12);
@@ -212,6 +234,25 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
   EXPECT_TRUE((*again.last("started"))["resumed"].get<bool>());
   EXPECT_EQ((*again.last("started"))["step"], stopped_at);
   EXPECT_EQ((*again.last("done"))["step"], 12);
+}
+
+// A worker that dies of a fatal signal says so: an `error` event naming the signal and what it
+// was doing, then death by that signal (not a silent exit, not a hang).
+TEST(WorkerCli, FatalSignalIsAnErrorEventNamingItAndThePhase) {
+  int status = 0;
+  const WorkerRun run = worker_signalled({"execute", "--job", (workdir() / "long.yaml").string(),
+                                          "--technique", "single", "--devices", "cpu"},
+                                         SIGSEGV, 1, &status);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+  EXPECT_TRUE(run.other.empty()) << run.other.front();
+  const json* e = run.last("error");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ((*e)["kind"], "internal");
+  EXPECT_EQ((*e)["signal"], "SIGSEGV");
+  const std::string message = (*e)["message"];
+  EXPECT_NE(message.find("SIGSEGV during execute: training"), std::string::npos) << message;
+  EXPECT_EQ(run.last("done"), nullptr);
 }
 
 TEST(WorkerCli, BadInputIsAnErrorEventWithItsKindAndExitCode) {

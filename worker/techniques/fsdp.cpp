@@ -4,9 +4,15 @@
 // forward pass; with activation checkpointing they are dropped and gathered again for its
 // backward pass, which recomputes its activations, without it they stay gathered in between.
 // Its gradient is reduce-scattered into the shards as soon as the block is done
-// (train/block_streamer.h). The first and last blocks stay gathered for the whole step. Search
-// tries gradient accumulation like `ddp` and, for each micro-batch, blocks kept gathered from
-// forward to backward before activation checkpointing.
+// (train/block_streamer.h). The first and last blocks stay gathered for the whole step. With
+// prefetching the next block's all-gather runs while a block computes. With CPU offload the
+// shards and their optimizer state live in host memory and the optimizer step runs there.
+//
+// Params: grad_accum, activation_checkpointing (default true), prefetch (default true),
+// cpu_offload (default false). Search tries, without CPU offload and then with it, each
+// micro-batch size like `ddp` (largest first) with blocks kept gathered from forward to
+// backward and prefetching, then activation checkpointing with prefetching, then without
+// prefetching (one block gathered less); the first setting that fits wins.
 #include <fmt/format.h>
 
 #include "techniques/trainer_technique.h"
@@ -20,14 +26,18 @@ class Fsdp final : public TrainerTechnique {
  public:
   std::string name() const override { return "fsdp"; }
   int processes(int devices) const override { return devices; }
-  // For each micro-batch size (largest first): blocks kept gathered from forward to backward,
-  // then activation checkpointing (less memory, one more forward pass per block).
+  // Fastest first: each step of the order below saves device memory and usually costs time.
   std::vector<json> candidates(const JobSpec& job, int devices) const override {
     std::vector<json> out;
-    for (json c : accumulation_candidates(job, devices)) {
-      for (const bool checkpointing : {false, true}) {
-        c["activation_checkpointing"] = checkpointing;
-        out.push_back(c);
+    for (const bool cpu_offload : {false, true}) {
+      for (json c : accumulation_candidates(job, devices)) {
+        c["cpu_offload"] = cpu_offload;
+        for (const auto& [checkpointing, prefetch] :
+             {std::pair{false, true}, std::pair{true, true}, std::pair{true, false}}) {
+          c["activation_checkpointing"] = checkpointing;
+          c["prefetch"] = prefetch;
+          out.push_back(c);
+        }
       }
     }
     return out;
@@ -38,6 +48,8 @@ class Fsdp final : public TrainerTechnique {
     setup->grad_accum = params.value("grad_accum", 0);
     setup->fsdp = true;
     setup->activation_checkpointing = params.value("activation_checkpointing", true);
+    setup->blocks_in_flight = params.value("prefetch", true) ? 2 : 1;
+    setup->offload_shards = params.value("cpu_offload", false);
     return Status::Ok();
   }
 };

@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "crash_report.h"
+
 namespace saturn::worker {
 namespace {
 
@@ -83,13 +85,17 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
 // A checkpoint that cannot be written here (a small TMPDIR) costs the estimate, not the trial.
 void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurement* m) {
   auto e0 = std::chrono::steady_clock::now();
-  trainer.evaluate(kEvalSamples);
+  {
+    const CrashPhase phase("measure: evaluation probe");
+    trainer.evaluate(kEvalSamples);
+  }
   m->eval_s = seconds_since(e0);
   const char* tmpdir = std::getenv("TMPDIR");
   const std::string tmp = tmpdir && *tmpdir ? tmpdir : "/tmp";
   const std::string probe =
       fmt::format("{}/saturn-checkpoint-probe-{}-{}", tmp, ::getpid(), ctx.env.master_port);
   e0 = std::chrono::steady_clock::now();
+  const CrashPhase phase("measure: checkpoint probe");
   auto written = trainer.save_checkpoint(probe);
   m->checkpoint_s = written ? seconds_since(e0) : 0;
   if (ctx.env.rank == 0) {
@@ -115,12 +121,14 @@ Status TrainerTechnique::configure_from(const RunContext& ctx, const json& param
 
 Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& params, int warmup,
                                             int steps) const {
+  const CrashPhase measuring("measure");
   auto rank = setup_rank(ctx);
   if (!rank) return rank.error();
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
   if (Status s = configure_from(ctx, params, &setup); !s) return s.error();
   auto trainer = Trainer::create(setup);
   if (!trainer) return trainer.error();
+  const CrashPhase stepping("measure: training steps");
   double warmup_s = 0;
   for (int i = 0; i < warmup; ++i) warmup_s += (*trainer)->train_step().seconds;
   const double ready_s = process_age_s();
@@ -141,6 +149,8 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
   m.startup_s = ready_s - warmup_s + std::max(0.0, warmup_s - warmup * m.step_s);
   if (ctx.probes) probe_eval_and_checkpoint(ctx, **trainer, &m);
   m.peak_memory_bytes = peak_memory_bytes(rank->device);
+  const CrashPhase teardown("measure: freeing the trainer");
+  trainer->reset();
   return m;
 }
 
@@ -151,6 +161,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
                 {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
     return protocol::exit_code_for(kind);
   };
+  const CrashPhase executing("execute");
   auto rank = setup_rank(ctx);
   if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
@@ -185,6 +196,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   const auto t0 = std::chrono::steady_clock::now();
   auto checkpoint = [&]() -> bool {
     if (options.checkpoint_dir.empty()) return true;
+    const CrashPhase phase("execute: checkpoint");
     const auto c0 = std::chrono::steady_clock::now();
     auto where = trainer.save_checkpoint(options.checkpoint_dir);
     if (!where) {
@@ -199,6 +211,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
     return true;
   };
   double loss = 0;
+  const CrashPhase training("execute: training");
   while (trainer.step() < until) {
     bool stop = ctx.stop && ctx.stop->load();
     if (rank->comm) stop = rank->comm->all_reduce_mean(stop ? 1.0 : 0.0) > 0;

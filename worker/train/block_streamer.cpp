@@ -105,20 +105,42 @@ void BlockStreamer::park(Unit& u) {
 
 BlockStreamer::~BlockStreamer() {
   for (Unit& u : units_) {
+    drop_incoming(u);
     if (u.device_params.defined()) release(u, /*keep_grad=*/false);
   }
+}
+
+void BlockStreamer::start_gather(Unit& u) {
+  const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
+  u.gathered = torch::empty({su.shard_numel * shards_->world()},
+                            shards_->compute().options().device(device_).pinned_memory(false));
+  u.gathering = shards_->start_gather(static_cast<std::size_t>(u.shard_unit), u.gathered, comm_);
+}
+
+void BlockStreamer::drop_incoming(Unit& u) {
+  // A gather in flight writes into u.gathered, and every rank's copy of it must complete.
+  if (u.gathering) u.gathering->wait();
+  u.gathering.reset();
+  u.gathered = torch::Tensor();
+  u.incoming = InboundCopy();
 }
 
 void BlockStreamer::materialise(Unit& u, bool with_grad) {
   const torch::NoGradGuard no_grad;
   if (shards_) {
     if (u.shard_unit < 0) return;
-    const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
-    u.device_params = torch::empty({su.shard_numel * shards_->world()},
-                                   shards_->compute().options().device(device_));
-    shards_->gather(static_cast<std::size_t>(u.shard_unit), u.device_params, comm_);
+    if (u.gathering) {
+      ++fetched_ahead_;
+    } else {
+      start_gather(u);
+    }
+    u.gathering->wait();
+    u.gathering.reset();
+    u.device_params = std::move(u.gathered);
+    u.gathered = torch::Tensor();
   } else {
     // The host slice is not written before the step ends (the optimizer runs after end_step()).
+    if (u.incoming.tensor.defined()) ++fetched_ahead_;
     InboundCopy copy = u.incoming.tensor.defined()
                            ? std::move(u.incoming)
                            : transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
@@ -185,7 +207,7 @@ void BlockStreamer::end_step() {
   // Resident blocks, and (without recomputation) any block whose backward pass did not run.
   for (Unit& u : units_) {
     if (u.resident || u.device_params.defined()) release(u, step_with_grad_);
-    u.incoming = InboundCopy();
+    drop_incoming(u);
   }
   transfers_.finish_out();
   in_step_ = false;
@@ -206,6 +228,7 @@ torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
       x = StreamedBlockFunction::apply(x, static_cast<int64_t>(b), self);
     } else {
       materialise(u, /*with_grad=*/true);
+      prefetch(static_cast<int>(b), +1);
       x = u.block->forward(ReleaseAfterBackwardFunction::apply(x, static_cast<int64_t>(b), self));
     }
   }
@@ -217,14 +240,17 @@ void BlockStreamer::release_after_backward(int block) {
 }
 
 void BlockStreamer::prefetch(int block, int direction) {
-  if (shards_) return;
   int ahead = in_flight_ - 1;
   for (int b = block + direction; ahead > 0 && b >= 0 && b < blocks(); b += direction) {
     Unit& u = units_[static_cast<std::size_t>(b)];
-    if (u.resident) continue;
+    if (u.resident || (shards_ && u.shard_unit < 0)) continue;
     --ahead;
-    if (u.device_params.defined() || u.incoming.tensor.defined()) continue;
-    u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+    if (u.device_params.defined() || u.incoming.tensor.defined() || u.gathering) continue;
+    if (shards_) {
+      start_gather(u);
+    } else {
+      u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+    }
   }
 }
 

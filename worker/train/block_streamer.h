@@ -27,8 +27,10 @@
 //
 // Sharded (FSDP): given ShardedParameters, a block's parameters come from all-gathering every
 // rank's shard instead of a host copy, and its gradient leaves by reduce-scatter into this
-// rank's shard (a mean over ranks); between uses the parameters hold no memory. Every rank runs
-// the same blocks in the same order, so the collectives pair up.
+// rank's shard (a mean over ranks); between uses the parameters hold no memory. With
+// blocks_in_flight() > 1 the next blocks' all-gathers start while a block computes, as copies
+// do when offloading. Every rank runs the same blocks in the same order, so the collectives
+// pair up.
 #pragma once
 
 #include <algorithm>
@@ -77,14 +79,17 @@ class BlockStreamer {
   void set_recompute(bool recompute) { recompute_ = recompute; }
   bool recompute() const { return recompute_; }
   // Streamed blocks on the device at once, at least 1 (the block computing; more: the next
-  // ones copied in meanwhile). Not sharded: FSDP gathers one block at a time.
+  // ones copied in, or gathered, meanwhile).
   void set_blocks_in_flight(int blocks) { in_flight_ = std::max(1, blocks); }
   int blocks_in_flight() const { return in_flight_; }
 
   int blocks() const { return static_cast<int>(units_.size()); }
   bool resident(int block) const { return units_[static_cast<std::size_t>(block)].resident; }
-  // Bytes of parameters copied to the device so far (forward, recomputation, resident).
+  // Bytes of parameters copied or gathered to the device so far (forward, recomputation,
+  // resident).
   std::int64_t bytes_to_device() const { return bytes_to_device_; }
+  // Streamed blocks whose copy or gather had started before they were needed, so far.
+  std::int64_t blocks_fetched_ahead() const { return fetched_ahead_; }
 
   // Internal (the autograd function of streamed blocks).
   torch::Tensor run_streamed(int block, const torch::Tensor& x);
@@ -100,6 +105,9 @@ class BlockStreamer {
     int shard_unit = -1;  // sharded: its index in ShardedParameters::units(); -1: no parameters
     torch::Tensor device_params, device_grad;  // defined while materialised
     InboundCopy incoming;  // its parameters being copied in ahead of use (tensor defined)
+    // Sharded: its parameters being gathered ahead of use into `gathered`.
+    std::unique_ptr<PendingCollective> gathering;
+    torch::Tensor gathered;
     bool grad_pending = false;  // no gradient of this step has reached the flat gradient yet
   };
 
@@ -112,6 +120,10 @@ class BlockStreamer {
   void release(Unit& u, bool keep_grad);
   // Sharded: points the unit's parameters at an empty tensor (they hold no memory).
   void park(Unit& u);
+  // Sharded: starts gathering the unit's parameters into u.gathered.
+  void start_gather(Unit& u);
+  // Waits for and drops a copy or gather started ahead that is no longer wanted.
+  void drop_incoming(Unit& u);
   // Starts copying in the next blocks_in_flight() - 1 streamed blocks after `block` in
   // `direction` (+1 forward, -1 backward) that are neither on the device nor on their way.
   void prefetch(int block, int direction);
@@ -128,6 +140,7 @@ class BlockStreamer {
   bool recompute_ = true;
   int in_flight_ = 2;
   std::int64_t bytes_to_device_ = 0;
+  std::int64_t fetched_ahead_ = 0;
 };
 
 }  // namespace saturn::worker

@@ -7,7 +7,10 @@
 #include <optional>
 #include <unordered_set>
 
+#include <ATen/Parallel.h>
+
 #include "compat.h"
+#include "train/host_adamw.h"
 
 namespace saturn::worker {
 
@@ -106,17 +109,28 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
   } else if (config_.momentum > 0) {
     momentum_ = torch::zeros_like(m);
   }
-  if (params_.grad().scalar_type() != torch::kFloat) grad32_ = torch::empty_like(m);
-  fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
-  if (!fused_) return;
   // The slices without weight decay are the gaps between the decay ranges.
   std::vector<FlatBuffers::Range> plain;
   std::int64_t at = 0;
   for (const auto& r : params_.decay_ranges()) {
-    if (r.offset > at) plain.push_back({at, r.offset - at});
+    if (r.offset > at) {
+      plain.push_back({at, r.offset - at});
+      slices_.push_back({at, r.offset - at, false});
+    }
+    slices_.push_back({r.offset, r.numel, true});
     at = r.offset + r.numel;
   }
-  if (params_.numel() > at) plain.push_back({at, params_.numel() - at});
+  if (params_.numel() > at) {
+    plain.push_back({at, params_.numel() - at});
+    slices_.push_back({at, params_.numel() - at, false});
+  }
+  const auto grad_type = params_.grad().scalar_type();
+  host_ = config_.kind == "adamw" && config_.host_kernel && m.device().is_cpu() &&
+          m.is_contiguous() && (grad_type == torch::kFloat || grad_type == torch::kBFloat16);
+  if (host_) return;
+  if (grad_type != torch::kFloat) grad32_ = torch::empty_like(m);
+  fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
+  if (!fused_) return;
   const torch::Tensor g = grad32_.defined() ? grad32_ : params_.grad();
   const auto step_options = torch::TensorOptions().dtype(torch::kFloat).device(m.device());
   const std::vector<FlatBuffers::Range>* groups[] = {&params_.decay_ranges(), &plain};
@@ -187,8 +201,72 @@ std::vector<std::pair<std::string, torch::Tensor*>> FlatOptimizer::state() {
   return out;
 }
 
+namespace {
+
+// Elements per task of the host kernel's parallel loops: large enough to amortise a task,
+// small enough to spread a block over every core.
+constexpr std::int64_t kHostGrain = 1 << 16;
+
+}  // namespace
+
+double FlatOptimizer::host_step(double lr, double max_norm) {
+  const torch::Tensor& grad = params_.grad();
+  const std::int64_t n = params_.numel();
+  const bool bf16_grad = grad.scalar_type() == torch::kBFloat16;
+  const auto* g16 = bf16_grad ? reinterpret_cast<const std::uint16_t*>(grad.data_ptr()) : nullptr;
+  const float* g32 = bf16_grad ? nullptr : grad.data_ptr<float>();
+  double squares = at::parallel_reduce(
+      0, n, kHostGrain, 0.0,
+      [&](std::int64_t begin, std::int64_t end, double sum) {
+        return sum + (bf16_grad ? sum_of_squares(g16 + begin, end - begin)
+                                : sum_of_squares(g32 + begin, end - begin));
+      },
+      std::plus<double>());
+  if (sum_over_ranks_) {
+    squares = sum_over_ranks_(torch::full({}, squares, torch::kFloat)).item<double>();
+  }
+  const double norm = std::sqrt(squares);
+  ++steps_;
+  AdamWUpdate u;
+  u.lr = static_cast<float>(lr);
+  u.beta1 = static_cast<float>(config_.beta1);
+  u.beta2 = static_cast<float>(config_.beta2);
+  u.eps = static_cast<float>(config_.eps);
+  u.step = steps_;
+  u.grad_multiplier = max_norm > 0 && norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6))
+                                                      : 1.0f;
+  const torch::Tensor& compute = params_.compute();
+  const bool write_compute = params_.separate_compute() &&
+                             compute.scalar_type() == torch::kBFloat16 && compute.is_contiguous();
+  float* p = params_.master().data_ptr<float>();
+  float* m = exp_avg_.data_ptr<float>();
+  float* v = exp_avg_sq_.data_ptr<float>();
+  auto* c = write_compute ? reinterpret_cast<std::uint16_t*>(compute.data_ptr()) : nullptr;
+  at::parallel_for(0, n, kHostGrain, [&](std::int64_t begin, std::int64_t end) {
+    // The slices of [begin, end), each with its weight decay.
+    auto slice = std::upper_bound(slices_.begin(), slices_.end(), begin,
+                                  [](std::int64_t at, const Slice& s) { return at < s.offset; });
+    if (slice != slices_.begin()) --slice;
+    for (; slice != slices_.end() && slice->offset < end; ++slice) {
+      const std::int64_t lo = std::max(begin, slice->offset);
+      const std::int64_t hi = std::min(end, slice->offset + slice->numel);
+      if (hi <= lo) continue;
+      AdamWUpdate su = u;
+      su.weight_decay = slice->decay ? static_cast<float>(config_.weight_decay) : 0.0f;
+      if (bf16_grad) {
+        host_adamw(su, p + lo, m + lo, v + lo, g16 + lo, c ? c + lo : nullptr, hi - lo);
+      } else {
+        host_adamw(su, p + lo, m + lo, v + lo, g32 + lo, c ? c + lo : nullptr, hi - lo);
+      }
+    }
+  });
+  if (!write_compute) params_.publish();
+  return norm;
+}
+
 double FlatOptimizer::step(double lr, double max_norm) {
   const torch::NoGradGuard no_grad;
+  if (host_) return host_step(lr, max_norm);
   // The fused update queues its work before the norm is read back.
   if (fused_) {
     const torch::Tensor norm = fused_step(lr, max_norm);

@@ -91,6 +91,9 @@ struct OptimizerConfig {
   // AdamW through PyTorch's fused kernel (one pass over parameters, gradients and both moments)
   // where this libtorch has one (PyTorch >= 2.4, CPU and CUDA); false: the portable update.
   bool fused = true;
+  // AdamW on buffers in host memory through host_adamw.h's one-pass kernel (the gradient read
+  // as it is, the compute copy written in the same pass); takes precedence over `fused` there.
+  bool host_kernel = true;
   static OptimizerConfig from_job(const JobSpec& job);
 };
 
@@ -112,6 +115,8 @@ class FlatOptimizer {
   void count_step() { ++steps_; }
   // True when step() runs PyTorch's fused AdamW kernel.
   bool fused() const { return fused_; }
+  // True when step() runs host_adamw.h's kernel (AdamW, buffers in host memory).
+  bool host_kernel() const { return host_; }
 
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps);
@@ -151,6 +156,15 @@ class FlatOptimizer {
   std::function<torch::Tensor(torch::Tensor)> sum_over_ranks_;
   bool fused_ = false;
   std::vector<FusedGroup> groups_;
+
+  // host_kernel(): the buffers cut into slices with and without weight decay, in offset order.
+  struct Slice {
+    std::int64_t offset = 0, numel = 0;
+    bool decay = false;
+  };
+  std::vector<Slice> slices_;
+  bool host_ = false;
+  double host_step(double lr, double max_norm);
 };
 
 // Learning rate of optimizer step `step` (0-based) of `total`: linear warm-up from lr/warmup to

@@ -4,10 +4,20 @@
 #include <algorithm>
 
 namespace saturn::worker {
+namespace {
+
+// A collective that was done when it started (one rank).
+class Done final : public PendingCollective {
+ public:
+  void wait() override {}
+};
+
+}  // namespace
 
 ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
-                                     torch::Device device, torch::ScalarType compute_dtype)
-    : rank_(rank), world_(world), full_numel_(full.numel()) {
+                                     torch::Device device, torch::ScalarType compute_dtype,
+                                     bool offload)
+    : rank_(rank), world_(world), device_(device), offload_(offload), full_numel_(full.numel()) {
   TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "rank ", rank, " of ", world);
   // Units: runs of entries of one block (FlatParameters keeps a block's entries together).
   const auto& entries = full.entries();
@@ -27,7 +37,9 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
   }
   // This rank's window of each unit, [start, start + shard_numel) of the unit's padded slice:
   // master values where the unit has them, zeros in the padding; decay slices clipped to it.
-  const auto on = torch::TensorOptions().device(device);
+  const torch::Device home = offload ? torch::Device(torch::kCPU) : device;
+  const bool pinned = offload && device.is_cuda();  // copies to the GPU at full speed
+  const auto on = torch::TensorOptions().device(home).pinned_memory(pinned);
   master_ = torch::zeros({numel_}, on.dtype(torch::kFloat));
   const torch::Tensor& source = full.master();
   for (const Unit& u : units_) {
@@ -41,32 +53,45 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
       if (hi > lo) decay_ranges_.push_back({u.shard_offset + (lo - start), hi - lo});
     }
   }
-  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+  if (compute_dtype == torch::kFloat) {
+    compute_ = master_;
+  } else {
+    compute_ = torch::empty({numel_}, on.dtype(compute_dtype));
+    compute_.copy_(master_);
+  }
   grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
 }
 
-void ShardedParameters::gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const {
+std::unique_ptr<PendingCollective> ShardedParameters::start_gather(std::size_t u,
+                                                                   torch::Tensor full_unit,
+                                                                   Communicator* comm) const {
   const Unit& unit = units_[u];
-  const torch::Tensor mine = compute_.narrow(0, unit.shard_offset, unit.shard_numel);
+  torch::Tensor mine = compute_.narrow(0, unit.shard_offset, unit.shard_numel);
   if (world_ == 1) {
-    full_unit.copy_(mine);
-    return;
+    full_unit.copy_(mine, /*non_blocking=*/true);
+    return std::make_unique<Done>();
   }
   TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
-  comm->start_all_gather(mine, std::move(full_unit))->wait();
+  // Offloaded: the shard goes to the device first, ordered before the gather on its stream.
+  if (offload_) mine = mine.to(device_, /*non_blocking=*/true);
+  return comm->start_all_gather(std::move(mine), std::move(full_unit));
+}
+
+void ShardedParameters::gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const {
+  start_gather(u, std::move(full_unit), comm)->wait();
 }
 
 void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm) {
   const Unit& unit = units_[u];
   torch::Tensor shard_grad = grad_.narrow(0, unit.shard_offset, unit.shard_numel);
   if (world_ == 1) {
-    shard_grad.add_(full_grad);
+    shard_grad.add_(full_grad.to(shard_grad.device()));
     return;
   }
   TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
   torch::Tensor part = torch::empty({unit.shard_numel}, full_grad.options());
   comm->start_reduce_scatter(std::move(full_grad), part)->wait();
-  shard_grad.add_(part, 1.0 / world_);
+  shard_grad.add_(part.to(shard_grad.device()), 1.0 / world_);
 }
 
 torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm) const {
@@ -74,8 +99,10 @@ torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communi
               numel_);
   torch::Tensor out = torch::empty({full_numel_}, torch::kFloat);
   for (const Unit& u : units_) {
-    torch::Tensor padded = torch::empty({u.shard_numel * world_}, shard.options());
-    const torch::Tensor mine = shard.narrow(0, u.shard_offset, u.shard_numel).contiguous();
+    // Collectives run on the device (NCCL takes no host tensors), wherever the shards live.
+    torch::Tensor padded = torch::empty({u.shard_numel * world_}, shard.options().device(device_));
+    const torch::Tensor mine =
+        shard.narrow(0, u.shard_offset, u.shard_numel).to(device_).contiguous();
     if (world_ == 1) {
       padded.copy_(mine);
     } else {

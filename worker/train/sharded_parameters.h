@@ -3,13 +3,15 @@
 // The unit of sharding is the model block. Each block's slice of FlatParameters' layout is
 // padded with zeros to a multiple of the world size and cut into `world` equal shards; rank r
 // keeps shard r of every block, in block order, in flat buffers of its own (fp32 master, compute
-// copy, gradient) on its device, with the weight-decay slices that fall in them, so FlatOptimizer
-// updates a shard as it would the whole (its gradient norm summed over ranks:
-// FlatOptimizer::set_norm_reduction). start_gather() rebuilds a block's full compute parameters
-// from every rank's shard; reduce_grad() sums a block's full gradient over ranks and adds this
-// rank's part, as a mean, into the shard's gradient. gather_full() and shard_of() convert
-// between the shard layout and FlatParameters' (checkpoints keep the full layout, whatever the
-// technique).
+// copy, gradient) with the weight-decay slices that fall in them, so FlatOptimizer updates a
+// shard as it would the whole (its gradient norm summed over ranks:
+// FlatOptimizer::set_norm_reduction). The buffers live on the rank's device, or with CPU offload
+// in host memory (pinned when the device is a GPU), where the optimizer then runs: the device
+// holds only the blocks being gathered. start_gather() rebuilds a block's full compute
+// parameters on the device from every rank's shard; reduce_grad() sums a block's full gradient
+// over ranks and adds this rank's part, as a mean, into the shard's gradient. gather_full() and
+// shard_of() convert between the shard layout and FlatParameters' (checkpoints keep the full
+// layout, whatever the technique).
 #pragma once
 
 #include <cstdint>
@@ -33,33 +35,45 @@ class ShardedParameters : public FlatBuffers {
     std::int64_t shard_numel = 0;        // numel padded to a multiple of world, / world
   };
 
-  // Rank `rank` of `world`: takes this rank's shard of every block of `full`'s master weights
-  // onto `device`, the compute copy in `compute_dtype`, a zero gradient.
+  // Rank `rank` of `world`: takes this rank's shard of every block of `full`'s master weights,
+  // the compute copy in `compute_dtype`, a zero gradient, onto `device` or (`offload`) into host
+  // memory; blocks are gathered on `device` either way.
   ShardedParameters(FlatParameters& full, int rank, int world, torch::Device device,
-                    torch::ScalarType compute_dtype);
+                    torch::ScalarType compute_dtype, bool offload = false);
 
   int rank() const { return rank_; }
   int world() const { return world_; }
   const std::vector<Unit>& units() const { return units_; }
+  // Where blocks are gathered and collectives run.
+  torch::Device device() const { return device_; }
+  // The shards are in host memory (CPU offload).
+  bool offloaded() const { return offload_; }
 
-  // Fills `full_unit` (shard_numel x world elements of the compute dtype on the device)
-  // with unit `u`'s compute parameters from every rank's shard; its first numel elements are
-  // the unit's slice of the full layout, the rest padding. Every rank must take part.
-  // `comm` may be null with one rank.
+  // Starts filling `full_unit` (shard_numel x world elements of the compute dtype on the
+  // device) with unit `u`'s compute parameters from every rank's shard; its first numel
+  // elements are the unit's slice of the full layout, the rest padding. `full_unit` is valid
+  // after wait(). Every rank must start the same gathers in the same order. `comm` may be null
+  // with one rank.
+  std::unique_ptr<PendingCollective> start_gather(std::size_t u, torch::Tensor full_unit,
+                                                  Communicator* comm) const;
+  // start_gather() and wait.
   void gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const;
   // Sums `full_grad` (unit `u`'s padded gradient, compute dtype) over ranks and adds this rank's
-  // part, divided by the world size, into the shard's gradient. Blocking; every rank takes
-  // part. `full_grad` is overwritten.
+  // part, divided by the world size, into the shard's gradient (on the host when offloaded).
+  // Blocking; every rank takes part. `full_grad` is overwritten.
   void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm);
 
   // A tensor in the shard layout (numel() elements: master, or an optimizer state) gathered
   // from every rank into the full layout (FlatParameters::numel() elements, on the CPU, fp32).
+  // Every rank must take part.
   torch::Tensor gather_full(const torch::Tensor& shard, Communicator* comm) const;
-  // This rank's shard of a tensor in the full layout, on this rank's device.
+  // This rank's shard of a tensor in the full layout, where the shards live.
   torch::Tensor shard_of(const torch::Tensor& full) const;
 
  private:
   int rank_, world_;
+  torch::Device device_;
+  bool offload_;
   std::int64_t full_numel_ = 0;
   std::vector<Unit> units_;
 };

@@ -79,6 +79,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (setup.offload && (setup.fsdp || (setup.comm && setup.comm->world_size() > 1))) {
     return config_error("offload", "offloading trains one rank, not sharded");
   }
+  if (setup.offload_shards && !setup.fsdp) {
+    return config_error("offload_shards", "CPU offload of shards is an FSDP setting");
+  }
   if (setup.blocks_in_flight < 1) {
     return config_error("blocks_in_flight",
                         fmt::format("blocks_in_flight must be at least 1, got {}",
@@ -97,7 +100,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
       /*pinned=*/setup.offload && setup.device.is_cuda());
   if (setup.fsdp) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
-                                                     setup.device, compute);
+                                                     setup.device, compute,
+                                                     setup.offload_shards);
   }
   if (setup.offload || setup.fsdp) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
@@ -120,10 +124,13 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
         return squares;
       });
     } else if (setup.fsdp) {
+      // Summed on the device: with offloaded shards the squares are on the host.
       Communicator* comm = setup.comm;
-      t->optimizer_->set_norm_reduction([comm](torch::Tensor squares) {
-        comm->start_sum(squares)->wait();
-        return squares;
+      const torch::Device device = setup.device;
+      t->optimizer_->set_norm_reduction([comm, device](torch::Tensor squares) {
+        torch::Tensor sum = squares.to(device);
+        comm->start_sum(sum)->wait();
+        return sum.to(squares.device());
       });
     } else {
       t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);

@@ -50,7 +50,11 @@ struct TrainerSetup {
   // gathered twice and only its input is kept); false keeps the block gathered, activations
   // saved, from forward to backward. Offloading always recomputes.
   bool activation_checkpointing = true;
-  // Offloading: streamed blocks on the device at once (BlockStreamer::set_blocks_in_flight).
+  // FSDP: each rank's shards (parameters, gradients, optimizer state) in host memory, the
+  // optimizer step on the host (ShardedParameters' offload).
+  bool offload_shards = false;
+  // Offloading and FSDP: streamed blocks on the device at once, the next ones copied in or
+  // gathered while one computes (BlockStreamer::set_blocks_in_flight; 1: no prefetching).
   int blocks_in_flight = 2;
   // GPipe: one pipeline stage per rank (pipeline_schedule.h), each rank's blocks and optimizer
   // state only (stage_parameters.h); grad_accum is the number of micro-batches of the
@@ -96,6 +100,8 @@ class Trainer {
   std::int64_t total_steps() const { return total_steps_; }
   std::int64_t step() const { return step_; }  // steps done
   bool cuda_graph() const { return graph_ != nullptr; }
+  // Offloading and FSDP: the block streamer (its counters); null otherwise.
+  const BlockStreamer* streamer() const { return streamer_.get(); }
 
   // One optimizer step.
   StepStats train_step();
