@@ -148,10 +148,13 @@ const std::vector<std::string>& estimator_techniques();
 
 // Estimates one configuration: searches the technique's variants and keeps the fastest that
 // fits in `gpu.memory_bytes`; when none fits, the one that needs the least memory, infeasible,
-// with the reason. An unknown technique is an Error.
+// with the reason. `knobs` (a JSON object) restricts the search to the variants whose params
+// hold each of its keys with its value, e.g. {"activation_checkpointing": true}; when no
+// variant has them the estimate is infeasible and says so. An unknown technique is an Error.
 Result<ConfigEstimate> estimate_config(const TrainingSetup& setup, std::string_view technique,
                                        int gpus, const GpuSpec& gpu,
-                                       const Calibration& calibration);
+                                       const Calibration& calibration,
+                                       const nlohmann::json& knobs = nlohmann::json::object());
 
 // ---- Whole workloads ---------------------------------------------------------------------------
 
@@ -166,9 +169,10 @@ struct JobEstimates {
   std::string source;    // the workload file, and where the job was written in it (for errors)
   SourceRef origin;
 };
-Result<std::vector<JobEstimates>> estimate_workload(const Workload& workload,
-                                                    const Cluster& cluster,
-                                                    const Calibration& calibration);
+// `knobs`: as for estimate_config, applied to every configuration.
+Result<std::vector<JobEstimates>> estimate_workload(
+    const Workload& workload, const Cluster& cluster, const Calibration& calibration,
+    const nlohmann::json& knobs = nlohmann::json::object());
 
 // Estimated whole-job profile for every job of `workload` on the GPU types of `cluster`: one
 // Task per job (name = job name), one Config per feasible (technique, gpus, gpu type), with

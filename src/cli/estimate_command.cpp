@@ -22,6 +22,7 @@ struct EstimateArgs {
   std::string calibration;
   bool json = false;
   std::string out;
+  std::string knobs;  // JSON object restricting each technique's variants; empty: none
 };
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
@@ -82,7 +83,18 @@ int run_estimate(const EstimateArgs& args) {
     fmt::print(stderr, "saturn estimate: {}\n", calibration.error().to_string());
     return kExitBadInput;
   }
-  auto jobs = estimate_workload(*workload, *cluster, *calibration);
+  nlohmann::json knobs = nlohmann::json::object();
+  if (!args.knobs.empty()) {
+    knobs = nlohmann::json::parse(args.knobs, nullptr, /*allow_exceptions=*/false);
+    if (knobs.is_discarded() || !knobs.is_object()) {
+      fmt::print(stderr,
+                 "saturn estimate: --knobs: expected a JSON object such as "
+                 "'{{\"activation_checkpointing\": true}}', got {}\n",
+                 args.knobs);
+      return kExitBadInput;
+    }
+  }
+  auto jobs = estimate_workload(*workload, *cluster, *calibration, knobs);
   if (!jobs.ok()) {
     Error error = jobs.error();
     if (error.file.empty()) error.file = args.cluster;  // the only input without a location
@@ -128,6 +140,9 @@ void add_estimate_command(CLI::App& app, std::function<int()>& run) {
                   "Calibration (YAML); default: the built-in calibration/default.yaml");
   cmd->add_flag("--json", args->json, "Print the profile table JSON instead of the table");
   cmd->add_option("--out", args->out, "Write the profile table JSON to this file");
+  cmd->add_option("--knobs", args->knobs,
+                  "Only the variants with these knobs, a JSON object (e.g. "
+                  "'{\"activation_checkpointing\": true, \"cpu_offload\": false}')");
   cmd->callback([&run, args] { run = [args] { return run_estimate(*args); }; });
 }
 

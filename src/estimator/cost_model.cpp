@@ -136,8 +136,18 @@ ConfigEstimate choose(const Context& ctx, const std::string& technique,
   const Candidate* best = nullptr;     // fastest that fits
   const Candidate* leanest = nullptr;  // least memory among valid
   double best_peak = 0, leanest_peak = std::numeric_limits<double>::infinity();
+  const bool restricted = ctx.knobs && !ctx.knobs->empty();
+  auto has_knobs = [&](const Candidate& c) {
+    for (const auto& [key, value] : ctx.knobs->items()) {
+      if (!c.params.contains(key) || c.params[key] != value) return false;
+    }
+    return true;
+  };
+  bool any_valid = false;
   for (const Candidate& c : candidates) {
     if (!c.valid) continue;
+    any_valid = true;
+    if (restricted && !has_knobs(c)) continue;
     const double peak = reserved_bytes(ctx, c.breakdown);
     if (peak <= ctx.gpu.memory_bytes && (!best || c.step_s < best->step_s)) {
       best = &c;
@@ -150,7 +160,10 @@ ConfigEstimate choose(const Context& ctx, const std::string& technique,
   }
   const Candidate* pick = best ? best : leanest;
   if (!pick) {
-    e.reason = candidates.empty() ? "no variant to evaluate" : candidates.front().reason;
+    e.reason = candidates.empty() ? "no variant to evaluate"
+               : any_valid      ? fmt::format("no {} variant has the knobs {}", technique,
+                                              ctx.knobs->dump())
+                                : candidates.front().reason;
     return e;
   }
   e.feasible = best != nullptr;

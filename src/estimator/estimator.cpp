@@ -153,7 +153,8 @@ Result<TrainingSetup> make_training_setup(const JobSpec& job, const Workload& wo
 
 Result<ConfigEstimate> estimate_config(const TrainingSetup& setup, std::string_view technique,
                                        int gpus, const GpuSpec& gpu,
-                                       const Calibration& calibration) {
+                                       const Calibration& calibration,
+                                       const nlohmann::json& knobs) {
   const auto it = std::find_if(techniques().begin(), techniques().end(),
                                [&](const TechniqueEntry& t) { return t.name == technique; });
   if (it == techniques().end()) {
@@ -169,7 +170,10 @@ Result<ConfigEstimate> estimate_config(const TrainingSetup& setup, std::string_v
                              gpu.name)};
   }
   if (gpus < 1) return Error{"", 0, "gpus", fmt::format("must be >= 1, got {}", gpus)};
-  const estimator::Context ctx{setup, gpu, calibration.for_gpu(gpu.name), gpus};
+  if (!knobs.is_object()) {
+    return Error{"", 0, "knobs", fmt::format("expected a JSON object, got {}", knobs.dump())};
+  }
+  const estimator::Context ctx{setup, gpu, calibration.for_gpu(gpu.name), gpus, &knobs};
   if (technique == "single" && gpus != 1) {
     ConfigEstimate e;
     e.technique = "single";
@@ -195,7 +199,8 @@ double estimate_restart_s(const ModelShape& model, const GpuSpec& gpu, const Cal
 
 Result<std::vector<JobEstimates>> estimate_workload(const Workload& workload,
                                                     const Cluster& cluster,
-                                                    const Calibration& calibration) {
+                                                    const Calibration& calibration,
+                                                    const nlohmann::json& knobs) {
   std::vector<GpuKind> kinds;
   std::vector<std::string> unknown;
   for (const Node& node : cluster.nodes) {
@@ -244,7 +249,7 @@ Result<std::vector<JobEstimates>> estimate_workload(const Workload& workload,
             je.configs.push_back(std::move(e));
             continue;
           }
-          auto e = estimate_config(je.setup, technique, gpus, kind.spec, calibration);
+          auto e = estimate_config(je.setup, technique, gpus, kind.spec, calibration, knobs);
           if (!e) return job_error(workload, job, "techniques", e.error().message);
           je.configs.push_back(std::move(*e));
         }

@@ -19,6 +19,9 @@ struct Context {
   const GpuSpec& gpu;
   const GpuCalibration& cal;
   int gpus = 1;
+  // Only variants whose params hold these keys and values count (estimate_config's `knobs`);
+  // null or empty: every variant.
+  const nlohmann::json* knobs = nullptr;
 };
 
 // A technique: estimates one configuration (searching its own knobs).
@@ -30,13 +33,17 @@ ConfigEstimate estimate_offload(const Context& ctx);
 
 // Bytes per parameter for bf16 mixed precision (ZeRO, Rajbhandari et al. 2020): bf16 weights and
 // gradients, fp32 master weights + optimizer moments; `update_traffic` is what the optimizer step
-// reads and writes per parameter.
+// reads and writes per parameter. An optimizer step on the GPU also holds an fp32 copy of the
+// bf16 gradient (saturn-worker: PyTorch's fused AdamW and the SGD update take fp32 gradients);
+// total() is what a GPU that runs the optimizer holds. Offloaded steps run on the host, where
+// the one-pass kernel reads the bf16 gradient as it is.
 struct OptimizerBytes {
   double weights = 2;
   double grads = 2;
   double states = 12;          // AdamW: master, m, v; SGD: master (+ momentum)
+  double grad_copy = 4;        // fp32 gradient of a step on the GPU
   double update_traffic = 28;  // AdamW: read g, p, m, v; write p, m, v, bf16 p
-  double total() const { return weights + grads + states; }
+  double total() const { return weights + grads + states + grad_copy; }
 };
 OptimizerBytes optimizer_bytes(const TrainingSetup& setup);
 

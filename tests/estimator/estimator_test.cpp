@@ -94,27 +94,53 @@ TEST(Estimator, DdpStepIsComputePlusAllReducePlusOptimizer) {
 
 TEST(Estimator, FsdpMemoryPerGpuMatchesTheHandWorkedNumber) {
   // gpt2-xl, 1024 tokens, batch 16 on 4 A100 80GB: 4 samples per GPU, no checkpointing needed.
-  //   sharded state   16 B x 1,557,611,200 / 4                   =  6,230,444,800
+  //   sharded state   20 B x 1,557,611,200 / 4                   =  7,788,056,000
+  //     (bf16 weights and gradient, fp32 master, m, v and the fp32 gradient copy)
   //   gather buffers  (2 + 2 + 2) B x 82,049,600 (the embedding)  =    492,297,600
-  //   activations     4 x 2,995,763,200 B per sample              = 11,983,052,800
-  //     per sample: embed 8 s + s d; 48 layers x (34 s d + 4 s a); head 4 s d + 6 s V
+  //   activations     4 x 3,201,615,872 B per sample              = 12,806,463,488
+  //     per sample: embed 8 s + s d; 48 layers x (34 s d + 4 s a); head 4 s d + 10 s V
   //     with s = 1024, d = 1600, a = 25, V = 50257.
   const double s = 1024, d = 1600, a = 25, v = 50257;
-  const double per_sample = 8 * s + s * d + 48 * (34 * s * d + 4 * s * a) + 4 * s * d + 6 * s * v;
-  ASSERT_DOUBLE_EQ(per_sample, 2995763200.0);
+  const double per_sample = 8 * s + s * d + 48 * (34 * s * d + 4 * s * a) + 4 * s * d + 10 * s * v;
+  ASSERT_DOUBLE_EQ(per_sample, 3201615872.0);
   const ConfigEstimate e =
       estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80, clean_calibration());
   ASSERT_TRUE(e.feasible) << e.reason;
   EXPECT_FALSE(e.params["activation_checkpointing"].get<bool>());
   EXPECT_FALSE(e.params["cpu_offload"].get<bool>());
-  EXPECT_DOUBLE_EQ(e.breakdown.state_bytes, 6230444800.0);
+  EXPECT_DOUBLE_EQ(e.breakdown.state_bytes, 7788056000.0);
   EXPECT_DOUBLE_EQ(e.breakdown.buffer_bytes, 492297600.0);
-  EXPECT_DOUBLE_EQ(e.breakdown.activation_bytes, 11983052800.0);
-  EXPECT_DOUBLE_EQ(e.peak_memory_bytes, 18705795200.0);
+  EXPECT_DOUBLE_EQ(e.breakdown.activation_bytes, 12806463488.0);
+  EXPECT_DOUBLE_EQ(e.peak_memory_bytes, 21086817088.0);
   // With the default calibration: / 0.9 for fragmentation, + 1 GiB of framework overhead.
   const ConfigEstimate with_defaults =
       estimate(setup_for("gpt2-xl", 16), "fsdp", 4, a100_80, default_calibration());
-  EXPECT_DOUBLE_EQ(with_defaults.peak_memory_bytes, 18705795200.0 / 0.9 + 1073741824.0);
+  EXPECT_DOUBLE_EQ(with_defaults.peak_memory_bytes, 21086817088.0 / 0.9 + 1073741824.0);
+}
+
+// Knobs pin a variant: the same hand-worked FSDP case with activation checkpointing and with
+// the shards on the host, which the free search would not pick; knobs no variant has are an
+// infeasible estimate that names them; knobs that are not an object are an Error.
+TEST(Estimator, KnobsPinTheVariant) {
+  const TrainingSetup s = setup_for("gpt2-xl", 16);
+  const Calibration cal = clean_calibration();
+  auto pinned = estimate_config(s, "fsdp", 4, a100_80, cal,
+                                {{"activation_checkpointing", true}, {"cpu_offload", true}});
+  ASSERT_TRUE(pinned.ok()) << pinned.error().to_string();
+  ASSERT_TRUE(pinned->feasible) << pinned->reason;
+  EXPECT_TRUE(pinned->params["activation_checkpointing"].get<bool>());
+  EXPECT_TRUE(pinned->params["cpu_offload"].get<bool>());
+  EXPECT_DOUBLE_EQ(pinned->breakdown.state_bytes, 0);  // the shards live on the host
+  const ConfigEstimate free = estimate(s, "fsdp", 4, a100_80, cal);
+  EXPECT_LT(pinned->peak_memory_bytes, free.peak_memory_bytes);
+  EXPECT_GT(pinned->step_s, free.step_s);
+  auto none = estimate_config(s, "fsdp", 4, a100_80, cal, {{"micro_batches", 7}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->feasible);
+  EXPECT_NE(none->reason.find("no fsdp variant has the knobs {\"micro_batches\":7}"),
+            std::string::npos)
+      << none->reason;
+  EXPECT_FALSE(estimate_config(s, "fsdp", 4, a100_80, cal, nlohmann::json::array()).ok());
 }
 
 TEST(Estimator, FsdpCommunicationIsTwoGathersAndAReduceScatter) {
@@ -199,8 +225,9 @@ TEST(Estimator, SgdKeepsLessStateThanAdamW) {
   sgd.momentum = 0.9;
   const Calibration cal = clean_calibration();
   const double p = static_cast<double>(adam.model.params);
-  EXPECT_DOUBLE_EQ(estimate(adam, "ddp", 1, a100_40, cal).breakdown.state_bytes, 16 * p);
-  EXPECT_DOUBLE_EQ(estimate(sgd, "ddp", 1, a100_40, cal).breakdown.state_bytes, 12 * p);
+  // bf16 weights and gradient, the fp32 gradient copy, then master, m, v / master, momentum.
+  EXPECT_DOUBLE_EQ(estimate(adam, "ddp", 1, a100_40, cal).breakdown.state_bytes, 20 * p);
+  EXPECT_DOUBLE_EQ(estimate(sgd, "ddp", 1, a100_40, cal).breakdown.state_bytes, 16 * p);
 }
 
 TEST(Estimator, RestartCostAddsCheckpointStartLoadAndWarmUp) {

@@ -188,7 +188,7 @@ TEST(TrialRunner, WhatTheEstimatorShowsCannotWinIsSkippedOnCatalogueGpus) {
   auto lib = Library::open((f.dir / "lib").string(), {});
   ASSERT_TRUE(lib.ok()) << lib.error().to_string();
   f.library = *lib;
-  f.slots.device_type = "a100-40gb";
+  f.slots.device_type = "a100-80gb";
   f.slots.count = 8;
   f.slots.cores = 1;
   auto w = parse_workload_yaml(
@@ -203,8 +203,8 @@ TEST(TrialRunner, WhatTheEstimatorShowsCannotWinIsSkippedOnCatalogueGpus) {
   ASSERT_TRUE(table.ok()) << table.error().to_string();
   std::string notes;
   for (const auto& n : s.notes) notes += n + "\n";
-  // GPT-2 1.5B: DDP fits a 40 GB GPU and offloading is far slower. GPT-J 6B with Adam does not
-  // fit one 40 GB GPU under DDP (every rank holds all of it); offloading does.
+  // GPT-2 1.5B: DDP fits an 80 GB GPU and offloading is far slower. GPT-J 6B with Adam does not
+  // fit one 80 GB GPU under DDP (every rank holds all of it); offloading does.
   EXPECT_NE(notes.find("skipped big-gpt2-xl offload x1: dominated: ddp x1 is estimated"),
             std::string::npos)
       << notes;
