@@ -7,6 +7,11 @@
 namespace saturn::worker {
 namespace {
 
+// Released blocks whose device work may still be unfinished when a new block's buffer is
+// allocated (TransferStreams::throttle): enough for the host to stay ahead of the GPU, few
+// enough that the memory of blocks the host has moved past is reused.
+constexpr int kRunAhead = 1;
+
 // A streamed block in the autograd graph: forward without saving the block's activations,
 // backward by recomputing them (block_streamer.h).
 struct StreamedBlockFunction : public torch::autograd::Function<StreamedBlockFunction> {
@@ -111,6 +116,7 @@ BlockStreamer::~BlockStreamer() {
 }
 
 void BlockStreamer::start_gather(Unit& u) {
+  transfers_.throttle(kRunAhead);
   const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
   u.gathered = torch::empty({su.shard_numel * shards_->world()},
                             shards_->compute().options().device(device_).pinned_memory(false));
@@ -140,7 +146,11 @@ void BlockStreamer::materialise(Unit& u, bool with_grad) {
     u.gathered = torch::Tensor();
   } else {
     // The host slice is not written before the step ends (the optimizer runs after end_step()).
-    if (u.incoming.tensor.defined()) ++fetched_ahead_;
+    if (u.incoming.tensor.defined()) {
+      ++fetched_ahead_;
+    } else {
+      transfers_.throttle(kRunAhead);
+    }
     InboundCopy copy = u.incoming.tensor.defined()
                            ? std::move(u.incoming)
                            : transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
@@ -169,6 +179,7 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
     park(u);
     u.device_params = torch::Tensor();
     u.device_grad = torch::Tensor();
+    if (!u.resident) transfers_.mark();
     return;
   }
   torch::Tensor grad = params_.grad().narrow(0, u.offset, u.numel);
@@ -190,6 +201,7 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
   }
   u.device_params = torch::Tensor();
   u.device_grad = torch::Tensor();
+  if (!u.resident) transfers_.mark();
 }
 
 void BlockStreamer::begin_step() {
@@ -249,6 +261,7 @@ void BlockStreamer::prefetch(int block, int direction) {
     if (shards_) {
       start_gather(u);
     } else {
+      transfers_.throttle(kRunAhead);
       u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
     }
   }

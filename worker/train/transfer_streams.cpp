@@ -1,6 +1,9 @@
 // TransferStreams: host-device copies on CUDA side streams; see transfer_streams.h.
 #include "train/transfer_streams.h"
 
+#include <algorithm>
+#include <deque>
+
 #ifdef SATURN_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -15,6 +18,7 @@ namespace saturn::worker {
 struct TransferStreams::Side {
   c10::cuda::CUDAStream in, out;
   bool pending_out = false;
+  std::deque<at::cuda::CUDAEvent> marks;  // oldest first
 };
 
 namespace {
@@ -82,6 +86,26 @@ void TransferStreams::finish_out() {
   if (side_ && side_->pending_out) {
     side_->out.synchronize();
     side_->pending_out = false;
+    side_->marks.clear();  // recorded on the copy-out stream: all finished
+  }
+}
+
+void TransferStreams::mark() {
+  if (!side_) return;
+  // The copy-out stream waits for the current stream, so an event after it covers both.
+  const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(side_->out.device_index());
+  at::cuda::CUDAEvent produced;
+  produced.record(current);
+  produced.block(side_->out);
+  side_->marks.emplace_back();
+  side_->marks.back().record(side_->out);
+}
+
+void TransferStreams::throttle(int pending) {
+  if (!side_) return;
+  while (static_cast<int>(side_->marks.size()) > std::max(0, pending)) {
+    side_->marks.front().synchronize();
+    side_->marks.pop_front();
   }
 }
 
@@ -106,6 +130,8 @@ void TransferStreams::copy_out(const torch::Tensor& device, torch::Tensor host) 
 }
 
 void TransferStreams::finish_out() {}
+void TransferStreams::mark() {}
+void TransferStreams::throttle(int) {}
 
 #endif
 

@@ -12,6 +12,12 @@
 // stream in use(), and a copied-out tensor is marked used by the copy-out stream, so that the
 // caching allocator reuses neither before the last stream using it is done with it.
 //
+// Run-ahead: the host only queues work, so without a limit it runs many blocks ahead of the
+// GPU, and every block it has released but the GPU has not finished keeps its buffers (memory
+// used by several streams cannot be reused early). mark() after each block and throttle()
+// before each new buffer keep the host at most a given number of blocks ahead, as PyTorch
+// FSDP's limit_all_gathers does.
+//
 // Without CUDA (a CPU device, a CPU build) available() is false and copies are plain copies on
 // the calling thread.
 #pragma once
@@ -49,6 +55,11 @@ class TransferStreams {
   void copy_out(const torch::Tensor& device, torch::Tensor host);
   // Blocks until every copy_out() so far has completed.
   void finish_out();
+  // Marks the end of a block: the work queued so far on the current stream and every
+  // copy_out() so far.
+  void mark();
+  // Blocks until at most `pending` marks are unfinished on the device.
+  void throttle(int pending);
 
  private:
   struct Side;  // the CUDA streams
