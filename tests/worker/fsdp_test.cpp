@@ -89,6 +89,8 @@ TEST(Fsdp, TwoRanksEqualSingleOnTheSameGlobalBatch) {
         job, port, 4, &losses,
         [&](int r, Trainer& t) {
           EXPECT_EQ(t.micro_batch(), 2);
+          // Each rank holds its shards; the whole model's buffers are released.
+          EXPECT_EQ(t.parameters().master().numel(), 0);
           const torch::Tensor master = t.full_master();
           EXPECT_TRUE(torch::allclose(master, single->full_master(), 1e-4, 1e-5))
               << "rank " << r << ", " << what;

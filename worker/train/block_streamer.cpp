@@ -115,12 +115,18 @@ BlockStreamer::~BlockStreamer() {
   }
 }
 
-void BlockStreamer::start_gather(Unit& u) {
+void BlockStreamer::fetch(Unit& u) {
   transfers_.throttle(kRunAhead);
-  const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
-  u.gathered = torch::empty({su.shard_numel * shards_->world()},
-                            shards_->compute().options().device(device_).pinned_memory(false));
-  u.gathering = shards_->start_gather(static_cast<std::size_t>(u.shard_unit), u.gathered, comm_);
+  if (shards_) {
+    const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
+    u.gathered = torch::empty({su.shard_numel * shards_->world()},
+                              shards_->compute().options().device(device_).pinned_memory(false));
+    u.gathering =
+        shards_->start_gather(static_cast<std::size_t>(u.shard_unit), u.gathered, comm_);
+  } else {
+    // The host slice is not written before the step ends (the optimizer runs after end_step()).
+    u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+  }
 }
 
 void BlockStreamer::drop_incoming(Unit& u) {
@@ -133,29 +139,20 @@ void BlockStreamer::drop_incoming(Unit& u) {
 
 void BlockStreamer::materialise(Unit& u, bool with_grad) {
   const torch::NoGradGuard no_grad;
+  if (shards_ && u.shard_unit < 0) return;
+  if (u.gathering || u.incoming.tensor.defined()) {
+    ++fetched_ahead_;
+  } else {
+    fetch(u);
+  }
   if (shards_) {
-    if (u.shard_unit < 0) return;
-    if (u.gathering) {
-      ++fetched_ahead_;
-    } else {
-      start_gather(u);
-    }
     u.gathering->wait();
     u.gathering.reset();
     u.device_params = std::move(u.gathered);
     u.gathered = torch::Tensor();
   } else {
-    // The host slice is not written before the step ends (the optimizer runs after end_step()).
-    if (u.incoming.tensor.defined()) {
-      ++fetched_ahead_;
-    } else {
-      transfers_.throttle(kRunAhead);
-    }
-    InboundCopy copy = u.incoming.tensor.defined()
-                           ? std::move(u.incoming)
-                           : transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
+    u.device_params = transfers_.use(u.incoming);
     u.incoming = InboundCopy();
-    u.device_params = transfers_.use(copy);
   }
   bytes_to_device_ += u.device_params.numel() * u.device_params.element_size();
   if (with_grad) u.device_grad = torch::zeros_like(u.device_params);
@@ -258,12 +255,7 @@ void BlockStreamer::prefetch(int block, int direction) {
     if (u.resident || (shards_ && u.shard_unit < 0)) continue;
     --ahead;
     if (u.device_params.defined() || u.incoming.tensor.defined() || u.gathering) continue;
-    if (shards_) {
-      start_gather(u);
-    } else {
-      transfers_.throttle(kRunAhead);
-      u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
-    }
+    fetch(u);
   }
 }
 

@@ -122,8 +122,10 @@ class BlockStreamer {
   void release(Unit& u, bool keep_grad);
   // Sharded: points the unit's parameters at an empty tensor (they hold no memory).
   void park(Unit& u);
-  // Sharded: starts gathering the unit's parameters into u.gathered.
-  void start_gather(Unit& u);
+  // Starts bringing the unit's parameters to the device: copying them in (u.incoming) or,
+  // sharded, gathering them (u.gathering into u.gathered); first waits while the host is too
+  // far ahead of the GPU.
+  void fetch(Unit& u);
   // Waits for and drops a copy or gather started ahead that is no longer wanted.
   void drop_incoming(Unit& u);
   // Starts copying in the next blocks_in_flight() - 1 streamed blocks after `block` in

@@ -85,6 +85,22 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
   }
 }
 
+void FlatParameters::release_buffers() {
+  const torch::NoGradGuard no_grad;
+  for (const torch::Tensor& p : parameters_) {
+    if (p.defined() && compute_.defined() && p.is_alias_of(compute_)) {
+      p.set_data(torch::empty({0}, p.options()));
+      p.mutable_grad() = torch::Tensor();
+    }
+  }
+  master_ = compute_ = grad_ = torch::empty({0}, torch::kFloat);
+}
+
+void FlatParameters::allocate_master() {
+  master_ = torch::zeros({numel_}, torch::kFloat);
+  compute_ = grad_ = master_;
+}
+
 void FlatBuffers::publish() {
   if (separate_compute()) {
     const torch::NoGradGuard no_grad;

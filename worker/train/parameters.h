@@ -77,6 +77,15 @@ class FlatParameters : public FlatBuffers {
   // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
   const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
 
+  // Keeps the layout only, for techniques that hold their part of the parameters in buffers of
+  // their own (FSDP shards, GPipe stages): frees the buffers, and points every module
+  // parameter still viewing them at an empty tensor (those blocks do not run on this rank).
+  // numel(), entries() and decay_ranges() stay; master() is empty until allocate_master().
+  void release_buffers();
+  // After release_buffers(): a zero fp32 master in host memory, which compute() and grad()
+  // alias, to write a checkpoint from or read one into. release_buffers() frees it again.
+  void allocate_master();
+
  private:
   std::vector<Entry> entries_;
   std::vector<torch::Tensor> parameters_;

@@ -112,6 +112,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (setup.pipeline) {
     if (Status st = t->create_stage(*arch, shape, compute); !st) return st.error();
   }
+  // FSDP and GPipe hold their part of the parameters; the whole model's buffers go (checkpoints
+  // bring a master back for as long as they need it).
+  if (t->shards_ || t->stage_) t->params_->release_buffers();
   t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {
     if (t->stage_) {
@@ -365,11 +368,13 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
                                : stage_->gather_full(*tensor, setup_.comm));
     }
     if (rank() == 0) {
+      params_->allocate_master();
       params_->master().copy_(master);
       FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
       for (std::size_t i = 0; i < states.size(); ++i) whole.state()[i].second->copy_(states[i]);
       whole.set_steps(optimizer_->steps());
       where = write_checkpoint(dir, *model_, *params_, whole, state);
+      params_->release_buffers();
     }
   } else if (rank() == 0) {
     where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
@@ -385,9 +390,13 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   CheckpointState state;
   if (shards_ || stage_) {
     // Every rank reads the whole model and keeps its part.
+    params_->allocate_master();
     FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
     auto found = read_checkpoint(dir, *model_, *params_, whole, expect, &state);
-    if (!found || !*found) return found;
+    if (!found || !*found) {
+      params_->release_buffers();
+      return found;
+    }
     const torch::NoGradGuard no_grad;
     auto part = [&](const torch::Tensor& full) {
       return shards_ ? shards_->shard_of(full) : stage_->part_of(full);
@@ -399,6 +408,7 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
     }
     optimizer_->set_steps(whole.steps());
     step_ = state.step;
+    params_->release_buffers();
     return true;
   }
   auto found = read_checkpoint(dir, *model_, *params_, *optimizer_, expect, &state);

@@ -83,8 +83,8 @@ class Trainer {
 
   const JobSpec& job() const { return setup_.job; }
   Model& model() { return *model_; }
-  // The model's layout and, except under FSDP and GPipe, its parameters (there: the initial
-  // ones; see full_master()).
+  // The model's layout and, except under FSDP and GPipe, its parameters (there: the layout
+  // only, its buffers released; see full_master()).
   FlatParameters& parameters() { return *params_; }
   // The current fp32 weights in FlatParameters' layout; under FSDP and GPipe gathered from
   // every rank (every rank must call it).
