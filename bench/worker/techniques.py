@@ -6,9 +6,9 @@
             PyTorch FSDP + CPUOffload(offload_params=True) on the same model and batch
             (reference_fsdp_offload.py), plus the PCIe bound of the step.
   overheads `single`, `fsdp` (one rank) and `gpipe` (one stage), each with and without
-            activation checkpointing, and `offload` (one and two blocks in flight) on a model
-            that fits (default gpt2-medium, 8 x 1024): step time against `single` and peak GPU
-            memory.
+            activation checkpointing, `fsdp` with its shards in host memory (cpu_offload), and
+            `offload` (one and two blocks in flight) on a model that fits (default
+            gpt2-medium, 8 x 1024): step time against `single` and peak GPU memory.
 
 Each worker row is one `saturn-worker measure` process (bf16, synthetic tokens, AdamW,
 clipping 1.0; median of the timed steps; no evaluation or checkpoint probe); its host peak
@@ -130,6 +130,8 @@ def main():
         for technique, params in [("single", {"grad_accum": 1}),
                                   ("fsdp", {"grad_accum": 1, "activation_checkpointing": False}),
                                   ("fsdp", {"grad_accum": 1, "activation_checkpointing": True}),
+                                  ("fsdp", {"grad_accum": 1, "activation_checkpointing": True,
+                                            "cpu_offload": True}),
                                   ("gpipe", {"micro_batches": 1}),
                                   ("gpipe", {"micro_batches": 1, "activation_checkpointing": True}),
                                   ("offload", {"grad_accum": 1, "blocks_in_flight": 1}),
