@@ -16,6 +16,9 @@ head tied to it) on the device, the estimator's one resident block.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from techniques import job_yaml  # noqa: E402
+
 GIB = 2**30
 
 
@@ -36,17 +39,7 @@ def knobs_of(technique, params):
 
 def estimate(saturn, tmp, gpu, technique, model, batch, knobs):
     job = os.path.join(tmp, "job.yaml")
-    with open(job, "w") as f:
-        f.write(f"""jobs:
-  - name: {model}
-    model: {model}
-    data: {{format: synthetic-text, seq_len: 1024, samples: 100000}}
-    lr: 1e-4
-    batch_size: {batch}
-    steps: 1000
-    gpus: 1
-    techniques: [{technique}]
-""")
+    job_yaml(job, model, batch)  # the job the rows were measured on
     cluster = os.path.join(tmp, "cluster.yaml")
     with open(cluster, "w") as f:
         f.write(f"name: one\nnodes:\n  - name: n\n    gpus: 1\n    gpu: {gpu}\n")

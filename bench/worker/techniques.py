@@ -36,7 +36,7 @@ def job_yaml(path, model, batch):
     batch_size: {batch}
     steps: 1000
     gpus: 1
-    techniques: [single, fsdp, offload]
+    techniques: [single, fsdp, gpipe, offload]
 """)
 
 
