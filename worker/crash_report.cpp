@@ -17,6 +17,8 @@ int g_rank = 0;
 bool g_installed = false;
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+constexpr int kSignalCount = sizeof kSignals / sizeof kSignals[0];
+struct sigaction g_previous[kSignalCount];  // restored before the signal is raised again
 
 const char* signal_name(int sig) {
   switch (sig) {
@@ -61,7 +63,8 @@ void on_fatal_signal(int sig) {
   append(line, sizeof line, &used, "saturn-worker died of ");
   append(line, sizeof line, &used, signal_name(sig));
   append(line, sizeof line, &used, " during ");
-  append(line, sizeof line, &used, g_phase.load());
+  // At most 256 bytes of phase, so that the line's tail always fits.
+  append(line, 256 + used < sizeof line ? 256 + used : sizeof line, &used, g_phase.load());
   append(line, sizeof line, &used, " (native backtrace on stderr)\",\"rank\":");
   append_int(line, sizeof line, &used, g_rank);
   append(line, sizeof line, &used, ",\"signal\":\"");
@@ -73,7 +76,10 @@ void on_fatal_signal(int sig) {
   void* frames[64];
   const int n = ::backtrace(frames, 64);
   ::backtrace_symbols_fd(frames, n, STDERR_FILENO);
-  // SA_RESETHAND restored the default action: die of the signal as before.
+  // Whatever handled the signal before (the default action: death) handles it again.
+  for (int i = 0; i < kSignalCount; ++i) {
+    if (kSignals[i] == sig) ::sigaction(sig, &g_previous[i], nullptr);
+  }
   ::raise(sig);
 }
 
@@ -95,7 +101,7 @@ void install_crash_report(int rank) {
   sa.sa_handler = on_fatal_signal;
   sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  for (const int sig : kSignals) ::sigaction(sig, &sa, nullptr);
+  for (int i = 0; i < kSignalCount; ++i) ::sigaction(kSignals[i], &sa, &g_previous[i]);
 }
 
 CrashPhase::CrashPhase(const char* phase) : previous_(g_phase.exchange(phase)) {}

@@ -7,9 +7,11 @@
 //   install_crash_report(rank);           // once, early in main
 //   { const CrashPhase phase("measure: checkpoint probe"); ... }
 //
-// The handler only writes to file descriptors 1 and 2 (async-signal-safe), then re-raises the
-// signal with its default action. Phases are string literals of letters, digits, spaces, ':'
-// and '-' (they go into the JSON line unescaped); they nest, the innermost one is reported.
+// The handler only writes to file descriptors 1 and 2 (async-signal-safe), then restores the
+// handler installed before it (usually the default action) and raises the signal again. Phases
+// are string literals of letters, digits, spaces, ':' and '-' (they go into the JSON line
+// unescaped); they nest, the innermost one is reported. The alternate stack is the main
+// thread's: a stack overflow on another thread dies without the report.
 #pragma once
 
 namespace saturn::worker {

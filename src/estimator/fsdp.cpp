@@ -20,8 +20,10 @@ ConfigEstimate estimate_fsdp(const Context& ctx) {
   const double n = ctx.gpus;
   const double overlap = ctx.cal.comm_overlap.value;
   double largest_block = 0;  // parameters of the largest unit FSDP gathers
+  double all_blocks = 0;     // parameters of every unit
   for (const BlockShape& b : model.blocks) {
     largest_block = std::max(largest_block, static_cast<double>(b.weight_params()));
+    all_blocks += static_cast<double>(b.weight_params());
   }
   std::vector<Candidate> candidates;
   for (const bool offload : {false, true}) {
@@ -61,14 +63,19 @@ ConfigEstimate estimate_fsdp(const Context& ctx) {
       }
       c.step_s =
           c.breakdown.compute_s + c.breakdown.comm_s + c.breakdown.host_s + c.breakdown.optimizer_s;
-      // Sharded state; two gathered blocks (current + prefetched) and one block's full gradient.
+      // Sharded state. With activation checkpointing: two gathered blocks (current +
+      // prefetched) and one block's full gradient. Without: every block stays gathered, with its
+      // full gradient buffer, from its forward pass to its backward pass (saturn-worker's
+      // FSDP), plus the prefetched one. On one GPU too: the worker gathers into copies.
       c.breakdown.state_bytes = offload ? 0 : bytes.total() * params / n;
       c.breakdown.buffer_bytes =
-          (ctx.gpus > 1 || offload) ? (2 * bytes.weights + bytes.grads) * largest_block : 0;
+          checkpointing ? (2 * bytes.weights + bytes.grads) * largest_block
+                        : (bytes.weights + bytes.grads) * all_blocks + bytes.weights * largest_block;
       c.breakdown.activation_bytes =
           activation_bytes(model, 0, model.blocks.size(), samples, checkpointing);
       c.params = {{"activation_checkpointing", checkpointing},
                   {"cpu_offload", offload},
+                  {"prefetch", true},
                   {"micro_batch_per_gpu", static_cast<std::int64_t>(samples)}};
       candidates.push_back(std::move(c));
     }

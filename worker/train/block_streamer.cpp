@@ -218,7 +218,9 @@ void BlockStreamer::end_step() {
     if (u.resident || u.device_params.defined()) release(u, step_with_grad_);
     drop_incoming(u);
   }
-  transfers_.finish_out();
+  // The optimizer step that follows may run on the host and write the buffers that copies,
+  // including dropped prefetches, read from.
+  transfers_.finish();
   in_step_ = false;
 }
 

@@ -71,7 +71,7 @@ class BlockStreamer {
   torch::Tensor forward(const torch::Tensor& input);
   // After the step's last backward pass: adds the resident blocks' device gradients into
   // params.grad() (when begin_step() ran in grad mode) and frees their device buffers (the
-  // parameters point at params again).
+  // parameters point at params again); returns once every copy of the step has completed.
   void end_step();
 
   // Recompute (the default): a streamed block keeps only its input between its passes and is

@@ -141,8 +141,10 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
     slices_.push_back({at, params_.numel() - at, false});
   }
   const auto grad_type = params_.grad().scalar_type();
+  const torch::Tensor& grad = params_.grad();
   host_ = config_.kind == "adamw" && config_.host_kernel && m.device().is_cpu() &&
-          m.is_contiguous() && (grad_type == torch::kFloat || grad_type == torch::kBFloat16);
+          m.is_contiguous() && grad.device().is_cpu() && grad.is_contiguous() &&
+          (grad_type == torch::kFloat || grad_type == torch::kBFloat16);
   if (host_) return;
   if (grad_type != torch::kFloat) grad32_ = torch::empty_like(m);
   fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
@@ -252,7 +254,7 @@ double FlatOptimizer::host_step(double lr, double max_norm) {
   u.grad_multiplier = max_norm > 0 && norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6))
                                                       : 1.0f;
   const torch::Tensor& compute = params_.compute();
-  const bool write_compute = params_.separate_compute() &&
+  const bool write_compute = params_.separate_compute() && compute.device().is_cpu() &&
                              compute.scalar_type() == torch::kBFloat16 && compute.is_contiguous();
   float* p = params_.master().data_ptr<float>();
   float* m = exp_avg_.data_ptr<float>();

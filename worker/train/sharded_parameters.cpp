@@ -38,8 +38,7 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
   // This rank's window of each unit, [start, start + shard_numel) of the unit's padded slice:
   // master values where the unit has them, zeros in the padding; decay slices clipped to it.
   const torch::Device home = offload ? torch::Device(torch::kCPU) : device;
-  const bool pinned = offload && device.is_cuda();  // copies to the GPU at full speed
-  const auto on = torch::TensorOptions().device(home).pinned_memory(pinned);
+  const auto on = torch::TensorOptions().device(home);
   master_ = torch::zeros({numel_}, on.dtype(torch::kFloat));
   const torch::Tensor& source = full.master();
   for (const Unit& u : units_) {
@@ -53,10 +52,13 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
       if (hi > lo) decay_ranges_.push_back({u.shard_offset + (lo - start), hi - lo});
     }
   }
-  if (compute_dtype == torch::kFloat) {
+  // Offloaded to a GPU machine, only the compute copy is pinned: it is what is copied to the
+  // device asynchronously (pinned memory is scarce, and the host allocator rounds it up).
+  const bool pinned = offload && device.is_cuda();
+  if (compute_dtype == torch::kFloat && !pinned) {
     compute_ = master_;
   } else {
-    compute_ = torch::empty({numel_}, on.dtype(compute_dtype));
+    compute_ = torch::empty({numel_}, on.dtype(compute_dtype).pinned_memory(pinned));
     compute_.copy_(master_);
   }
   grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));

@@ -90,6 +90,14 @@ void TransferStreams::finish_out() {
   }
 }
 
+void TransferStreams::finish() {
+  if (!side_) return;
+  finish_out();
+  side_->in.synchronize();
+  c10::cuda::getCurrentCUDAStream(side_->in.device_index()).synchronize();
+  side_->marks.clear();
+}
+
 void TransferStreams::mark() {
   if (!side_) return;
   // The copy-out stream waits for the current stream, so an event after it covers both.
@@ -130,6 +138,7 @@ void TransferStreams::copy_out(const torch::Tensor& device, torch::Tensor host) 
 }
 
 void TransferStreams::finish_out() {}
+void TransferStreams::finish() {}
 void TransferStreams::mark() {}
 void TransferStreams::throttle(int) {}
 

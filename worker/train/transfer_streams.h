@@ -55,6 +55,9 @@ class TransferStreams {
   void copy_out(const torch::Tensor& device, torch::Tensor host);
   // Blocks until every copy_out() so far has completed.
   void finish_out();
+  // Blocks until every copy in either direction and the current stream's work so far have
+  // completed: after it the host may write the host buffers copies read from.
+  void finish();
   // Marks the end of a block: the work queued so far on the current stream and every
   // copy_out() so far.
   void mark();
