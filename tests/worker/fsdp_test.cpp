@@ -6,7 +6,6 @@
 // `single`, and a `single` checkpoint resumes under FSDP.
 #include <gtest/gtest.h>
 
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -43,19 +42,9 @@ std::unique_ptr<Trainer> make(const JobSpec& job, bool fsdp, Communicator* comm 
 template <typename After>
 void two_rank_fsdp(const JobSpec& job, int port, int steps, std::vector<double>* losses,
                    After after, Knobs knobs = {}) {
-  auto comms = local_group(2, port);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      auto t = make(job, true, comms[static_cast<std::size_t>(r)].get(), knobs);
-      for (int i = 0; i < steps; ++i) {
-        const double loss = t->train_step().loss;
-        if (r == 0 && losses) losses->push_back(loss);
-      }
-      after(r, *t);
-    });
-  }
-  for (auto& t : threads) t.join();
+  train_on_ranks(
+      2, port, steps, [&](Communicator* comm) { return make(job, true, comm, knobs); }, losses,
+      after);
 }
 
 TEST(Fsdp, OneRankEqualsSingle) {

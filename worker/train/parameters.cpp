@@ -126,22 +126,15 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
     momentum_ = torch::zeros_like(m);
   }
   // The slices without weight decay are the gaps between the decay ranges.
-  std::vector<FlatBuffers::Range> plain;
   std::int64_t at = 0;
   for (const auto& r : params_.decay_ranges()) {
-    if (r.offset > at) {
-      plain.push_back({at, r.offset - at});
-      slices_.push_back({at, r.offset - at, false});
-    }
+    if (r.offset > at) slices_.push_back({at, r.offset - at, false});
     slices_.push_back({r.offset, r.numel, true});
     at = r.offset + r.numel;
   }
-  if (params_.numel() > at) {
-    plain.push_back({at, params_.numel() - at});
-    slices_.push_back({at, params_.numel() - at, false});
-  }
-  const auto grad_type = params_.grad().scalar_type();
+  if (params_.numel() > at) slices_.push_back({at, params_.numel() - at, false});
   const torch::Tensor& grad = params_.grad();
+  const auto grad_type = grad.scalar_type();
   host_ = config_.kind == "adamw" && config_.host_kernel && m.device().is_cpu() &&
           m.is_contiguous() && grad.device().is_cpu() && grad.is_contiguous() &&
           (grad_type == torch::kFloat || grad_type == torch::kBFloat16);
@@ -149,13 +142,13 @@ FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
   if (grad_type != torch::kFloat) grad32_ = torch::empty_like(m);
   fused_ = config_.kind == "adamw" && config_.fused && compat::kHasFusedAdamW;
   if (!fused_) return;
-  const torch::Tensor g = grad32_.defined() ? grad32_ : params_.grad();
+  const torch::Tensor g = grad32_.defined() ? grad32_ : grad;
   const auto step_options = torch::TensorOptions().dtype(torch::kFloat).device(m.device());
-  const std::vector<FlatBuffers::Range>* groups[] = {&params_.decay_ranges(), &plain};
-  for (const auto* ranges : groups) {
+  for (const bool decay : {true, false}) {
     FusedGroup group;
-    group.weight_decay = ranges == &plain ? 0.0 : config_.weight_decay;
-    for (const auto& r : *ranges) {
+    group.weight_decay = decay ? config_.weight_decay : 0.0;
+    for (const Slice& r : slices_) {
+      if (r.decay != decay) continue;
       group.params.push_back(m.narrow(0, r.offset, r.numel));
       group.grads.push_back(g.narrow(0, r.offset, r.numel));
       group.exp_avgs.push_back(exp_avg_.narrow(0, r.offset, r.numel));

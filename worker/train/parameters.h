@@ -166,7 +166,8 @@ class FlatOptimizer {
   bool fused_ = false;
   std::vector<FusedGroup> groups_;
 
-  // host_kernel(): the buffers cut into slices with and without weight decay, in offset order.
+  // The buffers cut into slices with and without weight decay, in offset order (the host
+  // kernel's parallel loop and the fused kernel's two groups).
   struct Slice {
     std::int64_t offset = 0, numel = 0;
     bool decay = false;
