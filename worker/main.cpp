@@ -26,6 +26,7 @@
 #include "events.h"
 #include "launcher.h"
 #include "memory_cap.h"
+#include "models/cross_entropy.h"
 #include "saturn/worker_protocol.h"
 #include "saturn/workload.h"
 #include "techniques/technique.h"
@@ -49,6 +50,7 @@ struct Args {
   int warmup_steps = 2, measure_steps = 3;
   double device_memory_bytes = 0;
   bool no_probes = false;
+  std::string trace;
 };
 
 Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
@@ -158,6 +160,7 @@ int run_measure(const Args& a, const std::vector<std::string>& argv, EventSink& 
   const Technique* t = find_technique(a.technique);
   json params = json::parse(a.params, nullptr, false);
   ctx->probes = !a.no_probes;
+  ctx->trace_path = a.trace;
   auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
   if (!m) return report(events, m.error(), kind_of(m.error()));
   events.emit("measurement", measurement_json(*m));
@@ -264,7 +267,8 @@ int run_info(EventSink& events) {
                        {"features",
                         {{"scaled_dot_product_attention", compat::kHasScaledDotProductAttention},
                          {"fused_adamw", compat::kHasFusedAdamW},
-                         {"cuda_graphs", GraphedStep::kAvailable}}},
+                         {"cuda_graphs", GraphedStep::kAvailable},
+                         {"fused_cross_entropy", kHasFusedCrossEntropy}}},
                        {"cuda_devices", torch::cuda::device_count()},
                        {"protocol", 1}});
   return protocol::kExitOk;
@@ -311,6 +315,8 @@ int main_impl(int argc, char** argv) {
   measure->add_option("--measure-steps", a.measure_steps, "")->capture_default_str();
   measure->add_flag("--no-probes", a.no_probes,
                     "Time only the steps, not an evaluation and a checkpoint (benchmarks)");
+  measure->add_option("--trace", a.trace,
+                      "Record the timed steps (rank 0) as a Chrome trace at this path (JSON)");
   measure->group("");  // hidden
   CLI::App* info = app.add_subcommand("info", "Techniques, libtorch version, devices");
   EventSink events;

@@ -1,7 +1,14 @@
 // Models: block sequences with the zoo's parameter counts, forward and backward shapes, and a
 // numerical check of GPT's attention and MLP against a hand-written computation.
-#include <gtest/gtest.h>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "models/cross_entropy.h"
 #include "models/model.h"
 
 namespace saturn::worker {
@@ -121,6 +128,78 @@ TEST(Models, PaddedLmHeadGivesTheSameLossAndGradients) {
     ASSERT_TRUE(g.defined()) << item.key();
     EXPECT_FALSE(torch::isnan(g).any().item<bool>()) << item.key();
     EXPECT_TRUE(torch::allclose(item.value().grad(), g, 1e-4, 1e-6)) << item.key();
+  }
+}
+
+// The loss the worker computed before mean_cross_entropy, and PyTorch's definition of it.
+torch::Tensor log_softmax_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
+  return torch::nll_loss(torch::log_softmax(logits, -1, torch::kFloat), targets);
+}
+
+// mean_cross_entropy against log_softmax + nll_loss on `device`: loss, and the gradient of
+// 0.25 · loss (an upstream gradient other than 1, as gradient accumulation gives), for logits
+// [rows, cols] with two masked (−inf) columns. Tolerances fit bf16 logits.
+void expect_cross_entropy_matches(const torch::Device& device, torch::ScalarType dtype,
+                                  std::int64_t rows, std::int64_t cols) {
+  SCOPED_TRACE(fmt::format("{} {} x {} {}", device.str(), rows, cols,
+                           dtype == torch::kBFloat16 ? "bf16" : "fp32"));
+  torch::manual_seed(3);
+  torch::Tensor x0 = torch::randn({rows, cols}) * 3;
+  x0.narrow(1, cols - 2, 2).fill_(-std::numeric_limits<float>::infinity());
+  x0 = x0.to(device, dtype);
+  const torch::Tensor targets = torch::randint(0, cols - 2, {rows}, torch::kLong).to(device);
+  const torch::Tensor a = x0.clone().requires_grad_(true), b = x0.clone().requires_grad_(true);
+  const torch::Tensor la = mean_cross_entropy(a, targets), lb = log_softmax_nll(b, targets);
+  EXPECT_EQ(la.scalar_type(), torch::kFloat);
+  EXPECT_NEAR(la.item<double>(), lb.item<double>(), 1e-5 * std::abs(lb.item<double>()));
+  (la * 0.25).backward();
+  (lb * 0.25).backward();
+  ASSERT_EQ(a.grad().scalar_type(), dtype);
+  const torch::Tensor ga = a.grad().to(torch::kFloat).cpu(), gb = b.grad().to(torch::kFloat).cpu();
+  const double atol = dtype == torch::kBFloat16 ? 1e-3 / static_cast<double>(rows) : 1e-7;
+  EXPECT_TRUE(torch::allclose(ga, gb, 1e-2, atol))
+      << "max difference " << (ga - gb).abs().max().item<double>();
+  EXPECT_TRUE(torch::all(ga.narrow(1, cols - 2, 2) == 0).item<bool>()) << "masked columns";
+  // Without autograd (evaluation) the same loss.
+  const torch::NoGradGuard no_grad;
+  EXPECT_EQ(mean_cross_entropy(x0, targets).item<double>(), la.item<double>());
+}
+
+TEST(Models, CrossEntropyEqualsLogSoftmaxAndNll) {
+  expect_cross_entropy_matches(torch::kCPU, torch::kFloat, 37, 250);
+  expect_cross_entropy_matches(torch::kCPU, torch::kBFloat16, 16, 256);
+}
+
+TEST(Models, CrossEntropyRejectsBadShapes) {
+  const torch::Tensor logits = torch::randn({4, 10});
+  EXPECT_THROW(mean_cross_entropy(logits, torch::zeros({5}, torch::kLong)), c10::Error);
+  EXPECT_THROW(mean_cross_entropy(logits, torch::zeros({4}, torch::kInt)), c10::Error);
+  EXPECT_THROW(mean_cross_entropy(logits.reshape({2, 2, 10}), torch::zeros({4}, torch::kLong)),
+               c10::Error);
+}
+
+// The fused kernels where the worker was built with them (a CUDA compiler was found): both the
+// 16-byte vector path (columns a multiple of 8) and the element path, bf16 and fp32, and what
+// they give for a NaN logit and for a target outside the vocabulary.
+TEST(Models, CrossEntropyOnCudaEqualsLogSoftmaxAndNll) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  std::printf("mean_cross_entropy on CUDA: %s\n",
+              uses_fused_cross_entropy(torch::zeros({1, 1}, torch::dtype(torch::kBFloat16).device(cuda)))
+                  ? "fused kernels"
+                  : "ATen operations (no kernels built)");
+  expect_cross_entropy_matches(cuda, torch::kBFloat16, 64, 50304);
+  expect_cross_entropy_matches(cuda, torch::kBFloat16, 33, 1001);
+  expect_cross_entropy_matches(cuda, torch::kFloat, 64, 50304);
+  expect_cross_entropy_matches(cuda, torch::kFloat, 7, 37);
+  torch::Tensor x = torch::randn({4, 64}).to(cuda, torch::kBFloat16);
+  x[1][5] = std::numeric_limits<float>::quiet_NaN();
+  const torch::Tensor targets = torch::zeros({4}, torch::kLong).to(cuda);
+  EXPECT_TRUE(std::isnan(mean_cross_entropy(x, targets).item<double>()));
+  if (uses_fused_cross_entropy(x)) {
+    // The kernels do not index outside the row: an out-of-range target gives a NaN loss.
+    const torch::Tensor bad = torch::full({4}, 64, torch::kLong).to(cuda);
+    EXPECT_TRUE(std::isnan(mean_cross_entropy(torch::randn({4, 64}).to(cuda), bad).item<double>()));
   }
 }
 

@@ -289,12 +289,41 @@ TEST(WorkerCli, BadInputIsAnErrorEventWithItsKindAndExitCode) {
   }
 }
 
+TEST(WorkerCli, MeasureRecordsATraceOrSaysWhyItCannot) {
+  // Debian's libtorch 1.13 (CI) has no Kineto profiler: a config error naming it, before any
+  // step runs, and no file. A PyTorch with Kineto writes a Chrome trace of the timed steps.
+  const fs::path trace = workdir() / "trace.json";
+  fs::remove(trace);
+  const WorkerRun run = worker("measure " + job() + " --technique single --devices cpu " +
+                               "--warmup-steps 1 --measure-steps 1 --no-probes --params " +
+                               "'{\"grad_accum\": 1}' --trace " + trace.string());
+  EXPECT_TRUE(run.other.empty()) << run.other.front();
+  if (run.code == 0) {
+    ASSERT_NE(run.last("measurement"), nullptr);
+    std::ifstream in(trace);
+    const json t = json::parse(in, nullptr, false);
+    ASSERT_TRUE(t.is_object() && t.contains("traceEvents")) << trace;
+    EXPECT_FALSE(t["traceEvents"].empty());
+  } else {
+    EXPECT_EQ(run.code, 2);
+    const json* e = run.last("error");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ((*e)["kind"], "config");
+    const std::string message = (*e)["message"];
+    EXPECT_NE(message.find("cannot record a trace"), std::string::npos) << message;
+    EXPECT_NE(message.find("Kineto"), std::string::npos) << message;
+    EXPECT_EQ(run.last("measurement"), nullptr);
+    EXPECT_FALSE(fs::exists(trace));
+  }
+}
+
 TEST(WorkerCli, InfoListsTheTechniques) {
   const WorkerRun run = worker("info");
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("info"), nullptr);
   EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "fsdp", "gpipe", "offload"}));
   EXPECT_TRUE((*run.last("info"))["features"].is_object());
+  EXPECT_TRUE((*run.last("info"))["features"]["fused_cross_entropy"].is_boolean());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The block-sequence model base, its loss, and build_model(); see model.h.
 #include "models/model.h"
 
+#include "models/cross_entropy.h"
+
 #include <mutex>
 
 #include <fmt/format.h>
@@ -33,10 +35,7 @@ torch::Tensor Model::forward(const torch::Tensor& input) {
 
 torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& target) const {
   // output: logits [B, T, V] (language) or [B, K] (images), any float dtype; loss in fp32.
-  // Log-probabilities in fp32 (bf16 logits are converted first; PyTorch fuses the conversion
-  // into the softmax kernel only for fp16), then the mean negative log-likelihood.
-  const torch::Tensor logits = output.reshape({-1, output.size(-1)});
-  return torch::nll_loss(torch::log_softmax(logits, -1, torch::kFloat), target.reshape({-1}));
+  return mean_cross_entropy(output.reshape({-1, output.size(-1)}), target.reshape({-1}));
 }
 
 Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,

@@ -30,6 +30,9 @@ struct RunContext {
   // measure: time one evaluation and one checkpoint after the steps (false leaves eval_s and
   // checkpoint_s 0: benchmarks of models whose checkpoint would not fit on a scratch disk).
   bool probes = true;
+  // measure: when set, rank 0 records its timed steps as a Chrome trace at this path
+  // (step_trace.h); their times then include the profiler's overhead.
+  std::string trace_path;
 };
 
 // One measurement of one setting, by every rank of it.

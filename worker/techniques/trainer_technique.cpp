@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "crash_report.h"
+#include "step_trace.h"
 
 namespace saturn::worker {
 namespace {
@@ -134,11 +135,20 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
   const double ready_s = process_age_s();
   std::vector<double> times;
   std::int64_t samples = 0, tokens = 0;
+  std::unique_ptr<StepTrace> trace;
+  if (!ctx.trace_path.empty() && ctx.env.rank == 0) {
+    auto started = StepTrace::start(rank->device.is_cuda());
+    if (!started) return started.error();
+    trace = std::move(*started);
+  }
   for (int i = 0; i < steps; ++i) {
     const StepStats s = (*trainer)->train_step();
     times.push_back(s.seconds);
     samples = s.samples;
     tokens = s.tokens;
+  }
+  if (trace) {
+    if (Status st = trace->write(ctx.trace_path); !st) return st.error();
   }
   Measurement m;
   m.step_s = median(times);
