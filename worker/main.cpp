@@ -191,6 +191,7 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
                            error_message = event->value("message", "");
                          }
                        });
+      if (g_stop.load()) return protocol::kExitStopped;
       if (r.exit_code == 0 && !result.is_null()) {
         result.erase("event");
         measured = result;
@@ -205,6 +206,7 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
     } else {
       try {
         auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
+        if (g_stop.load()) return protocol::kExitStopped;
         if (!m) return report(events, m.error(), kind_of(m.error()));
         measured = measurement_json(*m);
       } catch (const c10::Error& e) {
@@ -337,10 +339,14 @@ int main_impl(int argc, char** argv) {
                         fmt::format("unknown technique \"{}\" (built in: {})", a.technique, known)},
                   std::string(protocol::kErrorConfig));
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  // execute stops at a step boundary with a checkpoint, search between steps or candidates;
+  // measure (a rank of a search, or a benchmark) has nothing to save and dies at once.
+  if (!measure->parsed()) {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+  }
   install_crash_report(0);
   try {
     if (execute->parsed()) return run_execute(a, args, events);

@@ -1,6 +1,6 @@
 // saturn-worker as a process: the event stream of execute and search, two CPU ranks through the
-// launcher, stopping on SIGTERM with a checkpoint and resuming, a fatal signal and bad input as
-// `error` events with their kind and exit code.
+// launcher, stopping on SIGTERM with a checkpoint and resuming (search and measure: promptly),
+// a fatal signal and bad input as `error` events with their kind and exit code.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -234,6 +235,61 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
   EXPECT_TRUE((*again.last("started"))["resumed"].get<bool>());
   EXPECT_EQ((*again.last("started"))["step"], stopped_at);
   EXPECT_EQ((*again.last("done"))["step"], 12);
+}
+
+// Starts the worker, sends `sig` `after_s` seconds later, and returns its wait status and how
+// long it took to end after the signal (seconds). A worker still running 20 s after the signal
+// is killed (SIGKILL), so a regression fails the test instead of hanging it.
+int signalled_after(const std::vector<std::string>& args, int sig, double after_s,
+                    double* exit_s) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, 1), dup2(null, 2);
+    std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SATURN_WORKER_PATH, argv.data());
+    _exit(127);
+  }
+  usleep(static_cast<useconds_t>(after_s * 1e6));
+  kill(pid, sig);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (elapsed() > 20) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    usleep(50000);
+  }
+  *exit_s = elapsed();
+  return status;
+}
+
+TEST(WorkerCli, SearchAndMeasureStopPromptlyOnSigterm) {
+  // Measurements far longer than the test: search stops between steps with the "stopped" exit
+  // code; measure (nothing to save) dies of the signal at once.
+  const std::vector<std::string> common = {"--job", (workdir() / "long.yaml").string(),
+                                           "--technique", "single", "--devices", "cpu",
+                                           "--warmup-steps", "1", "--measure-steps", "1000000"};
+  std::vector<std::string> search = {"search"}, measure = {"measure", "--params",
+                                                             "{\"grad_accum\": 1}", "--no-probes"};
+  search.insert(search.end(), common.begin(), common.end());
+  measure.insert(measure.end(), common.begin(), common.end());
+  double exit_s = 0;
+  int status = signalled_after(search, SIGTERM, 3.0, &exit_s);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), protocol::kExitStopped);
+  EXPECT_LT(exit_s, 10.0);
+  status = signalled_after(measure, SIGTERM, 3.0, &exit_s);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_LT(exit_s, 10.0);
 }
 
 // A worker that dies of a fatal signal says so: an `error` event naming the signal and what it

@@ -65,7 +65,7 @@ class CrossEntropy : public torch::autograd::Function<CrossEntropy> {
     const torch::Tensor& lse = saved[2];
     const std::int64_t rows = logits.size(0);
     const double scale = rows > 0 ? 1.0 / static_cast<double>(rows) : 0.0;
-    const torch::Tensor grad = grads[0].to(torch::kFloat).contiguous();  // [] on the device
+    const torch::Tensor grad = grads[0].to(logits.device(), torch::kFloat).contiguous();  // []
     torch::Tensor dlogits;
     if (uses_fused_cross_entropy(logits)) {
 #ifdef SATURN_WITH_KERNELS

@@ -130,8 +130,14 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
   auto trainer = Trainer::create(setup);
   if (!trainer) return trainer.error();
   const CrashPhase stepping("measure: training steps");
+  // A stop request (search's SIGTERM) ends the measurement between steps; it has one rank.
+  const auto stopped = [&] { return ctx.stop != nullptr && ctx.stop->load(); };
+  const Error stop_error{"", 0, "", "stopped by a signal before the measurement finished"};
   double warmup_s = 0;
-  for (int i = 0; i < warmup; ++i) warmup_s += (*trainer)->train_step().seconds;
+  for (int i = 0; i < warmup; ++i) {
+    if (stopped()) return stop_error;
+    warmup_s += (*trainer)->train_step().seconds;
+  }
   const double ready_s = process_age_s();
   std::vector<double> times;
   std::int64_t samples = 0, tokens = 0;
@@ -142,6 +148,7 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
     trace = std::move(*started);
   }
   for (int i = 0; i < steps; ++i) {
+    if (stopped()) return stop_error;
     const StepStats s = (*trainer)->train_step();
     times.push_back(s.seconds);
     samples = s.samples;
