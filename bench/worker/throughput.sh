@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/worker/throughput.sh: saturn-worker's training throughput (tokens/s, MFU) on one GPU for
 # GPT-2 124M, 355M and 774M in bf16, side by side in the same run with the PyTorch eager loop of
-# reference_gpt2.py (same architecture, shapes and batch). Two worker rows per shape: eager
-# steps, and whole steps replayed as a CUDA graph (params {"cuda_graph": true}). Needs a CUDA
-# machine, PyTorch, and saturn-worker built against that PyTorch (docs/worker.md#gpu-build).
+# reference_gpt2.py (same architecture, shapes and batch). Worker rows per shape: eager steps,
+# the same with the loss as ATen operations instead of the fused kernels (SATURN_FUSED_LOSS=0;
+# only when the worker has them), and whole steps replayed as a CUDA graph (params
+# {"cuda_graph": true}). Needs a CUDA machine, PyTorch, and saturn-worker built against that
+# PyTorch (docs/worker.md#gpu-build).
 # Prints a Markdown table.
 #
 #   bench/worker/throughput.sh [BUILD_DIR] [--compile]
@@ -47,6 +49,11 @@ YAML
     fi
   }
   eager=$(measure '{"grad_accum": 1}')
+  # The same without the fused cross-entropy kernels (ATen operations), when the worker has them.
+  unfused='{"error": true, "absent": true}'
+  if "$worker" info | grep -q '"fused_cross_entropy":true'; then
+    unfused=$(SATURN_FUSED_LOSS=0 measure '{"grad_accum": 1}')
+  fi
   graph=$(measure '{"grad_accum": 1, "cuda_graph": true}')
   reference() {
     python3 "$here/reference_gpt2.py" --model "$model" --batch "$batch" --steps 10 $compile "$@" \
@@ -54,11 +61,12 @@ YAML
   }
   py=$(reference)
   pypad=$(reference --pad-vocab)
-  python3 - "$model" "$batch" "$eager" "$graph" "$py" "$pypad" "$peak" <<'PY'
+  python3 - "$model" "$batch" "$eager" "$graph" "$py" "$pypad" "$peak" "$unfused" <<'PY'
 import json, sys
 model, batch = sys.argv[1], int(sys.argv[2])
 eager, graph, py, pypad = (json.loads(a) for a in sys.argv[3:7])
 peak = float(sys.argv[7])
+unfused = json.loads(sys.argv[8])
 shapes = {"gpt2": (12, 768), "gpt2-medium": (24, 1024), "gpt2-large": (36, 1280)}
 layers, d = shapes[model]
 params = {"gpt2": 124439808, "gpt2-medium": 354823168, "gpt2-large": 774030080}[model]
@@ -71,6 +79,8 @@ def row(name, m):
     print(f"| {model} | {batch} x 1024 | {name} | {m['step_s']:.4f} | {tps:,.0f} | "
           f"{100 * tps * flops_per_token / peak:.1f}% | {m['peak_memory_bytes'] / 2**30:.1f} |")
 row("saturn-worker (C++)", eager)
+if not unfused.get("absent"):
+    row("saturn-worker (C++), loss as ATen ops (SATURN_FUSED_LOSS=0)", unfused)
 row("saturn-worker (C++), CUDA graph", graph)
 for p in (py, pypad):
     if p.get("error"):

@@ -1,6 +1,9 @@
 // mean_cross_entropy as a custom autograd function; see cross_entropy.h.
 #include "models/cross_entropy.h"
 
+#include <cstdlib>
+#include <string>
+
 #ifdef SATURN_WITH_KERNELS
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -92,7 +95,12 @@ class CrossEntropy : public torch::autograd::Function<CrossEntropy> {
 
 bool uses_fused_cross_entropy(const torch::Tensor& logits) {
 #ifdef SATURN_WITH_KERNELS
-  return logits.is_cuda() &&
+  // SATURN_FUSED_LOSS=0 runs the ATen path instead (benchmarks measure both side by side).
+  static const bool enabled = [] {
+    const char* v = std::getenv("SATURN_FUSED_LOSS");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return enabled && logits.is_cuda() &&
          (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kFloat);
 #else
   (void)logits;

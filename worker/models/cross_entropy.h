@@ -25,7 +25,8 @@ inline constexpr bool kHasFusedCrossEntropy = true;
 inline constexpr bool kHasFusedCrossEntropy = false;
 #endif
 
-// Whether mean_cross_entropy runs the fused kernels for logits like these (CUDA, bf16 or fp32).
+// Whether mean_cross_entropy runs the fused kernels for logits like these (CUDA, bf16 or fp32),
+// unless the environment sets SATURN_FUSED_LOSS=0 (read once per process).
 bool uses_fused_cross_entropy(const torch::Tensor& logits);
 
 }  // namespace saturn::worker
