@@ -15,7 +15,8 @@
 namespace saturn::worker {
 
 FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
-                               torch::ScalarType compute_dtype, bool pinned) {
+                               torch::ScalarType compute_dtype, bool pinned, bool master_only) {
+  TORCH_CHECK(!(pinned && master_only), "FlatParameters: pinned buffers hold a compute copy");
   const torch::NoGradGuard no_grad;
   module.to(device);  // buffers (and parameters, re-pointed below)
   // Distinct parameters in module order; a tied weight appears once, under its first name.
@@ -69,8 +70,13 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const Entry& e = entries_[i];
     master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
   }
-  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
-  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  if (master_only) {
+    compute_ = master_;
+    grad_ = torch::empty({0}, on.dtype(torch::kFloat));
+  } else {
+    compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+    grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  }
   if (pinned) {  // what is copied to and from the device; master only when it is the compute copy
     compute_ = compute_.pin_memory();
     if (compute_dtype == torch::kFloat) master_ = compute_;
@@ -80,7 +86,8 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const Entry& e = entries_[i];
     torch::Tensor& p = params[i].second;
     p.set_data(compute_.narrow(0, e.offset, e.numel).view(e.shape));
-    p.mutable_grad() = grad_.narrow(0, e.offset, e.numel).view(e.shape);
+    p.mutable_grad() =
+        master_only ? torch::Tensor() : grad_.narrow(0, e.offset, e.numel).view(e.shape);
     parameters_.push_back(p);
   }
 }

@@ -70,8 +70,13 @@ class FlatParameters : public FlatBuffers {
   // copies from and to, for offloading; needs a CUDA build): compute and gradient buffers in
   // page-locked memory, so that copies to a GPU run at full speed and asynchronously. Decay
   // ranges: decay entries, adjacent ones merged.
+  // `master_only` (FSDP and GPipe, which keep the whole model's buffers only as the layout and
+  // the initial values their parts are cut from, then release_buffers()): master alone, which
+  // compute() aliases, no gradient buffer; the module's parameters become fp32 views of master
+  // with no gradient. Setting up then holds the model twice (its own tensors while they are
+  // copied, and master), not three to four times.
   FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
-                 bool pinned = false);
+                 bool pinned = false, bool master_only = false);
 
   const std::vector<Entry>& entries() const { return entries_; }
   // The module's parameter behind entries()[i] (its data and grad are views of the buffers).

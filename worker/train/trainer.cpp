@@ -97,7 +97,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   const bool on_host = setup.offload || setup.fsdp || setup.pipeline;
   t->params_ = std::make_unique<FlatParameters>(
       *t->model_, on_host ? torch::Device(torch::kCPU) : setup.device, compute,
-      /*pinned=*/setup.offload && setup.device.is_cuda());
+      /*pinned=*/setup.offload && setup.device.is_cuda(),
+      /*master_only=*/setup.fsdp || setup.pipeline);
   if (setup.fsdp) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
                                                      setup.device, compute,
