@@ -184,10 +184,10 @@ TEST(Models, CrossEntropyRejectsBadShapes) {
 TEST(Models, CrossEntropyOnCudaEqualsLogSoftmaxAndNll) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA, 0);
+  const torch::Tensor probe = torch::zeros({1, 1}, torch::dtype(torch::kBFloat16).device(cuda));
   std::printf("mean_cross_entropy on CUDA: %s\n",
-              uses_fused_cross_entropy(torch::zeros({1, 1}, torch::dtype(torch::kBFloat16).device(cuda)))
-                  ? "fused kernels"
-                  : "ATen operations (no kernels built)");
+              uses_fused_cross_entropy(probe) ? "fused kernels"
+                                              : "ATen operations (no kernels built)");
   expect_cross_entropy_matches(cuda, torch::kBFloat16, 64, 50304);
   expect_cross_entropy_matches(cuda, torch::kBFloat16, 33, 1001);
   expect_cross_entropy_matches(cuda, torch::kFloat, 64, 50304);

@@ -175,26 +175,32 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GE((*o)["tried"].size(), 1u);
 }
 
+// Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),
+// stderr (the crash report's backtrace) to /dev/null, no core file on a fatal signal; the child
+// closes `close_fd` (the parent's end of a pipe; -1: none). Returns the child's pid.
+pid_t spawn_worker(const std::vector<std::string>& args, int stdout_fd, int close_fd) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  const int null = open("/dev/null", O_WRONLY);
+  dup2(stdout_fd >= 0 ? stdout_fd : null, 1);
+  if (close_fd >= 0) close(close_fd);
+  if (null >= 0) dup2(null, 2);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv(SATURN_WORKER_PATH, argv.data());
+  _exit(127);
+}
+
 // Runs saturn-worker with `args` (no shell) and sends it `sig` once it has reported step
 // `at_step`; `status` gets its wait status.
 WorkerRun worker_signalled(const std::vector<std::string>& args, int sig, int at_step,
                            int* status) {
   int fds[2];
   if (pipe(fds) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    const int null = open("/dev/null", O_WRONLY);  // the crash report's backtrace
-    if (null >= 0) dup2(null, 2);
-    const rlimit no_core{0, 0};  // a fatal signal leaves no core file behind
-    setrlimit(RLIMIT_CORE, &no_core);
-    std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(SATURN_WORKER_PATH, argv.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn_worker(args, fds[1], fds[0]);
   close(fds[1]);
   WorkerRun run;
   FILE* out = fdopen(fds[0], "r");
@@ -242,16 +248,7 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
 // is killed (SIGKILL), so a regression fails the test instead of hanging it.
 int signalled_after(const std::vector<std::string>& args, int sig, double after_s,
                     double* exit_s) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) dup2(null, 1), dup2(null, 2);
-    std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(SATURN_WORKER_PATH, argv.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn_worker(args, /*stdout_fd=*/-1, /*close_fd=*/-1);
   usleep(static_cast<useconds_t>(after_s * 1e6));
   kill(pid, sig);
   const auto t0 = std::chrono::steady_clock::now();
