@@ -1,7 +1,8 @@
 // ShardedParameters over two Gloo ranks in this process: the shards put back together are the
 // model (parameters, gathered blocks), reduce_grad leaves each rank the mean of its part, the
 // decay slices are the model's, and AdamW with clipping over the shards (norm summed over
-// ranks) takes the same step as over the whole model; a master-only whole gives the same shards.
+// ranks) takes the same step as over the whole model; gathered to one rank, only that rank
+// holds the whole.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -58,6 +59,10 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
       }());
       // Gathering every shard gives the model back, as a whole and block by block.
       EXPECT_TRUE(torch::equal(shard.gather_full(shard.master(), &comm), initial));
+      // Gathered to one rank (checkpoints), only that rank holds it.
+      const torch::Tensor at_one = shard.gather_full(shard.master(), &comm, /*root=*/1);
+      EXPECT_EQ(at_one.defined(), r == 1);
+      if (r == 1) EXPECT_TRUE(torch::equal(at_one, initial));
       for (std::size_t u = 0; u < shard.units().size(); ++u) {
         const auto& unit = shard.units()[u];
         torch::Tensor block = torch::empty({unit.shard_numel * kWorld});
@@ -93,31 +98,6 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
     });
   }
   for (auto& t : threads) t.join();
-}
-
-TEST(ShardedParameters, MasterOnlyLayoutGivesTheSameShards) {
-  // FSDP and GPipe build the whole model's buffers with master_only: master alone (the module's
-  // parameters fp32 views of it, no gradient), the same layout, the same shards.
-  auto a = tiny_gpt(), b = tiny_gpt();
-  FlatParameters full(*a, torch::kCPU, torch::kBFloat16);
-  FlatParameters layout(*b, torch::kCPU, torch::kBFloat16, /*pinned=*/false,
-                        /*master_only=*/true);
-  ASSERT_EQ(layout.numel(), full.numel());
-  EXPECT_TRUE(torch::equal(layout.master(), full.master()));
-  EXPECT_FALSE(layout.separate_compute());
-  EXPECT_EQ(layout.grad().numel(), 0);
-  for (std::size_t i = 0; i < layout.entries().size(); ++i) {
-    const torch::Tensor& p = layout.parameter(i);
-    EXPECT_EQ(p.scalar_type(), torch::kFloat) << layout.entries()[i].name;
-    EXPECT_TRUE(p.is_alias_of(layout.master())) << layout.entries()[i].name;
-    EXPECT_FALSE(p.grad().defined()) << layout.entries()[i].name;
-  }
-  for (int rank = 0; rank < 2; ++rank) {
-    ShardedParameters x(full, rank, 2, torch::kCPU, torch::kBFloat16);
-    ShardedParameters y(layout, rank, 2, torch::kCPU, torch::kBFloat16);
-    EXPECT_TRUE(torch::equal(x.master(), y.master())) << "rank " << rank;
-    EXPECT_TRUE(torch::equal(x.compute(), y.compute())) << "rank " << rank;
-  }
 }
 
 }  // namespace

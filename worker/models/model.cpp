@@ -23,8 +23,9 @@ void Model::add_block(const std::string& name, Block block) {
     }
     it->second->push_back(block);
   }
-  blocks_.push_back(std::move(block));
+  blocks_.push_back(block);
   block_names_.push_back(name);
+  if (sink_) sink_(name, *block);
 }
 
 torch::Tensor Model::forward(const torch::Tensor& input) {
@@ -39,7 +40,8 @@ torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& targ
 }
 
 Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
-                                           const ModelShapeOptions& shape, std::uint64_t seed) {
+                                           const ModelShapeOptions& shape, std::uint64_t seed,
+                                           BlockSink sink) {
   // Initialisation draws from libtorch's process-wide CPU generator: one model at a time, so
   // models built on several threads (ranks in one process) get the same weights for a seed.
   static std::mutex build_mutex;
@@ -54,7 +56,7 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                    fmt::format("{} has a context of {} tokens; seq_len {} is longer",
                                architecture.name, architecture.context, context)};
     }
-    return build_gpt(architecture, vocab, context, shape.vocab_pad_multiple);
+    return build_gpt(architecture, vocab, context, shape.vocab_pad_multiple, std::move(sink));
   }
   if (architecture.family == "vit") {
     const int image = shape.image_size > 0 ? shape.image_size : architecture.image_size;
@@ -63,9 +65,9 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                    fmt::format("{} cuts images into {} px patches; {} px is not a multiple",
                                architecture.name, architecture.patch, image)};
     }
-    return build_vit(architecture, image);
+    return build_vit(architecture, image, std::move(sink));
   }
-  if (architecture.family == "resnet") return build_resnet(architecture);
+  if (architecture.family == "resnet") return build_resnet(architecture, std::move(sink));
   return Error{"", 0, "model",
                fmt::format("saturn-worker cannot build {} (family {}); it builds GPT-2, ViT and "
                            "ResNet models",

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,9 +42,18 @@ class BlockImpl : public torch::nn::Module {
 };
 using Block = std::shared_ptr<BlockImpl>;
 
+// Called once per block as a model is built, in block order, right after the block is
+// initialised and before the next one is (initialisation draws from one random stream, so a
+// block's values never depend on what is done with the earlier ones): lets a caller take each
+// block's initial values and free them while the rest is built (train/initial_part.h). It may
+// replace the block's parameters' data but not their shapes, which later blocks may read (GPT's
+// head reads the tied token embedding's).
+using BlockSink = std::function<void(const std::string& name, BlockImpl& block)>;
+
 class Model : public torch::nn::Module {
  public:
-  explicit Model(ModelArchitecture architecture) : architecture_(std::move(architecture)) {}
+  explicit Model(ModelArchitecture architecture, BlockSink sink = {})
+      : architecture_(std::move(architecture)), sink_(std::move(sink)) {}
 
   const ModelArchitecture& architecture() const { return architecture_; }
   bool is_language() const { return architecture_.context > 0; }
@@ -57,11 +67,12 @@ class Model : public torch::nn::Module {
   // labels [B]), as an fp32 scalar.
   torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
 
-  // Appends a block (for the family builders).
+  // Appends a block (for the family builders), then hands it to the sink, if any.
   void add_block(const std::string& name, Block block);
 
  private:
   ModelArchitecture architecture_;
+  BlockSink sink_;
   std::map<std::string, torch::nn::ModuleList> lists_;  // "h", "layer1", ... by prefix
   std::vector<Block> blocks_;
   std::vector<std::string> block_names_;
@@ -81,14 +92,16 @@ struct ModelShapeOptions {
 // Builds the zoo model `architecture` on the CPU, initialised from `seed` (GPT-2 and ViT: normal
 // weights with std 0.02, the residual projections scaled by 1/sqrt(2 layers), zero biases,
 // LayerNorm at identity; ResNet: Kaiming-normal convolutions, BatchNorm at identity). Errors: an
-// unsupported family (the worker builds gpt2, vit and resnet).
+// unsupported family (the worker builds gpt2, vit and resnet). `sink`, when set, sees each block
+// as it is built (BlockSink).
 Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
-                                           const ModelShapeOptions& shape, std::uint64_t seed);
+                                           const ModelShapeOptions& shape, std::uint64_t seed,
+                                           BlockSink sink = {});
 
 // Family builders (transformer.cpp, resnet.cpp).
 std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context,
-                                 int vocab_pad_multiple = 0);
-std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size);
-std::shared_ptr<Model> build_resnet(const ModelArchitecture& a);
+                                 int vocab_pad_multiple = 0, BlockSink sink = {});
+std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size, BlockSink sink = {});
+std::shared_ptr<Model> build_resnet(const ModelArchitecture& a, BlockSink sink = {});
 
 }  // namespace saturn::worker

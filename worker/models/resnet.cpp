@@ -81,8 +81,8 @@ class ResNetHeadImpl : public BlockImpl {
 
 }  // namespace
 
-std::shared_ptr<Model> build_resnet(const ModelArchitecture& a) {
-  auto model = std::make_shared<Model>(a);
+std::shared_ptr<Model> build_resnet(const ModelArchitecture& a, BlockSink sink) {
+  auto model = std::make_shared<Model>(a, std::move(sink));
   model->add_block("stem", std::make_shared<StemImpl>(a.width));
   int64_t channels = a.width;
   for (std::size_t stage = 0; stage < a.depths.size(); ++stage) {

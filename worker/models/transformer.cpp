@@ -152,8 +152,8 @@ class VitHeadImpl : public BlockImpl {
 }  // namespace
 
 std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context,
-                                 int vocab_pad_multiple) {
-  auto model = std::make_shared<Model>(a);
+                                 int vocab_pad_multiple, BlockSink sink) {
+  auto model = std::make_shared<Model>(a, std::move(sink));
   auto embed = std::make_shared<GptEmbedImpl>(vocab, context, a.d_model);
   model->add_block("embed", embed);
   for (int i = 0; i < a.layers; ++i) {
@@ -165,8 +165,8 @@ std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int cont
   return model;
 }
 
-std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size) {
-  auto model = std::make_shared<Model>(a);
+std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size, BlockSink sink) {
+  auto model = std::make_shared<Model>(a, std::move(sink));
   const int grid = image_size / a.patch;
   model->add_block("embed", std::make_shared<VitEmbedImpl>(a.patch, a.d_model, grid * grid + 1));
   for (int i = 0; i < a.layers; ++i) {

@@ -209,7 +209,8 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
                                    {"total_steps", trainer.total_steps()},
                                    {"until_step", until},
                                    {"resumed", resumed},
-                                   {"pid", static_cast<long>(::getpid())}});
+                                   {"pid", static_cast<long>(::getpid())},
+                                   {"setup_host_peak_bytes", peak_memory_bytes(torch::kCPU)}});
   const auto t0 = std::chrono::steady_clock::now();
   auto checkpoint = [&]() -> bool {
     if (options.checkpoint_dir.empty()) return true;

@@ -127,78 +127,99 @@ Error checkpoint_error(const std::string& path, const std::string& message) {
 
 }  // namespace
 
-Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                                     FlatOptimizer& optimizer, const CheckpointState& state) {
+Result<CheckpointWriter> CheckpointWriter::begin(const std::string& dir,
+                                                 const CheckpointState& state) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return checkpoint_error(dir, "cannot create the checkpoint directory: " + ec.message());
   const std::string name = fmt::format("step-{:08}", state.step);
-  const fs::path final_dir = fs::path(dir) / name;
   const fs::path tmp_dir = fs::path(dir) / fmt::format("{}.tmp.{}", name, ::getpid());
   remove_checkpoint_dir(tmp_dir);
   fs::create_directories(tmp_dir, ec);
   if (ec) return checkpoint_error(tmp_dir.string(), "cannot create: " + ec.message());
+  return CheckpointWriter(dir, name, tmp_dir.string(), state);
+}
 
-  const std::map<std::string, std::string> meta = {{"format", "pt"},
-                                                   {"job", state.job},
-                                                   {"model", state.model},
-                                                   {"step", std::to_string(state.step)},
-                                                   {"written_by", "saturn-worker"}};
+std::map<std::string, std::string> CheckpointWriter::metadata() const {
+  return {{"format", "pt"},
+          {"job", state_.job},
+          {"model", state_.model},
+          {"step", std::to_string(state_.step)},
+          {"written_by", "saturn-worker"}};
+}
+
+Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layout,
+                                       const torch::Tensor& master) {
   Staged weights;
-  weights.add_flat("", params.master(), params);
+  weights.add_flat("", master, layout);
   for (const auto& b : model.named_buffers(/*recurse=*/true)) weights.add(b.key(), b.value());
-  if (Status s = write_safetensors((tmp_dir / "model.safetensors").string(), weights.views, meta);
-      !s) {
-    return s.error();
-  }
+  return write_safetensors((fs::path(tmp_dir_) / "model.safetensors").string(), weights.views,
+                           metadata());
+}
+
+Status CheckpointWriter::write_optimizer(
+    const FlatParameters& layout, const std::vector<std::pair<std::string, torch::Tensor>>& states) {
   Staged opt;
-  for (const auto& [state_name, tensor] : optimizer.state()) {
-    opt.add_flat(state_name + ".", *tensor, params);
-  }
+  for (const auto& [state_name, tensor] : states) opt.add_flat(state_name + ".", tensor, layout);
   opt.add("rng.cpu", cpu_rng_state());
-  if (Status s = write_safetensors((tmp_dir / "optimizer.safetensors").string(), opt.views, meta);
-      !s) {
-    return s.error();
-  }
-  const nlohmann::json trainer = {{"step", state.step},
-                                  {"optimizer_steps", state.optimizer_steps},
-                                  {"job", state.job},
-                                  {"model", state.model},
-                                  {"world_size", state.world_size},
-                                  {"grad_accum", state.grad_accum}};
+  return write_safetensors((fs::path(tmp_dir_) / "optimizer.safetensors").string(), opt.views,
+                           metadata());
+}
+
+Result<std::string> CheckpointWriter::commit() {
+  const nlohmann::json trainer = {{"step", state_.step},
+                                  {"optimizer_steps", state_.optimizer_steps},
+                                  {"job", state_.job},
+                                  {"model", state_.model},
+                                  {"world_size", state_.world_size},
+                                  {"grad_accum", state_.grad_accum}};
+  const fs::path tmp_dir = tmp_dir_;
   if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n");
       !s) {
     return s.error();
   }
+  const fs::path final_dir = fs::path(dir_) / name_;
   remove_checkpoint_dir(final_dir);
+  std::error_code ec;
   fs::rename(tmp_dir, final_dir, ec);
   if (ec) return checkpoint_error(final_dir.string(), "cannot move into place: " + ec.message());
-  sync_directory(dir);
-  if (Status s = write_file_atomically((fs::path(dir) / "LATEST").string(), name + "\n"); !s) {
+  sync_directory(dir_);
+  if (Status s = write_file_atomically((fs::path(dir_) / "LATEST").string(), name_ + "\n"); !s) {
     return s.error();
   }
   // Keep the newest kKeep complete checkpoints; leftovers of interrupted writes go too.
   std::vector<std::string> names;
-  for (const std::string& n : list_directory(dir)) {
+  for (const std::string& n : list_directory(dir_)) {
     if (n.rfind("step-", 0) != 0) continue;
     if (n.find(".tmp.") != std::string::npos) {
-      remove_checkpoint_dir(fs::path(dir) / n);
+      remove_checkpoint_dir(fs::path(dir_) / n);
     } else {
       names.push_back(n);
     }
   }
   std::sort(names.begin(), names.end());
   for (std::size_t i = 0; i + kKeep < names.size(); ++i)
-    remove_checkpoint_dir(fs::path(dir) / names[i]);
+    remove_checkpoint_dir(fs::path(dir_) / names[i]);
   return final_dir.string();
 }
 
-Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                             FlatOptimizer& optimizer, const CheckpointState& expect,
-                             CheckpointState* state) {
+Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
+                                     FlatOptimizer& optimizer, const CheckpointState& state) {
+  auto writer = CheckpointWriter::begin(dir, state);
+  if (!writer) return writer.error();
+  if (Status s = writer->write_weights(model, params, params.master()); !s) return s.error();
+  std::vector<std::pair<std::string, torch::Tensor>> states;
+  for (const auto& [name, tensor] : optimizer.state()) states.emplace_back(name, *tensor);
+  if (Status s = writer->write_optimizer(params, states); !s) return s.error();
+  return writer->commit();
+}
+
+Result<std::optional<CheckpointReader>> CheckpointReader::open(
+    const std::string& dir, const FlatParameters& layout, const std::vector<std::string>& states,
+    const CheckpointState& expect) {
   const fs::path latest = fs::path(dir) / "LATEST";
   std::error_code ec;
-  if (!fs::exists(latest, ec)) return false;
+  if (!fs::exists(latest, ec)) return std::optional<CheckpointReader>();
   auto text = formats::read_text_file(latest.string());
   if (!text) return text.error();
   std::string name = *text;
@@ -226,45 +247,98 @@ Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameter
   if (!weights) return weights.error();
   auto opt = SafetensorsFile::open((at / "optimizer.safetensors").string());
   if (!opt) return opt.error();
-
-  const torch::NoGradGuard no_grad;
-  // A flat buffer's slices from "<prefix><parameter>" tensors.
-  auto load_flat = [&](const SafetensorsFile& file, const std::string& prefix,
-                       torch::Tensor& flat) -> Status {
-    torch::Tensor cpu = torch::empty({params.numel()}, torch::kFloat);
-    for (const FlatParameters::Entry& e : params.entries()) {
+  auto check = [&](const SafetensorsFile& file, const std::string& prefix) -> Status {
+    for (const FlatParameters::Entry& e : layout.entries()) {
       const SafetensorsFile::Entry* t = file.find(prefix + e.name);
       if (!t || t->dtype != "F32" || t->shape != e.shape) {
         return checkpoint_error(
             at.string(), fmt::format("\"{}{}\" is missing or has another shape", prefix, e.name));
       }
-      std::memcpy(static_cast<unsigned char*>(cpu.data_ptr()) + e.offset * 4, t->data, t->bytes);
     }
-    flat.copy_(cpu);
     return Status::Ok();
   };
-  if (Status st = load_flat(*weights, "", params.master()); !st) return st.error();
-  params.publish();
+  if (Status st = check(*weights, ""); !st) return st.error();
+  for (const std::string& state : states) {
+    if (Status st = check(*opt, state + "."); !st) return st.error();
+  }
+  return std::optional<CheckpointReader>(
+      CheckpointReader(at.string(), layout, std::move(*weights), std::move(*opt), s));
+}
+
+CheckpointReader::CheckpointReader(std::string at, const FlatParameters& layout,
+                                   SafetensorsFile weights, SafetensorsFile optimizer,
+                                   CheckpointState state)
+    : at_(std::move(at)),
+      layout_(&layout),
+      weights_(std::move(weights)),
+      optimizer_(std::move(optimizer)),
+      state_(std::move(state)) {}
+
+InitialValues CheckpointReader::values(const std::string& state) const {
+  const SafetensorsFile& file = state.empty() ? weights_ : optimizer_;
+  const std::string prefix = state.empty() ? "" : state + ".";
+  return [this, &file, prefix](std::int64_t offset, std::int64_t numel, torch::Tensor dst) {
+    if (offset < 0 || numel < 0 || offset + numel > layout_->numel()) return false;
+    const torch::NoGradGuard no_grad;
+    const auto& entries = layout_->entries();
+    // The first entry ending after offset; entries lie in offset order without gaps.
+    auto it = std::upper_bound(entries.begin(), entries.end(), offset,
+                               [](std::int64_t at, const FlatParameters::Entry& e) {
+                                 return at < e.offset + e.numel;
+                               });
+    for (; it != entries.end() && it->offset < offset + numel; ++it) {
+      const std::int64_t lo = std::max(offset, it->offset);
+      const std::int64_t hi = std::min(offset + numel, it->offset + it->numel);
+      const SafetensorsFile::Entry* t = file.find(prefix + it->name);  // checked by open()
+      // The mapping is read-only; from_blob only reads it here.
+      auto* data = const_cast<float*>(reinterpret_cast<const float*>(t->data));
+      const torch::Tensor from = torch::from_blob(data + (lo - it->offset), {hi - lo},
+                                                  torch::TensorOptions().dtype(torch::kFloat));
+      dst.narrow(0, lo - offset, hi - lo).copy_(from);
+    }
+    return true;
+  };
+}
+
+Status CheckpointReader::restore_buffers(Model& model) const {
+  const torch::NoGradGuard no_grad;
   for (auto& b : model.named_buffers(/*recurse=*/true)) {
-    const SafetensorsFile::Entry* t = weights->find(b.key());
+    const SafetensorsFile::Entry* t = weights_.find(b.key());
     if (!t || t->shape != b.value().sizes().vec()) {
       return checkpoint_error(
-          at.string(), fmt::format("buffer \"{}\" is missing or has another shape", b.key()));
+          at_, fmt::format("buffer \"{}\" is missing or has another shape", b.key()));
     }
     torch::Tensor cpu = torch::empty(t->shape, scalar_type(t->dtype));
     std::memcpy(cpu.data_ptr(), t->data, t->bytes);
     b.value().copy_(cpu);
   }
-  for (const auto& [state_name, tensor] : optimizer.state()) {
-    if (Status st = load_flat(*opt, state_name + ".", *tensor); !st) return st.error();
-  }
-  if (const SafetensorsFile::Entry* r = opt->find("rng.cpu")) {
+  return Status::Ok();
+}
+
+void CheckpointReader::restore_rng() const {
+  if (const SafetensorsFile::Entry* r = optimizer_.find("rng.cpu")) {
     torch::Tensor cpu = torch::empty({static_cast<std::int64_t>(r->bytes)}, torch::kByte);
     std::memcpy(cpu.data_ptr(), r->data, r->bytes);
     set_cpu_rng_state(cpu);
   }
-  optimizer.set_steps(s.optimizer_steps);
-  *state = s;
+}
+
+Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
+                             FlatOptimizer& optimizer, const CheckpointState& expect,
+                             CheckpointState* state) {
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : optimizer.state()) names.push_back(name);
+  auto reader = CheckpointReader::open(dir, params, names, expect);
+  if (!reader) return reader.error();
+  if (!*reader) return false;
+  const CheckpointReader& r = **reader;
+  r.values("")(0, params.numel(), params.master());
+  params.publish();
+  if (Status st = r.restore_buffers(model); !st) return st.error();
+  for (const auto& [name, tensor] : optimizer.state()) r.values(name)(0, params.numel(), *tensor);
+  r.restore_rng();
+  optimizer.set_steps(r.state().optimizer_steps);
+  *state = r.state();
   return true;
 }
 

@@ -16,10 +16,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "models/model.h"
 #include "saturn/error.h"
+#include "saturn/safetensors.h"
 #include "train/parameters.h"
 
 namespace saturn::worker {
@@ -38,10 +43,70 @@ struct CheckpointState {
 Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
                                      FlatOptimizer& optimizer, const CheckpointState& state);
 
+// A checkpoint written one file at a time, for a writer that assembles the model from parts (an
+// FSDP or GPipe rank 0) and so holds one file's tensors at a time, not all of them: begin()
+// makes the temporary directory, write_weights() and write_optimizer() its two files, commit()
+// trainer.json, the move into place, LATEST and the pruning (write_checkpoint()'s guarantees).
+// Tensors are in the full flat layout of `layout`, fp32, on any device.
+class CheckpointWriter {
+ public:
+  static Result<CheckpointWriter> begin(const std::string& dir, const CheckpointState& state);
+  // model.safetensors: `master` by parameter name, then `model`'s buffers.
+  Status write_weights(Model& model, const FlatParameters& layout, const torch::Tensor& master);
+  // optimizer.safetensors: each state as "<name>.<parameter>", then the CPU generator's state.
+  Status write_optimizer(const FlatParameters& layout,
+                         const std::vector<std::pair<std::string, torch::Tensor>>& states);
+  // Returns the checkpoint's directory.
+  Result<std::string> commit();
+
+ private:
+  CheckpointWriter(std::string dir, std::string name, std::string tmp_dir, CheckpointState state)
+      : dir_(std::move(dir)), name_(std::move(name)), tmp_dir_(std::move(tmp_dir)),
+        state_(std::move(state)) {}
+  std::map<std::string, std::string> metadata() const;
+
+  std::string dir_, name_, tmp_dir_;
+  CheckpointState state_;
+};
+
 // Reads DIR/LATEST into `model`, `params` and `optimizer`; nullopt-like false when DIR has no
 // checkpoint. `expect` gives the job and model the checkpoint must be of.
 Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
                              FlatOptimizer& optimizer, const CheckpointState& expect,
                              CheckpointState* state);
+
+// DIR/LATEST opened for reading any part of it: ranges of the flat layout of the weights or of
+// an optimizer state straight from the memory-mapped files, so that a rank holding part of the
+// model (an FSDP shard, a GPipe stage) reads that part and never the whole. open() checks that
+// every tensor the layout and the optimizer's state names call for is there, fp32, with its
+// shape.
+class CheckpointReader {
+ public:
+  // std::nullopt when DIR has no checkpoint. `layout` gives the parameters' names, shapes and
+  // offsets (FlatParameters, layout only or not); `states` the optimizer's state names
+  // (FlatOptimizer::state()); `expect` the job and model the checkpoint must be of.
+  static Result<std::optional<CheckpointReader>> open(const std::string& dir,
+                                                      const FlatParameters& layout,
+                                                      const std::vector<std::string>& states,
+                                                      const CheckpointState& expect);
+
+  const CheckpointState& state() const { return state_; }
+  // The weights (`state` ""), or an optimizer state by name, as an InitialValues over the full
+  // flat layout. Valid while this reader lives.
+  InitialValues values(const std::string& state) const;
+  // The model's buffers (BatchNorm statistics) into `model`, wherever they live.
+  Status restore_buffers(Model& model) const;
+  // The CPU random generator's state, when the checkpoint has one.
+  void restore_rng() const;
+
+ private:
+  CheckpointReader(std::string at, const FlatParameters& layout, SafetensorsFile weights,
+                   SafetensorsFile optimizer, CheckpointState state);
+
+  std::string at_;  // the checkpoint's directory
+  const FlatParameters* layout_;
+  SafetensorsFile weights_, optimizer_;
+  CheckpointState state_;
+};
 
 }  // namespace saturn::worker

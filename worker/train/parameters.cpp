@@ -14,9 +14,14 @@
 
 namespace saturn::worker {
 
+void order_for_layout(std::vector<std::pair<std::string, torch::Tensor>>::iterator begin,
+                      std::vector<std::pair<std::string, torch::Tensor>>::iterator end) {
+  std::stable_partition(begin, end, [](const auto& p) { return p.second.dim() >= 2; });
+}
+
 FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
-                               torch::ScalarType compute_dtype, bool pinned, bool master_only) {
-  TORCH_CHECK(!(pinned && master_only), "FlatParameters: pinned buffers hold a compute copy");
+                               torch::ScalarType compute_dtype, bool pinned, bool layout_only) {
+  TORCH_CHECK(!(pinned && layout_only), "FlatParameters: pinned buffers need values");
   const torch::NoGradGuard no_grad;
   module.to(device);  // buffers (and parameters, re-pointed below)
   // Distinct parameters in module order; a tied weight appears once, under its first name.
@@ -26,8 +31,8 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     if (!seen.insert(item.value().unsafeGetTensorImpl()).second) continue;
     params.emplace_back(item.key(), item.value());
   }
-  // Within each block ("h.3" of "h.3.c_attn.weight", "embed" of "embed.wte.weight"), tensors of
-  // two or more dimensions (the decay group) first.
+  // Within each block ("h.3" of "h.3.c_attn.weight", "embed" of "embed.wte.weight"): the decay
+  // group first.
   auto block_of = [](const std::string& name) {
     const std::size_t first = name.find('.');
     if (first == std::string::npos) return name;
@@ -42,7 +47,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const std::string block = block_of(begin->first);
     auto end = std::find_if(begin, params.end(),
                             [&](const auto& p) { return block_of(p.first) != block; });
-    std::stable_partition(begin, end, [](const auto& p) { return p.second.dim() >= 2; });
+    order_for_layout(begin, end);
     begin = end;
   }
   for (const auto& [name, p] : params) {
@@ -64,19 +69,22 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     numel_ += e.numel;
     entries_.push_back(std::move(e));
   }
+  if (layout_only) {
+    master_ = compute_ = grad_ = torch::empty({0}, torch::kFloat);
+    for (const auto& item : params) {
+      parameters_.push_back(item.second);
+      given_.push_back(item.second.storage());
+    }
+    return;
+  }
   const auto on = torch::TensorOptions().device(device);
   master_ = torch::empty({numel_}, on.dtype(torch::kFloat));
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
     master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
   }
-  if (master_only) {
-    compute_ = master_;
-    grad_ = torch::empty({0}, on.dtype(torch::kFloat));
-  } else {
-    compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
-    grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
-  }
+  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
   if (pinned) {  // what is copied to and from the device; master only when it is the compute copy
     compute_ = compute_.pin_memory();
     if (compute_dtype == torch::kFloat) master_ = compute_;
@@ -86,26 +94,34 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     const Entry& e = entries_[i];
     torch::Tensor& p = params[i].second;
     p.set_data(compute_.narrow(0, e.offset, e.numel).view(e.shape));
-    p.mutable_grad() =
-        master_only ? torch::Tensor() : grad_.narrow(0, e.offset, e.numel).view(e.shape);
+    p.mutable_grad() = grad_.narrow(0, e.offset, e.numel).view(e.shape);
     parameters_.push_back(p);
+    given_.push_back(p.storage());
   }
 }
+
+InitialValues values_of(const torch::Tensor& full) {
+  return [full](std::int64_t offset, std::int64_t numel, torch::Tensor dst) {
+    if (offset < 0 || numel < 0 || offset + numel > full.numel()) return false;
+    const torch::NoGradGuard no_grad;
+    dst.copy_(full.narrow(0, offset, numel));
+    return true;
+  };
+}
+
+InitialValues FlatParameters::initial_values() const { return values_of(master_); }
 
 void FlatParameters::release_buffers() {
   const torch::NoGradGuard no_grad;
-  for (const torch::Tensor& p : parameters_) {
-    if (p.defined() && compute_.defined() && p.is_alias_of(compute_)) {
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const torch::Tensor& p = parameters_[i];
+    if (p.defined() && given_[i] && p.storage().is_alias_of(given_[i])) {
       p.set_data(torch::empty({0}, p.options()));
       p.mutable_grad() = torch::Tensor();
     }
+    given_[i] = c10::Storage();
   }
   master_ = compute_ = grad_ = torch::empty({0}, torch::kFloat);
-}
-
-void FlatParameters::allocate_master() {
-  master_ = torch::zeros({numel_}, torch::kFloat);
-  compute_ = grad_ = master_;
 }
 
 void FlatBuffers::publish() {

@@ -23,6 +23,21 @@
 
 namespace saturn::worker {
 
+// Where a part of the parameters (an FSDP shard, a GPipe stage) takes its initial values from:
+// fills `dst` (`numel` elements, any device and floating dtype) with elements [offset, offset +
+// numel) of the full flat layout's initial fp32 master weights (FlatParameters). Returns false,
+// leaving `dst` as it was, when the source does not hold all of that range.
+using InitialValues =
+    std::function<bool(std::int64_t offset, std::int64_t numel, torch::Tensor dst)>;
+// The values of `full`, a tensor in the full flat layout (any device), which it must outlive.
+InitialValues values_of(const torch::Tensor& full);
+
+// Puts one block's distinct parameters (module order) in the order FlatParameters lays them out:
+// those with weight decay (two or more dimensions: matrices, embeddings, convolutions) first,
+// each group in module order.
+void order_for_layout(std::vector<std::pair<std::string, torch::Tensor>>::iterator begin,
+                      std::vector<std::pair<std::string, torch::Tensor>>::iterator end);
+
 // What an optimizer updates: flat buffers of `master` weights (fp32), their `compute` copy (the
 // compute dtype; the master itself when that is fp32) and the gradient (the compute dtype),
 // with the slices that take weight decay. FlatParameters holds a whole model's;
@@ -70,30 +85,32 @@ class FlatParameters : public FlatBuffers {
   // copies from and to, for offloading; needs a CUDA build): compute and gradient buffers in
   // page-locked memory, so that copies to a GPU run at full speed and asynchronously. Decay
   // ranges: decay entries, adjacent ones merged.
-  // `master_only` (FSDP and GPipe, which keep the whole model's buffers only as the layout and
-  // the initial values their parts are cut from, then release_buffers()): master alone, which
-  // compute() aliases, no gradient buffer; the module's parameters become fp32 views of master
-  // with no gradient. Setting up then holds the model twice (its own tensors while they are
-  // copied, and master), not three to four times.
+  // `layout_only` (FSDP and GPipe, which hold their part of the parameters in buffers of their
+  // own, filled from an InitialValues): the layout alone, from the parameters' shapes; no
+  // buffers, master() empty, the module's parameters left as they are (placeholders, when an
+  // InitialPart took the values while the model was built) until release_buffers().
   FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
-                 bool pinned = false, bool master_only = false);
+                 bool pinned = false, bool layout_only = false);
 
   const std::vector<Entry>& entries() const { return entries_; }
   // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
   const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
 
+  // The initial values master() holds (InitialValues over master; all of them).
+  InitialValues initial_values() const;
+
   // Keeps the layout only, for techniques that hold their part of the parameters in buffers of
   // their own (FSDP shards, GPipe stages): frees the buffers, and points every module
-  // parameter still viewing them at an empty tensor (those blocks do not run on this rank).
-  // numel(), entries() and decay_ranges() stay; master() is empty until allocate_master().
+  // parameter still holding what this object gave or left it (a view of the buffers, or with
+  // `layout_only` its placeholder) at an empty tensor (those blocks do not run on this rank).
+  // numel(), entries() and decay_ranges() stay; master() is empty.
   void release_buffers();
-  // After release_buffers(): a zero fp32 master in host memory, which compute() and grad()
-  // alias, to write a checkpoint from or read one into. release_buffers() frees it again.
-  void allocate_master();
 
  private:
   std::vector<Entry> entries_;
   std::vector<torch::Tensor> parameters_;
+  // The storage each parameter had when this object was done with it, until release_buffers().
+  std::vector<c10::Storage> given_;
 };
 
 // Optimizer hyper-parameters from the job; lr is set per step by the schedule.

@@ -16,7 +16,7 @@ class Done final : public PendingCollective {
 
 ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
                                      torch::Device device, torch::ScalarType compute_dtype,
-                                     bool offload)
+                                     bool offload, const InitialValues& initial)
     : rank_(rank), world_(world), device_(device), offload_(offload), full_numel_(full.numel()) {
   TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "rank ", rank, " of ", world);
   // Units: runs of entries of one block (FlatParameters keeps a block's entries together).
@@ -39,19 +39,17 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
   // master values where the unit has them, zeros in the padding; decay slices clipped to it.
   const torch::Device home = offload ? torch::Device(torch::kCPU) : device;
   const auto on = torch::TensorOptions().device(home);
-  master_ = torch::zeros({numel_}, on.dtype(torch::kFloat));
-  const torch::Tensor& source = full.master();
+  master_ = torch::empty({numel_}, on.dtype(torch::kFloat));
   for (const Unit& u : units_) {
     const std::int64_t start = u.offset + rank * u.shard_numel;
     const std::int64_t end = std::min(u.offset + u.numel, start + u.shard_numel);
-    if (end > start) {
-      master_.narrow(0, u.shard_offset, end - start).copy_(source.narrow(0, start, end - start));
-    }
     for (const Range& r : full.decay_ranges()) {
       const std::int64_t lo = std::max(r.offset, start), hi = std::min(r.offset + r.numel, end);
       if (hi > lo) decay_ranges_.push_back({u.shard_offset + (lo - start), hi - lo});
     }
   }
+  TORCH_CHECK(fill(initial ? initial : full.initial_values(), master_),
+              "ShardedParameters: no initial values for rank ", rank, "'s shards");
   // Offloaded to a GPU machine, only the compute copy is pinned: it is what is copied to the
   // device asynchronously (pinned memory is scarce, and the host allocator rounds it up).
   const bool pinned = offload && device.is_cuda();
@@ -96,10 +94,12 @@ void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Comm
   shard_grad.add_(part.to(shard_grad.device()), 1.0 / world_);
 }
 
-torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm) const {
+torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm,
+                                             int root) const {
   TORCH_CHECK(shard.numel() == numel_, "gather_full: ", shard.numel(), " elements, shards hold ",
               numel_);
-  torch::Tensor out = torch::empty({full_numel_}, torch::kFloat);
+  const bool keeps = root < 0 || root == rank_;
+  torch::Tensor out = keeps ? torch::empty({full_numel_}, torch::kFloat) : torch::Tensor();
   for (const Unit& u : units_) {
     // Collectives run on the device (NCCL takes no host tensors), wherever the shards live.
     torch::Tensor padded = torch::empty({u.shard_numel * world_}, shard.options().device(device_));
@@ -111,20 +111,30 @@ torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communi
       TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
       comm->start_all_gather(mine, padded)->wait();
     }
-    out.narrow(0, u.offset, u.numel).copy_(padded.narrow(0, 0, u.numel));
+    if (keeps) out.narrow(0, u.offset, u.numel).copy_(padded.narrow(0, 0, u.numel));
   }
   return out;
+}
+
+bool ShardedParameters::fill(const InitialValues& source, torch::Tensor shard) const {
+  TORCH_CHECK(shard.numel() == numel_, "fill: ", shard.numel(), " elements, shards hold ", numel_);
+  const torch::NoGradGuard no_grad;
+  shard.zero_();
+  for (const Unit& u : units_) {
+    const std::int64_t start = u.offset + rank_ * u.shard_numel;
+    const std::int64_t end = std::min(u.offset + u.numel, start + u.shard_numel);
+    if (end > start && !source(start, end - start, shard.narrow(0, u.shard_offset, end - start))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 torch::Tensor ShardedParameters::shard_of(const torch::Tensor& full) const {
   TORCH_CHECK(full.numel() == full_numel_, "shard_of: ", full.numel(), " elements, the model has ",
               full_numel_);
-  torch::Tensor out = torch::zeros({numel_}, full.options().device(master_.device()));
-  for (const Unit& u : units_) {
-    const std::int64_t start = u.offset + rank_ * u.shard_numel;
-    const std::int64_t end = std::min(u.offset + u.numel, start + u.shard_numel);
-    if (end > start) out.narrow(0, u.shard_offset, end - start).copy_(full.narrow(0, start, end - start));
-  }
+  torch::Tensor out = torch::empty({numel_}, full.options().device(master_.device()));
+  fill(values_of(full), out);
   return out;
 }
 

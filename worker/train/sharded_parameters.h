@@ -11,7 +11,8 @@
 // parameters on the device from every rank's shard; reduce_grad() sums a block's full gradient
 // over ranks and adds this rank's part, as a mean, into the shard's gradient. gather_full() and
 // shard_of() convert between the shard layout and FlatParameters' (checkpoints keep the full
-// layout, whatever the technique).
+// layout, whatever the technique); fill() takes a shard from any source of full-layout values
+// (a checkpoint read in part: CheckpointReader).
 #pragma once
 
 #include <cstdint>
@@ -35,11 +36,14 @@ class ShardedParameters : public FlatBuffers {
     std::int64_t shard_numel = 0;        // numel padded to a multiple of world, / world
   };
 
-  // Rank `rank` of `world`: takes this rank's shard of every block of `full`'s master weights,
-  // the compute copy in `compute_dtype`, a zero gradient, onto `device` or (`offload`) into host
-  // memory; blocks are gathered on `device` either way.
+  // Rank `rank` of `world` of a model laid out as `full`: takes this rank's shard of every
+  // block's initial master weights from `initial` (full's master when not set; an InitialPart
+  // built with InitialPart::shard(rank, world) holds exactly what is needed), the compute copy
+  // in `compute_dtype`, a zero gradient, onto `device` or (`offload`) into host memory; blocks
+  // are gathered on `device` either way.
   ShardedParameters(FlatParameters& full, int rank, int world, torch::Device device,
-                    torch::ScalarType compute_dtype, bool offload = false);
+                    torch::ScalarType compute_dtype, bool offload = false,
+                    const InitialValues& initial = {});
 
   int rank() const { return rank_; }
   int world() const { return world_; }
@@ -64,9 +68,14 @@ class ShardedParameters : public FlatBuffers {
   void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm);
 
   // A tensor in the shard layout (numel() elements: master, or an optimizer state) gathered
-  // from every rank into the full layout (FlatParameters::numel() elements, on the CPU, fp32).
-  // Every rank must take part.
-  torch::Tensor gather_full(const torch::Tensor& shard, Communicator* comm) const;
+  // from every rank into the full layout (FlatParameters::numel() elements, on the CPU, fp32),
+  // on every rank, or with `root` >= 0 on that rank only (the others get an undefined tensor
+  // and hold one block's worth at a time). Every rank must take part.
+  torch::Tensor gather_full(const torch::Tensor& shard, Communicator* comm, int root = -1) const;
+  // Fills `shard` (numel() elements, the shard layout: master or an optimizer state) with this
+  // rank's windows of the full layout's values from `source`, zeros in the padding. False when
+  // `source` lacks a window.
+  bool fill(const InitialValues& source, torch::Tensor shard) const;
   // This rank's shard of a tensor in the full layout, where the shards live.
   torch::Tensor shard_of(const torch::Tensor& full) const;
 

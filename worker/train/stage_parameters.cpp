@@ -12,7 +12,8 @@
 namespace saturn::worker {
 
 StageParameters::StageParameters(Model& model, FlatParameters& full, const std::vector<int>& bounds,
-                                 int stage, torch::Device device, torch::ScalarType compute_dtype)
+                                 int stage, torch::Device device, torch::ScalarType compute_dtype,
+                                 const InitialValues& initial)
     : stage_(stage), full_numel_(full.numel()) {
   const int stages = static_cast<int>(bounds.size()) - 1;
   TORCH_CHECK(stage >= 0 && stage < stages, "stage ", stage, " of ", stages);
@@ -30,14 +31,17 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
     entry_of[full.parameter(i).unsafeGetTensorImpl()] = i;
     owner[i] = stage_of_block(block_index.at(entries[i].block));
   }
-  // This stage's own slice: its blocks' entries, contiguous in model order.
-  bool any = false;
+  // Each stage's own slice: its blocks' entries, contiguous in model order.
+  own_of_stage_.assign(static_cast<std::size_t>(stages), {0, 0});
+  std::vector<bool> any(static_cast<std::size_t>(stages), false);
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (owner[i] != stage) continue;
-    if (!any) own_offset_ = entries[i].offset;
-    any = true;
-    own_numel_ = entries[i].offset + entries[i].numel - own_offset_;
+    auto& [offset, numel] = own_of_stage_[static_cast<std::size_t>(owner[i])];
+    if (!any[static_cast<std::size_t>(owner[i])]) offset = entries[i].offset;
+    any[static_cast<std::size_t>(owner[i])] = true;
+    numel = entries[i].offset + entries[i].numel - offset;
   }
+  own_offset_ = own_of_stage_[static_cast<std::size_t>(stage)].first;
+  own_numel_ = own_of_stage_[static_cast<std::size_t>(stage)].second;
   numel_ = own_numel_;
   // Ties, in the same order on every rank: by user stage, then the user's blocks in order.
   std::vector<std::size_t> tie_entry;
@@ -70,7 +74,9 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
     }
   }
   const auto on = torch::TensorOptions().device(device);
-  master_ = part_of(full.master()).to(device, torch::kFloat);
+  master_ = torch::zeros({numel_}, on.dtype(torch::kFloat));
+  TORCH_CHECK(fill(initial ? initial : full.initial_values(), master_),
+              "StageParameters: no initial values for stage ", stage, "'s blocks");
   for (const Range& r : full.decay_ranges()) {
     const std::int64_t lo = std::max(r.offset, own_offset_);
     const std::int64_t hi = std::min(r.offset + r.numel, own_offset_ + own_numel_);
@@ -95,6 +101,31 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
   }
   for (std::size_t k = 0; k < ties_.size(); ++k) {
     if (ties_[k].user == stage) bind(tie_entry[k], ties_[k].here);
+  }
+}
+
+void StageParameters::share_tied_values(Communicator* comm) {
+  if (ties_.empty()) return;
+  std::int64_t total = 0;
+  for (const Tie& t : ties_) total += t.numel;
+  torch::Tensor all = torch::zeros({total}, master_.options());
+  std::int64_t at = 0;
+  for (const Tie& t : ties_) {
+    if (t.owner == stage_) all.narrow(0, at, t.numel).copy_(master_.narrow(0, t.here, t.numel));
+    at += t.numel;
+  }
+  TORCH_CHECK(comm, "tied parameters across stages without a communicator");
+  comm->start_sum(all)->wait();
+  at = 0;
+  const torch::NoGradGuard no_grad;
+  for (const Tie& t : ties_) {
+    if (t.user == stage_) {
+      master_.narrow(0, t.here, t.numel).copy_(all.narrow(0, at, t.numel));
+      if (separate_compute()) {
+        compute_.narrow(0, t.here, t.numel).copy_(master_.narrow(0, t.here, t.numel));
+      }
+    }
+    at += t.numel;
   }
 }
 
@@ -125,25 +156,51 @@ torch::Tensor StageParameters::tied_squares() const {
   return sum;
 }
 
-torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicator* comm) const {
+torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicator* comm,
+                                           int root) const {
   TORCH_CHECK(part.numel() == numel_, "gather_full: ", part.numel(), " elements, the stage holds ",
               numel_);
-  torch::Tensor out = torch::zeros({full_numel_}, part.options().dtype(torch::kFloat));
-  out.narrow(0, own_offset_, own_numel_).copy_(part.narrow(0, 0, own_numel_));
-  if (comm && comm->world_size() > 1) comm->start_sum(out)->wait();
-  return out.cpu();
-}
-
-torch::Tensor StageParameters::part_of(const torch::Tensor& full) const {
-  TORCH_CHECK(full.numel() == full_numel_, "part_of: ", full.numel(),
-              " elements, the model has ", full_numel_);
-  const torch::Device device = master_.defined() ? master_.device() : full.device();
-  torch::Tensor out = torch::empty({numel_}, full.options().device(device));
-  out.narrow(0, 0, own_numel_).copy_(full.narrow(0, own_offset_, own_numel_));
-  for (const Tie& t : ties_) {
-    if (t.user == stage_) out.narrow(0, t.here, t.numel).copy_(full.narrow(0, t.full_offset, t.numel));
+  const int stages = static_cast<int>(own_of_stage_.size());
+  if (root < 0 || stages == 1) {
+    torch::Tensor out = torch::zeros({full_numel_}, part.options().dtype(torch::kFloat));
+    out.narrow(0, own_offset_, own_numel_).copy_(part.narrow(0, 0, own_numel_));
+    if (comm && comm->world_size() > 1) comm->start_sum(out)->wait();
+    return out.cpu();
+  }
+  TORCH_CHECK(comm, "a pipeline of ", stages, " stages without a communicator");
+  constexpr int kTag = 1 << 20;  // above the schedule's per-micro-batch tags
+  if (stage_ != root) {
+    if (own_numel_ > 0) {
+      comm->start_send(part.narrow(0, 0, own_numel_).to(torch::kFloat).contiguous(), root, kTag)
+          ->wait();
+    }
+    return torch::Tensor();
+  }
+  torch::Tensor out = torch::empty({full_numel_}, torch::kFloat);
+  for (int s = 0; s < stages; ++s) {
+    const auto [offset, numel] = own_of_stage_[static_cast<std::size_t>(s)];
+    if (numel == 0) continue;
+    if (s == stage_) {
+      out.narrow(0, offset, numel).copy_(part.narrow(0, 0, own_numel_));
+    } else {
+      torch::Tensor from = torch::empty({numel}, part.options().dtype(torch::kFloat));
+      comm->start_recv(from, s, kTag)->wait();
+      out.narrow(0, offset, numel).copy_(from);
+    }
   }
   return out;
+}
+
+bool StageParameters::fill(const InitialValues& source, torch::Tensor part) const {
+  TORCH_CHECK(part.numel() == numel_, "fill: ", part.numel(), " elements, the stage holds ",
+              numel_);
+  if (own_numel_ > 0 && !source(own_offset_, own_numel_, part.narrow(0, 0, own_numel_))) {
+    return false;
+  }
+  for (const Tie& t : ties_) {
+    if (t.user == stage_) source(t.full_offset, t.numel, part.narrow(0, t.here, t.numel));
+  }
+  return true;
 }
 
 std::vector<int> balanced_stages(const std::vector<double>& costs, int stages) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -25,15 +26,22 @@ namespace saturn::worker {
 class StageParameters : public FlatBuffers {
  public:
   // Stage `stage` of the partition `bounds` (stage s holds blocks [bounds[s], bounds[s + 1]))
-  // of `model`, whose parameters are views of `full` (FlatParameters, any device): copies its
-  // part of full's master weights to `device`, the compute copy in `compute_dtype`, a zero
-  // gradient, and points the stage's blocks' parameters at them.
+  // of `model`, laid out as `full` (FlatParameters, any device, layout only or not): copies its
+  // part of the initial master weights from `initial` (full's master when not set) to `device`,
+  // the compute copy in `compute_dtype`, a zero gradient, and points the stage's blocks'
+  // parameters at them. Copies of tied parameters that `initial` does not hold (an InitialPart
+  // built with InitialPart::blocks() holds the stage's own blocks) start at zero until
+  // share_tied_values().
   StageParameters(Model& model, FlatParameters& full, const std::vector<int>& bounds, int stage,
-                  torch::Device device, torch::ScalarType compute_dtype);
+                  torch::Device device, torch::ScalarType compute_dtype,
+                  const InitialValues& initial = {});
 
   std::int64_t own_offset() const { return own_offset_; }
   std::int64_t own_numel() const { return own_numel_; }
 
+  // Sets every copy of a tied parameter to its owner's master weights (and compute copy), from
+  // the owning stage. Every rank takes part; `comm` may be null with one stage.
+  void share_tied_values(Communicator* comm);
   // Sums every tied parameter's gradient over the stages that hold it (its owner and its
   // copies), in place. Every rank takes part, even one without tied parameters; `comm` may be
   // null with one stage.
@@ -42,12 +50,14 @@ class StageParameters : public FlatBuffers {
   torch::Tensor tied_squares() const;
 
   // A tensor in this stage's layout (master or an optimizer state), every stage's own part
-  // assembled into the full layout (FlatParameters::numel() elements, fp32, on the CPU). Every
-  // rank takes part; `comm` may be null with one stage.
-  torch::Tensor gather_full(const torch::Tensor& part, Communicator* comm) const;
-  // This stage's part of a tensor in the full layout (own slice, then the copies), on the
-  // stage's device.
-  torch::Tensor part_of(const torch::Tensor& full) const;
+  // assembled into the full layout (FlatParameters::numel() elements, fp32, on the CPU), on
+  // every rank, or with `root` >= 0 on that rank only (the others send it their own part and
+  // get an undefined tensor). Every rank takes part; `comm` may be null with one stage.
+  torch::Tensor gather_full(const torch::Tensor& part, Communicator* comm, int root = -1) const;
+  // Fills `part` (numel() elements, this stage's layout: master or an optimizer state) from
+  // `source` (full-layout values): the own slice, then the copies of tied parameters. False when
+  // `source` lacks the own slice; copies it lacks are left as they were.
+  bool fill(const InitialValues& source, torch::Tensor part) const;
 
  private:
   // A parameter used in one stage and owned (laid out) by another; every rank knows all of
@@ -61,6 +71,7 @@ class StageParameters : public FlatBuffers {
   int stage_;
   std::int64_t full_numel_ = 0;
   std::int64_t own_offset_ = 0, own_numel_ = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> own_of_stage_;  // every stage's offset, numel
   std::vector<Tie> ties_;
 };
 

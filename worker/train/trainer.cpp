@@ -2,14 +2,19 @@
 #include "train/trainer.h"
 
 #include <sys/resource.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "train/checkpoint.h"
+#include "train/initial_part.h"
 #ifdef SATURN_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -23,6 +28,17 @@ constexpr std::int64_t kBucketBytes = 25 * 1024 * 1024;
 
 Error config_error(const std::string& field, const std::string& message) {
   return Error{"", 0, field, message};
+}
+
+// Hands the heap's free pages back to the system. Set-up and checkpoints free many tensors of
+// a few MB: glibc serves those from its heap once its adaptive mmap threshold has risen (it
+// rises to the size of each mmap'd block freed, up to 32 MB), and keeps the pages of freed heap
+// blocks resident; without this, a rank that built the model block by block would hold a
+// model's worth of freed memory for the rest of the run.
+void release_free_heap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 void synchronize(torch::Device device) {
@@ -69,9 +85,6 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   shape.vocab = vocab;
   shape.image_size = job.data.image_size;
   if (setup.device.is_cuda()) shape.vocab_pad_multiple = 64;
-  auto model = build_model(*arch, shape, job.seed);
-  if (!model) return model.error();
-  t->model_ = *model;
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
   if (setup.pipeline && (setup.offload || setup.fsdp)) {
     return config_error("pipeline", "pipelining is not combined with offloading or sharding");
@@ -92,17 +105,37 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                         "offloading recomputes activations; it cannot keep every block on the "
                         "device");
   }
-  // Offloading, FSDP and GPipe keep the whole model's flat buffers in host memory: the first as
-  // the parameters, the others as the layout and the initial values their parts are cut from.
+  // FSDP and GPipe ranks keep only their part of the initial values while the model is built
+  // (initial_part.h): a shard of every block, or the stage's blocks.
+  std::unique_ptr<InitialPart> part;
+  if (setup.fsdp) {
+    part = std::make_unique<InitialPart>(InitialPart::shard(t->rank(), t->world_size()));
+  } else if (setup.pipeline) {
+    if (Status st = t->plan_stages(*arch, shape); !st) return st.error();
+    part = std::make_unique<InitialPart>(
+        t->stage_bounds_.empty()
+            ? InitialPart::blocks(0, SIZE_MAX)
+            : InitialPart::blocks(static_cast<std::size_t>(t->stage_bounds_[t->rank()]),
+                                  static_cast<std::size_t>(t->stage_bounds_[t->rank() + 1])));
+  }
+  auto model = build_model(*arch, shape, job.seed, part ? part->sink() : BlockSink{});
+  if (!model) return model.error();
+  t->model_ = *model;
+  // Offloading keeps the whole model's flat buffers in host memory; FSDP and GPipe only its
+  // layout (their parts hold the values).
   const bool on_host = setup.offload || setup.fsdp || setup.pipeline;
   t->params_ = std::make_unique<FlatParameters>(
       *t->model_, on_host ? torch::Device(torch::kCPU) : setup.device, compute,
-      /*pinned=*/setup.offload && setup.device.is_cuda(),
-      /*master_only=*/setup.fsdp || setup.pipeline);
+      /*pinned=*/setup.offload && setup.device.is_cuda(), /*layout_only=*/part != nullptr);
+  if (part && part->numel() != t->params_->numel()) {
+    return Error{"", 0, "model",
+                 fmt::format("internal: {} parameters taken while building, {} laid out",
+                             part->numel(), t->params_->numel())};
+  }
   if (setup.fsdp) {
     t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
                                                      setup.device, compute,
-                                                     setup.offload_shards);
+                                                     setup.offload_shards, part->values());
   }
   if (setup.offload || setup.fsdp) {
     t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
@@ -111,11 +144,13 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     t->streamer_->set_blocks_in_flight(setup.blocks_in_flight);
   }
   if (setup.pipeline) {
-    if (Status st = t->create_stage(*arch, shape, compute); !st) return st.error();
+    if (Status st = t->create_stage(compute, part->values()); !st) return st.error();
   }
-  // FSDP and GPipe hold their part of the parameters; the whole model's buffers go (checkpoints
-  // bring a master back for as long as they need it).
+  // FSDP and GPipe hold their part of the parameters; the initial values and the other blocks'
+  // placeholders go.
+  part.reset();
   if (t->shards_ || t->stage_) t->params_->release_buffers();
+  release_free_heap();
   t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
   if (setup.comm && setup.comm->world_size() > 1) {
     if (t->stage_) {
@@ -183,45 +218,62 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
-Status Trainer::create_stage(const ModelArchitecture& arch, const ModelShapeOptions& shape,
-                             torch::ScalarType compute) {
-  const int stages = world_size();
-  const int blocks = static_cast<int>(model_->blocks().size());
-  if (stages > blocks) {
-    return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
-                                               stages, blocks));
-  }
+Status Trainer::plan_stages(const ModelArchitecture& arch, const ModelShapeOptions& shape) {
   if (setup_.balance != "time" && setup_.balance != "memory") {
     return config_error("balance",
                         fmt::format("balance \"{}\": expected \"time\" or \"memory\"",
                                     setup_.balance));
   }
   // Block costs from the zoo's shapes of this model: forward FLOPs, or bytes of weights with
-  // their gradient and AdamW state plus activations of the whole batch. Parameter counts when
-  // the zoo's block sequence is not the model's.
-  std::vector<double> costs(static_cast<std::size_t>(blocks), 0);
+  // their gradient and AdamW state plus activations of the whole batch. Without a zoo shape,
+  // create_stage() balances parameter counts.
   auto zoo = find_model(arch.name, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
-  if (zoo && static_cast<int>(zoo->blocks.size()) == blocks) {
-    for (std::size_t b = 0; b < costs.size(); ++b) {
-      const BlockShape& s = zoo->blocks[b];
-      costs[b] = setup_.balance == "time"
-                     ? s.forward_flops
-                     : 16.0 * static_cast<double>(s.weight_params()) +
-                           s.activation_bytes * static_cast<double>(setup_.job.batch_size);
+  if (!zoo) return Status::Ok();
+  const int stages = world_size();
+  const int blocks = static_cast<int>(zoo->blocks.size());
+  if (stages > blocks) {
+    return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
+                                               stages, blocks));
+  }
+  std::vector<double> costs;
+  for (const BlockShape& s : zoo->blocks) {
+    costs.push_back(setup_.balance == "time"
+                        ? s.forward_flops
+                        : 16.0 * static_cast<double>(s.weight_params()) +
+                              s.activation_bytes * static_cast<double>(setup_.job.batch_size));
+  }
+  stage_bounds_ = balanced_stages(costs, stages);
+  return Status::Ok();
+}
+
+Status Trainer::create_stage(torch::ScalarType compute, const InitialValues& initial) {
+  const int stages = world_size();
+  const int blocks = static_cast<int>(model_->blocks().size());
+  if (!stage_bounds_.empty() && stage_bounds_.back() != blocks) {
+    return Error{"", 0, "model",
+                 fmt::format("internal: the zoo's {} has {} blocks, the built model {}",
+                             setup_.job.model, stage_bounds_.back(), blocks)};
+  }
+  if (stage_bounds_.empty()) {
+    if (stages > blocks) {
+      return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
+                                                 stages, blocks));
     }
-  } else {
+    std::vector<double> costs(static_cast<std::size_t>(blocks), 0);
     for (const FlatParameters::Entry& e : params_->entries()) {
       const auto& names = model_->block_names();
       const auto b = std::find(names.begin(), names.end(), e.block) - names.begin();
       costs[static_cast<std::size_t>(b)] += static_cast<double>(e.numel);
     }
+    stage_bounds_ = balanced_stages(costs, stages);
   }
-  stage_bounds_ = balanced_stages(costs, stages);
   const int r = rank();
   const int first = stage_bounds_[static_cast<std::size_t>(r)];
   const int last = stage_bounds_[static_cast<std::size_t>(r) + 1];
   stage_ = std::make_unique<StageParameters>(*model_, *params_, stage_bounds_, r, setup_.device,
-                                             compute);
+                                             compute, initial);
+  // Copies of tied weights (GPT's head's token embedding) from the stage that owns them.
+  stage_->share_tied_values(setup_.comm);
   const torch::NoGradGuard no_grad;
   for (int b = first; b < last; ++b) {
     for (torch::Tensor& t : model_->blocks()[static_cast<std::size_t>(b)]->buffers()) {
@@ -360,23 +412,38 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   const CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
                               world_size(), grad_accum_};
   if (shards_ || stage_) {
-    // Checkpoints keep the whole model's layout: every rank gathers, rank 0 writes.
+    // Checkpoints keep the whole model's layout: every rank sends its part, rank 0 assembles and
+    // writes one file at a time (the weights, then the optimizer state). Every rank takes part
+    // in every gather, even after rank 0 failed to write.
     share_stage_buffers();
-    const torch::Tensor master = full_master();
-    std::vector<torch::Tensor> states;
-    for (const auto& [name, tensor] : optimizer_->state()) {
-      states.push_back(shards_ ? shards_->gather_full(*tensor, setup_.comm)
-                               : stage_->gather_full(*tensor, setup_.comm));
-    }
+    std::optional<CheckpointWriter> writer;
     if (rank() == 0) {
-      params_->allocate_master();
-      params_->master().copy_(master);
-      FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
-      for (std::size_t i = 0; i < states.size(); ++i) whole.state()[i].second->copy_(states[i]);
-      whole.set_steps(optimizer_->steps());
-      where = write_checkpoint(dir, *model_, *params_, whole, state);
-      params_->release_buffers();
+      auto begun = CheckpointWriter::begin(dir, state);
+      if (begun) {
+        writer.emplace(std::move(*begun));
+      } else {
+        where = begun.error();
+      }
     }
+    auto gather = [&](const torch::Tensor& part) {
+      return shards_ ? shards_->gather_full(part, setup_.comm, /*root=*/0)
+                     : stage_->gather_full(part, setup_.comm, /*root=*/0);
+    };
+    auto failed = [&](const Status& s) {
+      if (s) return false;
+      where = s.error();
+      writer.reset();
+      return true;
+    };
+    {
+      const torch::Tensor master = gather(buffers().master());
+      if (writer) failed(writer->write_weights(*model_, *params_, master));
+    }
+    std::vector<std::pair<std::string, torch::Tensor>> states;
+    for (const auto& [name, tensor] : optimizer_->state()) states.emplace_back(name, gather(*tensor));
+    if (writer && !failed(writer->write_optimizer(*params_, states))) where = writer->commit();
+    states.clear();
+    release_free_heap();
   } else if (rank() == 0) {
     where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
   }
@@ -390,26 +457,24 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   expect.model = setup_.job.model;
   CheckpointState state;
   if (shards_ || stage_) {
-    // Every rank reads the whole model and keeps its part.
-    params_->allocate_master();
-    FlatOptimizer whole(*params_, OptimizerConfig::from_job(setup_.job));
-    auto found = read_checkpoint(dir, *model_, *params_, whole, expect, &state);
-    if (!found || !*found) {
-      params_->release_buffers();
-      return found;
-    }
-    const torch::NoGradGuard no_grad;
-    auto part = [&](const torch::Tensor& full) {
-      return shards_ ? shards_->shard_of(full) : stage_->part_of(full);
+    // Every rank reads its part of the weights and optimizer state from the files.
+    std::vector<std::string> names;
+    for (const auto& [name, tensor] : optimizer_->state()) names.push_back(name);
+    auto reader = CheckpointReader::open(dir, *params_, names, expect);
+    if (!reader) return reader.error();
+    if (!*reader) return false;
+    const CheckpointReader& r = **reader;
+    auto fill = [&](const std::string& name, torch::Tensor part) {
+      return shards_ ? shards_->fill(r.values(name), part) : stage_->fill(r.values(name), part);
     };
-    buffers().master().copy_(part(params_->master()));
+    fill("", buffers().master());
     buffers().publish();
-    for (std::size_t i = 0; i < whole.state().size(); ++i) {
-      optimizer_->state()[i].second->copy_(part(*whole.state()[i].second));
-    }
-    optimizer_->set_steps(whole.steps());
-    step_ = state.step;
-    params_->release_buffers();
+    for (const auto& [name, tensor] : optimizer_->state()) fill(name, *tensor);
+    if (Status st = r.restore_buffers(*model_); !st) return st.error();
+    r.restore_rng();
+    optimizer_->set_steps(r.state().optimizer_steps);
+    step_ = r.state().step;
+    release_free_heap();
     return true;
   }
   auto found = read_checkpoint(dir, *model_, *params_, *optimizer_, expect, &state);

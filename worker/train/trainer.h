@@ -147,9 +147,12 @@ class Trainer {
   // this rank's place among them.
   int data_ranks() const { return stage_ ? 1 : world_size(); }
   int data_rank() const { return stage_ ? 0 : rank(); }
-  // GPipe: fills stage_bounds_, stage_ and schedule_.
-  Status create_stage(const ModelArchitecture& arch, const ModelShapeOptions& shape,
-                      torch::ScalarType compute);
+  // GPipe, before the model is built: checks the balance setting and, from the zoo's block
+  // shapes, fills stage_bounds_ (left empty when the zoo has no shape for the model).
+  Status plan_stages(const ModelArchitecture& arch, const ModelShapeOptions& shape);
+  // GPipe, once it is built: fills stage_bounds_ if still empty (parameter counts), stage_
+  // (from `initial`) and schedule_.
+  Status create_stage(torch::ScalarType compute, const InitialValues& initial);
   // GPipe: every stage's BatchNorm statistics into every rank's model (for checkpoints).
   void share_stage_buffers();
   int grad_accum_ = 1;

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""setup_memory.py: host memory of FSDP and GPipe ranks, which build the model while setting up.
+
+Each row is one `saturn-worker execute --steps 1` of a GPT on W CPU ranks (synthetic tokens,
+64 tokens per sample, one sample per rank, AdamW, no checkpoint). Two figures: rank 0's peak
+resident set when training begins (the `started` event's setup_host_peak_bytes: building the
+model and the rank's buffers), and the largest resident set of any process over the whole run
+(wait4() on the launcher: the largest rank, one training step included). With --baseline, a
+second worker binary (e.g. one built from an earlier commit) runs the same rows interleaved
+with the first, so the two are compared in one run; medians over --repeats.
+
+  python3 bench/worker/setup_memory.py --worker build/bin/saturn-worker \\
+      --baseline /tmp/base/build/bin/saturn-worker --model gpt2-medium --ranks 2 4 --repeats 3
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from techniques import run  # noqa: E402
+
+GIB = 2**30
+SHAPES = {"gpt2": (12, 768), "gpt2-medium": (24, 1024), "gpt2-large": (36, 1280),
+          "gpt2-xl": (48, 1600)}  # layers, width
+SEQ = 64
+
+
+def gpt_params(model):
+    """Parameters of the worker's GPT at SEQ positions (token and position embeddings, blocks,
+    final LayerNorm; the head is tied)."""
+    if model not in SHAPES:
+        return None
+    layers, d = SHAPES[model]
+    return 50257 * d + SEQ * d + layers * (12 * d * d + 13 * d) + 2 * d
+
+
+def job_json(path, model, batch):
+    with open(path, "w") as f:
+        json.dump({"jobs": [{
+            "name": model, "model": model,
+            "data": {"format": "synthetic-text", "seq_len": SEQ, "samples": 10000},
+            "lr": 1e-4, "weight_decay": 0.1, "grad_clip": 1.0, "batch_size": batch,
+            "steps": 100, "gpus": 1, "techniques": ["single", "fsdp", "gpipe"]}]}, f)
+
+
+def peak(worker, job, technique, ranks, timeout):
+    devices = ",".join(f"cpu:{r}" for r in range(ranks)) if ranks > 1 else "cpu"
+    cmd = [worker, "execute", "--job", job, "--technique", technique, "--devices", devices,
+           "--steps", "1", "--eval-samples", "0", "--log-every", "1"]
+    out, rc, rss, wall = run(cmd, timeout)
+    setup = None
+    for line in out.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "started":
+            setup = event.get("setup_host_peak_bytes")
+    return (None, None) if rc != 0 else (setup, rss)
+
+
+def median_gib(values):
+    return statistics.median(values) / GIB if values else None
+
+
+def cell(value):
+    return f" {value:.2f} |" if value else " failed |"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", default="build/bin/saturn-worker")
+    ap.add_argument("--baseline", help="a second saturn-worker, run side by side")
+    ap.add_argument("--model", default="gpt2-medium")
+    ap.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--techniques", nargs="+", default=["fsdp", "gpipe"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    workers = [("this", a.worker)] + ([("baseline", a.baseline)] if a.baseline else [])
+    tmp = tempfile.mkdtemp()
+    rows = []
+    params = gpt_params(a.model)
+    for ranks in a.ranks:
+        job = os.path.join(tmp, f"job{ranks}.json")
+        job_json(job, a.model, ranks)
+        for technique in a.techniques:
+            setups = {name: [] for name, _ in workers}
+            peaks = {name: [] for name, _ in workers}
+            for _ in range(a.repeats):
+                for name, worker in workers:  # interleaved: the same machine state for both
+                    setup, rss = peak(worker, job, technique, ranks, a.timeout)
+                    if setup is not None:
+                        setups[name].append(setup)
+                    if rss is not None:
+                        peaks[name].append(rss)
+            row = {"model": a.model, "technique": technique, "ranks": ranks}
+            for name, _ in workers:
+                row[f"{name}_setup_gib"] = median_gib(setups[name])
+                row[f"{name}_peak_gib"] = median_gib(peaks[name])
+                row[f"{name}_runs"] = len(peaks[name])
+            rows.append(row)
+    model_gib = params * 4 / GIB if params else None
+    if model_gib:
+        print(f"{a.model}: {params / 1e6:.1f}M parameters, fp32 weights {model_gib:.2f} GiB")
+    head = "| technique | ranks | set-up peak GiB |"
+    if a.baseline:
+        head += " baseline's | this / baseline |"
+    head += " run's peak GiB |"
+    if a.baseline:
+        head += " baseline's | this / baseline |"
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for r in rows:
+        line = f"| {r['technique']} | {r['ranks']} |"
+        for what in ("setup", "peak"):
+            this = r[f"this_{what}_gib"]
+            line += cell(this)
+            if a.baseline:
+                base = r[f"baseline_{what}_gib"]
+                line += cell(base)
+                line += f" {this / base:.2f} |" if this and base else " - |"
+        print(line)
+    if a.json:
+        for r in rows:
+            print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
