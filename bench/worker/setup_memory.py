@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""setup_memory.py: host memory of FSDP and GPipe ranks, which build the model while setting up.
+"""setup_memory.py: host memory of FSDP and GPipe ranks: setting up, and with --checkpoint
+writing a checkpoint and resuming from it.
 
-Each row is one `saturn-worker execute --steps 1` of a GPT on W CPU ranks (synthetic tokens,
-64 tokens per sample, one sample per rank, AdamW, no checkpoint). Two figures: rank 0's peak
-resident set when training begins (the `started` event's setup_host_peak_bytes: building the
-model and the rank's buffers), and the largest resident set of any process over the whole run
-(wait4() on the launcher: the largest rank, one training step included). With --baseline, a
-second worker binary (e.g. one built from an earlier commit) runs the same rows interleaved
-with the first, so the two are compared in one run; medians over --repeats.
+Each run is one `saturn-worker execute --steps 1` of a GPT on W CPU ranks (synthetic tokens,
+64 tokens per sample, one sample per rank, AdamW). Figures, each the median over --repeats:
+
+  set-up       rank 0's peak resident set when training begins (the `started` event's
+               setup_host_peak_bytes: building the model and the rank's buffers)
+  run          the largest resident set of any process over the whole run (wait4() on the
+               launcher: the largest rank, one training step included; with --checkpoint, a
+               checkpoint written at the end)
+  resume       (--checkpoint) a second run from that checkpoint: rank 0's set-up peak, which
+               now includes reading its part of the checkpoint
+
+With --baseline, a second worker binary (e.g. one built from an earlier commit) runs the same
+rows interleaved with the first, so the two are compared in one run.
 
   python3 bench/worker/setup_memory.py --worker build/bin/saturn-worker \\
-      --baseline /tmp/base/build/bin/saturn-worker --model gpt2-medium --ranks 2 4 --repeats 3
+      --baseline /tmp/base/build/bin/saturn-worker --model gpt2 --ranks 2 4 --repeats 3
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile
+import argparse, json, os, shutil, statistics, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from techniques import run  # noqa: E402
@@ -41,10 +48,13 @@ def job_json(path, model, batch):
             "steps": 100, "gpus": 1, "techniques": ["single", "fsdp", "gpipe"]}]}, f)
 
 
-def peak(worker, job, technique, ranks, timeout):
+def execute(worker, job, technique, ranks, timeout, checkpoint=None):
+    """One run: (rank 0's set-up peak, the largest process's peak), bytes; None on failure."""
     devices = ",".join(f"cpu:{r}" for r in range(ranks)) if ranks > 1 else "cpu"
     cmd = [worker, "execute", "--job", job, "--technique", technique, "--devices", devices,
            "--steps", "1", "--eval-samples", "0", "--log-every", "1"]
+    if checkpoint:
+        cmd += ["--checkpoint", checkpoint]
     out, rc, rss, wall = run(cmd, timeout)
     setup = None
     for line in out.splitlines():
@@ -55,6 +65,20 @@ def peak(worker, job, technique, ranks, timeout):
         if event.get("event") == "started":
             setup = event.get("setup_host_peak_bytes")
     return (None, None) if rc != 0 else (setup, rss)
+
+
+def sample(worker, job, technique, ranks, timeout, with_checkpoint):
+    """The figures of one repeat, by name."""
+    if not with_checkpoint:
+        setup, peak = execute(worker, job, technique, ranks, timeout)
+        return {"setup": setup, "run": peak}
+    directory = tempfile.mkdtemp()
+    try:
+        setup, peak = execute(worker, job, technique, ranks, timeout, directory)
+        resume, _ = execute(worker, job, technique, ranks, timeout, directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {"setup": setup, "run": peak, "resume": resume}
 
 
 def median_gib(values):
@@ -74,9 +98,12 @@ def main():
     ap.add_argument("--techniques", nargs="+", default=["fsdp", "gpipe"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--checkpoint", action="store_true",
+                    help="write a checkpoint at the end of each run, then resume from it")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     workers = [("this", a.worker)] + ([("baseline", a.baseline)] if a.baseline else [])
+    figures = ["setup", "run"] + (["resume"] if a.checkpoint else [])
     tmp = tempfile.mkdtemp()
     rows = []
     params = gpt_params(a.model)
@@ -84,39 +111,35 @@ def main():
         job = os.path.join(tmp, f"job{ranks}.json")
         job_json(job, a.model, ranks)
         for technique in a.techniques:
-            setups = {name: [] for name, _ in workers}
-            peaks = {name: [] for name, _ in workers}
+            samples = {(name, f): [] for name, _ in workers for f in figures}
             for _ in range(a.repeats):
                 for name, worker in workers:  # interleaved: the same machine state for both
-                    setup, rss = peak(worker, job, technique, ranks, a.timeout)
-                    if setup is not None:
-                        setups[name].append(setup)
-                    if rss is not None:
-                        peaks[name].append(rss)
-            row = {"model": a.model, "technique": technique, "ranks": ranks}
-            for name, _ in workers:
-                row[f"{name}_setup_gib"] = median_gib(setups[name])
-                row[f"{name}_peak_gib"] = median_gib(peaks[name])
-                row[f"{name}_runs"] = len(peaks[name])
+                    got = sample(worker, job, technique, ranks, a.timeout, a.checkpoint)
+                    for f in figures:
+                        if got.get(f) is not None:
+                            samples[(name, f)].append(got[f])
+            row = {"model": a.model, "technique": technique, "ranks": ranks,
+                   "checkpoint": a.checkpoint}
+            for (name, f), values in samples.items():
+                row[f"{name}_{f}_gib"] = median_gib(values)
+                row[f"{name}_{f}_runs"] = len(values)
             rows.append(row)
-    model_gib = params * 4 / GIB if params else None
-    if model_gib:
-        print(f"{a.model}: {params / 1e6:.1f}M parameters, fp32 weights {model_gib:.2f} GiB")
-    head = "| technique | ranks | set-up peak GiB |"
-    if a.baseline:
-        head += " baseline's | this / baseline |"
-    head += " run's peak GiB |"
-    if a.baseline:
-        head += " baseline's | this / baseline |"
+    if params:
+        print(f"{a.model}: {params / 1e6:.1f}M parameters, fp32 weights {params * 4 / GIB:.2f} GiB")
+    head = "| technique | ranks |"
+    for f in figures:
+        head += f" {f} peak GiB |"
+        if a.baseline:
+            head += " baseline's | this / baseline |"
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
         line = f"| {r['technique']} | {r['ranks']} |"
-        for what in ("setup", "peak"):
-            this = r[f"this_{what}_gib"]
+        for f in figures:
+            this = r[f"this_{f}_gib"]
             line += cell(this)
             if a.baseline:
-                base = r[f"baseline_{what}_gib"]
+                base = r[f"baseline_{f}_gib"]
                 line += cell(base)
                 line += f" {this / base:.2f} |" if this and base else " - |"
         print(line)

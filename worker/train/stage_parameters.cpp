@@ -10,6 +10,13 @@
 #include <utility>
 
 namespace saturn::worker {
+namespace {
+
+// Point-to-point tags of set-up and checkpoints, above the schedule's per-micro-batch ones.
+constexpr int kGatherTag = 1 << 20;
+constexpr int kTieTag = (1 << 20) + 1;
+
+}  // namespace
 
 StageParameters::StageParameters(Model& model, FlatParameters& full, const std::vector<int>& bounds,
                                  int stage, torch::Device device, torch::ScalarType compute_dtype,
@@ -105,27 +112,19 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
 }
 
 void StageParameters::share_tied_values(Communicator* comm) {
-  if (ties_.empty()) return;
-  std::int64_t total = 0;
-  for (const Tie& t : ties_) total += t.numel;
-  torch::Tensor all = torch::zeros({total}, master_.options());
-  std::int64_t at = 0;
-  for (const Tie& t : ties_) {
-    if (t.owner == stage_) all.narrow(0, at, t.numel).copy_(master_.narrow(0, t.here, t.numel));
-    at += t.numel;
-  }
-  TORCH_CHECK(comm, "tied parameters across stages without a communicator");
-  comm->start_sum(all)->wait();
-  at = 0;
+  // Owner to user, one tie at a time in the order every rank knows: only those two stages hold
+  // anything beyond their buffers.
   const torch::NoGradGuard no_grad;
   for (const Tie& t : ties_) {
-    if (t.user == stage_) {
-      master_.narrow(0, t.here, t.numel).copy_(all.narrow(0, at, t.numel));
-      if (separate_compute()) {
-        compute_.narrow(0, t.here, t.numel).copy_(master_.narrow(0, t.here, t.numel));
-      }
+    if (t.owner != stage_ && t.user != stage_) continue;
+    TORCH_CHECK(comm, "tied parameters across stages without a communicator");
+    torch::Tensor here = master_.narrow(0, t.here, t.numel);
+    if (t.owner == stage_) {
+      comm->start_send(here, t.user, kTieTag)->wait();
+    } else {
+      comm->start_recv(here, t.owner, kTieTag)->wait();
+      if (separate_compute()) compute_.narrow(0, t.here, t.numel).copy_(here);
     }
-    at += t.numel;
   }
 }
 
@@ -168,10 +167,9 @@ torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicat
     return out.cpu();
   }
   TORCH_CHECK(comm, "a pipeline of ", stages, " stages without a communicator");
-  constexpr int kTag = 1 << 20;  // above the schedule's per-micro-batch tags
   if (stage_ != root) {
     if (own_numel_ > 0) {
-      comm->start_send(part.narrow(0, 0, own_numel_).to(torch::kFloat).contiguous(), root, kTag)
+      comm->start_send(part.narrow(0, 0, own_numel_).to(torch::kFloat).contiguous(), root, kGatherTag)
           ->wait();
     }
     return torch::Tensor();
@@ -184,7 +182,7 @@ torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicat
       out.narrow(0, offset, numel).copy_(part.narrow(0, 0, own_numel_));
     } else {
       torch::Tensor from = torch::empty({numel}, part.options().dtype(torch::kFloat));
-      comm->start_recv(from, s, kTag)->wait();
+      comm->start_recv(from, s, kGatherTag)->wait();
       out.narrow(0, offset, numel).copy_(from);
     }
   }

@@ -39,8 +39,8 @@ class StageParameters : public FlatBuffers {
   std::int64_t own_offset() const { return own_offset_; }
   std::int64_t own_numel() const { return own_numel_; }
 
-  // Sets every copy of a tied parameter to its owner's master weights (and compute copy), from
-  // the owning stage. Every rank takes part; `comm` may be null with one stage.
+  // Sets every copy of a tied parameter to its owner's master weights (and compute copy), sent
+  // by the owning stage. Every rank calls it; `comm` may be null with one stage.
   void share_tied_values(Communicator* comm);
   // Sums every tied parameter's gradient over the stages that hold it (its owner and its
   // copies), in place. Every rank takes part, even one without tied parameters; `comm` may be
