@@ -22,7 +22,7 @@ rows interleaved with the first, so the two are compared in one run.
 import argparse, json, os, shutil, statistics, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from techniques import run  # noqa: E402
+from techniques import events, run  # noqa: E402
 
 GIB = 2**30
 SHAPES = {"gpt2": (12, 768), "gpt2-medium": (24, 1024), "gpt2-large": (36, 1280),
@@ -56,15 +56,10 @@ def execute(worker, job, technique, ranks, timeout, checkpoint=None):
     if checkpoint:
         cmd += ["--checkpoint", checkpoint]
     out, rc, rss, wall = run(cmd, timeout)
-    setup = None
-    for line in out.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "started":
-            setup = event.get("setup_host_peak_bytes")
-    return (None, None) if rc != 0 else (setup, rss)
+    if rc != 0:
+        return None, None
+    started = [e for e in events(out) if e.get("event") == "started"]
+    return (started[0].get("setup_host_peak_bytes") if started else None), rss
 
 
 def sample(worker, job, technique, ranks, timeout, with_checkpoint):

@@ -58,6 +58,15 @@ def run(cmd, timeout):
     return stdout, code, usage.ru_maxrss * 1024, time.time() - t0
 
 
+def events(stdout):
+    """The worker's JSON-line events in `stdout`, other lines skipped."""
+    for line in stdout.splitlines():
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
+
+
 def measure(worker, job, technique, params, warmup, steps, timeout):
     cmd = [worker, "measure", "--job", job, "--technique", technique, "--devices", "cuda:0",
            "--warmup-steps", str(warmup), "--measure-steps", str(steps), "--no-probes",
@@ -65,11 +74,7 @@ def measure(worker, job, technique, params, warmup, steps, timeout):
     out, rc, rss, wall = run(cmd, timeout)
     row = {"impl": f"saturn-worker {technique} {json.dumps(params)}", "wall_s": wall,
            "host_peak_rss_gib": rss / GIB}
-    for line in out.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
+    for event in events(out):
         if event.get("event") == "measurement":
             row.update(step_s=event["step_s"], tokens_per_s=event["tokens_per_s"],
                        gpu_peak_gib=event["peak_memory_bytes"] / GIB)

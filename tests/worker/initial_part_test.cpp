@@ -131,7 +131,9 @@ TEST(InitialPart, StagesTakeTheirBlocksAndTiedCopiesFromTheirOwner) {
       const torch::Tensor everywhere = stage.gather_full(stage.master(), comm);
       const torch::Tensor at_root = stage.gather_full(stage.master(), comm, /*root=*/0);
       EXPECT_EQ(at_root.defined(), s == 0);
-      if (s == 0) EXPECT_TRUE(torch::equal(at_root, everywhere));
+      if (s == 0) {
+        EXPECT_TRUE(torch::equal(at_root, everywhere));
+      }
     });
   }
   for (auto& t : threads) t.join();

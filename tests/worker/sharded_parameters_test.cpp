@@ -62,7 +62,9 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
       // Gathered to one rank (checkpoints), only that rank holds it.
       const torch::Tensor at_one = shard.gather_full(shard.master(), &comm, /*root=*/1);
       EXPECT_EQ(at_one.defined(), r == 1);
-      if (r == 1) EXPECT_TRUE(torch::equal(at_one, initial));
+      if (r == 1) {
+        EXPECT_TRUE(torch::equal(at_one, initial));
+      }
       for (std::size_t u = 0; u < shard.units().size(); ++u) {
         const auto& unit = shard.units()[u];
         torch::Tensor block = torch::empty({unit.shard_numel * kWorld});

@@ -158,7 +158,8 @@ Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layou
 }
 
 Status CheckpointWriter::write_optimizer(
-    const FlatParameters& layout, const std::vector<std::pair<std::string, torch::Tensor>>& states) {
+    const FlatParameters& layout,
+    const std::vector<std::pair<std::string, torch::Tensor>>& states) {
   Staged opt;
   for (const auto& [state_name, tensor] : states) opt.add_flat(state_name + ".", tensor, layout);
   opt.add("rng.cpu", cpu_rng_state());
@@ -201,17 +202,6 @@ Result<std::string> CheckpointWriter::commit() {
   for (std::size_t i = 0; i + kKeep < names.size(); ++i)
     remove_checkpoint_dir(fs::path(dir_) / names[i]);
   return final_dir.string();
-}
-
-Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                                     FlatOptimizer& optimizer, const CheckpointState& state) {
-  auto writer = CheckpointWriter::begin(dir, state);
-  if (!writer) return writer.error();
-  if (Status s = writer->write_weights(model, params, params.master()); !s) return s.error();
-  std::vector<std::pair<std::string, torch::Tensor>> states;
-  for (const auto& [name, tensor] : optimizer.state()) states.emplace_back(name, *tensor);
-  if (Status s = writer->write_optimizer(params, states); !s) return s.error();
-  return writer->commit();
 }
 
 Result<std::optional<CheckpointReader>> CheckpointReader::open(
@@ -321,25 +311,6 @@ void CheckpointReader::restore_rng() const {
     std::memcpy(cpu.data_ptr(), r->data, r->bytes);
     set_cpu_rng_state(cpu);
   }
-}
-
-Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                             FlatOptimizer& optimizer, const CheckpointState& expect,
-                             CheckpointState* state) {
-  std::vector<std::string> names;
-  for (const auto& [name, tensor] : optimizer.state()) names.push_back(name);
-  auto reader = CheckpointReader::open(dir, params, names, expect);
-  if (!reader) return reader.error();
-  if (!*reader) return false;
-  const CheckpointReader& r = **reader;
-  r.values("")(0, params.numel(), params.master());
-  params.publish();
-  if (Status st = r.restore_buffers(model); !st) return st.error();
-  for (const auto& [name, tensor] : optimizer.state()) r.values(name)(0, params.numel(), *tensor);
-  r.restore_rng();
-  optimizer.set_steps(r.state().optimizer_steps);
-  *state = r.state();
-  return true;
 }
 
 }  // namespace saturn::worker

@@ -38,16 +38,11 @@ struct CheckpointState {
   int grad_accum = 1;
 };
 
-// Writes a checkpoint of `model` (weights from `params`' master, buffers from the model) and
-// `optimizer`; returns its directory.
-Result<std::string> write_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                                     FlatOptimizer& optimizer, const CheckpointState& state);
-
-// A checkpoint written one file at a time, for a writer that assembles the model from parts (an
-// FSDP or GPipe rank 0) and so holds one file's tensors at a time, not all of them: begin()
-// makes the temporary directory, write_weights() and write_optimizer() its two files, commit()
-// trainer.json, the move into place, LATEST and the pruning (write_checkpoint()'s guarantees).
-// Tensors are in the full flat layout of `layout`, fp32, on any device.
+// A checkpoint written one file at a time, so that a writer that assembles the model from parts
+// (an FSDP or GPipe rank 0) holds one file's tensors at a time, not all of them: begin() makes
+// the temporary directory, write_weights() and write_optimizer() its two files, commit()
+// trainer.json, the move into place and LATEST (the guarantees above), then keeps the two
+// newest checkpoints. Tensors are in the full flat layout of `layout`, fp32, on any device.
 class CheckpointWriter {
  public:
   static Result<CheckpointWriter> begin(const std::string& dir, const CheckpointState& state);
@@ -68,12 +63,6 @@ class CheckpointWriter {
   std::string dir_, name_, tmp_dir_;
   CheckpointState state_;
 };
-
-// Reads DIR/LATEST into `model`, `params` and `optimizer`; nullopt-like false when DIR has no
-// checkpoint. `expect` gives the job and model the checkpoint must be of.
-Result<bool> read_checkpoint(const std::string& dir, Model& model, FlatParameters& params,
-                             FlatOptimizer& optimizer, const CheckpointState& expect,
-                             CheckpointState* state);
 
 // DIR/LATEST opened for reading any part of it: ranges of the flat layout of the weights or of
 // an optimizer state straight from the memory-mapped files, so that a rank holding part of the

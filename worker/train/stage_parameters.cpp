@@ -47,9 +47,7 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
     any[static_cast<std::size_t>(owner[i])] = true;
     numel = entries[i].offset + entries[i].numel - offset;
   }
-  own_offset_ = own_of_stage_[static_cast<std::size_t>(stage)].first;
-  own_numel_ = own_of_stage_[static_cast<std::size_t>(stage)].second;
-  numel_ = own_numel_;
+  numel_ = own_numel();
   // Ties, in the same order on every rank: by user stage, then the user's blocks in order.
   std::vector<std::size_t> tie_entry;
   for (int user = 0; user < stages; ++user) {
@@ -70,7 +68,7 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
         t.numel = entries[i].numel;
         t.owner = owner[i];
         t.user = user;
-        if (owner[i] == stage) t.here = t.full_offset - own_offset_;
+        if (owner[i] == stage) t.here = t.full_offset - own_offset();
         if (user == stage) {
           t.here = numel_;
           numel_ += t.numel;
@@ -85,9 +83,9 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
   TORCH_CHECK(fill(initial ? initial : full.initial_values(), master_),
               "StageParameters: no initial values for stage ", stage, "'s blocks");
   for (const Range& r : full.decay_ranges()) {
-    const std::int64_t lo = std::max(r.offset, own_offset_);
-    const std::int64_t hi = std::min(r.offset + r.numel, own_offset_ + own_numel_);
-    if (hi > lo) decay_ranges_.push_back({lo - own_offset_, hi - lo});
+    const std::int64_t lo = std::max(r.offset, own_offset());
+    const std::int64_t hi = std::min(r.offset + r.numel, own_offset() + own_numel());
+    if (hi > lo) decay_ranges_.push_back({lo - own_offset(), hi - lo});
   }
   for (std::size_t k = 0; k < ties_.size(); ++k) {
     if (ties_[k].user == stage && entries[tie_entry[k]].decay) {
@@ -104,7 +102,7 @@ StageParameters::StageParameters(Model& model, FlatParameters& full, const std::
     p.mutable_grad() = grad_.narrow(0, at, e.numel).view(e.shape);
   };
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (owner[i] == stage) bind(i, entries[i].offset - own_offset_);
+    if (owner[i] == stage) bind(i, entries[i].offset - own_offset());
   }
   for (std::size_t k = 0; k < ties_.size(); ++k) {
     if (ties_[k].user == stage) bind(tie_entry[k], ties_[k].here);
@@ -162,15 +160,15 @@ torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicat
   const int stages = static_cast<int>(own_of_stage_.size());
   if (root < 0 || stages == 1) {
     torch::Tensor out = torch::zeros({full_numel_}, part.options().dtype(torch::kFloat));
-    out.narrow(0, own_offset_, own_numel_).copy_(part.narrow(0, 0, own_numel_));
+    out.narrow(0, own_offset(), own_numel()).copy_(part.narrow(0, 0, own_numel()));
     if (comm && comm->world_size() > 1) comm->start_sum(out)->wait();
     return out.cpu();
   }
   TORCH_CHECK(comm, "a pipeline of ", stages, " stages without a communicator");
   if (stage_ != root) {
-    if (own_numel_ > 0) {
-      comm->start_send(part.narrow(0, 0, own_numel_).to(torch::kFloat).contiguous(), root, kGatherTag)
-          ->wait();
+    if (own_numel() > 0) {
+      const torch::Tensor mine = part.narrow(0, 0, own_numel()).to(torch::kFloat).contiguous();
+      comm->start_send(mine, root, kGatherTag)->wait();
     }
     return torch::Tensor();
   }
@@ -179,7 +177,7 @@ torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicat
     const auto [offset, numel] = own_of_stage_[static_cast<std::size_t>(s)];
     if (numel == 0) continue;
     if (s == stage_) {
-      out.narrow(0, offset, numel).copy_(part.narrow(0, 0, own_numel_));
+      out.narrow(0, offset, numel).copy_(part.narrow(0, 0, own_numel()));
     } else {
       torch::Tensor from = torch::empty({numel}, part.options().dtype(torch::kFloat));
       comm->start_recv(from, s, kGatherTag)->wait();
@@ -192,7 +190,7 @@ torch::Tensor StageParameters::gather_full(const torch::Tensor& part, Communicat
 bool StageParameters::fill(const InitialValues& source, torch::Tensor part) const {
   TORCH_CHECK(part.numel() == numel_, "fill: ", part.numel(), " elements, the stage holds ",
               numel_);
-  if (own_numel_ > 0 && !source(own_offset_, own_numel_, part.narrow(0, 0, own_numel_))) {
+  if (own_numel() > 0 && !source(own_offset(), own_numel(), part.narrow(0, 0, own_numel()))) {
     return false;
   }
   for (const Tie& t : ties_) {

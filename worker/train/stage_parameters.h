@@ -36,8 +36,8 @@ class StageParameters : public FlatBuffers {
                   torch::Device device, torch::ScalarType compute_dtype,
                   const InitialValues& initial = {});
 
-  std::int64_t own_offset() const { return own_offset_; }
-  std::int64_t own_numel() const { return own_numel_; }
+  std::int64_t own_offset() const { return own_of_stage_[static_cast<std::size_t>(stage_)].first; }
+  std::int64_t own_numel() const { return own_of_stage_[static_cast<std::size_t>(stage_)].second; }
 
   // Sets every copy of a tied parameter to its owner's master weights (and compute copy), sent
   // by the owning stage. Every rank calls it; `comm` may be null with one stage.
@@ -70,7 +70,6 @@ class StageParameters : public FlatBuffers {
 
   int stage_;
   std::int64_t full_numel_ = 0;
-  std::int64_t own_offset_ = 0, own_numel_ = 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> own_of_stage_;  // every stage's offset, numel
   std::vector<Tie> ties_;
 };

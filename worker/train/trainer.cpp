@@ -411,42 +411,39 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   Result<std::string> where = std::string();
   const CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
                               world_size(), grad_accum_};
-  if (shards_ || stage_) {
-    // Checkpoints keep the whole model's layout: every rank sends its part, rank 0 assembles and
-    // writes one file at a time (the weights, then the optimizer state). Every rank takes part
-    // in every gather, even after rank 0 failed to write.
-    share_stage_buffers();
-    std::optional<CheckpointWriter> writer;
-    if (rank() == 0) {
-      auto begun = CheckpointWriter::begin(dir, state);
-      if (begun) {
-        writer.emplace(std::move(*begun));
-      } else {
-        where = begun.error();
-      }
+  // Checkpoints keep the whole model's layout. FSDP and GPipe ranks send their part to rank 0,
+  // which assembles and writes one file at a time (the weights, then the optimizer state); every
+  // rank takes part in every gather, even after rank 0 failed to write.
+  share_stage_buffers();
+  std::optional<CheckpointWriter> writer;
+  if (rank() == 0) {
+    auto begun = CheckpointWriter::begin(dir, state);
+    if (begun) {
+      writer.emplace(std::move(*begun));
+    } else {
+      where = begun.error();
     }
-    auto gather = [&](const torch::Tensor& part) {
-      return shards_ ? shards_->gather_full(part, setup_.comm, /*root=*/0)
-                     : stage_->gather_full(part, setup_.comm, /*root=*/0);
-    };
-    auto failed = [&](const Status& s) {
-      if (s) return false;
-      where = s.error();
-      writer.reset();
-      return true;
-    };
-    {
-      const torch::Tensor master = gather(buffers().master());
-      if (writer) failed(writer->write_weights(*model_, *params_, master));
-    }
-    std::vector<std::pair<std::string, torch::Tensor>> states;
-    for (const auto& [name, tensor] : optimizer_->state()) states.emplace_back(name, gather(*tensor));
-    if (writer && !failed(writer->write_optimizer(*params_, states))) where = writer->commit();
-    states.clear();
-    release_free_heap();
-  } else if (rank() == 0) {
-    where = write_checkpoint(dir, *model_, *params_, *optimizer_, state);
   }
+  auto gather = [&](const torch::Tensor& part) {
+    if (shards_) return shards_->gather_full(part, setup_.comm, /*root=*/0);
+    if (stage_) return stage_->gather_full(part, setup_.comm, /*root=*/0);
+    return part;  // the whole model on every rank
+  };
+  auto failed = [&](const Status& s) {
+    if (s) return false;
+    where = s.error();
+    writer.reset();
+    return true;
+  };
+  {
+    const torch::Tensor master = gather(buffers().master());
+    if (writer) failed(writer->write_weights(*model_, *params_, master));
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> states;
+  for (const auto& [name, tensor] : optimizer_->state()) states.emplace_back(name, gather(*tensor));
+  if (writer && !failed(writer->write_optimizer(*params_, states))) where = writer->commit();
+  states.clear();
+  release_free_heap();
   if (setup_.comm) setup_.comm->barrier();
   return where;
 }
@@ -455,31 +452,28 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   CheckpointState expect;
   expect.job = setup_.job.name;
   expect.model = setup_.job.model;
-  CheckpointState state;
-  if (shards_ || stage_) {
-    // Every rank reads its part of the weights and optimizer state from the files.
-    std::vector<std::string> names;
-    for (const auto& [name, tensor] : optimizer_->state()) names.push_back(name);
-    auto reader = CheckpointReader::open(dir, *params_, names, expect);
-    if (!reader) return reader.error();
-    if (!*reader) return false;
-    const CheckpointReader& r = **reader;
-    auto fill = [&](const std::string& name, torch::Tensor part) {
-      return shards_ ? shards_->fill(r.values(name), part) : stage_->fill(r.values(name), part);
-    };
-    fill("", buffers().master());
-    buffers().publish();
-    for (const auto& [name, tensor] : optimizer_->state()) fill(name, *tensor);
-    if (Status st = r.restore_buffers(*model_); !st) return st.error();
-    r.restore_rng();
-    optimizer_->set_steps(r.state().optimizer_steps);
-    step_ = r.state().step;
-    release_free_heap();
-    return true;
-  }
-  auto found = read_checkpoint(dir, *model_, *params_, *optimizer_, expect, &state);
-  if (!found || !*found) return found;
-  step_ = state.step;
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : optimizer_->state()) names.push_back(name);
+  auto reader = CheckpointReader::open(dir, *params_, names, expect);
+  if (!reader) return reader.error();
+  if (!*reader) return false;
+  const CheckpointReader& r = **reader;
+  // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of them
+  // from the files.
+  auto fill = [&](const std::string& name, torch::Tensor part) {
+    const InitialValues values = r.values(name);
+    if (shards_) return shards_->fill(values, part);
+    if (stage_) return stage_->fill(values, part);
+    return values(0, part.numel(), part);
+  };
+  fill("", buffers().master());
+  buffers().publish();
+  for (const auto& [name, tensor] : optimizer_->state()) fill(name, *tensor);
+  if (Status st = r.restore_buffers(*model_); !st) return st.error();
+  r.restore_rng();
+  optimizer_->set_steps(r.state().optimizer_steps);
+  step_ = r.state().step;
+  release_free_heap();
   return true;
 }
 
