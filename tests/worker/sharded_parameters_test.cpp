@@ -72,6 +72,10 @@ TEST(ShardedParameters, ShardsRebuildTheModelAndStepAsTheWhole) {
         EXPECT_TRUE(torch::equal(block.narrow(0, 0, unit.numel),
                                  initial.narrow(0, unit.offset, unit.numel)))
             << unit.block;
+        // From a copy of the shard handed in (an offloaded shard copied to the device first).
+        torch::Tensor from_copy = torch::empty_like(block);
+        shard.start_gather(u, from_copy, &comm, shard.compute_shard(u).clone())->wait();
+        EXPECT_TRUE(torch::equal(from_copy, block)) << unit.block;
       }
       // The decay slices are the model's.
       torch::Tensor mask = torch::zeros({full.numel()});

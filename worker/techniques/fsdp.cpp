@@ -6,7 +6,8 @@
 // Its gradient is reduce-scattered into the shards as soon as the block is done
 // (train/block_streamer.h). The first and last blocks stay gathered for the whole step. With
 // prefetching the next block's all-gather runs while a block computes. With CPU offload the
-// shards and their optimizer state live in host memory and the optimizer step runs there.
+// shards and their optimizer state live in host memory and the optimizer step runs there; on a
+// GPU their copies to and from the device run on side streams.
 //
 // Params: grad_accum, activation_checkpointing (default true), prefetch (default true),
 // cpu_offload (default false). Search tries, without CPU offload and then with it, each

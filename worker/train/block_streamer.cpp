@@ -118,11 +118,22 @@ BlockStreamer::~BlockStreamer() {
 void BlockStreamer::fetch(Unit& u) {
   transfers_.throttle(kRunAhead);
   if (shards_) {
-    const auto& su = shards_->units()[static_cast<std::size_t>(u.shard_unit)];
-    u.gathered = torch::empty({su.shard_numel * shards_->world()},
-                              shards_->compute().options().device(device_).pinned_memory(false));
-    u.gathering =
-        shards_->start_gather(static_cast<std::size_t>(u.shard_unit), u.gathered, comm_);
+    const auto su = static_cast<std::size_t>(u.shard_unit);
+    const auto options = shards_->compute().options().device(device_).pinned_memory(false);
+    const std::int64_t full_numel = shards_->units()[su].shard_numel * shards_->world();
+    if (shards_->offloaded() && transfers_.available()) {
+      // The shard is copied in and gathered on the copy-in stream: the compute stream waits
+      // for neither until the block is materialised.
+      u.incoming = transfers_.copy_in(shards_->compute_shard(su), [&](torch::Tensor shard) {
+        if (shards_->world() == 1) return shard;
+        torch::Tensor full = torch::empty({full_numel}, options);
+        shards_->start_gather(su, full, comm_, std::move(shard))->wait();
+        return full;
+      });
+      return;
+    }
+    u.gathered = torch::empty({full_numel}, options);
+    u.gathering = shards_->start_gather(su, u.gathered, comm_);
   } else {
     // The host slice is not written before the step ends (the optimizer runs after end_step()).
     u.incoming = transfers_.copy_in(params_.compute().narrow(0, u.offset, u.numel));
@@ -145,7 +156,7 @@ void BlockStreamer::materialise(Unit& u, bool with_grad) {
   } else {
     fetch(u);
   }
-  if (shards_) {
+  if (u.gathering) {
     u.gathering->wait();
     u.gathering.reset();
     u.device_params = std::move(u.gathered);
@@ -171,7 +182,13 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
   if (shards_) {
     if (u.shard_unit < 0) return;
     if (keep_grad && u.device_grad.defined()) {
-      shards_->reduce_grad(static_cast<std::size_t>(u.shard_unit), u.device_grad, comm_);
+      const auto su = static_cast<std::size_t>(u.shard_unit);
+      if (shards_->offloaded() && transfers_.available()) {
+        add_offloaded_grad(u, shards_->mean_grad_part(su, u.device_grad, comm_),
+                           shards_->grad_shard(su));
+      } else {
+        shards_->reduce_grad(su, u.device_grad, comm_);
+      }
     }
     park(u);
     u.device_params = torch::Tensor();
@@ -179,16 +196,8 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
     if (!u.resident) transfers_.mark();
     return;
   }
-  torch::Tensor grad = params_.grad().narrow(0, u.offset, u.numel);
   if (keep_grad && u.device_grad.defined()) {
-    if (u.grad_pending && transfers_.available() && !u.resident) {
-      // The flat gradient is zero here (begin_step()): a copy on the side stream is the sum.
-      transfers_.copy_out(u.device_grad, grad);
-    } else {
-      transfers_.finish_out();  // an earlier micro-step's copy into this slice
-      grad.add_(u.device_grad.to(grad.device()));
-    }
-    u.grad_pending = false;
+    add_offloaded_grad(u, u.device_grad, params_.grad().narrow(0, u.offset, u.numel));
   }
   for (std::size_t i : u.entries) {
     const FlatParameters::Entry& e = params_.entries()[i];
@@ -199,6 +208,18 @@ void BlockStreamer::release(Unit& u, bool keep_grad) {
   u.device_params = torch::Tensor();
   u.device_grad = torch::Tensor();
   if (!u.resident) transfers_.mark();
+}
+
+void BlockStreamer::add_offloaded_grad(Unit& u, const torch::Tensor& device_grad,
+                                       torch::Tensor host_grad) {
+  if (u.grad_pending && transfers_.available() && !u.resident) {
+    // The host gradient is zero here (begin_step()): a copy on the side stream is the sum.
+    transfers_.copy_out(device_grad, std::move(host_grad));
+  } else {
+    transfers_.finish_out();  // an earlier micro-step's copy into this slice
+    host_grad.add_(device_grad.to(host_grad.device()));
+  }
+  u.grad_pending = false;
 }
 
 void BlockStreamer::begin_step() {

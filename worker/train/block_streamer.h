@@ -31,8 +31,10 @@
 // rank's shard instead of a host copy, and its gradient leaves by reduce-scatter into this
 // rank's shard (a mean over ranks); between uses the parameters hold no memory. With
 // blocks_in_flight() > 1 the next blocks' all-gathers start while a block computes, as copies
-// do when offloading. Every rank runs the same blocks in the same order, so the collectives
-// pair up.
+// do when offloading. With the shards offloaded to host memory (CUDA), a shard is copied in
+// and gathered from the copy-in stream, and a block's gradient shard leaves on the copy-out
+// stream, as offloading's copies do. Every rank runs the same blocks in the same order, so the
+// collectives pair up.
 #pragma once
 
 #include <algorithm>
@@ -120,6 +122,11 @@ class BlockStreamer {
   // `keep_grad`), points the parameters back at the flat buffers (or at nothing, sharded) and
   // drops the device buffers.
   void release(Unit& u, bool keep_grad);
+  // Adds the unit's gradient on the device into its host gradient (the flat gradient's slice,
+  // or an offloaded shard's): with side streams, the step's first gradient of a streamed unit
+  // is copied out there asynchronously (the host gradient is zero until then), later ones are
+  // added on the host once earlier copies have landed.
+  void add_offloaded_grad(Unit& u, const torch::Tensor& device_grad, torch::Tensor host_grad);
   // Sharded: points the unit's parameters at an empty tensor (they hold no memory).
   void park(Unit& u);
   // Starts bringing the unit's parameters to the device: copying them in (u.incoming) or,

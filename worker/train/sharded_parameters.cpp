@@ -50,8 +50,9 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
   }
   TORCH_CHECK(fill(initial ? initial : full.initial_values(), master_),
               "ShardedParameters: no initial values for rank ", rank, "'s shards");
-  // Offloaded to a GPU machine, only the compute copy is pinned: it is what is copied to the
-  // device asynchronously (pinned memory is scarce, and the host allocator rounds it up).
+  // Offloaded to a GPU machine, the compute copy and the gradient are pinned: they are what is
+  // copied between host and device asynchronously (BlockStreamer). The master is not (pinned
+  // memory is scarce, and the host allocator rounds it up).
   const bool pinned = offload && device.is_cuda();
   if (compute_dtype == torch::kFloat && !pinned) {
     compute_ = master_;
@@ -59,21 +60,29 @@ ShardedParameters::ShardedParameters(FlatParameters& full, int rank, int world,
     compute_ = torch::empty({numel_}, on.dtype(compute_dtype).pinned_memory(pinned));
     compute_.copy_(master_);
   }
-  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype).pinned_memory(pinned));
+}
+
+torch::Tensor ShardedParameters::compute_shard(std::size_t u) const {
+  return compute_.narrow(0, units_[u].shard_offset, units_[u].shard_numel);
+}
+
+torch::Tensor ShardedParameters::grad_shard(std::size_t u) const {
+  return grad_.narrow(0, units_[u].shard_offset, units_[u].shard_numel);
 }
 
 std::unique_ptr<PendingCollective> ShardedParameters::start_gather(std::size_t u,
                                                                    torch::Tensor full_unit,
-                                                                   Communicator* comm) const {
-  const Unit& unit = units_[u];
-  torch::Tensor mine = compute_.narrow(0, unit.shard_offset, unit.shard_numel);
+                                                                   Communicator* comm,
+                                                                   torch::Tensor shard) const {
+  torch::Tensor mine = shard.defined() ? std::move(shard) : compute_shard(u);
   if (world_ == 1) {
     full_unit.copy_(mine, /*non_blocking=*/true);
     return std::make_unique<Done>();
   }
   TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
   // Offloaded: the shard goes to the device first, ordered before the gather on its stream.
-  if (offload_) mine = mine.to(device_, /*non_blocking=*/true);
+  if (mine.device() != device_) mine = mine.to(device_, /*non_blocking=*/true);
   return comm->start_all_gather(std::move(mine), std::move(full_unit));
 }
 
@@ -81,17 +90,18 @@ void ShardedParameters::gather(std::size_t u, torch::Tensor full_unit, Communica
   start_gather(u, std::move(full_unit), comm)->wait();
 }
 
-void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm) {
-  const Unit& unit = units_[u];
-  torch::Tensor shard_grad = grad_.narrow(0, unit.shard_offset, unit.shard_numel);
-  if (world_ == 1) {
-    shard_grad.add_(full_grad.to(shard_grad.device()));
-    return;
-  }
+torch::Tensor ShardedParameters::mean_grad_part(std::size_t u, torch::Tensor full_grad,
+                                                Communicator* comm) {
+  if (world_ == 1) return full_grad;
   TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
-  torch::Tensor part = torch::empty({unit.shard_numel}, full_grad.options());
+  torch::Tensor part = torch::empty({units_[u].shard_numel}, full_grad.options());
   comm->start_reduce_scatter(std::move(full_grad), part)->wait();
-  shard_grad.add_(part.to(shard_grad.device()), 1.0 / world_);
+  return part.mul_(1.0 / world_);
+}
+
+void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm) {
+  torch::Tensor shard_grad = grad_shard(u);
+  shard_grad.add_(mean_grad_part(u, std::move(full_grad), comm).to(shard_grad.device()));
 }
 
 torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm,

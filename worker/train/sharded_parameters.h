@@ -58,14 +58,24 @@ class ShardedParameters : public FlatBuffers {
   // elements are the unit's slice of the full layout, the rest padding. `full_unit` is valid
   // after wait(). Every rank must start the same gathers in the same order. `comm` may be null
   // with one rank.
+  // `shard`, when given, is this rank's shard of the unit already on the device (an offloaded
+  // shard copied in ahead: BlockStreamer), gathered instead of the compute copy's.
   std::unique_ptr<PendingCollective> start_gather(std::size_t u, torch::Tensor full_unit,
-                                                  Communicator* comm) const;
+                                                  Communicator* comm,
+                                                  torch::Tensor shard = {}) const;
   // start_gather() and wait.
   void gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const;
-  // Sums `full_grad` (unit `u`'s padded gradient, compute dtype) over ranks and adds this rank's
-  // part, divided by the world size, into the shard's gradient (on the host when offloaded).
-  // Blocking; every rank takes part. `full_grad` is overwritten.
+  // Sums `full_grad` (unit `u`'s padded gradient, compute dtype, on the device) over ranks and
+  // adds this rank's part, divided by the world size, into the shard's gradient (on the host
+  // when offloaded). Every rank takes part. `full_grad` is overwritten.
   void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm);
+  // The first half of reduce_grad(): this rank's part of the sum over ranks, divided by the
+  // world size, on the device (`full_grad` itself with one rank); complete in stream order
+  // (NCCL) or on return (Gloo).
+  torch::Tensor mean_grad_part(std::size_t u, torch::Tensor full_grad, Communicator* comm);
+  // Unit `u`'s window of the compute copy and of the gradient (shard_numel elements each).
+  torch::Tensor compute_shard(std::size_t u) const;
+  torch::Tensor grad_shard(std::size_t u) const;
 
   // A tensor in the shard layout (numel() elements: master, or an optimizer state) gathered
   // from every rank into the full layout (FlatParameters::numel() elements, on the CPU, fp32),

@@ -12,6 +12,23 @@
 #endif
 
 namespace saturn::worker {
+namespace {
+
+// A copy on the calling thread, with nothing to wait for (no side streams).
+InboundCopy copy_in_place(torch::Device device, const torch::Tensor& host,
+                          const std::function<torch::Tensor(torch::Tensor)>& then) {
+  torch::Tensor t = torch::empty_like(host, host.options().device(device));
+  t.copy_(host);
+  InboundCopy copy;
+  copy.tensor = then(std::move(t));
+  return copy;
+}
+
+}  // namespace
+
+InboundCopy TransferStreams::copy_in(const torch::Tensor& host) {
+  return copy_in(host, [](torch::Tensor t) { return t; });
+}
 
 #ifdef SATURN_WITH_CUDA
 
@@ -42,16 +59,14 @@ TransferStreams::~TransferStreams() {
   if (side_ && side_->pending_out) side_->out.synchronize();
 }
 
-InboundCopy TransferStreams::copy_in(const torch::Tensor& host) {
+InboundCopy TransferStreams::copy_in(const torch::Tensor& host,
+                                     const std::function<torch::Tensor(torch::Tensor)>& then) {
+  if (!side_) return copy_in_place(device_, host, then);
   InboundCopy copy;
-  if (!side_) {
-    copy.tensor = torch::empty_like(host, host.options().device(device_));
-    copy.tensor.copy_(host);
-    return copy;
-  }
   const c10::cuda::CUDAStreamGuard guard(side_->in);
-  copy.tensor = torch::empty_like(host, host.options().device(device_));
-  copy.tensor.copy_(host, /*non_blocking=*/true);
+  torch::Tensor t = torch::empty_like(host, host.options().device(device_));
+  t.copy_(host, /*non_blocking=*/true);
+  copy.tensor = then(std::move(t));
   auto event = std::make_shared<at::cuda::CUDAEvent>();
   event->record(side_->in);
   copy.ready = event;
@@ -124,11 +139,9 @@ struct TransferStreams::Side {};
 TransferStreams::TransferStreams(torch::Device device) : device_(device) {}
 TransferStreams::~TransferStreams() = default;
 
-InboundCopy TransferStreams::copy_in(const torch::Tensor& host) {
-  InboundCopy copy;
-  copy.tensor = torch::empty_like(host, host.options().device(device_));
-  copy.tensor.copy_(host);
-  return copy;
+InboundCopy TransferStreams::copy_in(const torch::Tensor& host,
+                                     const std::function<torch::Tensor(torch::Tensor)>& then) {
+  return copy_in_place(device_, host, then);
 }
 
 torch::Tensor TransferStreams::use(const InboundCopy& copy) { return copy.tensor; }

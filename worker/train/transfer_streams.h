@@ -22,6 +22,7 @@
 // the calling thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <torch/torch.h>
@@ -47,6 +48,13 @@ class TransferStreams {
   // A device copy of `host` (contiguous; pinned, for the copy to be asynchronous), queued on
   // the copy-in stream.
   InboundCopy copy_in(const torch::Tensor& host);
+  // copy_in(host), then `then` called on the device copy with the copy-in stream current: the
+  // work it queues (a collective gathering the copy: FSDP's offloaded shards) is ordered after
+  // the copy and not after the current stream's work, and use() waits for it. `then` allocates
+  // its result there, and leaves the copy-in stream waiting for any work it queues on other
+  // streams (a collective's wait()).
+  InboundCopy copy_in(const torch::Tensor& host,
+                      const std::function<torch::Tensor(torch::Tensor)>& then);
   // The copied tensor, once the current stream has been made to wait for the copy.
   torch::Tensor use(const InboundCopy& copy);
   // Copies `device` into `host` (pinned, same shape and dtype) on the copy-out stream after
