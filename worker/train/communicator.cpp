@@ -89,6 +89,13 @@ class ProcessGroupCommunicator final : public Communicator {
                                                       torch::Tensor full) override {
     TORCH_CHECK(full.numel() == shard.numel() * world_, "all_gather: ", full.numel(),
                 " elements for ", world_, " shards of ", shard.numel());
+    if (on_cuda_) {
+      // NCCL gathers straight into one flat buffer; given a list of chunks it would gather
+      // into a flat temporary and copy each chunk out of it.
+      TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "all_gather: not contiguous");
+      torch::Tensor out = full.view({-1}), in = shard.view({-1});
+      return std::make_unique<PendingWork>(group_->_allgather_base(out, in));
+    }
     std::vector<std::vector<torch::Tensor>> outputs = {chunks(full, world_)};
     std::vector<torch::Tensor> inputs = {std::move(shard)};
     return std::make_unique<PendingWork>(group_->allgather(outputs, inputs));
@@ -99,9 +106,10 @@ class ProcessGroupCommunicator final : public Communicator {
     TORCH_CHECK(full.numel() == shard.numel() * world_, "reduce_scatter: ", full.numel(),
                 " elements for ", world_, " shards of ", shard.numel());
     if (on_cuda_) {
-      std::vector<torch::Tensor> outputs = {std::move(shard)};
-      std::vector<std::vector<torch::Tensor>> inputs = {chunks(full, world_)};
-      return std::make_unique<PendingWork>(group_->reduce_scatter(outputs, inputs));
+      // One flat input (a list of chunks would first be copied into a flat temporary).
+      TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "reduce_scatter: not contiguous");
+      torch::Tensor out = shard.view({-1}), in = full.view({-1});
+      return std::make_unique<PendingWork>(group_->_reduce_scatter_base(out, in));
     }
     // Gloo has no reduce-scatter: sum everything, keep this rank's part.
     std::vector<torch::Tensor> tensors = {full};
