@@ -65,11 +65,13 @@ class BlockStreamer {
   BlockStreamer& operator=(const BlockStreamer&) = delete;
 
   // Copies the resident blocks' parameters to the device, with zero device gradients when grad
-  // mode is on (training; evaluation runs without). params.grad() must be zero: a streamed
-  // block's first gradient of the step may be copied into it rather than added.
+  // mode is on (training; evaluation runs without). params.grad() (sharded: the shards'
+  // gradient) must be zero: a streamed block's first gradient of the step may be copied into it
+  // rather than added.
   void begin_step();
   // The last block's output for `input` (on the device). With grad mode on, the graph's
-  // backward pass streams each block again and adds its gradients into params.grad().
+  // backward pass streams each block again and adds its gradients into params.grad() (or the
+  // shards' gradient).
   torch::Tensor forward(const torch::Tensor& input);
   // After the step's last backward pass: adds the resident blocks' device gradients into
   // params.grad() (when begin_step() ran in grad mode) and frees their device buffers (the
@@ -112,7 +114,7 @@ class BlockStreamer {
     // Sharded: its parameters being gathered ahead of use into `gathered`.
     std::unique_ptr<PendingCollective> gathering;
     torch::Tensor gathered;
-    bool grad_pending = false;  // no gradient of this step has reached the flat gradient yet
+    bool grad_pending = false;  // no gradient of this step has reached the host gradient yet
   };
 
   // Points the unit's parameters at a fresh device copy of its compute slice, or its gathered

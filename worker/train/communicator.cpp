@@ -89,10 +89,10 @@ class ProcessGroupCommunicator final : public Communicator {
                                                       torch::Tensor full) override {
     TORCH_CHECK(full.numel() == shard.numel() * world_, "all_gather: ", full.numel(),
                 " elements for ", world_, " shards of ", shard.numel());
+    TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "all_gather: not contiguous");
     if (on_cuda_) {
       // NCCL gathers straight into one flat buffer; given a list of chunks it would gather
       // into a flat temporary and copy each chunk out of it.
-      TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "all_gather: not contiguous");
       torch::Tensor out = full.view({-1}), in = shard.view({-1});
       return std::make_unique<PendingWork>(group_->_allgather_base(out, in));
     }
@@ -105,9 +105,9 @@ class ProcessGroupCommunicator final : public Communicator {
                                                           torch::Tensor shard) override {
     TORCH_CHECK(full.numel() == shard.numel() * world_, "reduce_scatter: ", full.numel(),
                 " elements for ", world_, " shards of ", shard.numel());
+    TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "reduce_scatter: not contiguous");
     if (on_cuda_) {
       // One flat input (a list of chunks would first be copied into a flat temporary).
-      TORCH_CHECK(full.is_contiguous() && shard.is_contiguous(), "reduce_scatter: not contiguous");
       torch::Tensor out = shard.view({-1}), in = full.view({-1});
       return std::make_unique<PendingWork>(group_->_reduce_scatter_base(out, in));
     }

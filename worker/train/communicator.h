@@ -26,7 +26,10 @@ struct RankEnvironment {
 };
 
 // A collective in flight. wait() blocks until its result is in place; until then the tensor it
-// was given must stay alive and untouched.
+// was given must stay alive and untouched. On CUDA (NCCL) the collective runs on NCCL's stream
+// after the work queued so far on the stream current when it started, and wait() only makes
+// the current stream wait for it: call wait() with the stream current on which its tensors were
+// allocated (the caching allocator may reuse them once that stream is past the wait).
 class PendingCollective {
  public:
   virtual ~PendingCollective() = default;
@@ -42,7 +45,8 @@ class Communicator {
   // Every rank must start the same sequence of sums, tensor sizes matching.
   virtual std::unique_ptr<PendingCollective> start_sum(torch::Tensor tensor) = 0;
   // Starts gathering every rank's `shard` into `full` (world_size x shard.numel() elements,
-  // rank r's shard from element r x shard.numel()); every rank's shard has the same size.
+  // rank r's shard from element r x shard.numel()); every rank's shard has the same size. Both
+  // contiguous, here and in start_reduce_scatter().
   virtual std::unique_ptr<PendingCollective> start_all_gather(torch::Tensor shard,
                                                               torch::Tensor full) = 0;
   // Starts summing `full` over ranks into this rank's `shard`, the sum's elements rank x

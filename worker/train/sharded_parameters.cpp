@@ -90,18 +90,26 @@ void ShardedParameters::gather(std::size_t u, torch::Tensor full_unit, Communica
   start_gather(u, std::move(full_unit), comm)->wait();
 }
 
-torch::Tensor ShardedParameters::mean_grad_part(std::size_t u, torch::Tensor full_grad,
-                                                Communicator* comm) {
+torch::Tensor ShardedParameters::summed_grad_part(std::size_t u, torch::Tensor full_grad,
+                                                  Communicator* comm) {
   if (world_ == 1) return full_grad;
   TORCH_CHECK(comm, "sharded over ", world_, " ranks without a communicator");
   torch::Tensor part = torch::empty({units_[u].shard_numel}, full_grad.options());
   comm->start_reduce_scatter(std::move(full_grad), part)->wait();
-  return part.mul_(1.0 / world_);
+  return part;
+}
+
+torch::Tensor ShardedParameters::mean_grad_part(std::size_t u, torch::Tensor full_grad,
+                                                Communicator* comm) {
+  torch::Tensor part = summed_grad_part(u, std::move(full_grad), comm);
+  return world_ == 1 ? part : part.mul_(1.0 / world_);
 }
 
 void ShardedParameters::reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm) {
   torch::Tensor shard_grad = grad_shard(u);
-  shard_grad.add_(mean_grad_part(u, std::move(full_grad), comm).to(shard_grad.device()));
+  // The mean in one rounding (a bf16 gradient): the scale applied as the part is added.
+  shard_grad.add_(summed_grad_part(u, std::move(full_grad), comm).to(shard_grad.device()),
+                  1.0 / world_);
 }
 
 torch::Tensor ShardedParameters::gather_full(const torch::Tensor& shard, Communicator* comm,

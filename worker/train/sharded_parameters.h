@@ -6,13 +6,13 @@
 // copy, gradient) with the weight-decay slices that fall in them, so FlatOptimizer updates a
 // shard as it would the whole (its gradient norm summed over ranks:
 // FlatOptimizer::set_norm_reduction). The buffers live on the rank's device, or with CPU offload
-// in host memory (pinned when the device is a GPU), where the optimizer then runs: the device
-// holds only the blocks being gathered. start_gather() rebuilds a block's full compute
-// parameters on the device from every rank's shard; reduce_grad() sums a block's full gradient
-// over ranks and adds this rank's part, as a mean, into the shard's gradient. gather_full() and
-// shard_of() convert between the shard layout and FlatParameters' (checkpoints keep the full
-// layout, whatever the technique); fill() takes a shard from any source of full-layout values
-// (a checkpoint read in part: CheckpointReader).
+// in host memory (the compute copy and gradient pinned when the device is a GPU), where the
+// optimizer then runs: the device holds only the blocks being gathered. start_gather()
+// rebuilds a block's full compute parameters on the device from every rank's shard;
+// reduce_grad() sums a block's full gradient over ranks and adds this rank's part, as a mean,
+// into the shard's gradient. gather_full() and shard_of() convert between the shard layout and
+// FlatParameters' (checkpoints keep the full layout, whatever the technique); fill() takes a
+// shard from any source of full-layout values (a checkpoint read in part: CheckpointReader).
 #pragma once
 
 #include <cstdint>
@@ -58,8 +58,9 @@ class ShardedParameters : public FlatBuffers {
   // elements are the unit's slice of the full layout, the rest padding. `full_unit` is valid
   // after wait(). Every rank must start the same gathers in the same order. `comm` may be null
   // with one rank.
-  // `shard`, when given, is this rank's shard of the unit already on the device (an offloaded
-  // shard copied in ahead: BlockStreamer), gathered instead of the compute copy's.
+  // `shard`, when given, is this rank's shard of the unit (an offloaded shard copied to the
+  // device ahead: BlockStreamer), gathered instead of the compute copy's; copied to the device
+  // first if it is elsewhere.
   std::unique_ptr<PendingCollective> start_gather(std::size_t u, torch::Tensor full_unit,
                                                   Communicator* comm,
                                                   torch::Tensor shard = {}) const;
@@ -67,11 +68,11 @@ class ShardedParameters : public FlatBuffers {
   void gather(std::size_t u, torch::Tensor full_unit, Communicator* comm) const;
   // Sums `full_grad` (unit `u`'s padded gradient, compute dtype, on the device) over ranks and
   // adds this rank's part, divided by the world size, into the shard's gradient (on the host
-  // when offloaded). Every rank takes part. `full_grad` is overwritten.
+  // when offloaded). Every rank takes part. `full_grad` may be overwritten.
   void reduce_grad(std::size_t u, torch::Tensor full_grad, Communicator* comm);
-  // The first half of reduce_grad(): this rank's part of the sum over ranks, divided by the
-  // world size, on the device (`full_grad` itself with one rank); complete in stream order
-  // (NCCL) or on return (Gloo).
+  // This rank's part of the sum over ranks, divided by the world size, on the device
+  // (`full_grad` itself with one rank); complete in stream order (NCCL) or on return (Gloo).
+  // reduce_grad() adds the same into the shard's gradient.
   torch::Tensor mean_grad_part(std::size_t u, torch::Tensor full_grad, Communicator* comm);
   // Unit `u`'s window of the compute copy and of the gradient (shard_numel elements each).
   torch::Tensor compute_shard(std::size_t u) const;
@@ -90,6 +91,9 @@ class ShardedParameters : public FlatBuffers {
   torch::Tensor shard_of(const torch::Tensor& full) const;
 
  private:
+  // This rank's part of the sum over ranks (`full_grad` itself with one rank).
+  torch::Tensor summed_grad_part(std::size_t u, torch::Tensor full_grad, Communicator* comm);
+
   int rank_, world_;
   torch::Device device_;
   bool offload_;

@@ -10,7 +10,9 @@
 //
 // Memory: a copied-in tensor is allocated on the copy-in stream and marked used by the compute
 // stream in use(), and a copied-out tensor is marked used by the copy-out stream, so that the
-// caching allocator reuses neither before the last stream using it is done with it.
+// caching allocator reuses neither before the last stream using it is done with it. Work that
+// copy_in()'s `then` queues on the copy-in stream follows the same rule: a collective's tensors
+// are allocated there, and its wait() is called there.
 //
 // Run-ahead: the host only queues work, so without a limit it runs many blocks ahead of the
 // GPU, and every block it has released but the GPU has not finished keeps its buffers (memory
