@@ -11,9 +11,11 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsqlite3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
-# saturn-worker: Debian's libtorch (1.13, CPU) and the Gloo headers its c10d process groups use.
+# saturn-worker: Debian's libtorch (1.13, CPU) and the Gloo headers its c10d process groups use;
+# OpenBLAS for its matrix products (libtorch calls the system's libblas.so.3, which is otherwise
+# netlib's reference BLAS: 11x slower CPU training, docs/benchmarks.md#cpu-blas).
 if [ "${SATURN_NO_TORCH:-0}" != "1" ]; then
-  packages+=(libtorch-dev libgloo-dev)
+  packages+=(libtorch-dev libgloo-dev libopenblas0-openmp)
 fi
 
 missing=()

@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "compat.h"
+#include "cpu_blas.h"
 #include "crash_report.h"
 #include "events.h"
 #include "launcher.h"
@@ -262,6 +263,7 @@ int run_execute(const Args& a, const std::vector<std::string>& argv, EventSink& 
 }
 
 int run_info(EventSink& events) {
+  const BlasLibrary blas = loaded_blas();
   json techniques = json::array();
   for (const std::string& n : technique_names()) techniques.push_back(n);
   events.emit("info", {{"techniques", techniques},
@@ -272,6 +274,7 @@ int run_info(EventSink& events) {
                          {"cuda_graphs", GraphedStep::kAvailable},
                          {"fused_cross_entropy", kHasFusedCrossEntropy}}},
                        {"cuda_devices", torch::cuda::device_count()},
+                       {"blas", {{"library", blas.path}, {"kind", blas.kind}}},
                        {"protocol", 1}});
   return protocol::kExitOk;
 }

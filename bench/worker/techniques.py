@@ -40,11 +40,12 @@ def job_yaml(path, model, batch):
 """)
 
 
-def run(cmd, timeout):
-    """Runs cmd; returns (stdout, exit code, the child's peak resident set in bytes, wall s)."""
+def run(cmd, timeout, env=None):
+    """Runs cmd (in `env`, default ours); returns (stdout, exit code, the child's peak resident
+    set in bytes, wall s)."""
     t0 = time.time()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         timer = threading.Timer(timeout, p.kill)
         timer.start()
         _, status, usage = os.wait4(p.pid, 0)

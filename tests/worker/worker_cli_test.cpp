@@ -377,6 +377,12 @@ TEST(WorkerCli, InfoListsTheTechniques) {
   EXPECT_EQ((*run.last("info"))["techniques"], json({"single", "ddp", "fsdp", "gpipe", "offload"}));
   EXPECT_TRUE((*run.last("info"))["features"].is_object());
   EXPECT_TRUE((*run.last("info"))["features"]["fused_cross_entropy"].is_boolean());
+  // The BLAS that libtorch's CPU matrix products run on: a library was found and named.
+  const json& blas = (*run.last("info"))["blas"];
+  EXPECT_FALSE(blas["library"].get<std::string>().empty());
+  EXPECT_TRUE(blas["kind"] == "openblas" || blas["kind"] == "mkl" || blas["kind"] == "reference" ||
+              blas["kind"] == "unknown")
+      << blas.dump();
 }
 
 }  // namespace

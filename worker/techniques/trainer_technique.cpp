@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "cpu_blas.h"
 #include "crash_report.h"
 #include "step_trace.h"
 
@@ -65,6 +66,7 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
   }
   r.device = ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)];
   if (r.device.is_cpu()) {
+    if (ctx.env.rank == 0) warn_if_reference_blas();
     // CPU ranks share the cores this process may run on (the Trial Runner and the executor pin
     // a job's processes to its device slots' cores).
     cpu_set_t allowed;

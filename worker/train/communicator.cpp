@@ -172,7 +172,7 @@ Result<RankEnvironment> RankEnvironment::from_env() {
 }
 
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
-                                              double timeout_s) {
+                                              double timeout_s, double collective_timeout_s) {
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(env.master_port);
@@ -192,7 +192,7 @@ Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch:
 #ifdef SATURN_WITH_GLOO
       auto opts = c10d::ProcessGroupGloo::Options::create();
       opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
-      opts->timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+      opts->timeout = std::chrono::milliseconds(static_cast<long>(collective_timeout_s * 1000));
       group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, opts);
 #else
       return Error{"", 0, "devices", "this saturn-worker was built without Gloo (CPU ranks)"};
