@@ -174,6 +174,7 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
   const Technique* t = find_technique(a.technique);
   const int devices = static_cast<int>(ctx->devices.size());
   const int ranks = t->processes(devices);
+  ctx->probes = !a.no_probes;
   json tried = json::array();
   for (const json& params : t->candidates(ctx->job, devices)) {
     json outcome = {{"params", params}};
@@ -312,6 +313,8 @@ int main_impl(int argc, char** argv) {
   search->add_option("--warmup-steps", a.warmup_steps, "Untimed steps first")
       ->capture_default_str();
   search->add_option("--measure-steps", a.measure_steps, "Timed steps")->capture_default_str();
+  search->add_flag("--no-probes", a.no_probes,
+                   "Time only the steps, not an evaluation and a checkpoint (benchmarks)");
   CLI::App* measure =
       app.add_subcommand("measure", "One rank's measurement of one setting (used by search)");
   add_job(measure);

@@ -4,7 +4,8 @@
   offload   `offload` training of a model too large for the GPU with fp32 Adam states
             (default gpt2-4b, the 4.24B GPT of NOTES.md), side by side in the same run with
             PyTorch FSDP + CPUOffload(offload_params=True) on the same model and batch
-            (reference_fsdp_offload.py), plus the PCIe bound of the step.
+            (reference_fsdp_offload.py): `offload` as its search sets it up (the most blocks
+            kept on the GPU that fit, `device_blocks`), then with every block streamed.
   overheads `single`, `fsdp` (one rank) and `gpipe` (one stage), each with and without
             activation checkpointing, `fsdp` with its shards in host memory (cpu_offload), and
             `offload` (one and two blocks in flight) on a model that fits (default
@@ -86,6 +87,29 @@ def measure(worker, job, technique, params, warmup, steps, timeout):
     return row
 
 
+def search(worker, job, technique, warmup, steps, timeout):
+    """`saturn-worker search` (no evaluation or checkpoint probes): the setting it picks, measured,
+    and what it tried."""
+    cmd = [worker, "search", "--job", job, "--technique", technique, "--devices", "cuda:0",
+           "--warmup-steps", str(warmup), "--measure-steps", str(steps), "--no-probes"]
+    out, rc, rss, wall = run(cmd, timeout)
+    row = {"impl": f"saturn-worker {technique} (search)", "wall_s": wall,
+           "host_peak_rss_gib": rss / GIB}
+    for event in events(out):
+        if event.get("event") == "search_result" and event.get("feasible"):
+            row.update(impl=f"saturn-worker {technique} {json.dumps(event['params'])} (search)",
+                       step_s=event["step_s"], tokens_per_s=event["tokens_per_s"],
+                       gpu_peak_gib=event["peak_memory_bytes"] / GIB,
+                       tried=len(event.get("tried", [])))
+        elif event.get("event") == "search_result":
+            row["error"] = event.get("reason", "infeasible")
+        elif event.get("event") == "error":
+            row["error"] = f"{event.get('kind')}: {event.get('message')}"
+    if "step_s" not in row and "error" not in row:
+        row["error"] = f"exit {rc}"
+    return row
+
+
 def table(rows):
     print("| implementation | step s | tokens/s | vs first row | GPU peak GiB | host peak RSS GiB |")
     print("|---|---|---|---|---|---|")
@@ -112,7 +136,17 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
-    rows = []
+
+    class Rows(list):
+        """Rows, each printed as a JSON line (with --json) as soon as it is measured, so that a
+        run killed at its deadline keeps the rows it finished."""
+
+        def append(self, row):
+            super().append(row)
+            if a.json:
+                print(json.dumps(dict(row, model=model, batch=batch)), flush=True)
+
+    rows = Rows()
     if a.mode == "offload":
         model, batch = a.model or "gpt2-4b", a.batch or 4
         job = os.path.join(tmp, "job.yaml")
@@ -127,7 +161,9 @@ def main():
             except (ValueError, IndexError):
                 row["error"] = f"exit {rc}"
             rows.append(row)
-        rows.append(measure(a.worker, job, "offload", {"grad_accum": 1, "blocks_in_flight": 2},
+        rows.append(search(a.worker, job, "offload", a.warmup, a.steps, 2 * a.timeout))
+        rows.append(measure(a.worker, job, "offload",
+                            {"grad_accum": 1, "blocks_in_flight": 2, "device_blocks": 0},
                             a.warmup, a.steps, a.timeout))
     else:
         model, batch = a.model or "gpt2-medium", a.batch or 8
@@ -145,9 +181,6 @@ def main():
             rows.append(measure(a.worker, job, technique, params, a.warmup, a.steps, a.timeout))
     print(f"{a.mode}: {model}, batch {batch} x 1024, bf16, AdamW, one GPU")
     table(rows)
-    if a.json:
-        for r in rows:
-            print(json.dumps(dict(r, model=model, batch=batch)))
 
 
 if __name__ == "__main__":

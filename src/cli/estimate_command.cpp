@@ -38,8 +38,8 @@ std::string knobs(const ConfigEstimate& e) {
     add(fmt::format("M={} (bubble {:.0f}%)", p["micro_batches"].get<int>(),
                     100 * p.value("bubble_fraction", 0.0)));
   }
-  if (p.contains("resident_blocks"))
-    add(fmt::format("{} resident", p["resident_blocks"].get<int>()));
+  if (p.contains("device_blocks"))
+    add(fmt::format("{} kept", p["device_blocks"].get<int>()));
   return out;
 }
 

@@ -118,8 +118,8 @@ std::string describe_knobs(const nlohmann::json& params) {
   if (params.contains("micro_batches")) {
     add(fmt::format("{} micro-batches", params["micro_batches"].dump()));
   }
-  if (params.contains("resident_blocks")) {
-    add(fmt::format("{} resident blocks", params["resident_blocks"].dump()));
+  if (params.contains("device_blocks")) {
+    add(fmt::format("{} blocks kept on the GPU", params["device_blocks"].dump()));
   }
   return out;
 }

@@ -169,9 +169,32 @@ TEST(Estimator, GptJOnA100FortyGigabytesNeedsOffloadOrSharding) {
   const ConfigEstimate offload = estimate(s, "offload", 1, a100_40, cal);
   ASSERT_TRUE(offload.feasible) << offload.reason;
   EXPECT_LE(offload.peak_memory_bytes, a100_40.memory_bytes);
-  // The host AdamW step over 6.05e9 parameters bounds the step from below.
-  EXPECT_GT(offload.step_s, 6.05e9 / cal.defaults.cpu_adam_params_per_s.value);
+  // The blocks kept on the GPU hold 20 bytes per parameter there; the host AdamW step over the
+  // rest bounds the step from below.
+  const ModelShape& model = s.model;
+  const int kept = offload.params["device_blocks"].get<int>();
+  double kept_params = 0;
+  for (std::size_t i = model.blocks.size() - static_cast<std::size_t>(kept); i < model.blocks.size();
+       ++i) {
+    kept_params += static_cast<double>(model.blocks[i].params);
+  }
+  EXPECT_DOUBLE_EQ(offload.breakdown.state_bytes, 20 * kept_params);
+  EXPECT_GT(offload.step_s, (static_cast<double>(model.params) - kept_params) /
+                                cal.defaults.cpu_adam_params_per_s.value);
   EXPECT_TRUE(estimate(s, "fsdp", 8, a100_40, cal).feasible);
+}
+
+// Offloading keeps as many of the last blocks on the GPU as its memory allows: more on a larger
+// GPU, and a faster step for it (fewer copies, less of the optimizer step on the host).
+TEST(Estimator, OffloadKeepsMoreBlocksOnALargerGpu) {
+  const Calibration cal = default_calibration();
+  const TrainingSetup s = setup_for("gptj-6b", 16, 1024);
+  const ConfigEstimate small = estimate(s, "offload", 1, a100_40, cal);
+  const ConfigEstimate large = estimate(s, "offload", 1, *find_gpu("a100-80gb"), cal);
+  ASSERT_TRUE(small.feasible && large.feasible);
+  EXPECT_GT(large.params["device_blocks"].get<int>(), small.params["device_blocks"].get<int>());
+  EXPECT_LT(large.step_s, small.step_s);
+  EXPECT_GT(large.breakdown.optimizer_s, 0);
 }
 
 TEST(Estimator, GpipeBubbleFraction) {

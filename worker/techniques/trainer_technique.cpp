@@ -127,6 +127,9 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
   const CrashPhase measuring("measure");
   auto rank = setup_rank(ctx);
   if (!rank) return rank.error();
+  // Search measures its candidates one after another in one process, after some ran out of
+  // memory.
+  reset_peak_memory(rank->device);
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
   if (Status s = configure_from(ctx, params, &setup); !s) return s.error();
   auto trainer = Trainer::create(setup);

@@ -57,7 +57,7 @@ struct ReleaseAfterBackwardFunction
 }  // namespace
 
 BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
-                             ShardedParameters* shards, Communicator* comm)
+                             ShardedParameters* shards, Communicator* comm, FlatRange* on_device)
     : model_(model),
       params_(params),
       device_(device),
@@ -83,6 +83,27 @@ BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device
   TORCH_CHECK(next == entries.size(), "parameter ", entries[next].name,
               " is not in its block's place in the flat buffers");
   const torch::NoGradGuard no_grad;
+  if (on_device != nullptr && on_device->numel() > 0) {
+    TORCH_CHECK(shards_ == nullptr, "blocks kept on the device are an offloading setting");
+    TORCH_CHECK(on_device->offset() + on_device->numel() == params.numel(),
+                "the range kept on the device must end where the layout ends");
+    const auto first = std::find_if(units_.begin(), units_.end(), [&](const Unit& u) {
+      return u.numel > 0 && u.offset >= on_device->offset();
+    });
+    TORCH_CHECK(first != units_.end() && first->offset == on_device->offset(),
+                "the range kept on the device must start at a block's first parameter");
+    TORCH_CHECK(first != units_.begin(), "block 0 is not kept on the device");
+    for (auto u = first; u != units_.end(); ++u) {
+      u->kept = u->resident = true;
+      for (std::size_t i : u->entries) {
+        const FlatParameters::Entry& e = entries[i];
+        const std::int64_t at = e.offset - on_device->offset();
+        const torch::Tensor& p = params.parameter(i);
+        p.set_data(on_device->compute().narrow(0, at, e.numel).view(e.shape));
+        p.mutable_grad() = on_device->grad().narrow(0, at, e.numel).view(e.shape);
+      }
+    }
+  }
   for (const Block& block : model.blocks()) {
     for (torch::Tensor& buffer : block->buffers()) buffer.set_data(buffer.to(device_));
   }
@@ -227,7 +248,7 @@ void BlockStreamer::begin_step() {
   step_with_grad_ = torch::GradMode::is_enabled();
   for (Unit& u : units_) {
     u.grad_pending = step_with_grad_;
-    if (u.resident) materialise(u, step_with_grad_);
+    if (u.resident && !u.kept) materialise(u, step_with_grad_);
   }
   in_step_ = true;
 }
@@ -236,7 +257,7 @@ void BlockStreamer::end_step() {
   TORCH_CHECK(in_step_, "end_step() without begin_step()");
   // Resident blocks, and (without recomputation) any block whose backward pass did not run.
   for (Unit& u : units_) {
-    if (u.resident || u.device_params.defined()) release(u, step_with_grad_);
+    if ((u.resident && !u.kept) || u.device_params.defined()) release(u, step_with_grad_);
     drop_incoming(u);
   }
   // The optimizer step that follows may run on the host and write the buffers that copies,
@@ -264,6 +285,9 @@ torch::Tensor BlockStreamer::forward(const torch::Tensor& input) {
       x = u.block->forward(ReleaseAfterBackwardFunction::apply(x, static_cast<int64_t>(b), self));
     }
   }
+  // The backward pass starts with the last streamed blocks: copy them in while the resident
+  // blocks after them, the loss and those blocks' backward run.
+  if (recompute_ && torch::GradMode::is_enabled() && x.requires_grad()) prefetch(blocks(), -1);
   return x;
 }
 

@@ -16,6 +16,12 @@
 //   loss(streamer.forward(ids)).backward();   // each micro-step; gradients reach params.grad()
 //   streamer.end_step();                      // resident blocks' gradients back, buffers freed
 //
+// Blocks kept on the device (offloading with a FlatRange of the layout's end on the device): the
+// last blocks, from the first whose parameters lie in the range, compute with the range's
+// buffers for the streamer's whole life (their optimizer step runs there too; the trainer's
+// business) and run through autograd like resident ones, with nothing to copy. Block 0 is then
+// the one resident block.
+//
 // Results equal running the whole model on the device (tested against `single`), except that
 // BatchNorm statistics are updated once per forward as there, not again by the recomputation.
 //
@@ -57,9 +63,13 @@ class BlockStreamer {
   // `model`'s parameters must be views of `params` (FlatParameters re-points them); both must
   // outlive the streamer. Moves the model's buffers (BatchNorm statistics) to `device`. With
   // `shards` (sharded; `params` then only gives the layout) the parameters are gathered from
-  // them over `comm` (null with one rank); both must outlive the streamer.
+  // them over `comm` (null with one rank); both must outlive the streamer. With `on_device`
+  // (not sharded; a range of `params`' layout that ends where it ends and starts at a block's
+  // first parameter, its buffers on `device`) the blocks in it are kept there; it must outlive
+  // the streamer.
   BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
-                ShardedParameters* shards = nullptr, Communicator* comm = nullptr);
+                ShardedParameters* shards = nullptr, Communicator* comm = nullptr,
+                FlatRange* on_device = nullptr);
   ~BlockStreamer();
   BlockStreamer(const BlockStreamer&) = delete;
   BlockStreamer& operator=(const BlockStreamer&) = delete;
@@ -90,7 +100,9 @@ class BlockStreamer {
   int blocks_in_flight() const { return in_flight_; }
 
   int blocks() const { return static_cast<int>(units_.size()); }
+  // On the device for the step (copied in at begin_step()) or for good (kept).
   bool resident(int block) const { return units_[static_cast<std::size_t>(block)].resident; }
+  bool kept(int block) const { return units_[static_cast<std::size_t>(block)].kept; }
   // Bytes of parameters copied or gathered to the device so far (forward, recomputation,
   // resident).
   std::int64_t bytes_to_device() const { return bytes_to_device_; }
@@ -107,7 +119,8 @@ class BlockStreamer {
     Block block;
     std::int64_t offset = 0, numel = 0;  // its slice of the flat buffers
     std::vector<std::size_t> entries;    // its FlatParameters entries
-    bool resident = false;
+    bool resident = false;  // on the device for the step or, `kept`, for good
+    bool kept = false;      // computes with the on-device range's buffers; never copied
     int shard_unit = -1;  // sharded: its index in ShardedParameters::units(); -1: no parameters
     torch::Tensor device_params, device_grad;  // defined while materialised
     InboundCopy incoming;  // its parameters being copied in ahead of use (tensor defined)

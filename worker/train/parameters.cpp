@@ -124,6 +124,36 @@ void FlatParameters::release_buffers() {
   master_ = compute_ = grad_ = torch::empty({0}, torch::kFloat);
 }
 
+FlatRange::FlatRange(FlatBuffers& whole, std::int64_t offset, std::int64_t numel)
+    : offset_(offset) {
+  take_layout(whole, numel);
+  master_ = whole.master().narrow(0, offset, numel);
+  compute_ = whole.separate_compute() ? whole.compute().narrow(0, offset, numel) : master_;
+  grad_ = whole.grad().narrow(0, offset, numel);
+}
+
+FlatRange::FlatRange(const FlatBuffers& whole, std::int64_t offset, std::int64_t numel,
+                     torch::Device device, torch::ScalarType compute_dtype)
+    : offset_(offset) {
+  take_layout(whole, numel);
+  const torch::NoGradGuard no_grad;
+  master_ = whole.master().narrow(0, offset, numel).to(device, torch::kFloat,
+                                                        /*non_blocking=*/false, /*copy=*/true);
+  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
+  grad_ = torch::zeros({numel}, compute_.options());
+}
+
+void FlatRange::take_layout(const FlatBuffers& whole, std::int64_t numel) {
+  TORCH_CHECK(offset_ >= 0 && numel >= 0 && offset_ + numel <= whole.numel(), "FlatRange [",
+              offset_, ", ", offset_ + numel, ") outside a layout of ", whole.numel());
+  numel_ = numel;
+  for (const Range& r : whole.decay_ranges()) {
+    const std::int64_t lo = std::max(r.offset, offset_);
+    const std::int64_t hi = std::min(r.offset + r.numel, offset_ + numel);
+    if (hi > lo) decay_ranges_.push_back({lo - offset_, hi - lo});
+  }
+}
+
 void FlatBuffers::publish() {
   if (separate_compute()) {
     const torch::NoGradGuard no_grad;

@@ -55,6 +55,7 @@ class FlatBuffers {
   // The slices that take weight decay, in offset order.
   const std::vector<Range>& decay_ranges() const { return decay_ranges_; }
   torch::Tensor& master() { return master_; }
+  const torch::Tensor& master() const { return master_; }
   const torch::Tensor& compute() const { return compute_; }
   torch::Tensor& grad() { return grad_; }
   bool separate_compute() const { return compute_.data_ptr() != master_.data_ptr(); }
@@ -111,6 +112,28 @@ class FlatParameters : public FlatBuffers {
   std::vector<torch::Tensor> parameters_;
   // The storage each parameter had when this object was done with it, until release_buffers().
   std::vector<c10::Storage> given_;
+};
+
+// Elements [offset(), offset() + numel()) of another FlatBuffers' layout as FlatBuffers of
+// their own, so that one optimizer updates that range alone. Offloading with blocks kept on the
+// device splits the model in two: the streamed blocks' range stays in the whole model's host
+// buffers (views), the kept blocks' range lives on the device (copies).
+class FlatRange : public FlatBuffers {
+ public:
+  // Views of `whole`'s buffers (no copy); `whole` must outlive this and keep its buffers.
+  FlatRange(FlatBuffers& whole, std::int64_t offset, std::int64_t numel);
+  // Buffers of its own on `device`: master copied from `whole`'s (fp32), the compute copy in
+  // `compute_dtype` (the master itself for fp32), a zero gradient. Independent of `whole` after.
+  FlatRange(const FlatBuffers& whole, std::int64_t offset, std::int64_t numel,
+            torch::Device device, torch::ScalarType compute_dtype);
+
+  // Where the range starts in the whole layout, elements.
+  std::int64_t offset() const { return offset_; }
+
+ private:
+  // decay_ranges_ and numel_ from the whole's decay ranges clipped to the range.
+  void take_layout(const FlatBuffers& whole, std::int64_t numel);
+  std::int64_t offset_ = 0;
 };
 
 // Optimizer hyper-parameters from the job; lr is set per step by the schedule.

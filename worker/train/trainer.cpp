@@ -65,6 +65,16 @@ double peak_memory_bytes(torch::Device device) {
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
 }
 
+void reset_peak_memory(torch::Device device) {
+#ifdef SATURN_WITH_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  }
+#endif
+  (void)device;
+}
+
 Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   std::unique_ptr<Trainer> t(new Trainer(setup));
   const JobSpec& job = t->setup_.job;
@@ -137,9 +147,15 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                                                      setup.device, compute,
                                                      setup.offload_shards, part->values());
   }
+  if (setup.device_blocks != 0) {
+    if (!setup.offload) {
+      return config_error("device_blocks", "blocks kept on the device are an offloading setting");
+    }
+    if (Status st = t->keep_blocks_on_device(compute); !st) return st.error();
+  }
   if (setup.offload || setup.fsdp) {
-    t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
-                                                   t->shards_.get(), setup.comm);
+    t->streamer_ = std::make_unique<BlockStreamer>(
+        *t->model_, *t->params_, setup.device, t->shards_.get(), setup.comm, t->device_part_.get());
     t->streamer_->set_recompute(setup.activation_checkpointing);
     t->streamer_->set_blocks_in_flight(setup.blocks_in_flight);
   }
@@ -152,6 +168,23 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (t->shards_ || t->stage_) t->params_->release_buffers();
   release_free_heap();
   t->optimizer_ = std::make_unique<FlatOptimizer>(t->buffers(), OptimizerConfig::from_job(job));
+  if (t->device_part_) {
+    t->device_optimizer_ =
+        std::make_unique<FlatOptimizer>(*t->device_part_, OptimizerConfig::from_job(job));
+    // One clipping norm over both parts: the host part steps first (optimizer_step()), adding
+    // the device part's sum of squares to its own and leaving its own for the device part's.
+    auto host_squares = std::make_shared<double>(0);
+    FlatRange* on_device = t->device_part_.get();
+    t->optimizer_->set_norm_reduction([host_squares, on_device](torch::Tensor squares) {
+      *host_squares = squares.item<double>();
+      const torch::Tensor g = on_device->grad();
+      return squares + torch::linalg_vector_norm(g, 2, c10::nullopt, false, torch::kFloat)
+                           .pow(2)
+                           .to(squares.device());
+    });
+    t->device_optimizer_->set_norm_reduction(
+        [host_squares](torch::Tensor squares) { return squares + *host_squares; });
+  }
   if (setup.comm && setup.comm->world_size() > 1) {
     if (t->stage_) {
       // Each stage's sum of squares, its copies of tied weights left out, summed over stages.
@@ -218,88 +251,42 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
-Status Trainer::plan_stages(const ModelArchitecture& arch, const ModelShapeOptions& shape) {
-  if (setup_.balance != "time" && setup_.balance != "memory") {
-    return config_error("balance",
-                        fmt::format("balance \"{}\": expected \"time\" or \"memory\"",
-                                    setup_.balance));
-  }
-  // Block costs from the zoo's shapes of this model: forward FLOPs, or bytes of weights with
-  // their gradient and AdamW state plus activations of the whole batch. Without a zoo shape,
-  // create_stage() balances parameter counts.
-  auto zoo = find_model(arch.name, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
-  if (!zoo) return Status::Ok();
-  const int stages = world_size();
-  const int blocks = static_cast<int>(zoo->blocks.size());
-  if (stages > blocks) {
-    return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
-                                               stages, blocks));
-  }
-  std::vector<double> costs;
-  for (const BlockShape& s : zoo->blocks) {
-    costs.push_back(setup_.balance == "time"
-                        ? s.forward_flops
-                        : 16.0 * static_cast<double>(s.weight_params()) +
-                              s.activation_bytes * static_cast<double>(setup_.job.batch_size));
-  }
-  stage_bounds_ = balanced_stages(costs, stages);
-  return Status::Ok();
-}
-
-Status Trainer::create_stage(torch::ScalarType compute, const InitialValues& initial) {
-  const int stages = world_size();
+Status Trainer::keep_blocks_on_device(torch::ScalarType compute) {
   const int blocks = static_cast<int>(model_->blocks().size());
-  if (!stage_bounds_.empty() && stage_bounds_.back() != blocks) {
-    return Error{"", 0, "model",
-                 fmt::format("internal: the zoo's {} has {} blocks, the built model {}",
-                             setup_.job.model, stage_bounds_.back(), blocks)};
+  const int kept = setup_.device_blocks;
+  if (kept < 0 || kept > blocks - 1) {
+    return config_error("device_blocks",
+                        fmt::format("device_blocks {}: {} has {} blocks, of which 0 to {} can be "
+                                    "kept on the device (block 0 stays in host memory)",
+                                    kept, setup_.job.model, blocks, blocks - 1));
   }
-  if (stage_bounds_.empty()) {
-    if (stages > blocks) {
-      return config_error("devices", fmt::format("{} pipeline stages for a model of {} blocks",
-                                                 stages, blocks));
-    }
-    std::vector<double> costs(static_cast<std::size_t>(blocks), 0);
-    for (const FlatParameters::Entry& e : params_->entries()) {
-      const auto& names = model_->block_names();
-      const auto b = std::find(names.begin(), names.end(), e.block) - names.begin();
-      costs[static_cast<std::size_t>(b)] += static_cast<double>(e.numel);
-    }
-    stage_bounds_ = balanced_stages(costs, stages);
-  }
-  const int r = rank();
-  const int first = stage_bounds_[static_cast<std::size_t>(r)];
-  const int last = stage_bounds_[static_cast<std::size_t>(r) + 1];
-  stage_ = std::make_unique<StageParameters>(*model_, *params_, stage_bounds_, r, setup_.device,
-                                             compute, initial);
-  // Copies of tied weights (GPT's head's token embedding) from the stage that owns them.
-  stage_->share_tied_values(setup_.comm);
-  const torch::NoGradGuard no_grad;
-  for (int b = first; b < last; ++b) {
-    for (torch::Tensor& t : model_->blocks()[static_cast<std::size_t>(b)]->buffers()) {
-      t.set_data(t.to(setup_.device));
-    }
-  }
-  schedule_ = std::make_unique<PipelineSchedule>(*model_, first, last, r, stages, setup_.comm,
-                                                 setup_.device);
-  schedule_->set_recompute(setup_.activation_checkpointing);
+  // The range starts at the first parameter of the kept blocks; none (parameter-free blocks):
+  // nothing to keep.
+  const auto& names = model_->block_names();
+  const auto& entries = params_->entries();
+  const auto first = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+    const auto b = std::find(names.begin(), names.end(), e.block) - names.begin();
+    return b >= blocks - kept;
+  });
+  if (first == entries.end()) return Status::Ok();
+  const std::int64_t offset = first->offset;
+  device_part_ = std::make_unique<FlatRange>(*params_, offset, params_->numel() - offset,
+                                             setup_.device, compute);
+  host_part_ = std::make_unique<FlatRange>(*params_, 0, offset);
   return Status::Ok();
 }
 
-void Trainer::share_stage_buffers() {
-  if (!stage_ || world_size() == 1) return;
-  const torch::NoGradGuard no_grad;
-  for (std::size_t b = 0; b < model_->blocks().size(); ++b) {
-    const int b_int = static_cast<int>(b);
-    const bool mine = b_int >= stage_bounds_[static_cast<std::size_t>(rank())] &&
-                      b_int < stage_bounds_[static_cast<std::size_t>(rank()) + 1];
-    for (torch::Tensor& t : model_->blocks()[b]->buffers()) {
-      torch::Tensor sum = mine ? t.to(setup_.device, /*non_blocking=*/false, /*copy=*/true)
-                               : torch::zeros_like(t, t.options().device(setup_.device));
-      setup_.comm->start_sum(sum)->wait();
-      t.copy_(sum);
-    }
-  }
+void Trainer::zero_grads() {
+  buffers().zero_grad();
+  if (device_part_) device_part_->zero_grad();
+}
+
+double Trainer::optimizer_step(double lr) {
+  const double clip = setup_.job.grad_clip;
+  const double norm = optimizer_->step(lr, clip);
+  // The device part's norm is the same joint norm (keep_blocks_on_device()'s reductions).
+  if (device_optimizer_) device_optimizer_->step(lr, clip);
+  return norm;
 }
 
 torch::Tensor Trainer::forward(const torch::Tensor& input) {
@@ -335,7 +322,7 @@ StepStats Trainer::train_step() {
     loss_sum = loss.item<double>();
     s.grad_norm = norm.item<double>();
   } else if (schedule_) {
-    buffers().zero_grad();
+    zero_grads();
     std::vector<Batch> batches;
     for (int micro = 0; micro < grad_accum_; ++micro) {
       batches.push_back(batch(micro));
@@ -343,10 +330,10 @@ StepStats Trainer::train_step() {
     }
     const torch::Tensor losses = schedule_->train(batches);
     stage_->sum_tied_grads(setup_.comm);
-    s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
+    s.grad_norm = optimizer_step(s.lr);
     loss_sum = losses.item<double>();
   } else {
-    buffers().zero_grad();
+    zero_grads();
     if (streamer_) streamer_->begin_step();
     torch::Tensor losses = torch::zeros({}, torch::TensorOptions().device(setup_.device));
     for (int micro = 0; micro < grad_accum_; ++micro) {
@@ -356,7 +343,7 @@ StepStats Trainer::train_step() {
     }
     if (streamer_) streamer_->end_step();
     if (reducer_) reducer_->finish();
-    s.grad_norm = optimizer_->step(s.lr, job.grad_clip);
+    s.grad_norm = optimizer_step(s.lr);
     loss_sum = losses.item<double>();
   }
   s.loss = loss_sum / grad_accum_;
@@ -404,6 +391,13 @@ double Trainer::evaluate(std::int64_t max_samples) {
 torch::Tensor Trainer::full_master() {
   if (shards_) return shards_->gather_full(shards_->master(), setup_.comm);
   if (stage_) return stage_->gather_full(stage_->master(), setup_.comm);
+  if (device_part_) {
+    // The host buffers' copy of the kept range, unused while training, brought up to date.
+    const torch::NoGradGuard no_grad;
+    params_->master()
+        .narrow(0, device_part_->offset(), device_part_->numel())
+        .copy_(device_part_->master());
+  }
   return params_->master();
 }
 
@@ -424,11 +418,16 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
       where = begun.error();
     }
   }
-  auto gather = [&](const torch::Tensor& part) {
+  // `part`: master or an optimizer state of buffers(); `kept`: its counterpart of the part on
+  // the device (offloading with device_blocks), which follows it in the layout.
+  auto gather = [&](const torch::Tensor& part, const torch::Tensor* kept) {
     if (shards_) return shards_->gather_full(part, setup_.comm, /*root=*/0);
     if (stage_) return stage_->gather_full(part, setup_.comm, /*root=*/0);
+    if (kept) return torch::cat({part, kept->to(torch::kCPU)});
     return part;  // the whole model on every rank
   };
+  std::vector<std::pair<std::string, torch::Tensor*>> kept_states;
+  if (device_optimizer_) kept_states = device_optimizer_->state();
   auto failed = [&](const Status& s) {
     if (s) return false;
     where = s.error();
@@ -436,11 +435,17 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
     return true;
   };
   {
-    const torch::Tensor master = gather(buffers().master());
+    const torch::Tensor master =
+        gather(buffers().master(), device_part_ ? &device_part_->master() : nullptr);
     if (writer) failed(writer->write_weights(*model_, *params_, master));
   }
   std::vector<std::pair<std::string, torch::Tensor>> states;
-  for (const auto& [name, tensor] : optimizer_->state()) states.emplace_back(name, gather(*tensor));
+  const auto own_states = optimizer_->state();
+  for (std::size_t i = 0; i < own_states.size(); ++i) {
+    states.emplace_back(own_states[i].first,
+                        gather(*own_states[i].second,
+                               kept_states.empty() ? nullptr : kept_states[i].second));
+  }
   if (writer && !failed(writer->write_optimizer(*params_, states))) where = writer->commit();
   states.clear();
   release_free_heap();
@@ -460,18 +465,28 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   const CheckpointReader& r = **reader;
   // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of them
   // from the files.
-  auto fill = [&](const std::string& name, torch::Tensor part) {
+  // `kept`: the counterpart of `part` on the device (offloading with device_blocks).
+  auto fill = [&](const std::string& name, torch::Tensor part, torch::Tensor* kept) {
     const InitialValues values = r.values(name);
     if (shards_) return shards_->fill(values, part);
     if (stage_) return stage_->fill(values, part);
+    if (kept) values(device_part_->offset(), kept->numel(), *kept);
     return values(0, part.numel(), part);
   };
-  fill("", buffers().master());
+  fill("", buffers().master(), device_part_ ? &device_part_->master() : nullptr);
   buffers().publish();
-  for (const auto& [name, tensor] : optimizer_->state()) fill(name, *tensor);
+  if (device_part_) device_part_->publish();
+  std::vector<std::pair<std::string, torch::Tensor*>> kept_states;
+  if (device_optimizer_) kept_states = device_optimizer_->state();
+  const auto own_states = optimizer_->state();
+  for (std::size_t i = 0; i < own_states.size(); ++i) {
+    fill(own_states[i].first, *own_states[i].second,
+         kept_states.empty() ? nullptr : kept_states[i].second);
+  }
   if (Status st = r.restore_buffers(*model_); !st) return st.error();
   r.restore_rng();
   optimizer_->set_steps(r.state().optimizer_steps);
+  if (device_optimizer_) device_optimizer_->set_steps(r.state().optimizer_steps);
   step_ = r.state().step;
   release_free_heap();
   return true;

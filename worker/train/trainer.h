@@ -53,6 +53,11 @@ struct TrainerSetup {
   // FSDP: each rank's shards (parameters, gradients, optimizer state) in host memory, the
   // optimizer step on the host (ShardedParameters' offload).
   bool offload_shards = false;
+  // Offloading: the model's last `device_blocks` blocks kept on the device for the whole run,
+  // with their master weights, gradients and optimizer state, and their optimizer step there
+  // (block_streamer.h); at most the model's blocks - 1 (block 0 stays in host memory). 0: every
+  // block but the first and last streamed, the whole optimizer step on the host.
+  int device_blocks = 0;
   // Offloading and FSDP: streamed blocks on the device at once, the next ones copied in or
   // gathered while one computes (BlockStreamer::set_blocks_in_flight; 1: no prefetching).
   int blocks_in_flight = 2;
@@ -132,17 +137,31 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
   std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
+  // Offloading with device_blocks: the kept blocks' range of the layout on the device with its
+  // own optimizer, and the rest (views of params_' host buffers) that optimizer_ updates.
+  std::unique_ptr<FlatRange> device_part_, host_part_;
+  std::unique_ptr<FlatOptimizer> device_optimizer_;
   std::unique_ptr<BlockStreamer> streamer_;  // offload and FSDP
   std::unique_ptr<ShardedParameters> shards_;  // FSDP only
   std::unique_ptr<StageParameters> stage_;     // GPipe only
   std::unique_ptr<PipelineSchedule> schedule_;  // GPipe only
   std::vector<int> stage_bounds_;               // GPipe only
-  // What the optimizer updates: the shards (FSDP), the stage (GPipe) or the whole model.
+  // What the optimizer updates: the shards (FSDP), the stage (GPipe), the host part
+  // (offloading with blocks kept on the device) or the whole model.
   FlatBuffers& buffers() {
     if (shards_) return *shards_;
     if (stage_) return *stage_;
+    if (host_part_) return *host_part_;
     return *params_;
   }
+  // Zeroes the gradients of buffers() and of the part on the device.
+  void zero_grads();
+  // One optimizer step of every part at learning rate `lr` (clipped to the job's grad_clip over
+  // the whole gradient); returns the gradient's norm before clipping.
+  double optimizer_step(double lr);
+  // Offloading with device_blocks: device_part_ (a copy of the kept blocks' range on the
+  // device) and host_part_, before the streamer and the optimizers.
+  Status keep_blocks_on_device(torch::ScalarType compute);
   // Ranks the batch is split over (data parallelism; pipeline stages share every sample) and
   // this rank's place among them.
   int data_ranks() const { return stage_ ? 1 : world_size(); }
@@ -164,5 +183,9 @@ class Trainer {
 // Peak device memory of this process so far, bytes: the CUDA caching allocator's peak reserved
 // bytes on CUDA, the process's peak resident set on the CPU.
 double peak_memory_bytes(torch::Device device);
+// On CUDA: hands the caching allocator's unused blocks back and starts peak_memory_bytes()
+// afresh, so that a measurement after one that ran out of memory reports its own peak. The CPU's
+// peak resident set cannot be reset.
+void reset_peak_memory(torch::Device device);
 
 }  // namespace saturn::worker
