@@ -67,13 +67,27 @@ struct Staged {
     views.push_back({name, dtype_name(c.scalar_type()), c.sizes().vec(), c.data_ptr(),
                      static_cast<std::size_t>(c.numel()) * c.element_size()});
   }
-  // Per-parameter slices of a flat CPU buffer, no copies.
-  void add_flat(const std::string& prefix, const torch::Tensor& flat, const FlatParameters& p) {
-    torch::Tensor c = flat.detach().to(torch::kCPU).contiguous();
-    keep.push_back(c);
-    const auto* base = static_cast<const unsigned char*>(c.data_ptr());
+  // Per-parameter slices of a flat buffer in pieces (CheckpointWriter's FlatPieces); no copies of
+  // CPU pieces.
+  void add_flat(const std::string& prefix, const FlatPieces& pieces, const FlatParameters& p) {
+    std::vector<std::int64_t> starts;  // each piece's first element in the layout
+    std::int64_t at = 0;
+    const std::size_t first = keep.size();
+    for (const torch::Tensor& piece : pieces) {
+      keep.push_back(piece.detach().to(torch::kCPU).contiguous());
+      starts.push_back(at);
+      at += piece.numel();
+    }
+    TORCH_CHECK(at == p.numel(), "checkpoint: ", prefix, " has ", at, " elements, the layout ",
+                p.numel());
     for (const FlatParameters::Entry& e : p.entries()) {
-      views.push_back({prefix + e.name, "F32", e.shape, base + e.offset * 4,
+      const auto i = static_cast<std::size_t>(
+          std::upper_bound(starts.begin(), starts.end(), e.offset) - starts.begin() - 1);
+      const std::int64_t local = e.offset - starts[i];
+      TORCH_CHECK(local + e.numel <= pieces[i].numel(), "checkpoint: ", e.name,
+                  " straddles two pieces");
+      const auto* base = static_cast<const unsigned char*>(keep[first + i].data_ptr());
+      views.push_back({prefix + e.name, "F32", e.shape, base + local * 4,
                        static_cast<std::size_t>(e.numel) * 4});
     }
   }
@@ -149,7 +163,7 @@ std::map<std::string, std::string> CheckpointWriter::metadata() const {
 }
 
 Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layout,
-                                       const torch::Tensor& master) {
+                                       const FlatPieces& master) {
   Staged weights;
   weights.add_flat("", master, layout);
   for (const auto& b : model.named_buffers(/*recurse=*/true)) weights.add(b.key(), b.value());
@@ -159,7 +173,7 @@ Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layou
 
 Status CheckpointWriter::write_optimizer(
     const FlatParameters& layout,
-    const std::vector<std::pair<std::string, torch::Tensor>>& states) {
+    const std::vector<std::pair<std::string, FlatPieces>>& states) {
   Staged opt;
   for (const auto& [state_name, tensor] : states) opt.add_flat(state_name + ".", tensor, layout);
   opt.add("rng.cpu", cpu_rng_state());

@@ -42,15 +42,22 @@ struct CheckpointState {
 // (an FSDP or GPipe rank 0) holds one file's tensors at a time, not all of them: begin() makes
 // the temporary directory, write_weights() and write_optimizer() its two files, commit()
 // trainer.json, the move into place and LATEST (the guarantees above), then keeps the two
-// newest checkpoints. Tensors are in the full flat layout of `layout`, fp32, on any device.
+// newest checkpoints. Tensors are in the full flat layout of `layout`, fp32, on any device,
+// each given as FlatPieces.
+//
+// FlatPieces: consecutive 1-D pieces that together make up the full flat layout, each starting
+// at a parameter's first element: one piece for most techniques; offloading with blocks kept on
+// the device gives its host part and its device part, so that neither is copied into a whole.
+using FlatPieces = std::vector<torch::Tensor>;
+
 class CheckpointWriter {
  public:
   static Result<CheckpointWriter> begin(const std::string& dir, const CheckpointState& state);
   // model.safetensors: `master` by parameter name, then `model`'s buffers.
-  Status write_weights(Model& model, const FlatParameters& layout, const torch::Tensor& master);
+  Status write_weights(Model& model, const FlatParameters& layout, const FlatPieces& master);
   // optimizer.safetensors: each state as "<name>.<parameter>", then the CPU generator's state.
   Status write_optimizer(const FlatParameters& layout,
-                         const std::vector<std::pair<std::string, torch::Tensor>>& states);
+                         const std::vector<std::pair<std::string, FlatPieces>>& states);
   // Returns the checkpoint's directory.
   Result<std::string> commit();
 

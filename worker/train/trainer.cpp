@@ -420,11 +420,11 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   }
   // `part`: master or an optimizer state of buffers(); `kept`: its counterpart of the part on
   // the device (offloading with device_blocks), which follows it in the layout.
-  auto gather = [&](const torch::Tensor& part, const torch::Tensor* kept) {
-    if (shards_) return shards_->gather_full(part, setup_.comm, /*root=*/0);
-    if (stage_) return stage_->gather_full(part, setup_.comm, /*root=*/0);
-    if (kept) return torch::cat({part, kept->to(torch::kCPU)});
-    return part;  // the whole model on every rank
+  auto gather = [&](const torch::Tensor& part, const torch::Tensor* kept) -> FlatPieces {
+    if (shards_) return {shards_->gather_full(part, setup_.comm, /*root=*/0)};
+    if (stage_) return {stage_->gather_full(part, setup_.comm, /*root=*/0)};
+    if (kept) return {part, *kept};
+    return {part};  // the whole model on every rank
   };
   std::vector<std::pair<std::string, torch::Tensor*>> kept_states;
   if (device_optimizer_) kept_states = device_optimizer_->state();
@@ -435,11 +435,11 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
     return true;
   };
   {
-    const torch::Tensor master =
+    const FlatPieces master =
         gather(buffers().master(), device_part_ ? &device_part_->master() : nullptr);
     if (writer) failed(writer->write_weights(*model_, *params_, master));
   }
-  std::vector<std::pair<std::string, torch::Tensor>> states;
+  std::vector<std::pair<std::string, FlatPieces>> states;
   const auto own_states = optimizer_->state();
   for (std::size_t i = 0; i < own_states.size(); ++i) {
     states.emplace_back(own_states[i].first,
