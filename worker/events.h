@@ -41,8 +41,14 @@ struct Failure {
   Error error;
 };
 
-// The kind an Error from loading a job belongs to: its field names data ("data.*") or not.
+// The field of an Error that says a setting cannot fit in its device's memory, found before
+// allocating (offload's kept blocks): search treats it as out of memory, not as a failure.
+inline constexpr const char* kOutOfMemoryField = "out_of_memory";
+
+// The kind an Error from loading a job belongs to: out of memory (kOutOfMemoryField), data
+// ("data.*") or config.
 inline std::string kind_of(const Error& e) {
+  if (e.field == kOutOfMemoryField) return std::string(protocol::kErrorOom);
   return e.field.rfind("data", 0) == 0 ? std::string(protocol::kErrorData)
                                        : std::string(protocol::kErrorConfig);
 }

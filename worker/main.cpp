@@ -209,8 +209,13 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
       try {
         auto m = t->measure(*ctx, params, a.warmup_steps, a.measure_steps);
         if (g_stop.load()) return protocol::kExitStopped;
-        if (!m) return report(events, m.error(), kind_of(m.error()));
-        measured = measurement_json(*m);
+        if (!m && kind_of(m.error()) == protocol::kErrorOom) {
+          outcome["reason"] = m.error().message;
+        } else if (!m) {
+          return report(events, m.error(), kind_of(m.error()));
+        } else {
+          measured = measurement_json(*m);
+        }
       } catch (const c10::Error& e) {
         if (!compat::is_out_of_memory(e)) throw;
       } catch (const std::bad_alloc&) {

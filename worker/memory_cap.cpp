@@ -3,6 +3,7 @@
 
 #include "compat.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,10 @@ namespace saturn::worker {
 namespace {
 
 std::atomic<std::size_t> g_live{0};
+std::size_t g_cpu_cap = 0;   // bytes; 0: none
+#ifdef SATURN_WITH_CUDA
+std::size_t g_cuda_cap = 0;  // bytes; 0: none (one device per process)
+#endif
 
 struct Block {
   std::size_t bytes;
@@ -73,6 +78,7 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
     if (!allocator) {
       allocator = new CappedCpuAllocator(bytes);  // lives as long as the process
       c10::SetCPUAllocator(allocator, /*priority=*/100);
+      g_cpu_cap = bytes;
     }
     return;
   }
@@ -86,11 +92,36 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
   const double fraction =
       std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
+  g_cuda_cap = bytes;
 #endif
 }
 
 std::size_t capped_cpu_bytes() {
   return g_live.load();
+}
+
+std::optional<std::size_t> available_device_memory(torch::Device device) {
+  if (device.is_cpu()) {
+    if (g_cpu_cap == 0) return std::nullopt;
+    const std::size_t live = g_live.load();
+    return live < g_cpu_cap ? g_cpu_cap - live : 0;
+  }
+#ifdef SATURN_WITH_CUDA
+  std::size_t free_bytes = 0, total_bytes = 0;
+  c10::cuda::CUDAGuard guard(device.index());
+  C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+  // Index 0 is StatType::AGGREGATE (all pools).
+  const auto reserved = static_cast<std::size_t>(stats.reserved_bytes[0].current);
+  const auto allocated = static_cast<std::size_t>(stats.allocated_bytes[0].current);
+  std::size_t available = free_bytes + (reserved > allocated ? reserved - allocated : 0);
+  if (g_cuda_cap > 0) {
+    available = std::min(available, g_cuda_cap > allocated ? g_cuda_cap - allocated : 0);
+  }
+  return available;
+#else
+  return std::nullopt;
+#endif
 }
 
 }  // namespace saturn::worker

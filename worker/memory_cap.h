@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -15,5 +16,10 @@ void cap_device_memory(torch::Device device, std::size_t bytes);
 
 // Bytes of CPU tensors alive now under the cap (0 when no cap is installed).
 std::size_t capped_cpu_bytes();
+
+// Bytes `device` can still allocate: on CUDA the device's free memory plus what the caching
+// allocator holds unused, within the cap if one is installed; on the CPU what the cap leaves
+// (std::nullopt without a cap: the CPU has no device memory of its own).
+std::optional<std::size_t> available_device_memory(torch::Device device);
 
 }  // namespace saturn::worker

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "events.h"
+#include "techniques/offload.h"
 #include "techniques/technique.h"
 #include "tiny_text_job.h"
 #include "train/trainer.h"
@@ -277,6 +279,32 @@ TEST(BlockStreamer, KeepsTheLastBlocksOnTheDevice) {
   }
   t->train_step();
   EXPECT_EQ(streamer.bytes_to_device(), (block0 + 2 * streamed) * 4);
+}
+
+// The memory check that rules out counts of kept blocks before building the model: more kept
+// blocks need more; none need nothing; an Error says it is out of memory and how much is needed.
+TEST(Offload, KeptBlocksFitOnlyWhenTheirStateAndActivationsDo) {
+  JobSpec job = gpt_job(1);
+  job.model = "gpt2-medium";
+  job.data.seq_len = 1024;
+  const std::size_t gib = std::size_t{1} << 30;
+  EXPECT_TRUE(kept_blocks_fit(job, 0, 8, 20, 0).ok());
+  EXPECT_TRUE(kept_blocks_fit(job, 25, 8, 20, 1000 * gib).ok());
+  const Status none = kept_blocks_fit(job, 25, 8, 20, gib);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().field, kOutOfMemoryField);
+  EXPECT_NE(none.error().message.find("device_blocks 25"), std::string::npos)
+      << none.error().message;
+  // GPT-2 355M's 24 layers hold ~12.6M parameters each: 2 layers' state is ~0.5 GiB.
+  int most = 0;
+  for (int k = 0; k <= 25; ++k) {
+    if (kept_blocks_fit(job, k, 1, 20, gib).ok()) most = k;
+  }
+  EXPECT_GT(most, 0);
+  EXPECT_LT(most, 25);
+  EXPECT_FALSE(kept_blocks_fit(job, most + 1, 1, 20, gib).ok());
+  // Activations count: a larger micro-batch fits fewer blocks.
+  EXPECT_FALSE(kept_blocks_fit(job, most, 64, 20, gib).ok());
 }
 
 // Search tries the most blocks kept first: all but block 0, then fewer, down to none.

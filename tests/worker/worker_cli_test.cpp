@@ -175,6 +175,33 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GE((*o)["tried"].size(), 1u);
 }
 
+// Offloading with blocks kept on a device too small for them: search rules each count out
+// before building the model (the tried setting says why) and moves on; `measure` of such a
+// setting is an `oom` error with its exit code.
+TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
+  const WorkerRun search = worker("search " + job() +
+                                  " --technique offload --devices cpu --no-probes "
+                                  "--measure-steps 1 --warmup-steps 0 --device-memory-bytes 100000");
+  EXPECT_EQ(search.code, 0);
+  const json* r = search.last("search_result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE((*r)["feasible"].get<bool>());
+  ASSERT_GE((*r)["tried"].size(), 2u);
+  const json& first = (*r)["tried"][0];
+  EXPECT_GT(first["params"]["device_blocks"].get<int>(), 0);
+  EXPECT_NE(first.value("reason", "").find("the kept blocks need about"), std::string::npos)
+      << first.dump();
+  const WorkerRun measure = worker("measure " + job() +
+                                   " --technique offload --devices cpu --no-probes "
+                                   "--device-memory-bytes 100000 --params "
+                                   "'{\"grad_accum\": 1, \"device_blocks\": 2}'");
+  EXPECT_EQ(measure.code, protocol::exit_code_for(protocol::kErrorOom));
+  const json* e = measure.last("error");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ((*e)["kind"], "oom");
+  EXPECT_NE((*e)["message"].get<std::string>().find("device_blocks 2"), std::string::npos);
+}
+
 // Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),
 // stderr (the crash report's backtrace) to /dev/null, no core file on a fatal signal; the child
 // closes `close_fd` (the parent's end of a pipe; -1: none). Returns the child's pid.

@@ -8,17 +8,47 @@
 // GPU it is many times faster than the host's, and those blocks need no copies). One device.
 //
 // Search, best first: gradient accumulation like `single`; within it, the most blocks kept on
-// the device (all but block 0, then 7/8, 6/8, ... of them, then none), two streamed blocks on
-// the device at once (one computing, the next copied in); last, none kept and one block. The
-// first setting that fits wins, so the job keeps as much on the device as its memory allows
-// (to within an eighth; each setting that does not fit costs a model build, as the tries with
-// smaller micro-batches do).
+// the device (all but block 0, then one fewer, down to none), two streamed blocks on the device
+// at once (one computing, the next copied in); last, none kept and one block. The first setting
+// that fits wins, so the job keeps as many blocks on the device as its memory allows. A count
+// whose kept blocks' state and activations alone exceed the device's available memory (the
+// zoo's figures; kept_blocks_fit) is out of memory at once, without building the model; a count
+// that passes that check and still does not fit costs a model build.
+#include "techniques/offload.h"
+
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "events.h"
+#include "memory_cap.h"
 #include "saturn/model_zoo.h"
 #include "techniques/trainer_technique.h"
 
 namespace saturn::worker {
+
+Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
+                       double bytes_per_param, std::size_t available) {
+  auto arch = find_architecture(job.model);
+  if (!arch || kept <= 0) return Status::Ok();
+  auto model = find_model(arch->name, ModelInput{job.data.seq_len, job.data.image_size, 0});
+  if (!model) return Status::Ok();
+  const auto& blocks = model->blocks;
+  double state = 0, activations = 0;
+  for (std::size_t i = blocks.size() - std::min(blocks.size(), static_cast<std::size_t>(kept));
+       i < blocks.size(); ++i) {
+    state += bytes_per_param * static_cast<double>(blocks[i].params);
+    activations += blocks[i].activation_bytes * static_cast<double>(micro_batch);
+  }
+  if (state + activations <= static_cast<double>(available)) return Status::Ok();
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  return Error{"", 0, kOutOfMemoryField,
+               fmt::format("device_blocks {}: the kept blocks need about {:.2f} GiB ({:.2f} of "
+                           "state, {:.2f} of activations), {:.2f} GiB is available",
+                           kept, (state + activations) / kGiB, state / kGiB,
+                           activations / kGiB, static_cast<double>(available) / kGiB)};
+}
+
 namespace {
 
 using nlohmann::json;
@@ -31,14 +61,9 @@ class Offload final : public TrainerTechnique {
     // Blocks that can be kept: all but block 0 (none when the zoo does not know the model).
     auto shape = find_model(job.model);
     const int keepable = shape ? static_cast<int>(shape->blocks.size()) - 1 : 0;
-    std::vector<int> kept_counts;
-    for (int eighths = 8; eighths >= 0; --eighths) {
-      const int k = keepable * eighths / 8;
-      if (kept_counts.empty() || kept_counts.back() != k) kept_counts.push_back(k);
-    }
     std::vector<json> out;
     for (json c : accumulation_candidates(job, 1)) {
-      for (const int kept : kept_counts) {
+      for (int kept = keepable; kept >= 0; --kept) {
         c["device_blocks"] = kept;
         // One block in flight frees one block's memory, as keeping one block fewer does; it
         // is the last resort, with none kept.
@@ -63,6 +88,16 @@ class Offload final : public TrainerTechnique {
     setup->offload = true;
     setup->blocks_in_flight = params.value("blocks_in_flight", 2);
     setup->device_blocks = params.value("device_blocks", 0);
+    // Settings whose kept blocks alone cannot fit are ruled out before the model is built.
+    if (const auto available = available_device_memory(setup->device)) {
+      const int accum = setup->grad_accum > 0 ? setup->grad_accum : std::max(1, ctx.job.grad_accum);
+      const double bytes_per_param = setup->device.is_cuda() ? 20 : 16;
+      if (Status st = kept_blocks_fit(ctx.job, setup->device_blocks, ctx.job.batch_size / accum,
+                                      bytes_per_param, *available);
+          !st) {
+        return st;
+      }
+    }
     return Status::Ok();
   }
 };
