@@ -141,8 +141,10 @@ class Trainer {
   // own optimizer, and the rest (views of params_' host buffers) that optimizer_ updates.
   std::unique_ptr<FlatRange> device_part_, host_part_;
   std::unique_ptr<FlatOptimizer> device_optimizer_;
-  std::unique_ptr<BlockStreamer> streamer_;  // offload and FSDP
   std::unique_ptr<ShardedParameters> shards_;  // FSDP only
+  // Offload and FSDP; declared after what it uses (params_, device_part_, shards_) so that it is
+  // destroyed first: a block still materialised (an exception mid-step) is released into them.
+  std::unique_ptr<BlockStreamer> streamer_;
   std::unique_ptr<StageParameters> stage_;     // GPipe only
   std::unique_ptr<PipelineSchedule> schedule_;  // GPipe only
   std::vector<int> stage_bounds_;               // GPipe only
