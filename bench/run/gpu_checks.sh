@@ -3,7 +3,8 @@
 # most 10 minutes (run it with timeout_s 600; each step is killed at its deadline, so later steps
 # may get no time): build the worker with its CUDA kernels, run its CUDA tests, time the fused
 # cross-entropy against log_softmax + nll_loss, trace where GPT-2 355M's step goes, offload
-# against PyTorch FSDP + CPUOffload on the 4.24B GPT (the 3x target), GPT-2 355M throughput
+# (as its search sets it up, with the blocks it keeps on the GPU, then with none kept) against
+# PyTorch FSDP + CPUOffload on the 4.24B GPT (the 3x target), GPT-2 355M throughput
 # against the PyTorch eager loop, the `measure` probe (which crashed on CUDA on 2026-11-30; a
 # crash now prints an `error` event naming the phase and a backtrace), the host optimizer step
 # on this host, then the one-rank overheads with their peak memory (compare them with

@@ -90,7 +90,8 @@ class Offload final : public TrainerTechnique {
     setup->device_blocks = params.value("device_blocks", 0);
     // Settings whose kept blocks alone cannot fit are ruled out before the model is built.
     if (const auto available = available_device_memory(setup->device)) {
-      const int accum = setup->grad_accum > 0 ? setup->grad_accum : std::max(1, ctx.job.grad_accum);
+      const int accum =
+          setup->grad_accum > 0 ? setup->grad_accum : std::max(1, ctx.job.grad_accum);
       const double bytes_per_param = setup->device.is_cuda() ? 20 : 16;
       if (Status st = kept_blocks_fit(ctx.job, setup->device_blocks, ctx.job.batch_size / accum,
                                       bytes_per_param, *available);
