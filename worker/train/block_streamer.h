@@ -27,11 +27,12 @@
 //
 // Overlap (offloading to a CUDA device; transfer_streams.h): copies run on side streams. While
 // a streamed block computes, the next blocks_in_flight() - 1 streamed blocks of the pass (the
-// following ones forward, the preceding ones backward) are already being copied in, and a
-// block's gradient is copied out to the pinned host gradient while the blocks before it run
-// their backward passes. The host, which only queues work, is kept at most one released block
-// ahead of the GPU (TransferStreams::throttle), so that the buffers of blocks it has moved past
-// are reused instead of piling up.
+// following ones forward, the preceding ones backward; at the end of a forward pass that will
+// recompute, the last ones, with which the backward pass starts) are already being copied in
+// (or gathered, sharded), and a block's gradient is copied out to the pinned host gradient
+// while the blocks before it run their backward passes. The host, which only queues work, is
+// kept at most one released block ahead of the GPU (TransferStreams::throttle), so that the
+// buffers of blocks it has moved past are reused instead of piling up.
 //
 // Sharded (FSDP): given ShardedParameters, a block's parameters come from all-gathering every
 // rank's shard instead of a host copy, and its gradient leaves by reduce-scatter into this
