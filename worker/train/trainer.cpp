@@ -401,6 +401,18 @@ torch::Tensor Trainer::full_master() {
   return params_->master();
 }
 
+std::vector<Trainer::Saved> Trainer::saved_tensors() {
+  std::vector<Saved> out = {
+      {"", &buffers().master(), device_part_ ? &device_part_->master() : nullptr}};
+  const auto own = optimizer_->state();
+  std::vector<std::pair<std::string, torch::Tensor*>> kept;
+  if (device_optimizer_) kept = device_optimizer_->state();  // the same states, same order
+  for (std::size_t i = 0; i < own.size(); ++i) {
+    out.push_back({own[i].first, own[i].second, kept.empty() ? nullptr : kept[i].second});
+  }
+  return out;
+}
+
 Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   Result<std::string> where = std::string();
   const CheckpointState state{step_,        optimizer_->steps(), setup_.job.name, setup_.job.model,
@@ -418,16 +430,13 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
       where = begun.error();
     }
   }
-  // `part`: master or an optimizer state of buffers(); `kept`: its counterpart of the part on
-  // the device (offloading with device_blocks), which follows it in the layout.
-  auto gather = [&](const torch::Tensor& part, const torch::Tensor* kept) -> FlatPieces {
-    if (shards_) return {shards_->gather_full(part, setup_.comm, /*root=*/0)};
-    if (stage_) return {stage_->gather_full(part, setup_.comm, /*root=*/0)};
-    if (kept) return {part, *kept};
-    return {part};  // the whole model on every rank
+  auto gather = [&](const Saved& item) -> FlatPieces {
+    if (shards_) return {shards_->gather_full(*item.part, setup_.comm, /*root=*/0)};
+    if (stage_) return {stage_->gather_full(*item.part, setup_.comm, /*root=*/0)};
+    if (item.kept) return {*item.part, *item.kept};
+    return {*item.part};  // the whole model on every rank
   };
-  std::vector<std::pair<std::string, torch::Tensor*>> kept_states;
-  if (device_optimizer_) kept_states = device_optimizer_->state();
+  const std::vector<Saved> saved = saved_tensors();
   auto failed = [&](const Status& s) {
     if (s) return false;
     where = s.error();
@@ -435,17 +444,11 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
     return true;
   };
   {
-    const FlatPieces master =
-        gather(buffers().master(), device_part_ ? &device_part_->master() : nullptr);
+    const FlatPieces master = gather(saved.front());
     if (writer) failed(writer->write_weights(*model_, *params_, master));
   }
   std::vector<std::pair<std::string, FlatPieces>> states;
-  const auto own_states = optimizer_->state();
-  for (std::size_t i = 0; i < own_states.size(); ++i) {
-    states.emplace_back(own_states[i].first,
-                        gather(*own_states[i].second,
-                               kept_states.empty() ? nullptr : kept_states[i].second));
-  }
+  for (auto s = saved.begin() + 1; s != saved.end(); ++s) states.emplace_back(s->name, gather(*s));
   if (writer && !failed(writer->write_optimizer(*params_, states))) where = writer->commit();
   states.clear();
   release_free_heap();
@@ -465,24 +468,19 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   const CheckpointReader& r = **reader;
   // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of them
   // from the files.
-  // `kept`: the counterpart of `part` on the device (offloading with device_blocks).
-  auto fill = [&](const std::string& name, torch::Tensor part, torch::Tensor* kept) {
-    const InitialValues values = r.values(name);
-    if (shards_) return shards_->fill(values, part);
-    if (stage_) return stage_->fill(values, part);
-    if (kept) values(device_part_->offset(), kept->numel(), *kept);
-    return values(0, part.numel(), part);
-  };
-  fill("", buffers().master(), device_part_ ? &device_part_->master() : nullptr);
+  for (const Saved& s : saved_tensors()) {
+    const InitialValues values = r.values(s.name);
+    if (shards_) {
+      shards_->fill(values, *s.part);
+    } else if (stage_) {
+      stage_->fill(values, *s.part);
+    } else {
+      values(0, s.part->numel(), *s.part);
+      if (s.kept) values(device_part_->offset(), s.kept->numel(), *s.kept);
+    }
+  }
   buffers().publish();
   if (device_part_) device_part_->publish();
-  std::vector<std::pair<std::string, torch::Tensor*>> kept_states;
-  if (device_optimizer_) kept_states = device_optimizer_->state();
-  const auto own_states = optimizer_->state();
-  for (std::size_t i = 0; i < own_states.size(); ++i) {
-    fill(own_states[i].first, *own_states[i].second,
-         kept_states.empty() ? nullptr : kept_states[i].second);
-  }
   if (Status st = r.restore_buffers(*model_); !st) return st.error();
   r.restore_rng();
   optimizer_->set_steps(r.state().optimizer_steps);

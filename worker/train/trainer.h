@@ -156,6 +156,16 @@ class Trainer {
     if (host_part_) return *host_part_;
     return *params_;
   }
+  // What a checkpoint holds of this rank, by its name in the checkpoint ("": the master weights,
+  // first; then each optimizer state): the tensor of buffers() and, offloading with
+  // device_blocks, its counterpart in the part on the device, which follows it in the layout
+  // (null otherwise).
+  struct Saved {
+    std::string name;
+    torch::Tensor* part = nullptr;
+    torch::Tensor* kept = nullptr;
+  };
+  std::vector<Saved> saved_tensors();
   // Zeroes the gradients of buffers() and of the part on the device.
   void zero_grads();
   // One optimizer step of every part at learning rate `lr` (clipped to the job's grad_clip over
