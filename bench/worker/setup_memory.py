@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""setup_memory.py: host memory of FSDP and GPipe ranks: setting up, and with --checkpoint
-writing a checkpoint and resuming from it.
+"""setup_memory.py: host memory of FSDP and GPipe ranks, and of offloading with blocks kept on
+the device: setting up, and with --checkpoint writing a checkpoint and resuming from it.
 
 Each run is one `saturn-worker execute --steps 1` of a GPT on W CPU ranks (synthetic tokens,
-64 tokens per sample, one sample per rank, AdamW). Figures, each the median over --repeats:
+64 tokens per sample, one sample per rank, AdamW); `offload` runs on one rank, once for each
+count of blocks kept on the device in --device-blocks (on the CPU the "device" is host memory
+too, so the kept blocks' buffers count in the figures). Figures, each the median over --repeats:
 
   set-up       rank 0's peak resident set when training begins (the `started` event's
                setup_host_peak_bytes: building the model and the rank's buffers)
@@ -18,6 +20,9 @@ rows interleaved with the first, so the two are compared in one run.
 
   python3 bench/worker/setup_memory.py --worker build/bin/saturn-worker \\
       --baseline /tmp/base/build/bin/saturn-worker --model gpt2 --ranks 2 4 --repeats 3
+  python3 bench/worker/setup_memory.py --worker build/bin/saturn-worker \\
+      --baseline /tmp/base/build/bin/saturn-worker --model gpt2 --techniques offload \\
+      --device-blocks 0 6 12 --repeats 3
 """
 import argparse, json, os, shutil, statistics, sys, tempfile
 
@@ -39,6 +44,15 @@ def gpt_params(model):
     return 50257 * d + SEQ * d + layers * (12 * d * d + 13 * d) + 2 * d
 
 
+def kept_params(model, kept):
+    """Parameters of the last `kept` blocks of the worker's GPT (the final LayerNorm's block, then
+    transformer blocks from the last)."""
+    if model not in SHAPES or kept <= 0:
+        return 0
+    layers, d = SHAPES[model]
+    return 2 * d + min(kept - 1, layers) * (12 * d * d + 13 * d)
+
+
 def job_json(path, model, batch):
     with open(path, "w") as f:
         json.dump({"jobs": [{
@@ -48,11 +62,12 @@ def job_json(path, model, batch):
             "steps": 100, "gpus": 1, "techniques": ["single", "fsdp", "gpipe"]}]}, f)
 
 
-def execute(worker, job, technique, ranks, timeout, checkpoint=None):
+def execute(worker, job, technique, ranks, params, timeout, checkpoint=None):
     """One run: (rank 0's set-up peak, the largest process's peak), bytes; None on failure."""
     devices = ",".join(f"cpu:{r}" for r in range(ranks)) if ranks > 1 else "cpu"
     cmd = [worker, "execute", "--job", job, "--technique", technique, "--devices", devices,
-           "--steps", "1", "--eval-samples", "0", "--log-every", "1"]
+           "--params", json.dumps(params), "--steps", "1", "--eval-samples", "0",
+           "--log-every", "1"]
     if checkpoint:
         cmd += ["--checkpoint", checkpoint]
     out, rc, rss, wall = run(cmd, timeout)
@@ -62,15 +77,15 @@ def execute(worker, job, technique, ranks, timeout, checkpoint=None):
     return (started[0].get("setup_host_peak_bytes") if started else None), rss
 
 
-def sample(worker, job, technique, ranks, timeout, with_checkpoint):
+def sample(worker, job, technique, ranks, params, timeout, with_checkpoint):
     """The figures of one repeat, by name."""
     if not with_checkpoint:
-        setup, peak = execute(worker, job, technique, ranks, timeout)
+        setup, peak = execute(worker, job, technique, ranks, params, timeout)
         return {"setup": setup, "run": peak}
     directory = tempfile.mkdtemp()
     try:
-        setup, peak = execute(worker, job, technique, ranks, timeout, directory)
-        resume, _ = execute(worker, job, technique, ranks, timeout, directory)
+        setup, peak = execute(worker, job, technique, ranks, params, timeout, directory)
+        resume, _ = execute(worker, job, technique, ranks, params, timeout, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return {"setup": setup, "run": peak, "resume": resume}
@@ -91,6 +106,8 @@ def main():
     ap.add_argument("--model", default="gpt2-medium")
     ap.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--techniques", nargs="+", default=["fsdp", "gpipe"])
+    ap.add_argument("--device-blocks", type=int, nargs="+", default=[0],
+                    help="offload: counts of blocks kept on the device, one row each")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--checkpoint", action="store_true",
@@ -102,26 +119,31 @@ def main():
     tmp = tempfile.mkdtemp()
     rows = []
     params = gpt_params(a.model)
-    for ranks in a.ranks:
+    # (technique, ranks, settings): offloading trains one rank.
+    cases = [(t, r, {}) for r in a.ranks for t in a.techniques if t != "offload"]
+    if "offload" in a.techniques:
+        cases += [("offload", 1, {"device_blocks": k}) for k in a.device_blocks]
+    for technique, ranks, settings in cases:
         job = os.path.join(tmp, f"job{ranks}.json")
         job_json(job, a.model, ranks)
-        for technique in a.techniques:
-            samples = {(name, f): [] for name, _ in workers for f in figures}
-            for _ in range(a.repeats):
-                for name, worker in workers:  # interleaved: the same machine state for both
-                    got = sample(worker, job, technique, ranks, a.timeout, a.checkpoint)
-                    for f in figures:
-                        if got.get(f) is not None:
-                            samples[(name, f)].append(got[f])
-            row = {"model": a.model, "technique": technique, "ranks": ranks,
-                   "checkpoint": a.checkpoint}
-            for (name, f), values in samples.items():
-                row[f"{name}_{f}_gib"] = median_gib(values)
-                row[f"{name}_{f}_runs"] = len(values)
-            rows.append(row)
+        samples = {(name, f): [] for name, _ in workers for f in figures}
+        for _ in range(a.repeats):
+            for name, worker in workers:  # interleaved: the same machine state for both
+                got = sample(worker, job, technique, ranks, settings, a.timeout, a.checkpoint)
+                for f in figures:
+                    if got.get(f) is not None:
+                        samples[(name, f)].append(got[f])
+        row = {"model": a.model, "technique": technique, "ranks": ranks, "settings": settings,
+               "checkpoint": a.checkpoint}
+        if "device_blocks" in settings:
+            row["kept_params"] = kept_params(a.model, settings["device_blocks"])
+        for (name, f), values in samples.items():
+            row[f"{name}_{f}_gib"] = median_gib(values)
+            row[f"{name}_{f}_runs"] = len(values)
+        rows.append(row)
     if params:
         print(f"{a.model}: {params / 1e6:.1f}M parameters, fp32 weights {params * 4 / GIB:.2f} GiB")
-    head = "| technique | ranks |"
+    head = "| technique | ranks | settings |"
     for f in figures:
         head += f" {f} peak GiB |"
         if a.baseline:
@@ -129,7 +151,7 @@ def main():
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
-        line = f"| {r['technique']} | {r['ranks']} |"
+        line = f"| {r['technique']} | {r['ranks']} | {json.dumps(r['settings'])} |"
         for f in figures:
             this = r[f"this_{f}_gib"]
             line += cell(this)
@@ -138,6 +160,12 @@ def main():
                 line += cell(base)
                 line += f" {this / base:.2f} |" if this and base else " - |"
         print(line)
+    kept = [r for r in rows if r.get("kept_params")]
+    for r in kept:
+        # A kept parameter's host copy (fp32 master and gradient on the CPU; fp32 master, bf16
+        # compute copy and gradient on a GPU): 8 bytes, which the worker no longer holds.
+        print(f"device_blocks {r['settings']['device_blocks']}: {r['kept_params'] / 1e6:.1f}M "
+              f"parameters kept, 8 bytes each = {8 * r['kept_params'] / GIB:.2f} GiB")
     if a.json:
         for r in rows:
             print(json.dumps(r))

@@ -5,6 +5,7 @@
 // resume under another.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -99,6 +100,39 @@ TEST(Offload, EqualsSingleWithBlocksKeptOnTheDevice) {
 TEST(Offload, EqualsSingleOnResNetWithBlocksKeptOnTheDevice) {
   const JobSpec job = tiny_resnet_job();
   expect_same_training(job, block_count(job) / 2);
+}
+
+// The kept blocks live in their own buffers only: the host buffers hold the blocks before
+// them, and the model's kept parameters compute with (and accumulate into) the kept buffers.
+TEST(Offload, HostBuffersHoldOnlyTheStreamedBlocks) {
+  JobSpec job = gpt_job(1);
+  job.model = "gpt2-mini";
+  const int blocks = block_count(job);
+  for (const int kept : {1, 3, blocks - 1}) {
+    auto t = make(job, true, torch::kCPU, 2, kept);
+    FlatParameters& params = t->parameters();
+    ASSERT_NE(params.kept(), nullptr) << kept;
+    const auto& names = t->model().block_names();
+    const std::string first_kept = names[names.size() - static_cast<std::size_t>(kept)];
+    const auto& entries = params.entries();
+    const auto first = std::find_if(entries.begin(), entries.end(),
+                                    [&](const auto& e) { return e.block == first_kept; });
+    ASSERT_NE(first, entries.end());
+    EXPECT_EQ(params.held(), first->offset) << kept;
+    EXPECT_EQ(params.master().numel(), params.held()) << kept;
+    EXPECT_EQ(params.grad().numel(), params.held()) << kept;
+    EXPECT_EQ(params.kept()->offset() + params.kept()->numel(), params.numel()) << kept;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      FlatBuffers& owner = entries[i].offset < params.held() ? static_cast<FlatBuffers&>(params)
+                                                              : *params.kept();
+      const torch::Tensor& p = params.parameter(i);
+      EXPECT_TRUE(p.storage().is_alias_of(owner.compute().storage())) << entries[i].name;
+      EXPECT_TRUE(p.grad().storage().is_alias_of(owner.grad().storage())) << entries[i].name;
+    }
+  }
+  auto none = make(job, true);
+  EXPECT_EQ(none->parameters().kept(), nullptr);
+  EXPECT_EQ(none->parameters().master().numel(), none->parameters().numel());
 }
 
 TEST(Offload, RejectsBlocksKeptWithoutOffloadingOrTooMany) {

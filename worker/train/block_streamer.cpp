@@ -57,7 +57,7 @@ struct ReleaseAfterBackwardFunction
 }  // namespace
 
 BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
-                             ShardedParameters* shards, Communicator* comm, FlatRange* on_device)
+                             ShardedParameters* shards, Communicator* comm)
     : model_(model),
       params_(params),
       device_(device),
@@ -83,26 +83,17 @@ BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device
   TORCH_CHECK(next == entries.size(), "parameter ", entries[next].name,
               " is not in its block's place in the flat buffers");
   const torch::NoGradGuard no_grad;
-  if (on_device != nullptr && on_device->numel() > 0) {
+  if (const FlatRange* kept = params.kept()) {
     TORCH_CHECK(shards_ == nullptr, "blocks kept on the device are an offloading setting");
-    TORCH_CHECK(on_device->offset() + on_device->numel() == params.numel(),
-                "the range kept on the device must end where the layout ends");
+    TORCH_CHECK(kept->master().device() == device_, "the kept blocks are on ",
+                kept->master().device(), ", not on ", device_);
     const auto first = std::find_if(units_.begin(), units_.end(), [&](const Unit& u) {
-      return u.numel > 0 && u.offset >= on_device->offset();
+      return u.numel > 0 && u.offset >= kept->offset();
     });
-    TORCH_CHECK(first != units_.end() && first->offset == on_device->offset(),
+    TORCH_CHECK(first != units_.end() && first->offset == kept->offset(),
                 "the range kept on the device must start at a block's first parameter");
     TORCH_CHECK(first != units_.begin(), "block 0 is not kept on the device");
-    for (auto u = first; u != units_.end(); ++u) {
-      u->kept = u->resident = true;
-      for (std::size_t i : u->entries) {
-        const FlatParameters::Entry& e = entries[i];
-        const std::int64_t at = e.offset - on_device->offset();
-        const torch::Tensor& p = params.parameter(i);
-        p.set_data(on_device->compute().narrow(0, at, e.numel).view(e.shape));
-        p.mutable_grad() = on_device->grad().narrow(0, at, e.numel).view(e.shape);
-      }
-    }
+    for (auto u = first; u != units_.end(); ++u) u->kept = u->resident = true;
   }
   for (const Block& block : model.blocks()) {
     for (torch::Tensor& buffer : block->buffers()) buffer.set_data(buffer.to(device_));

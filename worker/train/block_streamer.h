@@ -16,11 +16,11 @@
 //   loss(streamer.forward(ids)).backward();   // each micro-step; gradients reach params.grad()
 //   streamer.end_step();                      // resident blocks' gradients back, buffers freed
 //
-// Blocks kept on the device (offloading with a FlatRange of the layout's end on the device): the
-// last blocks, from the first whose parameters lie in the range, compute with the range's
-// buffers for the streamer's whole life (their optimizer step runs there too; the trainer's
-// business) and run through autograd like resident ones, with nothing to copy. Block 0 is then
-// the one resident block.
+// Blocks kept on the device (offloading with FlatParameters::kept(), the layout's end in buffers
+// on the device): the last blocks, from the first whose parameters lie in that range, compute
+// with its buffers (FlatParameters points their parameters there) for the streamer's whole life
+// (their optimizer step runs there too; the trainer's business) and run through autograd like
+// resident ones, with nothing to copy. Block 0 is then the one resident block.
 //
 // Results equal running the whole model on the device (tested against `single`), except that
 // BatchNorm statistics are updated once per forward as there, not again by the recomputation.
@@ -64,13 +64,10 @@ class BlockStreamer {
   // `model`'s parameters must be views of `params` (FlatParameters re-points them); both must
   // outlive the streamer. Moves the model's buffers (BatchNorm statistics) to `device`. With
   // `shards` (sharded; `params` then only gives the layout) the parameters are gathered from
-  // them over `comm` (null with one rank); both must outlive the streamer. With `on_device`
-  // (not sharded; a range of `params`' layout that ends where it ends and starts at a block's
-  // first parameter, its buffers on `device`) the blocks in it are kept there; it must outlive
-  // the streamer.
+  // them over `comm` (null with one rank); both must outlive the streamer. With params.kept()
+  // (not sharded; on `device`; block 0 not in it) the blocks in it are kept there.
   BlockStreamer(Model& model, FlatParameters& params, torch::Device device,
-                ShardedParameters* shards = nullptr, Communicator* comm = nullptr,
-                FlatRange* on_device = nullptr);
+                ShardedParameters* shards = nullptr, Communicator* comm = nullptr);
   ~BlockStreamer();
   BlockStreamer(const BlockStreamer&) = delete;
   BlockStreamer& operator=(const BlockStreamer&) = delete;

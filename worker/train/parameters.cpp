@@ -20,8 +20,11 @@ void order_for_layout(std::vector<std::pair<std::string, torch::Tensor>>::iterat
 }
 
 FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
-                               torch::ScalarType compute_dtype, bool pinned, bool layout_only) {
+                               torch::ScalarType compute_dtype, bool pinned, bool layout_only,
+                               const std::vector<std::string>& kept_blocks,
+                               torch::Device kept_device) {
   TORCH_CHECK(!(pinned && layout_only), "FlatParameters: pinned buffers need values");
+  TORCH_CHECK(!(layout_only && !kept_blocks.empty()), "FlatParameters: kept blocks need values");
   const torch::NoGradGuard no_grad;
   module.to(device);  // buffers (and parameters, re-pointed below)
   // Distinct parameters in module order; a tied weight appears once, under its first name.
@@ -77,24 +80,41 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
     }
     return;
   }
+  // The kept blocks' range: from the first entry of a kept block to the end of the layout.
+  const auto first_kept = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+    return std::find(kept_blocks.begin(), kept_blocks.end(), e.block) != kept_blocks.end();
+  });
+  for (auto e = first_kept; e != entries_.end(); ++e) {
+    TORCH_CHECK(std::find(kept_blocks.begin(), kept_blocks.end(), e->block) != kept_blocks.end(),
+                "FlatParameters: ", e->name, " follows a kept block but is not in one");
+  }
+  const std::int64_t held = first_kept == entries_.end() ? numel_ : first_kept->offset;
+  if (held < numel_) {
+    kept_ = std::make_unique<FlatRange>(*this, held, numel_ - held, kept_device, compute_dtype);
+  }
   const auto on = torch::TensorOptions().device(device);
-  master_ = torch::empty({numel_}, on.dtype(torch::kFloat));
+  master_ = torch::empty({held}, on.dtype(torch::kFloat));
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
-    master_.narrow(0, e.offset, e.numel).copy_(params[i].second.reshape({-1}));
+    torch::Tensor whole = e.offset < held ? master_ : kept_->master();
+    whole.narrow(0, e.offset < held ? e.offset : e.offset - held, e.numel)
+        .copy_(params[i].second.reshape({-1}));
   }
   compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
-  grad_ = torch::zeros({numel_}, on.dtype(compute_dtype));
+  grad_ = torch::zeros({held}, on.dtype(compute_dtype));
   if (pinned) {  // what is copied to and from the device; master only when it is the compute copy
     compute_ = compute_.pin_memory();
     if (compute_dtype == torch::kFloat) master_ = compute_;
     grad_ = grad_.pin_memory();
   }
+  if (kept_) kept_->publish();
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
+    const bool in_kept = e.offset >= held;
+    const std::int64_t at = in_kept ? e.offset - held : e.offset;
     torch::Tensor& p = params[i].second;
-    p.set_data(compute_.narrow(0, e.offset, e.numel).view(e.shape));
-    p.mutable_grad() = grad_.narrow(0, e.offset, e.numel).view(e.shape);
+    p.set_data((in_kept ? kept_->compute() : compute_).narrow(0, at, e.numel).view(e.shape));
+    p.mutable_grad() = (in_kept ? kept_->grad() : grad_).narrow(0, at, e.numel).view(e.shape);
     parameters_.push_back(p);
     given_.push_back(p.storage());
   }
@@ -132,15 +152,15 @@ FlatRange::FlatRange(FlatBuffers& whole, std::int64_t offset, std::int64_t numel
   grad_ = whole.grad().narrow(0, offset, numel);
 }
 
-FlatRange::FlatRange(const FlatBuffers& whole, std::int64_t offset, std::int64_t numel,
+FlatRange::FlatRange(const FlatBuffers& layout, std::int64_t offset, std::int64_t numel,
                      torch::Device device, torch::ScalarType compute_dtype)
     : offset_(offset) {
-  take_layout(whole, numel);
-  const torch::NoGradGuard no_grad;
-  master_ = whole.master().narrow(0, offset, numel).to(device, torch::kFloat,
-                                                        /*non_blocking=*/false, /*copy=*/true);
-  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
-  grad_ = torch::zeros({numel}, compute_.options());
+  take_layout(layout, numel);
+  const auto on = torch::TensorOptions().device(device);
+  master_ = torch::empty({numel}, on.dtype(torch::kFloat));
+  compute_ = compute_dtype == torch::kFloat ? master_
+                                            : torch::empty({numel}, on.dtype(compute_dtype));
+  grad_ = torch::zeros({numel}, on.dtype(compute_dtype));
 }
 
 void FlatRange::take_layout(const FlatBuffers& whole, std::int64_t numel) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,30 @@ class FlatBuffers {
   torch::Tensor master_, compute_, grad_;
 };
 
+// Elements [offset(), offset() + numel()) of another FlatBuffers' layout as FlatBuffers of
+// their own, so that one optimizer updates that range alone. Offloading with blocks kept on the
+// device splits the model in two: the streamed blocks' range is views of the host buffers, the
+// kept blocks' range buffers of its own on the device (FlatParameters::kept()).
+class FlatRange : public FlatBuffers {
+ public:
+  // Views of `whole`'s buffers (no copy), which must hold the range; `whole` must outlive this
+  // and keep its buffers.
+  FlatRange(FlatBuffers& whole, std::int64_t offset, std::int64_t numel);
+  // Buffers of its own on `device`, for the range of `layout`'s layout: master (fp32,
+  // uninitialised: the owner fills it, then calls publish()), the compute copy in
+  // `compute_dtype` (the master itself for fp32), a zero gradient. Independent of `layout`.
+  FlatRange(const FlatBuffers& layout, std::int64_t offset, std::int64_t numel,
+            torch::Device device, torch::ScalarType compute_dtype);
+
+  // Where the range starts in the whole layout, elements.
+  std::int64_t offset() const { return offset_; }
+
+ private:
+  // decay_ranges_ and numel_ from the whole's decay ranges clipped to the range.
+  void take_layout(const FlatBuffers& whole, std::int64_t numel);
+  std::int64_t offset_ = 0;
+};
+
 class FlatParameters : public FlatBuffers {
  public:
   struct Entry {
@@ -90,14 +115,25 @@ class FlatParameters : public FlatBuffers {
   // own, filled from an InitialValues): the layout alone, from the parameters' shapes; no
   // buffers, master() empty, the module's parameters left as they are (placeholders, when an
   // InitialPart took the values while the model was built) until release_buffers().
+  // `kept_blocks` (offloading with blocks kept on the device; names as in Entry::block): the
+  // parameters of these blocks, which must come last in the layout, get buffers of their own on
+  // `kept_device` (kept()), and the buffers above hold the parameters before them only.
   FlatParameters(torch::nn::Module& module, torch::Device device, torch::ScalarType compute_dtype,
-                 bool pinned = false, bool layout_only = false);
+                 bool pinned = false, bool layout_only = false,
+                 const std::vector<std::string>& kept_blocks = {},
+                 torch::Device kept_device = torch::kCPU);
 
   const std::vector<Entry>& entries() const { return entries_; }
+  // Elements [0, held()) of the layout are in master(), compute() and grad(); the rest, when
+  // blocks are kept on the device, in kept(). numel() is the whole layout's.
+  std::int64_t held() const { return kept_ ? kept_->offset() : numel_; }
+  // The kept blocks' range [held(), numel()) with buffers of its own on the device; null when
+  // no block is kept (or the kept blocks have no parameters). Owned by this object.
+  FlatRange* kept() { return kept_.get(); }
   // The module's parameter behind entries()[i] (its data and grad are views of the buffers).
   const torch::Tensor& parameter(std::size_t i) const { return parameters_[i]; }
 
-  // The initial values master() holds (InitialValues over master; all of them).
+  // The initial values master() holds (InitialValues over master: elements [0, held())).
   InitialValues initial_values() const;
 
   // Keeps the layout only, for techniques that hold their part of the parameters in buffers of
@@ -112,28 +148,7 @@ class FlatParameters : public FlatBuffers {
   std::vector<torch::Tensor> parameters_;
   // The storage each parameter had when this object was done with it, until release_buffers().
   std::vector<c10::Storage> given_;
-};
-
-// Elements [offset(), offset() + numel()) of another FlatBuffers' layout as FlatBuffers of
-// their own, so that one optimizer updates that range alone. Offloading with blocks kept on the
-// device splits the model in two: the streamed blocks' range stays in the whole model's host
-// buffers (views), the kept blocks' range lives on the device (copies).
-class FlatRange : public FlatBuffers {
- public:
-  // Views of `whole`'s buffers (no copy); `whole` must outlive this and keep its buffers.
-  FlatRange(FlatBuffers& whole, std::int64_t offset, std::int64_t numel);
-  // Buffers of its own on `device`: master copied from `whole`'s (fp32), the compute copy in
-  // `compute_dtype` (the master itself for fp32), a zero gradient. Independent of `whole` after.
-  FlatRange(const FlatBuffers& whole, std::int64_t offset, std::int64_t numel,
-            torch::Device device, torch::ScalarType compute_dtype);
-
-  // Where the range starts in the whole layout, elements.
-  std::int64_t offset() const { return offset_; }
-
- private:
-  // decay_ranges_ and numel_ from the whole's decay ranges clipped to the range.
-  void take_layout(const FlatBuffers& whole, std::int64_t numel);
-  std::int64_t offset_ = 0;
+  std::unique_ptr<FlatRange> kept_;
 };
 
 // Optimizer hyper-parameters from the job; lr is set per step by the schedule.

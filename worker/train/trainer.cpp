@@ -134,9 +134,15 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   // Offloading keeps the whole model's flat buffers in host memory; FSDP and GPipe only its
   // layout (their parts hold the values).
   const bool on_host = setup.offload || setup.fsdp || setup.pipeline;
+  auto kept = t->kept_block_names();
+  if (!kept) return kept.error();
   t->params_ = std::make_unique<FlatParameters>(
       *t->model_, on_host ? torch::Device(torch::kCPU) : setup.device, compute,
-      /*pinned=*/setup.offload && setup.device.is_cuda(), /*layout_only=*/part != nullptr);
+      /*pinned=*/setup.offload && setup.device.is_cuda(), /*layout_only=*/part != nullptr, *kept,
+      setup.device);
+  if ((t->device_part_ = t->params_->kept()) != nullptr) {
+    t->host_part_ = std::make_unique<FlatRange>(*t->params_, 0, t->params_->held());
+  }
   if (part && part->numel() != t->params_->numel()) {
     return Error{"", 0, "model",
                  fmt::format("internal: {} parameters taken while building, {} laid out",
@@ -147,15 +153,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                                                      setup.device, compute,
                                                      setup.offload_shards, part->values());
   }
-  if (setup.device_blocks != 0) {
-    if (!setup.offload) {
-      return config_error("device_blocks", "blocks kept on the device are an offloading setting");
-    }
-    if (Status st = t->keep_blocks_on_device(compute); !st) return st.error();
-  }
   if (setup.offload || setup.fsdp) {
     t->streamer_ = std::make_unique<BlockStreamer>(
-        *t->model_, *t->params_, setup.device, t->shards_.get(), setup.comm, t->device_part_.get());
+        *t->model_, *t->params_, setup.device, t->shards_.get(), setup.comm);
     t->streamer_->set_recompute(setup.activation_checkpointing);
     t->streamer_->set_blocks_in_flight(setup.blocks_in_flight);
   }
@@ -174,7 +174,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     // One clipping norm over both parts: the host part steps first (optimizer_step()), adding
     // the device part's sum of squares to its own and leaving its own for the device part's.
     auto host_squares = std::make_shared<double>(0);
-    FlatRange* on_device = t->device_part_.get();
+    FlatRange* on_device = t->device_part_;
     t->optimizer_->set_norm_reduction([host_squares, on_device](torch::Tensor squares) {
       *host_squares = squares.item<double>();
       const torch::Tensor g = on_device->grad();
@@ -251,29 +251,21 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   return t;
 }
 
-Status Trainer::keep_blocks_on_device(torch::ScalarType compute) {
-  const int blocks = static_cast<int>(model_->blocks().size());
+Result<std::vector<std::string>> Trainer::kept_block_names() const {
   const int kept = setup_.device_blocks;
+  if (kept == 0) return std::vector<std::string>{};
+  if (!setup_.offload) {
+    return config_error("device_blocks", "blocks kept on the device are an offloading setting");
+  }
+  const auto& names = model_->block_names();
+  const int blocks = static_cast<int>(names.size());
   if (kept < 0 || kept > blocks - 1) {
     return config_error("device_blocks",
                         fmt::format("device_blocks {}: {} has {} blocks, of which 0 to {} can be "
                                     "kept on the device (block 0 stays in host memory)",
                                     kept, setup_.job.model, blocks, blocks - 1));
   }
-  // The range starts at the first parameter of the kept blocks; none (parameter-free blocks):
-  // nothing to keep.
-  const auto& names = model_->block_names();
-  const auto& entries = params_->entries();
-  const auto first = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
-    const auto b = std::find(names.begin(), names.end(), e.block) - names.begin();
-    return b >= blocks - kept;
-  });
-  if (first == entries.end()) return Status::Ok();
-  const std::int64_t offset = first->offset;
-  device_part_ = std::make_unique<FlatRange>(*params_, offset, params_->numel() - offset,
-                                             setup_.device, compute);
-  host_part_ = std::make_unique<FlatRange>(*params_, 0, offset);
-  return Status::Ok();
+  return std::vector<std::string>(names.end() - kept, names.end());
 }
 
 void Trainer::zero_grads() {
@@ -392,11 +384,7 @@ torch::Tensor Trainer::full_master() {
   if (shards_) return shards_->gather_full(shards_->master(), setup_.comm);
   if (stage_) return stage_->gather_full(stage_->master(), setup_.comm);
   if (device_part_) {
-    // The host buffers' copy of the kept range, unused while training, brought up to date.
-    const torch::NoGradGuard no_grad;
-    params_->master()
-        .narrow(0, device_part_->offset(), device_part_->numel())
-        .copy_(device_part_->master());
+    return torch::cat({params_->master(), device_part_->master().to(params_->master().device())});
   }
   return params_->master();
 }

@@ -89,7 +89,8 @@ class Trainer {
   const JobSpec& job() const { return setup_.job; }
   Model& model() { return *model_; }
   // The model's layout and, except under FSDP and GPipe, its parameters (there: the layout
-  // only, its buffers released; see full_master()).
+  // only, its buffers released; offloading with device_blocks: the blocks before the kept ones,
+  // and the kept ones in kept(); see full_master()).
   FlatParameters& parameters() { return *params_; }
   // The current fp32 weights in FlatParameters' layout; under FSDP and GPipe gathered from
   // every rank (every rank must call it).
@@ -137,12 +138,14 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
   std::unique_ptr<DataSource> data_;
   std::unique_ptr<GraphedStep> graph_;  // cuda_graph only
-  // Offloading with device_blocks: the kept blocks' range of the layout on the device with its
-  // own optimizer, and the rest (views of params_' host buffers) that optimizer_ updates.
-  std::unique_ptr<FlatRange> device_part_, host_part_;
+  // Offloading with device_blocks: the kept blocks' range of the layout on the device
+  // (params_->kept()) with its own optimizer, and the rest (views of params_' host buffers,
+  // which hold that range only) that optimizer_ updates.
+  FlatRange* device_part_ = nullptr;
+  std::unique_ptr<FlatRange> host_part_;
   std::unique_ptr<FlatOptimizer> device_optimizer_;
   std::unique_ptr<ShardedParameters> shards_;  // FSDP only
-  // Offload and FSDP; declared after what it uses (params_, device_part_, shards_) so that it is
+  // Offload and FSDP; declared after what it uses (params_ and its kept(), shards_) so that it is
   // destroyed first: a block still materialised (an exception mid-step) is released into them.
   std::unique_ptr<BlockStreamer> streamer_;
   std::unique_ptr<StageParameters> stage_;     // GPipe only
@@ -171,9 +174,9 @@ class Trainer {
   // One optimizer step of every part at learning rate `lr` (clipped to the job's grad_clip over
   // the whole gradient); returns the gradient's norm before clipping.
   double optimizer_step(double lr);
-  // Offloading with device_blocks: device_part_ (a copy of the kept blocks' range on the
-  // device) and host_part_, before the streamer and the optimizers.
-  Status keep_blocks_on_device(torch::ScalarType compute);
+  // The blocks kept on the device (offloading with device_blocks: the model's last ones, names
+  // as in Model::block_names()); a device_blocks config error when the setup cannot keep them.
+  Result<std::vector<std::string>> kept_block_names() const;
   // Ranks the batch is split over (data parallelism; pipeline stages share every sample) and
   // this rank's place among them.
   int data_ranks() const { return stage_ ? 1 : world_size(); }
