@@ -50,6 +50,7 @@ struct Args {
   std::string checkpoint;
   int warmup_steps = 2, measure_steps = 3;
   double device_memory_bytes = 0;
+  double host_memory_bytes = 0;
   bool no_probes = false;
   std::string trace;
 };
@@ -106,6 +107,7 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
     cap_device_memory(ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)],
                       static_cast<std::size_t>(a.device_memory_bytes));
   }
+  if (a.host_memory_bytes > 0) limit_host_memory(static_cast<std::size_t>(a.host_memory_bytes));
   ctx.events = &events;
   ctx.stop = &g_stop;
   return ctx;
@@ -300,6 +302,8 @@ int main_impl(int argc, char** argv) {
         ->capture_default_str();
     cmd->add_option("--device-memory-bytes", a.device_memory_bytes,
                     "Memory each device may use, bytes (a smaller device slot; CPU slots)");
+    cmd->add_option("--host-memory-bytes", a.host_memory_bytes,
+                    "Host memory this process may use in all, bytes (a share of the machine)");
   };
   CLI::App* execute = app.add_subcommand("execute", "Train the job");
   add_job(execute);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "events.h"
+#include "saturn/model_zoo.h"
 #include "techniques/offload.h"
 #include "techniques/technique.h"
 #include "tiny_text_job.h"
@@ -103,13 +104,16 @@ TEST(Offload, EqualsSingleOnResNetWithBlocksKeptOnTheDevice) {
 }
 
 // The kept blocks live in their own buffers only: the host buffers hold the blocks before
-// them, and the model's kept parameters compute with (and accumulate into) the kept buffers.
+// them, and the model's kept parameters compute with (and accumulate into) the kept buffers,
+// also after a step.
 TEST(Offload, HostBuffersHoldOnlyTheStreamedBlocks) {
   JobSpec job = gpt_job(1);
   job.model = "gpt2-mini";
   const int blocks = block_count(job);
   for (const int kept : {1, 3, blocks - 1}) {
-    auto t = make(job, true, torch::kCPU, 2, kept);
+    // "cpu:0", as the Trial Runner's device slots name it (its tensors say "cpu").
+    auto t = make(job, true, torch::Device(torch::kCPU, 0), 2, kept);
+    t->train_step();  // the streamer leaves kept parameters where FlatParameters put them
     FlatParameters& params = t->parameters();
     ASSERT_NE(params.kept(), nullptr) << kept;
     const auto& names = t->model().block_names();
@@ -339,6 +343,39 @@ TEST(Offload, KeptBlocksFitOnlyWhenTheirStateAndActivationsDo) {
   EXPECT_FALSE(kept_blocks_fit(job, most + 1, 1, 20, gib).ok());
   // Activations count: a larger micro-batch fits fewer blocks.
   EXPECT_FALSE(kept_blocks_fit(job, most, 64, 20, gib).ok());
+}
+
+// The host memory check: the host holds the blocks not kept on the device (all of them on a
+// CPU "device"), 16 bytes per parameter with AdamW, and while building the model its fp32
+// values beside those blocks' buffers. Keeping blocks on a GPU lowers the need; SGD needs less.
+TEST(Offload, HostMemoryFitsOnlyWhenTheHostPartDoes) {
+  JobSpec job = gpt_job(1);
+  job.model = "gpt2-medium";
+  job.data.seq_len = 1024;
+  const auto shape = find_model(job.model, ModelInput{1024, 0, 0});
+  ASSERT_TRUE(shape.ok());
+  const double params = static_cast<double>(shape->params);
+  const auto bytes = [](double b) { return static_cast<std::size_t>(b); };
+  // Nothing kept: 16 bytes per parameter (training needs more than building's 12).
+  EXPECT_TRUE(host_memory_fits(job, 0, false, bytes(16 * params + 1)).ok());
+  const Status short_of = host_memory_fits(job, 0, false, bytes(16 * params - 1e6));
+  ASSERT_FALSE(short_of.ok());
+  EXPECT_EQ(short_of.error().field, kOutOfMemoryField);
+  EXPECT_NE(short_of.error().message.find("host memory"), std::string::npos)
+      << short_of.error().message;
+  // All but block 0 kept on a GPU: the host holds the embedding's state, and the whole model's
+  // fp32 values while building.
+  const double embed = static_cast<double>(shape->blocks.front().params);
+  const int keepable = static_cast<int>(shape->blocks.size()) - 1;
+  const double building = 4 * params + 8 * embed;
+  EXPECT_TRUE(host_memory_fits(job, keepable, false, bytes(building + 1)).ok());
+  EXPECT_FALSE(host_memory_fits(job, keepable, false, bytes(building - 1e6)).ok());
+  // The same on a CPU device: everything is in host memory, whatever is kept.
+  EXPECT_FALSE(host_memory_fits(job, keepable, true, bytes(16 * params - 1e6)).ok());
+  // SGD without momentum: 8 bytes of training state, so building (12) bounds it.
+  job.optimizer = "sgd";
+  EXPECT_TRUE(host_memory_fits(job, 0, false, bytes(12 * params + 1)).ok());
+  EXPECT_FALSE(host_memory_fits(job, 0, false, bytes(12 * params - 1e6)).ok());
 }
 
 // Search tries the most blocks kept first: all but block 0, then fewer, down to none.

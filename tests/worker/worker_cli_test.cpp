@@ -202,6 +202,31 @@ TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
   EXPECT_NE((*e)["message"].get<std::string>().find("device_blocks 2"), std::string::npos);
 }
 
+// Offloading on a host too small for the model (--host-memory-bytes): every setting is out of
+// memory before the model is built, with the host's figures as the reason; search reports the
+// job infeasible, and `measure` an `oom` error with its exit code.
+TEST(WorkerCli, OffloadRulesOutSettingsTheHostCannotHold) {
+  const WorkerRun search = worker("search " + job() +
+                                  " --technique offload --devices cpu --no-probes "
+                                  "--measure-steps 1 --warmup-steps 0 --host-memory-bytes 1000000");
+  EXPECT_EQ(search.code, 0);
+  const json* r = search.last("search_result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE((*r)["feasible"].get<bool>());
+  ASSERT_GE((*r)["tried"].size(), 2u);
+  for (const json& tried : (*r)["tried"]) {
+    EXPECT_NE(tried.value("reason", "").find("host memory"), std::string::npos) << tried.dump();
+  }
+  const WorkerRun measure = worker("measure " + job() +
+                                   " --technique offload --devices cpu --no-probes "
+                                   "--host-memory-bytes 1000000 --params '{\"grad_accum\": 1}'");
+  EXPECT_EQ(measure.code, protocol::exit_code_for(protocol::kErrorOom));
+  const json* e = measure.last("error");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ((*e)["kind"], "oom");
+  EXPECT_NE((*e)["message"].get<std::string>().find("host memory"), std::string::npos);
+}
+
 // Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),
 // stderr (the crash report's backtrace) to /dev/null, no core file on a fatal signal; the child
 // closes `close_fd` (the parent's end of a pipe; -1: none). Returns the child's pid.

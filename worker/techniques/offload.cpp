@@ -49,6 +49,35 @@ Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
                            activations / kGiB, static_cast<double>(available) / kGiB)};
 }
 
+Status host_memory_fits(const JobSpec& job, int kept, bool kept_on_host, std::size_t available) {
+  auto arch = find_architecture(job.model);
+  if (!arch) return Status::Ok();
+  auto model = find_model(arch->name, ModelInput{job.data.seq_len, job.data.image_size, 0});
+  if (!model) return Status::Ok();
+  const auto& blocks = model->blocks;
+  const std::size_t streamed =
+      kept_on_host ? blocks.size()
+                   : blocks.size() - std::min(blocks.size(), static_cast<std::size_t>(kept));
+  double all = 0, held = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    all += static_cast<double>(blocks[i].params);
+    if (i < streamed) held += static_cast<double>(blocks[i].params);
+  }
+  const bool sgd = job.optimizer == "sgd";
+  const double state_per_param = sgd ? (job.momentum > 0 ? 12 : 8) : 16;
+  const double training = state_per_param * held;
+  const double building = 4 * all + 8 * held;
+  const double need = std::max(training, building);
+  if (need <= static_cast<double>(available)) return Status::Ok();
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  return Error{"", 0, kOutOfMemoryField,
+               fmt::format("device_blocks {}: host memory for {:.0f}M parameters of {} blocks "
+                           "held there needs about {:.2f} GiB ({:.2f} training, {:.2f} while "
+                           "building the model), {:.2f} GiB is available",
+                           kept, held / 1e6, streamed, need / kGiB, training / kGiB,
+                           building / kGiB, static_cast<double>(available) / kGiB)};
+}
+
 namespace {
 
 using nlohmann::json;
@@ -88,7 +117,15 @@ class Offload final : public TrainerTechnique {
     setup->offload = true;
     setup->blocks_in_flight = params.value("blocks_in_flight", 2);
     setup->device_blocks = params.value("device_blocks", 0);
-    // Settings whose kept blocks alone cannot fit are ruled out before the model is built.
+    // Settings whose host part or kept blocks alone cannot fit are ruled out before the model
+    // is built.
+    if (const auto host = available_host_memory()) {
+      if (Status st = host_memory_fits(ctx.job, setup->device_blocks, setup->device.is_cpu(),
+                                       *host);
+          !st) {
+        return st;
+      }
+    }
     if (const auto available = available_device_memory(setup->device)) {
       const int accum =
           setup->grad_accum > 0 ? setup->grad_accum : std::max(1, ctx.job.grad_accum);

@@ -1,4 +1,4 @@
-// What `offload` (offload.cpp) exposes for tests: the memory check that lets search rule out a
+// What `offload` (offload.cpp) exposes for tests: the memory checks that let search rule out a
 // count of kept blocks without building the model.
 #pragma once
 
@@ -19,5 +19,15 @@ namespace saturn::worker {
 // activations are not counted, so Ok does not promise a fit.
 Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
                        double bytes_per_param, std::size_t available);
+
+// Whether offloading the job's model with its last `kept` blocks on the device may fit in
+// `available` bytes of host memory. The host holds every other block (every block with
+// `kept_on_host`: a CPU "device" is host memory too): their master weights, compute copy,
+// gradient and optimizer state, 16 bytes per parameter with AdamW (12 SGD with momentum, 8
+// SGD), and while the model is built its fp32 values (4 bytes per parameter of the whole model)
+// beside those blocks' flat buffers (8 bytes per parameter); the larger of the two counts. Ok
+// when it may, or when the zoo does not know the model; otherwise an Error whose field is
+// kOutOfMemoryField, naming both figures. Activations and libtorch itself are not counted.
+Status host_memory_fits(const JobSpec& job, int kept, bool kept_on_host, std::size_t available);
 
 }  // namespace saturn::worker

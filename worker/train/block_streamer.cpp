@@ -85,8 +85,12 @@ BlockStreamer::BlockStreamer(Model& model, FlatParameters& params, torch::Device
   const torch::NoGradGuard no_grad;
   if (const FlatRange* kept = params.kept()) {
     TORCH_CHECK(shards_ == nullptr, "blocks kept on the device are an offloading setting");
-    TORCH_CHECK(kept->master().device() == device_, "the kept blocks are on ",
-                kept->master().device(), ", not on ", device_);
+    // A tensor on "cpu:0" reports "cpu", one on "cuda" reports "cuda:0": the index counts only
+    // where both name one.
+    const torch::Device on = kept->master().device();
+    TORCH_CHECK(on.type() == device_.type() &&
+                    (!on.has_index() || !device_.has_index() || on.index() == device_.index()),
+                "the kept blocks are on ", on, ", not on ", device_);
     const auto first = std::find_if(units_.begin(), units_.end(), [&](const Unit& u) {
       return u.numel > 0 && u.offset >= kept->offset();
     });

@@ -3,7 +3,8 @@
 // live elsewhere between uses).
 //
 // The model's flat parameters (FlatParameters) stay where they were built — host memory for
-// offloading — and hold the master weights, the compute copy and the gradient. A *streamed*
+// offloading, except the blocks kept on the device (below) — and hold the master weights, the
+// compute copy and the gradient. A *streamed*
 // block's compute slice is copied to a device buffer before its forward pass, the block runs,
 // and the buffer is dropped. Its backward pass copies the slice again, recomputes the block's
 // forward from the saved input (activation checkpointing: only block inputs are kept between

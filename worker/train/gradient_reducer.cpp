@@ -10,6 +10,9 @@ namespace saturn::worker {
 GradientReducer::GradientReducer(FlatParameters& params, Communicator& comm,
                                  std::int64_t bucket_bytes)
     : params_(params), comm_(comm) {
+  TORCH_CHECK(params_.grad().numel() == params_.numel(),
+              "GradientReducer: the gradient buffer holds ", params_.grad().numel(), " of ",
+              params_.numel(), " elements");
   const auto& entries = params_.entries();
   const std::int64_t element = params_.grad().element_size();
   const std::int64_t cap = std::max<std::int64_t>(1, bucket_bytes / element);

@@ -192,6 +192,9 @@ OptimizerConfig OptimizerConfig::from_job(const JobSpec& job) {
 FlatOptimizer::FlatOptimizer(FlatBuffers& params, OptimizerConfig config)
     : params_(params), config_(std::move(config)) {
   const torch::Tensor& m = params_.master();
+  TORCH_CHECK(m.numel() == params_.numel() && params_.grad().numel() == params_.numel(),
+              "FlatOptimizer: the buffers hold ", m.numel(), " of ", params_.numel(),
+              " elements (blocks kept elsewhere: optimise a FlatRange of each part)");
   if (config_.kind == "adamw") {
     exp_avg_ = torch::zeros_like(m);
     exp_avg_sq_ = torch::zeros_like(m);

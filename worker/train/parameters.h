@@ -41,7 +41,8 @@ void order_for_layout(std::vector<std::pair<std::string, torch::Tensor>>::iterat
 
 // What an optimizer updates: flat buffers of `master` weights (fp32), their `compute` copy (the
 // compute dtype; the master itself when that is fp32) and the gradient (the compute dtype),
-// with the slices that take weight decay. FlatParameters holds a whole model's;
+// with the slices that take weight decay, numel() elements each. FlatParameters holds a whole
+// model's (numel() the layout's; its buffers may hold less, see FlatParameters::held());
 // ShardedParameters (sharded_parameters.h) one rank's shard of it.
 class FlatBuffers {
  public:

@@ -131,8 +131,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   auto model = build_model(*arch, shape, job.seed, part ? part->sink() : BlockSink{});
   if (!model) return model.error();
   t->model_ = *model;
-  // Offloading keeps the whole model's flat buffers in host memory; FSDP and GPipe only its
-  // layout (their parts hold the values).
+  // Offloading keeps the flat buffers in host memory, all but the kept blocks' (on the device);
+  // FSDP and GPipe only the layout (their parts hold the values).
   const bool on_host = setup.offload || setup.fsdp || setup.pipeline;
   auto kept = t->kept_block_names();
   if (!kept) return kept.error();
@@ -276,7 +276,7 @@ void Trainer::zero_grads() {
 double Trainer::optimizer_step(double lr) {
   const double clip = setup_.job.grad_clip;
   const double norm = optimizer_->step(lr, clip);
-  // The device part's norm is the same joint norm (keep_blocks_on_device()'s reductions).
+  // The device part's norm is the same joint norm (create()'s norm reductions).
   if (device_optimizer_) device_optimizer_->step(lr, clip);
   return norm;
 }

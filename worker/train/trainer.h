@@ -5,7 +5,8 @@
 // (techniques/) drive it.
 //
 // Precision: bf16 compute with fp32 master weights and optimizer state on CUDA; fp32 on the CPU.
-// Offloading keeps the flat buffers (and the optimizer) in host memory and streams blocks.
+// Offloading keeps the flat buffers (and the optimizer) in host memory and streams blocks, except
+// the last `device_blocks` blocks, whose buffers and optimizer live on the device.
 // Global batch B = grad_accum x ranks x micro-batch; a step's loss is the mean over its B samples.
 #pragma once
 
