@@ -26,6 +26,7 @@
 #include "crash_report.h"
 #include "events.h"
 #include "launcher.h"
+#include "host_memory.h"
 #include "memory_cap.h"
 #include "models/cross_entropy.h"
 #include "saturn/worker_protocol.h"
@@ -300,10 +301,14 @@ int main_impl(int argc, char** argv) {
     cmd->add_option("--devices", a.devices,
                     "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")
         ->capture_default_str();
+    // Bytes as doubles (1e9 reads as it should); at most 2^62, so that they convert to size_t.
+    const CLI::Range bytes(0.0, 4.6e18);
     cmd->add_option("--device-memory-bytes", a.device_memory_bytes,
-                    "Memory each device may use, bytes (a smaller device slot; CPU slots)");
+                    "Memory each device may use, bytes (a smaller device slot; CPU slots)")
+        ->check(bytes);
     cmd->add_option("--host-memory-bytes", a.host_memory_bytes,
-                    "Host memory this process may use in all, bytes (a share of the machine)");
+                    "Host memory this process may use in all, bytes (a share of the machine)")
+        ->check(bytes);
   };
   CLI::App* execute = app.add_subcommand("execute", "Train the job");
   add_job(execute);

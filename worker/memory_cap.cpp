@@ -5,12 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <string>
-#include <unistd.h>
 
 #include <c10/core/CPUAllocator.h>
 #include <fmt/format.h>
@@ -29,72 +25,6 @@ std::size_t g_cpu_cap = 0;   // bytes; 0: none
 #ifdef SATURN_WITH_CUDA
 std::size_t g_cuda_cap = 0;  // bytes; 0: none (one device per process)
 #endif
-std::size_t g_host_limit = 0;  // bytes; 0: none
-
-// The first number in `path` (a one-value cgroup file), or std::nullopt: missing, or "max".
-std::optional<std::size_t> read_number(const std::string& path) {
-  std::ifstream in(path);
-  unsigned long long value = 0;
-  if (!(in >> value)) return std::nullopt;
-  return static_cast<std::size_t>(value);
-}
-
-// The value of `key` in a "key value" file (cgroup memory.stat), or 0.
-std::size_t stat_value(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string k;
-  unsigned long long value = 0;
-  while (in >> k >> value) {
-    if (k == key) return static_cast<std::size_t>(value);
-  }
-  return 0;
-}
-
-// MemAvailable from /proc/meminfo, bytes.
-std::optional<std::size_t> mem_available() {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    unsigned long long kib = 0;
-    if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) {
-      return static_cast<std::size_t>(kib) * 1024;
-    }
-  }
-  return std::nullopt;
-}
-
-// What the cgroup this process sees at /sys/fs/cgroup (a container's own) leaves, when it has a
-// limit: the limit less the usage, inactive file pages (reclaimable) not counted as used.
-std::optional<std::size_t> cgroup_available() {
-  struct Files {
-    const char* limit;
-    const char* usage;
-    const char* stat;
-    const char* inactive_file;
-  };
-  for (const Files& f : {Files{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current",
-                               "/sys/fs/cgroup/memory.stat", "inactive_file"},
-                         Files{"/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                               "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-                               "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"}}) {
-    const auto limit = read_number(f.limit);
-    const auto usage = read_number(f.usage);
-    // No limit: "max" (v2) or a number near 2^63 (v1).
-    if (!limit || !usage || *limit >= (std::size_t{1} << 60)) continue;
-    const std::size_t inactive = stat_value(f.stat, f.inactive_file);
-    const std::size_t used = *usage > inactive ? *usage - inactive : 0;
-    return *limit > used ? *limit - used : 0;
-  }
-  return std::nullopt;
-}
-
-// This process's resident set, bytes (/proc/self/statm).
-std::size_t resident_bytes() {
-  std::ifstream in("/proc/self/statm");
-  unsigned long long size = 0, resident = 0;
-  in >> size >> resident;
-  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
 
 struct Block {
   std::size_t bytes;
@@ -164,23 +94,6 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
   g_cuda_cap = bytes;
 #endif
-}
-
-void limit_host_memory(std::size_t bytes) {
-  g_host_limit = bytes;
-}
-
-std::optional<std::size_t> available_host_memory() {
-  std::optional<std::size_t> available = mem_available();
-  if (const auto cgroup = cgroup_available()) {
-    available = available ? std::min(*available, *cgroup) : *cgroup;
-  }
-  if (g_host_limit > 0) {
-    const std::size_t held = resident_bytes();
-    const std::size_t left = g_host_limit > held ? g_host_limit - held : 0;
-    available = available ? std::min(*available, left) : left;
-  }
-  return available;
 }
 
 std::size_t capped_cpu_bytes() {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -345,37 +346,45 @@ TEST(Offload, KeptBlocksFitOnlyWhenTheirStateAndActivationsDo) {
   EXPECT_FALSE(kept_blocks_fit(job, most, 64, 20, gib).ok());
 }
 
-// The host memory check: the host holds the blocks not kept on the device (all of them on a
-// CPU "device"), 16 bytes per parameter with AdamW, and while building the model its fp32
-// values beside those blocks' buffers. Keeping blocks on a GPU lowers the need; SGD needs less.
+// The host memory check (offload.h's figures): on a GPU the host holds the blocks not kept,
+// their pinned buffers rounded up to a power of two; on the CPU every block. Keeping blocks on
+// a GPU lowers the need until building the model bounds it; SGD needs less than AdamW.
 TEST(Offload, HostMemoryFitsOnlyWhenTheHostPartDoes) {
   JobSpec job = gpt_job(1);
   job.model = "gpt2-medium";
   job.data.seq_len = 1024;
   const auto shape = find_model(job.model, ModelInput{1024, 0, 0});
   ASSERT_TRUE(shape.ok());
-  const double params = static_cast<double>(shape->params);
-  const auto bytes = [](double b) { return static_cast<std::size_t>(b); };
-  // Nothing kept: 16 bytes per parameter (training needs more than building's 12).
-  EXPECT_TRUE(host_memory_fits(job, 0, false, bytes(16 * params + 1)).ok());
-  const Status short_of = host_memory_fits(job, 0, false, bytes(16 * params - 1e6));
-  ASSERT_FALSE(short_of.ok());
-  EXPECT_EQ(short_of.error().field, kOutOfMemoryField);
-  EXPECT_NE(short_of.error().message.find("host memory"), std::string::npos)
-      << short_of.error().message;
-  // All but block 0 kept on a GPU: the host holds the embedding's state, and the whole model's
-  // fp32 values while building.
+  const double all = static_cast<double>(shape->params);
   const double embed = static_cast<double>(shape->blocks.front().params);
   const int keepable = static_cast<int>(shape->blocks.size()) - 1;
-  const double building = 4 * params + 8 * embed;
-  EXPECT_TRUE(host_memory_fits(job, keepable, false, bytes(building + 1)).ok());
-  EXPECT_FALSE(host_memory_fits(job, keepable, false, bytes(building - 1e6)).ok());
-  // The same on a CPU device: everything is in host memory, whatever is kept.
-  EXPECT_FALSE(host_memory_fits(job, keepable, true, bytes(16 * params - 1e6)).ok());
-  // SGD without momentum: 8 bytes of training state, so building (12) bounds it.
+  const auto pinned = [](double bytes) { return std::exp2(std::ceil(std::log2(bytes))); };
+  // Fits with a byte to spare, not with a MB less.
+  const auto fits_exactly = [&](const JobSpec& j, int kept, bool on_cpu, double need) {
+    EXPECT_TRUE(host_memory_fits(j, kept, on_cpu, static_cast<std::size_t>(need + 1)).ok())
+        << kept << " kept, on_cpu " << on_cpu;
+    const Status short_of =
+        host_memory_fits(j, kept, on_cpu, static_cast<std::size_t>(need - 1e6));
+    ASSERT_FALSE(short_of.ok()) << kept << " kept, on_cpu " << on_cpu;
+    EXPECT_EQ(short_of.error().field, kOutOfMemoryField);
+    EXPECT_NE(short_of.error().message.find("host memory"), std::string::npos)
+        << short_of.error().message;
+  };
+  // AdamW on a GPU, none kept: master 4, pinned compute and gradient, moments 8.
+  fits_exactly(job, 0, false, 4 * all + 2 * pinned(2 * all) + 8 * all);
+  // All but block 0 kept: the embedding's state, but the whole model's fp32 values while it
+  // is built.
+  fits_exactly(job, keepable, false, 4 * all + 4 * embed + 2 * pinned(2 * embed));
+  // On the CPU everything is in host memory, whatever is kept: 16 bytes per parameter.
+  fits_exactly(job, keepable, true, 16 * all);
+  // SGD without momentum: on the CPU 8 bytes of training state, so building (12) bounds it; on
+  // a GPU the fp32 gradient copy (4) takes the moments' place.
   job.optimizer = "sgd";
-  EXPECT_TRUE(host_memory_fits(job, 0, false, bytes(12 * params + 1)).ok());
-  EXPECT_FALSE(host_memory_fits(job, 0, false, bytes(12 * params - 1e6)).ok());
+  fits_exactly(job, 0, true, 12 * all);
+  fits_exactly(job, 0, false, 8 * all + 2 * pinned(2 * all));
+  // Out of range: the trainer's config error, not this check's.
+  EXPECT_TRUE(host_memory_fits(job, -1, false, 0).ok());
+  EXPECT_TRUE(host_memory_fits(job, keepable + 1, false, 0).ok());
 }
 
 // Search tries the most blocks kept first: all but block 0, then fewer, down to none.

@@ -175,56 +175,50 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GE((*o)["tried"].size(), 1u);
 }
 
-// Offloading with blocks kept on a device too small for them: search rules each count out
-// before building the model (the tried setting says why) and moves on; `measure` of such a
-// setting is an `oom` error with its exit code.
-TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
+// Offloading under a memory option (`limit`) too small for it: `search` finds no setting and
+// lists what it tried, each out of memory with the reason the check before the model's build
+// gave (the tried settings whose reason holds `reason`: the first, or with `every` all);
+// `measure` and `execute` of `params` are an `oom` error, with its exit code, whose message
+// holds `message`.
+void expect_offload_ruled_out(const std::string& limit, const std::string& reason, bool every,
+                              const std::string& params, const std::string& message) {
   const WorkerRun search = worker("search " + job() +
                                   " --technique offload --devices cpu --no-probes "
-                                  "--measure-steps 1 --warmup-steps 0 --device-memory-bytes 100000");
-  EXPECT_EQ(search.code, 0);
-  const json* r = search.last("search_result");
-  ASSERT_NE(r, nullptr);
-  EXPECT_FALSE((*r)["feasible"].get<bool>());
-  ASSERT_GE((*r)["tried"].size(), 2u);
-  const json& first = (*r)["tried"][0];
-  EXPECT_GT(first["params"]["device_blocks"].get<int>(), 0);
-  EXPECT_NE(first.value("reason", "").find("the kept blocks need about"), std::string::npos)
-      << first.dump();
-  const WorkerRun measure = worker("measure " + job() +
-                                   " --technique offload --devices cpu --no-probes "
-                                   "--device-memory-bytes 100000 --params "
-                                   "'{\"grad_accum\": 1, \"device_blocks\": 2}'");
-  EXPECT_EQ(measure.code, protocol::exit_code_for(protocol::kErrorOom));
-  const json* e = measure.last("error");
-  ASSERT_NE(e, nullptr);
-  EXPECT_EQ((*e)["kind"], "oom");
-  EXPECT_NE((*e)["message"].get<std::string>().find("device_blocks 2"), std::string::npos);
-}
-
-// Offloading on a host too small for the model (--host-memory-bytes): every setting is out of
-// memory before the model is built, with the host's figures as the reason; search reports the
-// job infeasible, and `measure` an `oom` error with its exit code.
-TEST(WorkerCli, OffloadRulesOutSettingsTheHostCannotHold) {
-  const WorkerRun search = worker("search " + job() +
-                                  " --technique offload --devices cpu --no-probes "
-                                  "--measure-steps 1 --warmup-steps 0 --host-memory-bytes 1000000");
+                                  "--measure-steps 1 --warmup-steps 0 " + limit);
   EXPECT_EQ(search.code, 0);
   const json* r = search.last("search_result");
   ASSERT_NE(r, nullptr);
   EXPECT_FALSE((*r)["feasible"].get<bool>());
   ASSERT_GE((*r)["tried"].size(), 2u);
   for (const json& tried : (*r)["tried"]) {
-    EXPECT_NE(tried.value("reason", "").find("host memory"), std::string::npos) << tried.dump();
+    EXPECT_NE(tried.value("reason", "").find(reason), std::string::npos) << tried.dump();
+    if (!every) break;
   }
-  const WorkerRun measure = worker("measure " + job() +
-                                   " --technique offload --devices cpu --no-probes "
-                                   "--host-memory-bytes 1000000 --params '{\"grad_accum\": 1}'");
-  EXPECT_EQ(measure.code, protocol::exit_code_for(protocol::kErrorOom));
-  const json* e = measure.last("error");
-  ASSERT_NE(e, nullptr);
-  EXPECT_EQ((*e)["kind"], "oom");
-  EXPECT_NE((*e)["message"].get<std::string>().find("host memory"), std::string::npos);
+  for (const std::string command : {"measure --no-probes", "execute --steps 1"}) {
+    const WorkerRun run = worker(command + " " + job() + " --technique offload --devices cpu " +
+                                 limit + " --params '" + params + "'");
+    EXPECT_EQ(run.code, protocol::exit_code_for(protocol::kErrorOom)) << command;
+    const json* e = run.last("error");
+    ASSERT_NE(e, nullptr) << command;
+    EXPECT_EQ((*e)["kind"], "oom") << command;
+    EXPECT_NE((*e)["message"].get<std::string>().find(message), std::string::npos) << e->dump();
+  }
+}
+
+// Blocks kept on a device too small for them: search rules each count out before building the
+// model and moves on (the first setting it tries keeps the most blocks; only a count above 0
+// can fail the kept blocks' check).
+TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
+  expect_offload_ruled_out("--device-memory-bytes 100000", "the kept blocks need about",
+                           /*every=*/false, R"({"grad_accum": 1, "device_blocks": 2})",
+                           "device_blocks 2");
+}
+
+// A host too small for the model (--host-memory-bytes): every setting is ruled out, with the
+// host's figures as the reason.
+TEST(WorkerCli, OffloadRulesOutSettingsTheHostCannotHold) {
+  expect_offload_ruled_out("--host-memory-bytes 1000000", "host memory", /*every=*/true,
+                           R"({"grad_accum": 1})", "host memory");
 }
 
 // Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),

@@ -12,15 +12,18 @@
 // at once (one computing, the next copied in); last, none kept and one block. The first setting
 // that fits wins, so the job keeps as many blocks on the device as its memory allows. A count
 // whose kept blocks' state and activations alone exceed the device's available memory (the
-// zoo's figures; kept_blocks_fit) is out of memory at once, without building the model; a count
-// that passes that check and still does not fit costs a model build.
+// zoo's figures; kept_blocks_fit), or whose other blocks' state exceeds the host memory left
+// (host_memory_fits; host_memory.h), is out of memory at once, without building the model; a
+// count that passes both checks and still does not fit costs a model build.
 #include "techniques/offload.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
 #include "events.h"
+#include "host_memory.h"
 #include "memory_cap.h"
 #include "saturn/model_zoo.h"
 #include "techniques/trainer_technique.h"
@@ -49,32 +52,39 @@ Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
                            activations / kGiB, static_cast<double>(available) / kGiB)};
 }
 
-Status host_memory_fits(const JobSpec& job, int kept, bool kept_on_host, std::size_t available) {
+Status host_memory_fits(const JobSpec& job, int kept, bool on_cpu, std::size_t available) {
   auto arch = find_architecture(job.model);
   if (!arch) return Status::Ok();
   auto model = find_model(arch->name, ModelInput{job.data.seq_len, job.data.image_size, 0});
   if (!model) return Status::Ok();
   const auto& blocks = model->blocks;
-  const std::size_t streamed =
-      kept_on_host ? blocks.size()
-                   : blocks.size() - std::min(blocks.size(), static_cast<std::size_t>(kept));
+  if (kept < 0 || static_cast<std::size_t>(kept) >= blocks.size()) return Status::Ok();
+  const std::size_t on_host =
+      on_cpu ? blocks.size() : blocks.size() - static_cast<std::size_t>(kept);
   double all = 0, held = 0;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     all += static_cast<double>(blocks[i].params);
-    if (i < streamed) held += static_cast<double>(blocks[i].params);
+    if (i < on_host) held += static_cast<double>(blocks[i].params);
   }
+  // A pinned block of `bytes`, as the pinned-memory cache allocates it.
+  const auto pinned = [](double bytes) {
+    return bytes > 1 ? std::exp2(std::ceil(std::log2(bytes))) : bytes;
+  };
+  const double master = 4 * held;
+  const double compute_and_grad = on_cpu ? 4 * held : 2 * pinned(2 * held);
   const bool sgd = job.optimizer == "sgd";
-  const double state_per_param = sgd ? (job.momentum > 0 ? 12 : 8) : 16;
-  const double training = state_per_param * held;
-  const double building = 4 * all + 8 * held;
+  const double optimizer =
+      sgd ? (on_cpu ? 0 : 4 * held) + (job.momentum > 0 ? 4 * held : 0) : 8 * held;
+  const double training = master + compute_and_grad + optimizer;
+  const double building = 4 * all + master + compute_and_grad;
   const double need = std::max(training, building);
   if (need <= static_cast<double>(available)) return Status::Ok();
   constexpr double kGiB = 1024.0 * 1024 * 1024;
   return Error{"", 0, kOutOfMemoryField,
-               fmt::format("device_blocks {}: host memory for {:.0f}M parameters of {} blocks "
-                           "held there needs about {:.2f} GiB ({:.2f} training, {:.2f} while "
-                           "building the model), {:.2f} GiB is available",
-                           kept, held / 1e6, streamed, need / kGiB, training / kGiB,
+               fmt::format("device_blocks {}: host memory for the {:.0f}M parameters of the {} "
+                           "blocks held there needs about {:.2f} GiB ({:.2f} training, {:.2f} "
+                           "while building the model), {:.2f} GiB is available",
+                           kept, held / 1e6, on_host, need / kGiB, training / kGiB,
                            building / kGiB, static_cast<double>(available) / kGiB)};
 }
 

@@ -21,13 +21,18 @@ Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
                        double bytes_per_param, std::size_t available);
 
 // Whether offloading the job's model with its last `kept` blocks on the device may fit in
-// `available` bytes of host memory. The host holds every other block (every block with
-// `kept_on_host`: a CPU "device" is host memory too): their master weights, compute copy,
-// gradient and optimizer state, 16 bytes per parameter with AdamW (12 SGD with momentum, 8
-// SGD), and while the model is built its fp32 values (4 bytes per parameter of the whole model)
-// beside those blocks' flat buffers (8 bytes per parameter); the larger of the two counts. Ok
-// when it may, or when the zoo does not know the model; otherwise an Error whose field is
-// kOutOfMemoryField, naming both figures. Activations and libtorch itself are not counted.
-Status host_memory_fits(const JobSpec& job, int kept, bool kept_on_host, std::size_t available);
+// `available` bytes of host memory. The host holds the other blocks' flat buffers and
+// optimizer state, bytes per parameter:
+//   on a GPU (`on_cpu` false): fp32 master 4; bf16 compute copy and gradient, pinned, each
+//     rounded up to a power of two as PyTorch's pinned-memory cache does (2 + 2 and up to
+//     twice that); AdamW's moments 8, or SGD's fp32 gradient copy 4 and momentum 4;
+//   on the CPU (`on_cpu`: every block, kept ones too, is in host memory): fp32 master (the
+//     compute copy) 4 and gradient 4; AdamW's moments 8, or SGD's momentum 4.
+// While the model is built, its fp32 values (4 bytes per parameter of the whole model) sit
+// beside those blocks' buffers, before the optimizer state; the larger of the two peaks counts.
+// Ok when it may fit, when the zoo does not know the model, or when `kept` is out of range (the
+// trainer's config error); otherwise an Error whose field is kOutOfMemoryField, naming the
+// figures. Activations and libtorch itself are not counted.
+Status host_memory_fits(const JobSpec& job, int kept, bool on_cpu, std::size_t available);
 
 }  // namespace saturn::worker

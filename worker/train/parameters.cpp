@@ -92,21 +92,24 @@ FlatParameters::FlatParameters(torch::nn::Module& module, torch::Device device,
   if (held < numel_) {
     kept_ = std::make_unique<FlatRange>(*this, held, numel_ - held, kept_device, compute_dtype);
   }
+  // Pinned: what is copied to and from the device (master only when it is the compute copy),
+  // allocated page-locked at once rather than copied there (no transient second copy).
   const auto on = torch::TensorOptions().device(device);
-  master_ = torch::empty({held}, on.dtype(torch::kFloat));
+  const bool fp32 = compute_dtype == torch::kFloat;
+  master_ = torch::empty({held}, on.dtype(torch::kFloat).pinned_memory(pinned && fp32));
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
     torch::Tensor whole = e.offset < held ? master_ : kept_->master();
     whole.narrow(0, e.offset < held ? e.offset : e.offset - held, e.numel)
         .copy_(params[i].second.reshape({-1}));
   }
-  compute_ = compute_dtype == torch::kFloat ? master_ : master_.to(compute_dtype);
-  grad_ = torch::zeros({held}, on.dtype(compute_dtype));
-  if (pinned) {  // what is copied to and from the device; master only when it is the compute copy
-    compute_ = compute_.pin_memory();
-    if (compute_dtype == torch::kFloat) master_ = compute_;
-    grad_ = grad_.pin_memory();
+  if (fp32) {
+    compute_ = master_;
+  } else {
+    compute_ = torch::empty({held}, on.dtype(compute_dtype).pinned_memory(pinned));
+    compute_.copy_(master_);
   }
+  grad_ = torch::zeros({held}, on.dtype(compute_dtype).pinned_memory(pinned));
   if (kept_) kept_->publish();
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Entry& e = entries_[i];
