@@ -42,11 +42,12 @@ struct Failure {
 };
 
 // The field of an Error that says a setting cannot fit in its device's memory, found before
-// allocating (offload's kept blocks): search treats it as out of memory, not as a failure.
+// allocating (offload's kept blocks on the device, its other blocks in host memory): search
+// treats it as out of memory, not as a failure.
 inline constexpr const char* kOutOfMemoryField = "out_of_memory";
 
-// The kind an Error from loading a job belongs to: out of memory (kOutOfMemoryField), data
-// ("data.*") or config.
+// The kind an Error from loading a job or configuring a technique belongs to: out of memory
+// (kOutOfMemoryField), data ("data.*") or config.
 inline std::string kind_of(const Error& e) {
   if (e.field == kOutOfMemoryField) return std::string(protocol::kErrorOom);
   return e.field.rfind("data", 0) == 0 ? std::string(protocol::kErrorData)

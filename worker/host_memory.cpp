@@ -53,8 +53,7 @@ struct Hierarchy {
   std::string path;  // this process's cgroup in it, e.g. "/job/42"
   const char* limit;
   const char* usage;
-  const char* cache;  // memory.stat's page cache key
-  const char* shmem;  // and its shared memory (tmpfs) key, which is in the cache, not freeable
+  const char* inactive_file;  // memory.stat's key for inactive file pages (reclaimable)
 };
 
 // This process's memory cgroups (/proc/self/cgroup): "0::/path" (v2), "N:...memory...:/path"
@@ -70,7 +69,7 @@ std::vector<Hierarchy> memory_cgroups(const HostMemorySources& from) {
     const std::string controllers = line.substr(first + 1, second - first - 1);
     const std::string path = line.substr(second + 1);
     if (line.compare(0, first, "0") == 0 && controllers.empty()) {
-      out.push_back({from.cgroup_root, path, "memory.max", "memory.current", "file", "shmem"});
+      out.push_back({from.cgroup_root, path, "memory.max", "memory.current", "inactive_file"});
     } else {
       std::size_t at = 0;
       bool memory = false;
@@ -81,7 +80,7 @@ std::vector<Hierarchy> memory_cgroups(const HostMemorySources& from) {
       }
       if (memory) {
         out.push_back({from.cgroup_root + "/memory", path, "memory.limit_in_bytes",
-                       "memory.usage_in_bytes", "total_cache", "total_shmem"});
+                       "memory.usage_in_bytes", "total_inactive_file"});
       }
     }
   }
@@ -98,9 +97,7 @@ std::optional<std::size_t> cgroup_available(const Hierarchy& h) {
     const auto limit = read_number(dir + h.limit);
     const auto usage = read_number(dir + h.usage);
     if (limit && usage && *limit < kUnlimited) {
-      const std::size_t cache = stat_value(dir + "memory.stat", h.cache);
-      const std::size_t shmem = stat_value(dir + "memory.stat", h.shmem);
-      const std::size_t freeable = cache > shmem ? cache - shmem : 0;
+      const std::size_t freeable = stat_value(dir + "memory.stat", h.inactive_file);
       const std::size_t used = *usage > freeable ? *usage - freeable : 0;
       const std::size_t left = *limit > used ? *limit - used : 0;
       least = least ? std::min(*least, left) : left;

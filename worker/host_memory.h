@@ -24,8 +24,8 @@ void limit_host_memory(std::size_t bytes);
 // Bytes of host memory this process may still take, the least of:
 // - the kernel's MemAvailable;
 // - for its cgroup and each ancestor the mount shows, that has a memory limit (v2 memory.max,
-//   v1 memory.limit_in_bytes): the limit less the usage, page cache other than shmem counted
-//   as free (the kernel reclaims it);
+//   v1 memory.limit_in_bytes): the limit less the usage, inactive file pages counted as free
+//   (the kernel reclaims them first; active, mapped and dirty ones it may not at once);
 // - limit_host_memory()'s bytes less this process's resident set, if set.
 // std::nullopt when none of them can be read.
 std::optional<std::size_t> available_host_memory(const HostMemorySources& from = {});

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <new>
@@ -25,8 +26,8 @@
 #include "cpu_blas.h"
 #include "crash_report.h"
 #include "events.h"
-#include "launcher.h"
 #include "host_memory.h"
+#include "launcher.h"
 #include "memory_cap.h"
 #include "models/cross_entropy.h"
 #include "saturn/worker_protocol.h"
@@ -106,9 +107,11 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
   install_crash_report(ctx.env.rank);
   if (a.device_memory_bytes > 0 && ctx.env.local_rank < static_cast<int>(ctx.devices.size())) {
     cap_device_memory(ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)],
-                      static_cast<std::size_t>(a.device_memory_bytes));
+                      static_cast<std::size_t>(std::ceil(a.device_memory_bytes)));
   }
-  if (a.host_memory_bytes > 0) limit_host_memory(static_cast<std::size_t>(a.host_memory_bytes));
+  if (a.host_memory_bytes > 0) {
+    limit_host_memory(static_cast<std::size_t>(std::ceil(a.host_memory_bytes)));
+  }
   ctx.events = &events;
   ctx.stop = &g_stop;
   return ctx;
@@ -301,7 +304,8 @@ int main_impl(int argc, char** argv) {
     cmd->add_option("--devices", a.devices,
                     "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")
         ->capture_default_str();
-    // Bytes as doubles (1e9 reads as it should); at most 2^62, so that they convert to size_t.
+    // Bytes as doubles (1e9 reads as it should); at most about 2^62, so that they convert to
+    // size_t.
     const CLI::Range bytes(0.0, 4.6e18);
     cmd->add_option("--device-memory-bytes", a.device_memory_bytes,
                     "Memory each device may use, bytes (a smaller device slot; CPU slots)")

@@ -15,6 +15,11 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
+#if SATURN_TORCH_AT_LEAST(2, 9)
+#include <ATen/core/CachingHostAllocator.h>
+#else
+#include <ATen/cuda/CachingHostAllocator.h>
+#endif
 #endif
 
 namespace saturn::worker {
@@ -93,6 +98,18 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
       std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
   g_cuda_cap = bytes;
+#endif
+}
+
+void release_cached_pinned_memory() {
+#ifdef SATURN_WITH_CUDA
+  if (!torch::cuda::is_available()) return;
+  // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
+#if SATURN_TORCH_AT_LEAST(2, 9)
+  at::getHostAllocator(at::kCUDA)->empty_cache();
+#else
+  at::cuda::CachingHostAllocator_emptyCache();
+#endif
 #endif
 }
 

@@ -22,4 +22,10 @@ std::size_t capped_cpu_bytes();
 // (std::nullopt without a cap: the CPU has no device memory of its own).
 std::optional<std::size_t> available_device_memory(torch::Device device);
 
+// Returns the pinned host memory PyTorch's pinned-memory cache holds unused (blocks a previous
+// setting freed; offloading's host buffers) to the system, so that the next setting's host
+// memory check (host_memory.h) counts it as free and a smaller or larger block is not added
+// beside it. Nothing without CUDA.
+void release_cached_pinned_memory();
+
 }  // namespace saturn::worker

@@ -1,5 +1,5 @@
 // host_memory.h: the host memory a worker may still take, from /proc/meminfo, the cgroups in
-// /proc/self/cgroup (v2 and v1, each ancestor's limit, page cache counted as free) and an
+// /proc/self/cgroup (v2 and v1, each ancestor's limit, inactive file pages counted as free) and an
 // optional per-process limit, read from files these tests write.
 #include <gtest/gtest.h>
 
@@ -54,19 +54,21 @@ TEST(HostMemory, NothingReadableIsUnknown) {
   EXPECT_EQ(available_host_memory(host.sources()), std::nullopt);
 }
 
-// v2: the process's cgroup and each ancestor with a limit; the least of what they leave. Page
-// cache other than shmem is counted as free; "max" is no limit.
+// v2: the process's cgroup and each ancestor with a limit; the least of what they leave.
+// Inactive file pages count as free, active ones do not; "max" is no limit.
 TEST(HostMemory, CgroupV2LimitsOfTheCgroupAndItsAncestors) {
   FakeHost host("v2");
   host.mem_available(100 * kGiB);
-  host.write("self_cgroup", "0::/jobs/a\n");
+  host.write("self_cgroup", "1:name=systemd:/\n0::/jobs/a/\n");  // a trailing slash
   host.write("cgroup/memory.max", "max\n");
   host.write("cgroup/memory.current", std::to_string(50 * kGiB) + "\n");
   host.write("cgroup/jobs/a/memory.max", std::to_string(8 * kGiB) + "\n");
   host.write("cgroup/jobs/a/memory.current", std::to_string(6 * kGiB) + "\n");
   host.write("cgroup/jobs/a/memory.stat", "anon 1\nfile " + std::to_string(3 * kGiB) +
-                                              "\nshmem " + std::to_string(1 * kGiB) + "\n");
-  // 8 - (6 - (3 - 1)) = 4 GiB.
+                                              "\nactive_file " + std::to_string(kGiB) +
+                                              "\ninactive_file " + std::to_string(2 * kGiB) +
+                                              "\n");
+  // 8 - (6 - 2) = 4 GiB.
   EXPECT_EQ(available_host_memory(host.sources()), 4 * kGiB);
   // A tighter parent: 5 - 4.5 = 0.5 GiB.
   host.write("cgroup/jobs/memory.max", std::to_string(5 * kGiB) + "\n");
@@ -91,7 +93,8 @@ TEST(HostMemory, CgroupV1MemoryController) {
     host.write("cgroup/memory/slurm/job1/memory.usage_in_bytes",
                std::to_string(1 * kGiB) + "\n");
     host.write("cgroup/memory/slurm/job1/memory.stat",
-               "cache 1\ntotal_cache " + std::to_string(kGiB / 2) + "\ntotal_shmem 0\n");
+               "inactive_file 1\ntotal_cache " + std::to_string(kGiB) +
+                   "\ntotal_inactive_file " + std::to_string(kGiB / 2) + "\n");
     // 2 - (1 - 0.5) = 1.5 GiB.
     EXPECT_EQ(available_host_memory(host.sources()), 3 * kGiB / 2) << controllers;
   }

@@ -187,7 +187,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   auto rank = setup_rank(ctx);
   if (!rank) return fail(rank.error(), std::string(protocol::kErrorConfig));
   TrainerSetup setup{ctx.job, ctx.base_dir, rank->device, rank->comm.get()};
-  // A setting ruled out of memory before the model is built is `oom`, the rest `config`.
+  // A setting ruled out of memory before the model is built is `oom`; the rest as kind_of says.
   if (Status s = configure_from(ctx, options.params, &setup); !s)
     return fail(s.error(), kind_of(s.error()));
   auto created = Trainer::create(setup);

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "memory_cap.h"
 #include "train/checkpoint.h"
 #include "train/initial_part.h"
 #ifdef SATURN_WITH_CUDA
@@ -73,6 +74,7 @@ void reset_peak_memory(torch::Device device) {
   }
 #endif
   (void)device;
+  release_cached_pinned_memory();
 }
 
 Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {

@@ -200,7 +200,8 @@ class Trainer {
 // bytes on CUDA, the process's peak resident set on the CPU.
 double peak_memory_bytes(torch::Device device);
 // On CUDA: hands the caching allocator's unused blocks back and starts peak_memory_bytes()
-// afresh, so that a measurement after one that ran out of memory reports its own peak. The CPU's
+// afresh, so that a measurement after one that ran out of memory reports its own peak; hands the
+// pinned-memory cache's unused host blocks back too (release_cached_pinned_memory). The CPU's
 // peak resident set cannot be reset.
 void reset_peak_memory(torch::Device device);
 
