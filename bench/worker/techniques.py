@@ -6,6 +6,8 @@
             PyTorch FSDP + CPUOffload(offload_params=True) on the same model and batch
             (reference_fsdp_offload.py): `offload` as its search sets it up (the most blocks
             kept on the GPU that fit, `device_blocks`), then with every block streamed.
+            --device-memory-bytes caps the worker's GPU memory (the H100's 80 GB on an H200,
+            say: `saturn-worker --device-memory-bytes`); --rows picks rows and their order.
   overheads `single`, `fsdp` (one rank) and `gpipe` (one stage), each with and without
             activation checkpointing, `fsdp` with its shards in host memory (cpu_offload), and
             `offload` (one and two blocks in flight) on a model that fits (default
@@ -17,6 +19,8 @@ resident set comes from wait4(). Prints a Markdown table and, with --json, one J
 row.
 
   python3 bench/worker/techniques.py offload --worker build-gpu/bin/saturn-worker
+  python3 bench/worker/techniques.py offload --device-memory-bytes 85520809984 \
+      --rows search reference streamed           # as on an 80 GB H100
   python3 bench/worker/techniques.py overheads --worker build-gpu/bin/saturn-worker
 """
 import argparse, json, os, subprocess, sys, tempfile, threading, time
@@ -69,10 +73,10 @@ def events(stdout):
             continue
 
 
-def measure(worker, job, technique, params, warmup, steps, timeout):
+def measure(worker, job, technique, params, warmup, steps, timeout, extra=()):
     cmd = [worker, "measure", "--job", job, "--technique", technique, "--devices", "cuda:0",
            "--warmup-steps", str(warmup), "--measure-steps", str(steps), "--no-probes",
-           "--params", json.dumps(params)]
+           "--params", json.dumps(params), *extra]
     out, rc, rss, wall = run(cmd, timeout)
     row = {"impl": f"saturn-worker {technique} {json.dumps(params)}", "wall_s": wall,
            "host_peak_rss_gib": rss / GIB}
@@ -87,11 +91,11 @@ def measure(worker, job, technique, params, warmup, steps, timeout):
     return row
 
 
-def search(worker, job, technique, warmup, steps, timeout):
+def search(worker, job, technique, warmup, steps, timeout, extra=()):
     """`saturn-worker search` (no evaluation or checkpoint probes): the setting it picks, measured,
     and what it tried."""
     cmd = [worker, "search", "--job", job, "--technique", technique, "--devices", "cuda:0",
-           "--warmup-steps", str(warmup), "--measure-steps", str(steps), "--no-probes"]
+           "--warmup-steps", str(warmup), "--measure-steps", str(steps), "--no-probes", *extra]
     out, rc, rss, wall = run(cmd, timeout)
     row = {"impl": f"saturn-worker {technique} (search)", "wall_s": wall,
            "host_peak_rss_gib": rss / GIB}
@@ -111,9 +115,13 @@ def search(worker, job, technique, warmup, steps, timeout):
 
 
 def table(rows):
-    print("| implementation | step s | tokens/s | vs first row | GPU peak GiB | host peak RSS GiB |")
+    """Markdown rows; tokens/s against PyTorch's row where there is one, else the first row."""
+    measured = [r for r in rows if "step_s" in r]
+    first = next((r for r in measured if r["impl"].startswith("pytorch")),
+                 measured[0] if measured else None)
+    print(f"| implementation | step s | tokens/s | vs {first['impl'] if first else '-'} "
+          "| GPU peak GiB | host peak RSS GiB |")
     print("|---|---|---|---|---|---|")
-    first = next((r for r in rows if "step_s" in r), None)
     for r in rows:
         if "step_s" not in r:
             print(f"| {r['impl']} | failed: {r.get('error', '?')[:120]} | | | | |")
@@ -133,6 +141,12 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=400, help="seconds per row")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--rows", nargs="+", choices=["reference", "search", "streamed"],
+                    default=["reference", "search", "streamed"],
+                    help="offload: the rows to run, in this order")
+    ap.add_argument("--reference-warmup", type=int, help="untimed PyTorch steps (default --warmup)")
+    ap.add_argument("--device-memory-bytes", type=int,
+                    help="the worker's GPU memory cap (saturn-worker --device-memory-bytes)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
@@ -151,20 +165,29 @@ def main():
         model, batch = a.model or "gpt2-4b", a.batch or 4
         job = os.path.join(tmp, "job.yaml")
         job_yaml(job, model, batch)
-        if not a.skip_reference:
-            cmd = [sys.executable, os.path.join(HERE, "reference_fsdp_offload.py"), "--model", model,
-                   "--batch", str(batch), "--warmup", str(a.warmup), "--steps", str(a.steps)]
-            out, rc, rss, wall = run(cmd, a.timeout)
-            row = {"impl": "pytorch FSDP + CPUOffload", "wall_s": wall, "host_peak_rss_gib": rss / GIB}
-            try:
-                row.update(json.loads(out.strip().splitlines()[-1]))
-            except (ValueError, IndexError):
-                row["error"] = f"exit {rc}"
-            rows.append(row)
-        rows.append(search(a.worker, job, "offload", a.warmup, a.steps, 2 * a.timeout))
-        rows.append(measure(a.worker, job, "offload",
-                            {"grad_accum": 1, "blocks_in_flight": 2, "device_blocks": 0},
-                            a.warmup, a.steps, a.timeout))
+        extra = (["--device-memory-bytes", str(a.device_memory_bytes)]
+                 if a.device_memory_bytes else [])
+        for name in a.rows:
+            if name == "reference" and not a.skip_reference:
+                warmup = a.warmup if a.reference_warmup is None else a.reference_warmup
+                cmd = [sys.executable, os.path.join(HERE, "reference_fsdp_offload.py"),
+                       "--model", model, "--batch", str(batch), "--warmup", str(warmup),
+                       "--steps", str(a.steps)]
+                out, rc, rss, wall = run(cmd, a.timeout)
+                row = {"impl": "pytorch FSDP + CPUOffload", "wall_s": wall,
+                       "host_peak_rss_gib": rss / GIB}
+                try:
+                    row.update(json.loads(out.strip().splitlines()[-1]))
+                except (ValueError, IndexError):
+                    row["error"] = f"exit {rc}"
+                rows.append(row)
+            elif name == "search":
+                rows.append(search(a.worker, job, "offload", a.warmup, a.steps, 2 * a.timeout,
+                                   extra))
+            elif name == "streamed":
+                rows.append(measure(a.worker, job, "offload",
+                                    {"grad_accum": 1, "blocks_in_flight": 2, "device_blocks": 0},
+                                    a.warmup, a.steps, a.timeout, extra))
     else:
         model, batch = a.model or "gpt2-medium", a.batch or 8
         job = os.path.join(tmp, "job.yaml")
