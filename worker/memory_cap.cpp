@@ -90,15 +90,19 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
 #ifdef SATURN_WITH_CUDA
   std::size_t free_bytes = 0, total_bytes = 0;
   c10::cuda::CUDAGuard guard(device.index());
-  // The caching allocator starts lazily, with the first CUDA tensor; PyTorch 2 refuses a memory
-  // fraction before that.
-  (void)torch::empty({1}, torch::TensorOptions().device(device));
+  start_device_allocator(device);
   C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const double fraction =
       std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, device.index());
   g_cuda_cap = bytes;
 #endif
+}
+
+void start_device_allocator(torch::Device device) {
+  // A one-element tensor: PyTorch offers no public call that starts the allocator alone (its
+  // lazy initialisation moved between releases); the 512-byte block it caches is noise.
+  if (device.is_cuda()) (void)torch::empty({1}, torch::TensorOptions().device(device));
 }
 
 void release_cached_pinned_memory() {
@@ -126,6 +130,7 @@ std::optional<std::size_t> available_device_memory(torch::Device device) {
 #ifdef SATURN_WITH_CUDA
   std::size_t free_bytes = 0, total_bytes = 0;
   c10::cuda::CUDAGuard guard(device.index());
+  start_device_allocator(device);
   C10_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
   // Index 0 is StatType::AGGREGATE (all pools).

@@ -14,6 +14,11 @@ namespace saturn::worker {
 // Installs the cap for `device` (bytes > 0). Process-wide; call before building the model.
 void cap_device_memory(torch::Device device, std::size_t bytes);
 
+// Starts CUDA's caching allocator for `device` if it has not started: PyTorch starts it lazily,
+// with the first CUDA tensor, and its statistics (peak, reserved bytes) and memory fraction
+// fail before that ("Invalid device argument ... did you call init?"). Nothing for other devices.
+void start_device_allocator(torch::Device device);
+
 // Bytes of CPU tensors alive now under the cap (0 when no cap is installed).
 std::size_t capped_cpu_bytes();
 

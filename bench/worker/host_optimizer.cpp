@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
                                 {"params", flat.numel()},
                                 {"dtype", fp32 ? "fp32" : "bf16"},
                                 {"threads", torch::get_num_threads()},
+                                {"threads_used", saturn::worker::host_loop_threads()},
                                 {"clip", clip},
                                 {"step_s", s},
                                 {"params_per_s", flat.numel() / s},

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 
 #include "saturn/worker_protocol.h"
 
@@ -208,6 +209,27 @@ void expect_offload_ruled_out(const std::string& limit, const std::string& reaso
 // Blocks kept on a device too small for them: search rules each count out before building the
 // model and moves on (the first setting it tries keeps the most blocks; only a count above 0
 // can fail the kept blocks' check).
+// On a GPU, in a fresh process whose first CUDA call is the peak-memory reset (2026-12-04:
+// "Invalid device argument" from the caching allocator, not started yet), with the evaluation
+// and checkpoint probes that once crashed there.
+TEST(WorkerCli, MeasureAndSearchOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const WorkerRun m = worker("measure " + job() +
+                             " --technique single --devices cuda:0 --measure-steps 2"
+                             " --params '{\"grad_accum\": 1}'");
+  EXPECT_EQ(m.code, 0);
+  const json* e = m.last("measurement");
+  ASSERT_NE(e, nullptr) << (m.last("error") ? m.last("error")->dump() : "no error event");
+  EXPECT_GT((*e)["peak_memory_bytes"].get<double>(), 0);
+  EXPECT_GT((*e)["checkpoint_s"].get<double>(), 0);
+  const WorkerRun s =
+      worker("search " + job() + " --technique single --devices cuda:0 --measure-steps 2");
+  EXPECT_EQ(s.code, 0);
+  const json* r = s.last("search_result");
+  ASSERT_NE(r, nullptr) << (s.last("error") ? s.last("error")->dump() : "no error event");
+  EXPECT_TRUE((*r)["feasible"].get<bool>());
+}
+
 TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
   expect_offload_ruled_out("--device-memory-bytes 100000", "the kept blocks need about",
                            /*every=*/false, R"({"grad_accum": 1, "device_blocks": 2})",

@@ -184,6 +184,7 @@ Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch:
     if (device.is_cuda()) {
 #ifdef SATURN_WITH_NCCL
       auto opts = c10d::ProcessGroupNCCL::Options::create();
+      opts->timeout = std::chrono::milliseconds(static_cast<long>(collective_timeout_s * 1000));
       group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, opts);
 #else
       return Error{"", 0, "devices", "this saturn-worker was built without NCCL"};

@@ -3,6 +3,7 @@
 #include "train/parameters.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -298,6 +299,18 @@ namespace {
 constexpr std::int64_t kHostGrain = 1 << 16;
 
 }  // namespace
+
+int host_loop_threads() {
+  const int threads = at::get_num_threads();
+  std::atomic<int> most{1};
+  at::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
+    const int id = at::get_thread_num() + 1;
+    int seen = most.load();
+    while (id > seen && !most.compare_exchange_weak(seen, id)) {
+    }
+  });
+  return most.load();
+}
 
 double FlatOptimizer::host_step(double lr, double max_norm) {
   const torch::Tensor& grad = params_.grad();

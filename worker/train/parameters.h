@@ -167,6 +167,11 @@ struct OptimizerConfig {
   static OptimizerConfig from_job(const JobSpec& job);
 };
 
+// Threads the host optimizer step's parallel loops run on now: torch::get_num_threads(), or 1
+// where the worker was built without OpenMP (at::parallel_for's threads are OpenMP pragmas in
+// its header, compiled into the caller; worker/CMakeLists.txt).
+int host_loop_threads();
+
 // Updates FlatBuffers::master from its (fp32-converted) gradient. AdamW: decoupled weight
 // decay on the decay slice; SGD: weight decay added to the gradient, optional momentum.
 class FlatOptimizer {

@@ -55,6 +55,7 @@ void synchronize(torch::Device device) {
 double peak_memory_bytes(torch::Device device) {
 #ifdef SATURN_WITH_CUDA
   if (device.is_cuda()) {
+    start_device_allocator(device);
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     // Index 0 is StatType::AGGREGATE (all pools); the enum moved namespaces in PyTorch 2.
     return static_cast<double>(stats.reserved_bytes[0].peak);
@@ -69,6 +70,7 @@ double peak_memory_bytes(torch::Device device) {
 void reset_peak_memory(torch::Device device) {
 #ifdef SATURN_WITH_CUDA
   if (device.is_cuda()) {
+    start_device_allocator(device);
     c10::cuda::CUDACachingAllocator::emptyCache();
     c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
   }

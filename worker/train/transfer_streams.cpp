@@ -52,7 +52,7 @@ TransferStreams::TransferStreams(torch::Device device) : device_(device) {
   if (!device.is_cuda()) return;
   const auto index = device.index() < 0 ? c10::cuda::current_device() : device.index();
   side_.reset(new Side{c10::cuda::getStreamFromPool(false, index),
-                       c10::cuda::getStreamFromPool(false, index)});
+                       c10::cuda::getStreamFromPool(false, index), false, {}});
 }
 
 TransferStreams::~TransferStreams() {
