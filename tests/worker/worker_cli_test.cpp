@@ -1,8 +1,8 @@
 // saturn-worker as a process: the event stream of execute and search, two CPU ranks through the
 // launcher, stopping on SIGTERM with a checkpoint and resuming (search and measure: promptly),
 // a fatal signal and bad input as `error` events with their kind and exit code.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <torch/cuda.h>
+#include <nlohmann/json.hpp>
 
 #include "saturn/worker_protocol.h"
 
@@ -47,9 +47,11 @@ void collect(WorkerRun& run, const std::string& line) {
   }
 }
 
-WorkerRun worker(const std::string& args) {
+// Runs saturn-worker with `args` (and `env`, "NAME=value ...", prefixed to the command).
+WorkerRun worker(const std::string& args, const std::string& env = "") {
   WorkerRun run;
-  const std::string command = std::string(SATURN_WORKER_PATH) + " " + args + " 2>/dev/null";
+  const std::string command =
+      env + (env.empty() ? "" : " ") + SATURN_WORKER_PATH + " " + args + " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   char buffer[1 << 16];
   while (fgets(buffer, sizeof buffer, pipe)) {
@@ -78,7 +80,8 @@ fs::path workdir() {
   std::ofstream(dir / "long.yaml")  // runs until stopped
       << "jobs:\n  - name: long\n    model: gpt2-tiny\n"
          "    data: {format: text, path: text.txt, seq_len: 32}\n"
-         "    lr: 3e-3\n    batch_size: 8\n    steps: 1000000\n    gpus: 1\n    techniques: single\n";
+         "    lr: 3e-3\n    batch_size: 8\n    steps: 1000000\n    gpus: 1\n    techniques: "
+         "single\n";
   std::ofstream(dir / "nodata.yaml")
       << "jobs:\n  - name: n\n    model: gpt2-tiny\n"
          "    data: {format: text, path: missing.txt, seq_len: 32}\n"
@@ -132,7 +135,8 @@ TEST(WorkerCli, FsdpOnTwoCpuRanksAndOffloadOnOneCheckpointForEachOther) {
   fs::remove_all(ck);
   WorkerRun run = worker("execute " + job() +
                          " --technique fsdp --devices cpu:0,cpu:1 --log-every 3 --steps 3"
-                         " --checkpoint " + ck.string());
+                         " --checkpoint " +
+                         ck.string());
   EXPECT_EQ(run.code, 0);
   ASSERT_NE(run.last("started"), nullptr);
   EXPECT_EQ((*run.last("started"))["technique"], "fsdp");
@@ -150,8 +154,14 @@ TEST(WorkerCli, FsdpOnTwoCpuRanksAndOffloadOnOneCheckpointForEachOther) {
 }
 
 TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
+  // The checkpoint probe writes under TMPDIR and removes what it wrote.
+  const fs::path tmp = workdir() / "probe-tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
   const WorkerRun ok =
-      worker("search " + job() + " --technique single --devices cpu --measure-steps 2");
+      worker("search " + job() + " --technique single --devices cpu --measure-steps 2",
+             "TMPDIR=" + tmp.string());
+  EXPECT_TRUE(fs::is_empty(tmp));
   EXPECT_EQ(ok.code, 0);
   const json* r = ok.last("search_result");
   ASSERT_NE(r, nullptr);
@@ -185,7 +195,8 @@ void expect_offload_ruled_out(const std::string& limit, const std::string& reaso
                               const std::string& params, const std::string& message) {
   const WorkerRun search = worker("search " + job() +
                                   " --technique offload --devices cpu --no-probes "
-                                  "--measure-steps 1 --warmup-steps 0 " + limit);
+                                  "--measure-steps 1 --warmup-steps 0 " +
+                                  limit);
   EXPECT_EQ(search.code, 0);
   const json* r = search.last("search_result");
   ASSERT_NE(r, nullptr);
@@ -293,10 +304,10 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
   const fs::path ck = workdir() / "ck-stop";
   fs::remove_all(ck);
   int status = 0;
-  const WorkerRun run = worker_signalled(
-      {"execute", "--job", (workdir() / "job.yaml").string(), "--technique", "ddp", "--devices",
-       "cpu:0,cpu:1", "--checkpoint", ck.string()},
-      SIGTERM, 2, &status);
+  const WorkerRun run =
+      worker_signalled({"execute", "--job", (workdir() / "job.yaml").string(), "--technique", "ddp",
+                        "--devices", "cpu:0,cpu:1", "--checkpoint", ck.string()},
+                       SIGTERM, 2, &status);
   EXPECT_EQ(run.code, protocol::kExitStopped);
   ASSERT_NE(run.last("stopped"), nullptr);
   const int stopped_at = (*run.last("stopped"))["step"];
@@ -314,8 +325,7 @@ TEST(WorkerCli, SigtermCheckpointsStopsAndTheNextRunResumes) {
 // Starts the worker, sends `sig` `after_s` seconds later, and returns its wait status and how
 // long it took to end after the signal (seconds). A worker still running 20 s after the signal
 // is killed (SIGKILL), so a regression fails the test instead of hanging it.
-int signalled_after(const std::vector<std::string>& args, int sig, double after_s,
-                    double* exit_s) {
+int signalled_after(const std::vector<std::string>& args, int sig, double after_s, double* exit_s) {
   const pid_t pid = spawn_worker(args, /*stdout_fd=*/-1, /*close_fd=*/-1);
   usleep(static_cast<useconds_t>(after_s * 1e6));
   kill(pid, sig);
@@ -339,11 +349,13 @@ int signalled_after(const std::vector<std::string>& args, int sig, double after_
 TEST(WorkerCli, SearchAndMeasureStopPromptlyOnSigterm) {
   // Measurements far longer than the test: search stops between steps with the "stopped" exit
   // code; measure (nothing to save) dies of the signal at once.
-  const std::vector<std::string> common = {"--job", (workdir() / "long.yaml").string(),
-                                           "--technique", "single", "--devices", "cpu",
-                                           "--warmup-steps", "1", "--measure-steps", "1000000"};
-  std::vector<std::string> search = {"search"}, measure = {"measure", "--params",
-                                                             "{\"grad_accum\": 1}", "--no-probes"};
+  const std::vector<std::string> common = {"--job",           (workdir() / "long.yaml").string(),
+                                           "--technique",     "single",
+                                           "--devices",       "cpu",
+                                           "--warmup-steps",  "1",
+                                           "--measure-steps", "1000000"};
+  std::vector<std::string> search = {"search"},
+                           measure = {"measure", "--params", "{\"grad_accum\": 1}", "--no-probes"};
   search.insert(search.end(), common.begin(), common.end());
   measure.insert(measure.end(), common.begin(), common.end());
   double exit_s = 0;

@@ -6,10 +6,9 @@
 #include <sched.h>
 #include <unistd.h>
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include "cpu_blas.h"
 #include "crash_report.h"
 #include "step_trace.h"
+#include "train/checkpoint.h"
 
 namespace saturn::worker {
 namespace {
@@ -106,8 +106,7 @@ void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurem
       fmt::print(stderr, "saturn-worker: checkpoint probe under {} failed ({}); checkpoint_s 0\n",
                  tmp, written.error().to_string());
     }
-    std::error_code ec;
-    std::filesystem::remove_all(probe, ec);
+    remove_directory_tree(probe);
   }
 }
 
@@ -123,7 +122,7 @@ Status TrainerTechnique::configure_from(const RunContext& ctx, const json& param
 }
 
 Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& params, int warmup,
-                                            int steps) const {
+                                              int steps) const {
   const CrashPhase measuring("measure");
   auto rank = setup_rank(ctx);
   if (!rank) return rank.error();
@@ -228,10 +227,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
       return false;
     }
     events.emit(protocol::kCheckpoint,
-                {{"step", trainer.step()},
-                 {"path", *where},
-                 {"seconds",
-                  seconds_since(c0)}});
+                {{"step", trainer.step()}, {"path", *where}, {"seconds", seconds_since(c0)}});
     return true;
   };
   double loss = 0;
@@ -266,21 +262,18 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
       events.emit(protocol::kEval,
                   {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
     }
-    if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 &&
-        s.step != until) {
+    if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 && s.step != until) {
       if (!checkpoint()) return protocol::kExitInternal;
     }
   }
   const double eval = trainer.evaluate(options.eval_samples);
   events.emit(protocol::kEval, {{"step", trainer.step()}, {"loss", eval}});
   if (!checkpoint()) return protocol::kExitInternal;
-  events.emit(protocol::kDone,
-              {{"step", trainer.step()},
-               {"total_steps", trainer.total_steps()},
-               {"loss", loss},
-               {"eval_loss", eval},
-               {"seconds",
-                seconds_since(t0)}});
+  events.emit(protocol::kDone, {{"step", trainer.step()},
+                                {"total_steps", trainer.total_steps()},
+                                {"loss", loss},
+                                {"eval_loss", eval},
+                                {"seconds", seconds_since(t0)}});
   return protocol::kExitOk;
 }
 

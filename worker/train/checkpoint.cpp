@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +142,17 @@ Error checkpoint_error(const std::string& path, const std::string& message) {
 
 }  // namespace
 
+void remove_directory_tree(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    for (const std::string& n : list_directory(dir)) remove_directory_tree(dir + "/" + n);
+    ::rmdir(dir.c_str());
+  } else {
+    ::unlink(dir.c_str());
+  }
+}
+
 Result<CheckpointWriter> CheckpointWriter::begin(const std::string& dir,
                                                  const CheckpointState& state) {
   std::error_code ec;
@@ -172,8 +184,7 @@ Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layou
 }
 
 Status CheckpointWriter::write_optimizer(
-    const FlatParameters& layout,
-    const std::vector<std::pair<std::string, FlatPieces>>& states) {
+    const FlatParameters& layout, const std::vector<std::pair<std::string, FlatPieces>>& states) {
   Staged opt;
   for (const auto& [state_name, tensor] : states) opt.add_flat(state_name + ".", tensor, layout);
   opt.add("rng.cpu", cpu_rng_state());
@@ -286,10 +297,9 @@ InitialValues CheckpointReader::values(const std::string& state) const {
     const torch::NoGradGuard no_grad;
     const auto& entries = layout_->entries();
     // The first entry ending after offset; entries lie in offset order without gaps.
-    auto it = std::upper_bound(entries.begin(), entries.end(), offset,
-                               [](std::int64_t at, const FlatParameters::Entry& e) {
-                                 return at < e.offset + e.numel;
-                               });
+    auto it = std::upper_bound(
+        entries.begin(), entries.end(), offset,
+        [](std::int64_t at, const FlatParameters::Entry& e) { return at < e.offset + e.numel; });
     for (; it != entries.end() && it->offset < offset + numel; ++it) {
       const std::int64_t lo = std::max(offset, it->offset);
       const std::int64_t hi = std::min(offset + numel, it->offset + it->numel);

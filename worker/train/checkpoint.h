@@ -29,6 +29,11 @@
 
 namespace saturn::worker {
 
+// Removes `dir` and everything under it (a checkpoint directory; missing is fine). POSIX calls,
+// not std::filesystem::remove_all: its directory iteration crashed (SIGSEGV) in the worker built
+// against PyTorch 2.11 on the GPU machine, which is what killed `measure`'s checkpoint probe.
+void remove_directory_tree(const std::string& dir);
+
 struct CheckpointState {
   std::int64_t step = 0;  // optimizer steps done
   std::int64_t optimizer_steps = 0;
@@ -63,7 +68,9 @@ class CheckpointWriter {
 
  private:
   CheckpointWriter(std::string dir, std::string name, std::string tmp_dir, CheckpointState state)
-      : dir_(std::move(dir)), name_(std::move(name)), tmp_dir_(std::move(tmp_dir)),
+      : dir_(std::move(dir)),
+        name_(std::move(name)),
+        tmp_dir_(std::move(tmp_dir)),
         state_(std::move(state)) {}
   std::map<std::string, std::string> metadata() const;
 
