@@ -73,6 +73,12 @@ Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
     if (out.back().is_cuda() && !torch::cuda::is_available()) {
       return Error{"", 0, "devices", fmt::format("{}: no CUDA device is available", item)};
     }
+    // "cuda" is the first GPU: the allocator's statistics and caps take an index.
+    if (out.back().is_cuda() && !out.back().has_index()) out.back() = torch::Device("cuda:0");
+    if (out.back().is_cuda() && out.back().index() >= torch::cuda::device_count()) {
+      return Error{"", 0, "devices",
+                   fmt::format("{}: there are {} CUDA devices", item, torch::cuda::device_count())};
+    }
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -300,7 +306,8 @@ int main_impl(int argc, char** argv) {
     cmd->add_option("--job", a.job_path, "Workload file holding the job (one job, or use --name)")
         ->required();
     cmd->add_option("--name", a.job_name, "The job's name when the file holds several");
-    cmd->add_option("--technique", a.technique, "Technique: single, ddp, fsdp, gpipe, offload")->required();
+    cmd->add_option("--technique", a.technique, "Technique: single, ddp, fsdp, gpipe, offload")
+        ->required();
     cmd->add_option("--devices", a.devices,
                     "Devices, one per rank: cpu, cpu:0,cpu:1, cuda:0,cuda:1")
         ->capture_default_str();

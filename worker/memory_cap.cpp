@@ -26,7 +26,7 @@ namespace saturn::worker {
 namespace {
 
 std::atomic<std::size_t> g_live{0};
-std::size_t g_cpu_cap = 0;   // bytes; 0: none
+std::size_t g_cpu_cap = 0;  // bytes; 0: none
 #ifdef SATURN_WITH_CUDA
 std::size_t g_cuda_cap = 0;  // bytes; 0: none (one device per process)
 #endif
@@ -101,14 +101,14 @@ void cap_device_memory(torch::Device device, std::size_t bytes) {
 
 void start_device_allocator(torch::Device device) {
   // A one-element tensor: PyTorch offers no public call that starts the allocator alone (its
-  // lazy initialisation moved between releases); the 512-byte block it caches is noise.
+  // lazy initialisation moved between releases); the small segment it reserves (2 MiB) is noise.
   if (device.is_cuda()) (void)torch::empty({1}, torch::TensorOptions().device(device));
 }
 
 void release_cached_pinned_memory() {
 #ifdef SATURN_WITH_CUDA
   if (!torch::cuda::is_available()) return;
-  // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
+    // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
 #if SATURN_TORCH_AT_LEAST(2, 9)
   at::getHostAllocator(at::kCUDA)->empty_cache();
 #else

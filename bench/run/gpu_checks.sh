@@ -64,6 +64,7 @@ YAML
 # H100 SXM's 81,559 MiB: offload's search as it would run where the model does not fit.
 H100_BYTES=85520809984
 for step in $steps; do
+  if (( $(date +%s) - t0 >= deadline - 5 )); then say "$step: skipped (deadline)"; continue; fi
   case $step in
   tests)
     timeout -s KILL "$(cap 90)" build-gpu/bin/worker_tests \
@@ -96,7 +97,7 @@ for step in $steps; do
       --technique single --devices cuda:0 --warmup-steps 3 --measure-steps 3 --no-probes \
       --params '{"grad_accum": 1}' --trace "$out/medium-trace.json" > "$out/trace.out" 2>&1
     say "trace: $?"
-    timeout -s KILL 30 python3 bench/worker/trace_summary.py "$out/medium-trace.json" --steps 3 \
+    timeout -s KILL "$(cap 30)" python3 bench/worker/trace_summary.py "$out/medium-trace.json" --steps 3 \
       | tee "$out/trace.md"
     gzip -f "$out/medium-trace.json" 2>/dev/null
     ;;

@@ -66,21 +66,13 @@ ConfigEstimate estimate_offload(const Context& ctx) {
     c.step_s = c.breakdown.compute_s + c.breakdown.comm_s + c.breakdown.host_s +
                c.breakdown.optimizer_s;
     // Kept blocks: everything a GPU-resident model keeps (bf16 weights and gradients, fp32
-    // master and moments). Streamed: two weight buffers (current and prefetched) and one
-    // gradient buffer of the largest streamed block.
+    // master and moments, the step's fp32 gradient). Streamed: two weight buffers (current and
+    // prefetched) and one gradient buffer of the largest streamed block.
+    c.breakdown.state_bytes = bytes.total() * kept_params;
     c.breakdown.buffer_bytes = (2 * bytes.weights + bytes.grads) * streamed_max;
     c.breakdown.activation_bytes =
         activation_bytes(model, 0, first_kept, samples, /*checkpointing=*/true) +
         activation_bytes(model, first_kept, count, samples, /*checkpointing=*/false);
-    // The kept blocks' step takes an fp32 copy of their gradients after the backward pass has
-    // freed the activations and the streamed blocks' buffers, so the copy counts only where it
-    // is larger. Measured (docs/benchmarks.md#offload-kept-blocks-measured): the 4.24B GPT with
-    // 19 of 22 blocks kept fits an 80 GB H100's memory; with the copy counted beside the
-    // activations, this allowed 16.
-    const double grad_copy = bytes.grad_copy * kept_params;
-    c.breakdown.state_bytes =
-        (bytes.total() - bytes.grad_copy) * kept_params +
-        std::max(0.0, grad_copy - c.breakdown.activation_bytes - c.breakdown.buffer_bytes);
     c.params = {{"activation_checkpointing", true},
                 {"device_blocks", k},
                 {"micro_batch_per_gpu", static_cast<std::int64_t>(samples)}};

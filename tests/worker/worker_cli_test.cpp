@@ -217,9 +217,6 @@ void expect_offload_ruled_out(const std::string& limit, const std::string& reaso
   }
 }
 
-// Blocks kept on a device too small for them: search rules each count out before building the
-// model and moves on (the first setting it tries keeps the most blocks; only a count above 0
-// can fail the kept blocks' check).
 // On a GPU, in a fresh process whose first CUDA call is the peak-memory reset (2026-12-04:
 // "Invalid device argument" from the caching allocator, not started yet), with the evaluation
 // and checkpoint probes that once crashed there.
@@ -241,6 +238,9 @@ TEST(WorkerCli, MeasureAndSearchOnCuda) {
   EXPECT_TRUE((*r)["feasible"].get<bool>());
 }
 
+// Blocks kept on a device too small for them: search rules each count out before building the
+// model and moves on (the first setting it tries keeps the most blocks; only a count above 0
+// can fail the kept blocks' check).
 TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
   expect_offload_ruled_out("--device-memory-bytes 100000", "the kept blocks need about",
                            /*every=*/false, R"({"grad_accum": 1, "device_blocks": 2})",

@@ -65,17 +65,18 @@ Result<RankSetup> setup_rank(const RunContext& ctx) {
                  fmt::format("rank {} has no device: {} given", ctx.env.rank, ctx.devices.size())};
   }
   r.device = ctx.devices[static_cast<std::size_t>(ctx.env.local_rank)];
-  if (r.device.is_cpu()) {
-    if (ctx.env.rank == 0) warn_if_reference_blas();
-    // CPU ranks share the cores this process may run on (the Trial Runner and the executor pin
-    // a job's processes to its device slots' cores).
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
-                          ? std::max(1, CPU_COUNT(&allowed))
-                          : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-    torch::set_num_threads(std::max(1, cores / std::max(1, world)));
-  }
+  if (r.device.is_cpu() && ctx.env.rank == 0) warn_if_reference_blas();
+  // The ranks on this machine share the cores this process may run on (the Trial Runner and the
+  // executor pin a CPU job's processes to its device slots' cores): CPU ranks for their
+  // training, GPU ranks for their host optimizer steps (offloading, FSDP with shards on the
+  // host), whose OpenMP threads would otherwise each take every core.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                        ? std::max(1, CPU_COUNT(&allowed))
+                        : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  const int local_ranks = std::max(1, std::min(world, static_cast<int>(ctx.devices.size())));
+  torch::set_num_threads(std::max(1, cores / local_ranks));
   if (world > 1) {
     auto comm = connect(ctx.env, r.device);
     if (!comm) return comm.error();
@@ -98,9 +99,13 @@ void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurem
   const std::string probe =
       fmt::format("{}/saturn-checkpoint-probe-{}-{}", tmp, ::getpid(), ctx.env.master_port);
   e0 = std::chrono::steady_clock::now();
-  const CrashPhase phase("measure: checkpoint probe");
-  auto written = trainer.save_checkpoint(probe);
+  Result<std::string> written = std::string();
+  {
+    const CrashPhase phase("measure: checkpoint probe");
+    written = trainer.save_checkpoint(probe);
+  }
   m->checkpoint_s = written ? seconds_since(e0) : 0;
+  const CrashPhase phase("measure: checkpoint probe clean-up");
   if (ctx.env.rank == 0) {
     if (!written) {
       fmt::print(stderr, "saturn-worker: checkpoint probe under {} failed ({}); checkpoint_s 0\n",

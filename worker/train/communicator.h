@@ -64,8 +64,8 @@ class Communicator {
 };
 
 // Connects to the rendezvous (rank 0 hosts it, waiting at most `timeout_s` for the others) and
-// builds the process group for `device`. A collective (Gloo; NCCL keeps its own default) fails
-// after `collective_timeout_s` without its peers: long enough for a pipeline stage to wait out
+// builds the process group for `device`. A collective fails after `collective_timeout_s` without
+// its peers (Gloo: the call fails; NCCL: its watchdog aborts the process): long enough for a pipeline stage to wait out
 // the stages before it computing on a CPU (a crashed peer ends the others sooner: the launcher
 // stops them). Errors: NCCL requested but not built in, the rendezvous timing out.
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
