@@ -35,11 +35,11 @@ struct DeviceSlots {
   int count = 0;                    // > 0
   std::vector<int> cuda_ids;        // physical CUDA ids, one per slot; empty: CPU slots
   double memory_bytes = 0;          // per slot; 0: unknown (no cap)
-  int cores = 1;                    // CPU cores to share among CPU slots
+  int cores = 1;                    // CPU cores to share among the slots
 
   bool cuda() const { return !cuda_ids.empty(); }
-  // Gives a process the slots `chosen` (indices below count): CUDA_VISIBLE_DEVICES, or the
-  // slots' cores to pin it to, set in `spec`. Returns what the technique's {devices} is:
+  // Gives a process the slots `chosen` (indices below count): CUDA_VISIBLE_DEVICES for GPU
+  // slots, and the slots' share of the cores to pin it to, set in `spec`. Returns what the technique's {devices} is:
   // "cuda:0,cuda:1" (numbered as the process sees them) or "cpu:0,cpu:1".
   std::string place(const std::vector<int>& chosen, ProcessSpec* spec) const;
   // The node these slots make in a cluster ("local").

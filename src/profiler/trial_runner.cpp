@@ -103,11 +103,10 @@ std::string DeviceSlots::place(const std::vector<int>& chosen, ProcessSpec* spec
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const int s = chosen[i];
     devices += fmt::format("{}{}:{}", i ? "," : "", cuda() ? "cuda" : "cpu", i);
-    if (cuda()) {
-      visible += fmt::format("{}{}", i ? "," : "", cuda_ids[static_cast<std::size_t>(s)]);
-      continue;
-    }
-    // Slot s of `count` gets its share of the cores (at least one).
+    if (cuda()) visible += fmt::format("{}{}", i ? "," : "", cuda_ids[static_cast<std::size_t>(s)]);
+    // Slot s of `count` gets its share of the cores (at least one): a CPU slot to train on, a
+    // GPU slot for its host work (offloading's optimizer step runs on every core it is given,
+    // so jobs side by side on one machine must not each take them all).
     const int first = s * cores / count, last = std::max(first + 1, (s + 1) * cores / count);
     for (int c = first; c < last; ++c) spec->cpus.push_back(c % cores);
   }

@@ -216,6 +216,27 @@ TEST(TrialRunner, WhatTheEstimatorShowsCannotWinIsSkippedOnCatalogueGpus) {
   EXPECT_EQ(calls(f), s.configurations);
 }
 
+// Each slot, CPU or GPU, pins its process to its share of the cores; GPU slots also name
+// their devices.
+TEST(DeviceSlots, PlaceGivesEachSlotItsShareOfTheCores) {
+  DeviceSlots gpus;
+  gpus.device_type = "h100-80gb";
+  gpus.count = 4;
+  gpus.cuda_ids = {0, 1, 2, 3};
+  gpus.cores = 16;
+  ProcessSpec spec;
+  EXPECT_EQ(gpus.place({1, 3}, &spec), "cuda:0,cuda:1");
+  EXPECT_EQ(spec.env["CUDA_VISIBLE_DEVICES"], "1,3");
+  EXPECT_EQ(spec.cpus, (std::vector<int>{4, 5, 6, 7, 12, 13, 14, 15}));
+  DeviceSlots cpus;
+  cpus.count = 3;
+  cpus.cores = 2;  // fewer cores than slots: one each, shared
+  ProcessSpec one;
+  EXPECT_EQ(cpus.place({2}, &one), "cpu:0");
+  EXPECT_EQ(one.cpus, (std::vector<int>{1}));
+  EXPECT_TRUE(one.env.find("CUDA_VISIBLE_DEVICES") == one.env.end());
+}
+
 TEST(TrialRunner, AnUnknownTechniqueIsAnErrorAtItsLine) {
   Fixture f = make_fixture("unknown");
   auto table = run(f, workload("[good, zero-bubble]"), nullptr);
