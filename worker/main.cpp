@@ -75,9 +75,9 @@ Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
     }
     // "cuda" is the first GPU: the allocator's statistics and caps take an index.
     if (out.back().is_cuda() && !out.back().has_index()) out.back() = torch::Device("cuda:0");
-    if (out.back().is_cuda() && out.back().index() >= torch::cuda::device_count()) {
-      return Error{"", 0, "devices",
-                   fmt::format("{}: there are {} CUDA devices", item, torch::cuda::device_count())};
+    if (const auto gpus = static_cast<int>(torch::cuda::device_count());
+        out.back().is_cuda() && out.back().index() >= gpus) {
+      return Error{"", 0, "devices", fmt::format("{}: there are {} CUDA devices", item, gpus)};
     }
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -108,12 +108,14 @@ void start_device_allocator(torch::Device device) {
 void release_cached_pinned_memory() {
 #ifdef SATURN_WITH_CUDA
   if (!torch::cuda::is_available()) return;
-    // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
+  // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
+  // clang-format off
 #if SATURN_TORCH_AT_LEAST(2, 9)
   at::getHostAllocator(at::kCUDA)->empty_cache();
 #else
   at::cuda::CachingHostAllocator_emptyCache();
 #endif
+  // clang-format on
 #endif
 }
 

@@ -39,8 +39,9 @@ struct DeviceSlots {
 
   bool cuda() const { return !cuda_ids.empty(); }
   // Gives a process the slots `chosen` (indices below count): CUDA_VISIBLE_DEVICES for GPU
-  // slots, and the slots' share of the cores to pin it to, set in `spec`. Returns what the technique's {devices} is:
-  // "cuda:0,cuda:1" (numbered as the process sees them) or "cpu:0,cpu:1".
+  // slots, and the slots' share of the cores to pin it to, set in `spec`. Returns what the
+  // technique's {devices} is: "cuda:0,cuda:1" (numbered as the process sees them) or
+  // "cpu:0,cpu:1".
   std::string place(const std::vector<int>& chosen, ProcessSpec* spec) const;
   // The node these slots make in a cluster ("local").
   Node as_node() const;

@@ -108,12 +108,6 @@ std::vector<std::string> list_directory(const fs::path& dir) {
   return names;
 }
 
-// Removes a checkpoint directory (files only) or a file; missing is fine.
-void remove_checkpoint_dir(const fs::path& path) {
-  for (const std::string& n : list_directory(path)) ::unlink((path / n).c_str());
-  if (::rmdir(path.c_str()) != 0) ::unlink(path.c_str());
-}
-
 // Makes a rename inside `dir` durable (best effort: some file systems cannot sync directories).
 void sync_directory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -160,7 +154,7 @@ Result<CheckpointWriter> CheckpointWriter::begin(const std::string& dir,
   if (ec) return checkpoint_error(dir, "cannot create the checkpoint directory: " + ec.message());
   const std::string name = fmt::format("step-{:08}", state.step);
   const fs::path tmp_dir = fs::path(dir) / fmt::format("{}.tmp.{}", name, ::getpid());
-  remove_checkpoint_dir(tmp_dir);
+  remove_directory_tree(tmp_dir.string());
   fs::create_directories(tmp_dir, ec);
   if (ec) return checkpoint_error(tmp_dir.string(), "cannot create: " + ec.message());
   return CheckpointWriter(dir, name, tmp_dir.string(), state);
@@ -205,7 +199,7 @@ Result<std::string> CheckpointWriter::commit() {
     return s.error();
   }
   const fs::path final_dir = fs::path(dir_) / name_;
-  remove_checkpoint_dir(final_dir);
+  remove_directory_tree(final_dir.string());
   std::error_code ec;
   fs::rename(tmp_dir, final_dir, ec);
   if (ec) return checkpoint_error(final_dir.string(), "cannot move into place: " + ec.message());
@@ -218,14 +212,14 @@ Result<std::string> CheckpointWriter::commit() {
   for (const std::string& n : list_directory(dir_)) {
     if (n.rfind("step-", 0) != 0) continue;
     if (n.find(".tmp.") != std::string::npos) {
-      remove_checkpoint_dir(fs::path(dir_) / n);
+      remove_directory_tree((fs::path(dir_) / n).string());
     } else {
       names.push_back(n);
     }
   }
   std::sort(names.begin(), names.end());
   for (std::size_t i = 0; i + kKeep < names.size(); ++i)
-    remove_checkpoint_dir(fs::path(dir_) / names[i]);
+    remove_directory_tree((fs::path(dir_) / names[i]).string());
   return final_dir.string();
 }
 

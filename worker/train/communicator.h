@@ -65,9 +65,9 @@ class Communicator {
 
 // Connects to the rendezvous (rank 0 hosts it, waiting at most `timeout_s` for the others) and
 // builds the process group for `device`. A collective fails after `collective_timeout_s` without
-// its peers (Gloo: the call fails; NCCL: its watchdog aborts the process): long enough for a pipeline stage to wait out
-// the stages before it computing on a CPU (a crashed peer ends the others sooner: the launcher
-// stops them). Errors: NCCL requested but not built in, the rendezvous timing out.
+// its peers (Gloo: the call fails; NCCL: its watchdog aborts the process): long enough for a
+// pipeline stage to wait out the stages before it computing on a CPU (a crashed peer ends the
+// others sooner: the launcher stops them). Errors: NCCL requested but not built in, the rendezvous timing out.
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
                                               double timeout_s = 120,
                                               double collective_timeout_s = 1800);
