@@ -14,7 +14,8 @@
 #   probe           `measure` with its probes on GPT-2 124M (a crash prints an `error` event
 #                   naming the phase and a backtrace)
 #   trace           where GPT-2 355M's step goes (measure --trace, trace_summary.py)
-#   throughput      GPT-2 355M against the PyTorch eager loop (bench/worker/throughput.sh)
+#   throughput      GPT-2 355M against the PyTorch eager loop (bench/worker/throughput.sh;
+#                   SPECS picks models and batches, default "gpt2-medium:8")
 #   host_optimizer  the host optimizer step on this host's cores (bench_host_optimizer)
 #   overheads       the one-rank overheads with their peak memory (compare them with
 #                   bench/worker/memory_vs_estimate.py)
@@ -68,9 +69,10 @@ for step in $steps; do
   case $step in
   tests)
     timeout -s KILL "$(cap 90)" build-gpu/bin/worker_tests \
-      --gtest_filter='Models.CrossEntropy*:*OnCuda*:FlatOptimizer*:Training.CudaGraph*:Offload*:Fsdp.OneRank*:Gpipe.OneStage*' \
+      --gtest_filter='Models.*:*OnCuda*:FlatOptimizer*:Training.CudaGraph*:Offload*:Fsdp.OneRank*:Gpipe.OneStage*' \
       > "$out/tests.log" 2>&1; say "tests: $?"
-    grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|mean_cross_entropy on" "$out/tests.log" | head -30
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |mean_cross_entropy on" "$out/tests.log" | head -30
+    grep -A8 "Failure" "$out/tests.log" | head -40
     ;;
   loss)
     timeout -s KILL "$(cap 25)" build-gpu/bin/bench_cross_entropy --repeats 20 --json \
@@ -102,7 +104,7 @@ for step in $steps; do
     gzip -f "$out/medium-trace.json" 2>/dev/null
     ;;
   throughput)
-    SPECS="gpt2-medium:8" timeout -s KILL "$(cap 150)" bench/worker/throughput.sh build-gpu \
+    SPECS="${SPECS:-gpt2-medium:8}" timeout -s KILL "$(cap 320)" bench/worker/throughput.sh build-gpu \
       > "$out/throughput.md" 2> "$out/throughput.err"; say "throughput: $?"
     cat "$out/throughput.md"; tail -5 "$out/throughput.err"
     ;;

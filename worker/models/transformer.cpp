@@ -21,6 +21,22 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, double std) {
   return l;
 }
 
+// x [..., in] -> x W^T + b [..., out], as one matrix product with the bias added in its epilogue:
+// addmm over x's rows. (PyTorch 2.11's `linear` on a 3-D input on CUDA runs the product and then
+// a separate broadcast add of the bias, which took 6 of 52 ms of a GPT-2 355M step on an H200,
+// docs/benchmarks.md#worker-throughput.) `bias` may be undefined; it need not require grad.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight,
+                     const torch::Tensor& bias) {
+  if (!bias.defined()) return torch::matmul(x, weight.t());
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = weight.size(0);
+  return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight.t()).view(shape);
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  return linear(x, layer->weight, layer->bias);
+}
+
 // Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
 // x: [B, T, C] -> [B, T, C].
 class TransformerBlockImpl : public BlockImpl {
@@ -40,16 +56,16 @@ class TransformerBlockImpl : public BlockImpl {
   torch::Tensor forward(const torch::Tensor& x) override {
     const int64_t b = x.size(0), t = x.size(1), c = x.size(2);
     // qkv: [B, T, 3C] -> q, k, v: [B, heads, T, C / heads].
-    const std::vector<torch::Tensor> qkv = c_attn_->forward(ln_1_->forward(x)).split(c, 2);
+    const std::vector<torch::Tensor> qkv = linear(ln_1_->forward(x), c_attn_).split(c, 2);
     auto heads = [&](const torch::Tensor& y) {
       return y.view({b, t, heads_, c / heads_}).transpose(1, 2);
     };
     const torch::Tensor a = compat::attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), causal_);
-    torch::Tensor h = x + attn_proj_->forward(a.transpose(1, 2).reshape({b, t, c}));
-    const torch::Tensor up = c_fc_->forward(ln_2_->forward(h));
+    torch::Tensor h = x + linear(a.transpose(1, 2).reshape({b, t, c}), attn_proj_);
+    const torch::Tensor up = linear(ln_2_->forward(h), c_fc_);
     const torch::Tensor act =
         F::gelu(up, F::GELUFuncOptions().approximate(tanh_gelu_ ? "tanh" : "none"));
-    return h + mlp_proj_->forward(act);
+    return h + linear(act, mlp_proj_);
   }
 
  private:
@@ -82,8 +98,8 @@ class GptEmbedImpl : public BlockImpl {
 //
 // Why pad: cuBLAS runs a matrix product whose dimensions are not multiples of 8 through slow
 // unaligned kernels (GPT-2's V = 50,257: 27% of a GPT-2 355M step on an H200, three products
-// at ~60 TFLOP/s, in PyTorch eager's profile). The padded rows are zeros and a -inf bias masks their logits, so
-// softmax, loss and every gradient equal the unpadded head's.
+// at ~60 TFLOP/s, in PyTorch eager's profile). The padded rows are zeros and a -inf bias masks
+// their logits, so softmax, loss and every gradient equal the unpadded head's.
 class GptHeadImpl : public BlockImpl {
  public:
   GptHeadImpl(int d, torch::Tensor tied_weight, int pad_multiple)
@@ -96,7 +112,7 @@ class GptHeadImpl : public BlockImpl {
   }
   torch::Tensor forward(const torch::Tensor& x) override {
     const torch::Tensor h = ln_f->forward(x);
-    if (pad_ == 0) return F::linear(h, tied_weight_);
+    if (pad_ == 0) return linear(h, tied_weight_, torch::Tensor());
     const auto options = tied_weight_.options();
     if (!mask_.defined() || mask_.device() != options.device() ||
         mask_.scalar_type() != tied_weight_.scalar_type()) {
@@ -106,7 +122,7 @@ class GptHeadImpl : public BlockImpl {
     }
     const torch::Tensor weight =
         torch::cat({tied_weight_, torch::zeros({pad_, tied_weight_.size(1)}, options)});
-    return F::linear(h, weight, mask_);
+    return linear(h, weight, mask_);
   }
   std::vector<torch::Tensor> tied_parameters() const override { return {tied_weight_}; }
   torch::nn::LayerNorm ln_f{nullptr};
@@ -160,8 +176,8 @@ std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int cont
     model->add_block(fmt::format("h.{}", i), std::make_shared<TransformerBlockImpl>(
                                                  a.d_model, a.heads, a.mlp, a.layers, true, true));
   }
-  model->add_block("head", std::make_shared<GptHeadImpl>(a.d_model, embed->wte->weight,
-                                                         vocab_pad_multiple));
+  model->add_block(
+      "head", std::make_shared<GptHeadImpl>(a.d_model, embed->wte->weight, vocab_pad_multiple));
   return model;
 }
 
