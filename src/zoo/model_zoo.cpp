@@ -129,10 +129,12 @@ ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
     head.params += embedding + (c.head_bias ? c.vocab : 0);
   }
   head.forward_flops = 2 * s * d * v;
-  // LayerNorm input, LM-head input, bf16 logits and the fp32 log-softmax the loss keeps; and
-  // the fp32 gradient of the log-softmax, which exists when the backward pass starts, while
-  // every activation is still held (the peak).
-  head.activation_bytes = 2 * kBf16 * s * d + kBf16 * s * v + 2 * kFp32 * s * v;
+  // LayerNorm input, LM-head input, the bf16 logits and the fp32 log-sum-exp per token that
+  // saturn-worker's fused cross-entropy keeps; and the bf16 gradient of the logits, which exists
+  // when the backward pass starts, while every activation is still held (the peak). (The loss as
+  // log_softmax + nll_loss would keep fp32 log-probabilities and their fp32 gradient instead:
+  // 10 bytes per logit, not 4; measured on an H200, docs/benchmarks.md#worker-throughput-45.)
+  head.activation_bytes = 2 * kBf16 * s * d + 2 * kBf16 * s * v + kFp32 * s;
   head.output_bytes = kFp32;  // the loss
   m.blocks.push_back(head);
   return m;

@@ -5,6 +5,9 @@
 # CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
 # Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs itself at step 5 the first time); crash (exits 5 two steps
 # after every start).
+# The executor signals the whole process group, so a command this script ran in its loop would
+# get the SIGTERM too (a killed awk leaves an event without its loss, a killed mv a stale
+# checkpoint): from `started` on, the loop runs shell builtins only.
 mode=$1 dir=$2 gpus=$3 total=$4 per_step=$5
 mkdir -p "$dir"
 step=0
@@ -14,9 +17,15 @@ resumed=false
 [ "$step" -gt 0 ] && resumed=true
 stop=0
 trap 'stop=1' TERM
+# decimal N: sets `dec` to N thousandths as a decimal number (1234 -> 1.234), without a fork.
+decimal() {
+  frac=$(($1 % 1000))
+  if [ "$frac" -lt 10 ]; then frac=00$frac; elif [ "$frac" -lt 100 ]; then frac=0$frac; fi
+  dec="$(($1 / 1000)).$frac"
+}
+sleep_s=$(awk "BEGIN { print $per_step / $gpus }")
 echo "{\"event\": \"started\", \"step\": $step, \"total_steps\": $total, \"resumed\": $resumed, \"world_size\": $gpus}"
 [ "$mode" = garbled ] && echo '{"event": "step", "step": "three", "loss": null}'
-sleep_s=$(awk "BEGIN { print $per_step / $gpus }")
 while [ "$step" -lt "$total" ]; do
   if [ "$stop" = 1 ]; then
     echo "{\"event\": \"stopped\", \"step\": $step}"
@@ -24,8 +33,8 @@ while [ "$step" -lt "$total" ]; do
   fi
   sleep "$sleep_s"
   step=$((step + 1))
-  echo "$step" > "$dir/step.tmp" && mv "$dir/step.tmp" "$dir/step"
-  loss=$(awk "BEGIN { print 10 / $step }")
+  echo "$step" > "$dir/step"
+  decimal $((10000 / step)) && loss=$dec
   echo "{\"event\": \"step\", \"step\": $step, \"loss\": $loss, \"step_s\": $sleep_s}"
   if [ "$mode" = crash-once ] && [ "$step" = 5 ] && [ ! -f "$dir/crashed" ]; then
     touch "$dir/crashed"
@@ -36,5 +45,6 @@ while [ "$step" -lt "$total" ]; do
     exit 5
   fi
 done
-echo "{\"event\": \"eval\", \"step\": $step, \"loss\": $(awk "BEGIN { print 10 / $step + 0.1 }")}"
+decimal $((10000 / step + 100))
+echo "{\"event\": \"eval\", \"step\": $step, \"loss\": $dec}"
 echo "{\"event\": \"done\", \"step\": $step, \"total_steps\": $total, \"loss\": $loss}"
