@@ -1,5 +1,6 @@
 // Communicator over Gloo with two ranks in this process: all-gather puts each rank's shard in
-// its place, reduce-scatter leaves each rank the sum of its part, send/recv pairs by tag.
+// its place, reduce-scatter leaves each rank the sum of its part, send/recv pairs by tag. On a
+// GPU: a one-rank NCCL group (what one GPU can show of NCCL) runs every collective.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -59,6 +60,38 @@ TEST(Communicator, AllGatherReduceScatterSendAndReceive) {
     }
     c.barrier();
   });
+}
+
+// NCCL with one rank on cuda:0: the group forms over the TCP rendezvous, each collective runs on
+// NCCL's stream and its wait() orders the current stream after it.
+TEST(Communicator, OneNcclRankOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+#ifndef SATURN_WITH_NCCL
+  GTEST_SKIP() << "this build has no NCCL";
+#endif
+  RankEnvironment env;
+  env.master_port = 29747;
+  auto c = connect(env, torch::Device(torch::kCUDA, 0), 60);
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  Communicator& comm = **c;
+  EXPECT_EQ(comm.world_size(), 1);
+  const auto on_gpu = torch::TensorOptions().dtype(torch::kFloat).device(torch::kCUDA, 0);
+
+  torch::Tensor sum = torch::arange(1000, on_gpu);
+  comm.start_sum(sum)->wait();
+  EXPECT_TRUE(torch::equal(sum.cpu(), torch::arange(1000, torch::kFloat)));
+
+  const torch::Tensor shard = torch::arange(5, on_gpu) + 3;
+  torch::Tensor full = torch::full({5}, -1.0, on_gpu);
+  comm.start_all_gather(shard, full)->wait();
+  EXPECT_TRUE(torch::equal(full.cpu(), shard.cpu()));
+
+  torch::Tensor mine = torch::zeros({5}, on_gpu);
+  comm.start_reduce_scatter(torch::arange(5, on_gpu) * 2, mine)->wait();
+  EXPECT_TRUE(torch::equal(mine.cpu(), torch::arange(5, torch::kFloat) * 2));
+
+  EXPECT_DOUBLE_EQ(comm.all_reduce_mean(2.5), 2.5);
+  comm.barrier();
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Training, in process: data-parallel ranks equal one process on the same global batch,
 // gradient accumulation equals one large micro-batch, a resumed run reproduces the
 // uninterrupted one exactly, and checkpoints are safetensors files with the model's names.
-// GradientReducer: buckets start during the backward pass, in one order, covering the buffer.
+// GradientReducer: buckets start during the backward pass, in one order, covering the buffer;
+// on a GPU, over a one-rank NCCL group.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -22,8 +23,9 @@ fs::path workdir() { return text_workdir("training"); }
 
 JobSpec tiny_job(int batch = 8, int accum = 1) { return tiny_text_job(batch, accum); }
 
-std::unique_ptr<Trainer> make(const JobSpec& job, Communicator* comm = nullptr) {
-  TrainerSetup setup{job, workdir().string(), torch::kCPU, comm, 0};
+std::unique_ptr<Trainer> make(const JobSpec& job, Communicator* comm = nullptr,
+                              torch::Device device = torch::kCPU) {
+  TrainerSetup setup{job, workdir().string(), device, comm, 0};
   auto t = Trainer::create(setup);
   EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
   return std::move(*t);
@@ -136,6 +138,40 @@ TEST(GradientReducer, BucketsStartDuringBackwardFromTheTailAndCoverTheBuffer) {
   reducer.finish();  // not armed: everything now, still in order
   EXPECT_EQ(reducer.started_during_backward(), 0u);
   EXPECT_EQ(comm.started.size(), reducer.buckets());
+}
+
+// DDP's gradient buckets over NCCL (one rank on cuda:0; several need several GPUs): they start
+// from the autograd engine's thread during the backward pass, and after finish() the gradient is
+// the plain backward pass's (a sum over one rank).
+TEST(GradientReducer, OverOneNcclRankOnCudaLeavesTheGradient) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+#ifndef SATURN_WITH_NCCL
+  GTEST_SKIP() << "this build has no NCCL";
+#endif
+  const torch::Device cuda(torch::kCUDA, 0);
+  auto t = make(tiny_job(), nullptr, cuda);
+  RankEnvironment env;
+  env.master_port = 29749;
+  auto comm = connect(env, cuda, 60);
+  ASSERT_TRUE(comm.ok()) << comm.error().to_string();
+  FlatParameters& params = t->parameters();
+  GradientReducer reducer(params, **comm, /*bucket_bytes=*/16 * 1024);
+  ASSERT_GT(reducer.buckets(), 3u);
+  const torch::Tensor ids =
+      torch::arange(32, torch::kLong).remainder(29).view({2, 16}).to(cuda);
+  auto backward = [&] {
+    params.zero_grad();
+    Model& m = t->model();
+    m.loss(m.forward(ids), ids).backward();
+  };
+  backward();
+  const torch::Tensor expected = params.grad().to(torch::kFloat).cpu();
+  reducer.arm();
+  backward();
+  reducer.finish();
+  EXPECT_EQ(reducer.started_during_backward(), reducer.buckets());
+  const torch::Tensor got = params.grad().to(torch::kFloat).cpu();
+  EXPECT_LT(((got - expected).norm() / expected.norm()).item<double>(), 1e-2);
 }
 
 TEST(Training, AccumulationEqualsOneLargeMicroBatch) {
