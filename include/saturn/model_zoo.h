@@ -35,6 +35,10 @@ struct BlockShape {
   double forward_flops = 0;      // FLOPs per sample, forward pass
   double activation_bytes = 0;   // bytes per sample kept for the backward pass (incl. its input)
   double output_bytes = 0;       // bytes per sample of the block's output (the stage boundary)
+  // Bytes the block holds from its forward pass through its backward pass whatever the batch:
+  // a GPT head's copy of the tied weight padded to a multiple of 64 rows, and that copy's
+  // gradient (saturn-worker pads the head on CUDA, see worker/models/transformer.cpp).
+  double workspace_bytes = 0;
 
   // Parameters that must be on the GPU while the block runs.
   std::int64_t weight_params() const { return params + tied_params; }

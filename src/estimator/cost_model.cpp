@@ -74,12 +74,14 @@ double activation_bytes(const ModelShape& model, std::size_t first, std::size_t 
   double sum = 0;
   double inputs = 0;
   double largest = 0;
+  double workspace = 0;
   for (std::size_t i = first; i < last; ++i) {
     sum += model.blocks[i].activation_bytes;
     inputs += model.block_input_bytes(i);
     largest = std::max(largest, model.blocks[i].activation_bytes);
+    workspace += model.blocks[i].workspace_bytes;
   }
-  return samples * (checkpointing ? inputs + largest : sum);
+  return samples * (checkpointing ? inputs + largest : sum) + workspace;
 }
 
 double data_parallel_samples(const Context& ctx) {

@@ -79,7 +79,8 @@ double gpu_optimizer_s(const Context& ctx, double params);
 double host_optimizer_s(const Context& ctx, double params);
 
 // Activation bytes that blocks [first, last) keep for `samples` samples: the sum of their
-// activations, or with checkpointing their inputs plus the largest block's activations.
+// activations, or with checkpointing their inputs plus the largest block's activations; plus
+// the blocks' workspace (BlockShape::workspace_bytes), whatever the samples.
 double activation_bytes(const ModelShape& model, std::size_t first, std::size_t last,
                         double samples, bool checkpointing);
 

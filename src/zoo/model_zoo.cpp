@@ -4,6 +4,7 @@
 #include "saturn/model_zoo.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,7 @@ namespace {
 constexpr double kBf16 = 2;         // bytes per bf16 activation element
 constexpr double kMask = 1;         // bytes per dropout-mask element
 constexpr double kFp32 = 4;         // bytes per fp32 element
+constexpr int kVocabPadMultiple = 64;  // the LM head's rows, padded (saturn-worker on CUDA)
 constexpr double kTokenId = 8;      // int64 token ids
 constexpr int kDefaultImage = 224;  // pixels, the published image models
 
@@ -131,11 +133,15 @@ ModelShape build_gpt(const std::string& name, const GptConfig& c, int seq) {
   head.forward_flops = 2 * s * d * v;
   // LayerNorm input, LM-head input, the bf16 logits and the fp32 log-sum-exp per token that
   // saturn-worker's fused cross-entropy keeps; and the bf16 gradient of the logits, which exists
-  // when the backward pass starts, while every activation is still held (the peak). (The loss as
-  // log_softmax + nll_loss would keep fp32 log-probabilities and their fp32 gradient instead:
-  // 10 bytes per logit, not 4; measured on an H200, docs/benchmarks.md#worker-throughput-45.)
+  // when the backward pass starts, while every activation is still held (the peak). (The loss's
+  // ATen path, in a worker built without nvcc, keeps fp32 copies of the logits and their fp32
+  // gradient instead: 10 bytes per logit, not 4; docs/benchmarks.md#worker-throughput-45.)
   head.activation_bytes = 2 * kBf16 * s * d + 2 * kBf16 * s * v + kFp32 * s;
   head.output_bytes = kFp32;  // the loss
+  if (c.tied_head && c.vocab % kVocabPadMultiple != 0) {
+    const double padded = std::ceil(v / kVocabPadMultiple) * kVocabPadMultiple;
+    head.workspace_bytes = 2 * kBf16 * padded * d;
+  }
   m.blocks.push_back(head);
   return m;
 }

@@ -1,17 +1,20 @@
 #!/bin/sh
 # A technique's `execute` written as a shell script, speaking the worker protocol: the executor's
 # tests run it instead of real training. Arguments: MODE CHECKPOINT_DIR GPUS STEPS SECONDS_PER_STEP
-# (per step on one device; GPUS devices divide it). The checkpoint is the last step done, in
-# CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
-# Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs itself at step 5 the first time); crash (exits 5 two steps
-# after every start).
+# (per step on one device; GPUS devices divide it). The checkpoint is the last step done, the
+# last line of CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
+# Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs
+# itself at step 5 the first time); crash (exits 5 two steps after every start).
 # The executor signals the whole process group, so a command this script ran in its loop would
 # get the SIGTERM too (a killed awk leaves an event without its loss, a killed mv a stale
-# checkpoint): from `started` on, the loop runs shell builtins only.
+# checkpoint): from `started` on, the loop runs shell builtins only, but for `sleep`, which a
+# SIGTERM only cuts short. The checkpoint is appended to (one line per step, the last one
+# counts), so a SIGKILL in the middle of a write leaves the steps before it.
 mode=$1 dir=$2 gpus=$3 total=$4 per_step=$5
 mkdir -p "$dir"
 step=0
-[ -f "$dir/step" ] && step=$(cat "$dir/step")
+[ -f "$dir/step" ] && step=$(tail -n 1 "$dir/step")
+[ -n "$step" ] || step=0
 first=$step
 resumed=false
 [ "$step" -gt 0 ] && resumed=true
@@ -23,6 +26,7 @@ decimal() {
   if [ "$frac" -lt 10 ]; then frac=00$frac; elif [ "$frac" -lt 100 ]; then frac=0$frac; fi
   dec="$(($1 / 1000)).$frac"
 }
+loss=0
 sleep_s=$(awk "BEGIN { print $per_step / $gpus }")
 echo "{\"event\": \"started\", \"step\": $step, \"total_steps\": $total, \"resumed\": $resumed, \"world_size\": $gpus}"
 [ "$mode" = garbled ] && echo '{"event": "step", "step": "three", "loss": null}'
@@ -33,8 +37,8 @@ while [ "$step" -lt "$total" ]; do
   fi
   sleep "$sleep_s"
   step=$((step + 1))
-  echo "$step" > "$dir/step"
-  decimal $((10000 / step)) && loss=$dec
+  echo "$step" >> "$dir/step"
+  decimal $(((10000 + step / 2) / step)) && loss=$dec
   echo "{\"event\": \"step\", \"step\": $step, \"loss\": $loss, \"step_s\": $sleep_s}"
   if [ "$mode" = crash-once ] && [ "$step" = 5 ] && [ ! -f "$dir/crashed" ]; then
     touch "$dir/crashed"
@@ -45,6 +49,6 @@ while [ "$step" -lt "$total" ]; do
     exit 5
   fi
 done
-decimal $((10000 / step + 100))
+decimal $(((10000 + step / 2) / (step > 0 ? step : 1) + 100))
 echo "{\"event\": \"eval\", \"step\": $step, \"loss\": $dec}"
 echo "{\"event\": \"done\", \"step\": $step, \"total_steps\": $total, \"loss\": $loss}"

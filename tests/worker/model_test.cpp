@@ -76,6 +76,13 @@ TEST(Models, GptBlockComputesWhatTheArchitectureSays) {
     ADD_FAILURE() << name;
     return torch::Tensor();
   };
+  // GPT-2 starts with zero biases and LayerNorm at identity: give every one of them values, so
+  // that a bias dropped or added along the wrong axis shows.
+  for (auto& p : block->named_parameters()) {
+    if (p.key().find("bias") != std::string::npos || p.key().find("ln_") == 0) {
+      p.value().copy_(torch::randn_like(p.value()));
+    }
+  }
   auto ln = [](const torch::Tensor& v, const torch::Tensor& w, const torch::Tensor& b) {
     const torch::Tensor mean = v.mean(-1, true);
     const torch::Tensor var = (v - mean).pow(2).mean(-1, true);

@@ -170,7 +170,13 @@ TEST(GradientReducer, OverOneNcclRankOnCudaLeavesTheGradient) {
   backward();
   reducer.finish();
   EXPECT_EQ(reducer.started_during_backward(), reducer.buckets());
+  // Element by element: two backward passes on a GPU may round differently (bf16), so a few
+  // elements may differ by more than a bf16 step; a bucket lost or zeroed (at least 16 KiB of
+  // the buffer) would move far more of them.
   const torch::Tensor got = params.grad().to(torch::kFloat).cpu();
+  const torch::Tensor off = ((got - expected).abs() > 2e-2 * expected.abs() + 1e-5);
+  EXPECT_LT(off.sum().item<double>(), 1e-3 * static_cast<double>(expected.numel()))
+      << "of " << expected.numel();
   EXPECT_LT(((got - expected).norm() / expected.norm()).item<double>(), 1e-2);
 }
 

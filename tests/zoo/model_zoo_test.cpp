@@ -95,6 +95,9 @@ TEST(ModelZoo, Gpt2ActivationBytesFollowKorthikanti) {
   // The head keeps its two inputs, the bf16 logits and the fused loss's fp32 log-sum-exp per
   // token, and counts the bf16 gradient of the logits at the start of the backward pass.
   EXPECT_DOUBLE_EQ(m.blocks.back().activation_bytes, 4 * s * d + 4 * s * 50257 + 4 * s);
+  // Whatever the batch: the tied weight padded to 50,304 rows (bf16) and that copy's gradient.
+  EXPECT_DOUBLE_EQ(m.blocks.back().workspace_bytes, 2 * 2 * 50304 * d);
+  for (std::size_t i = 0; i + 1 < m.blocks.size(); ++i) EXPECT_EQ(m.blocks[i].workspace_bytes, 0);
 }
 
 TEST(ModelZoo, BlocksAddUpToTheTotals) {

@@ -21,20 +21,21 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, double std) {
   return l;
 }
 
-// x [..., in] -> x W^T + b [..., out], as one matrix product with the bias added in its epilogue:
-// addmm over x's rows. (PyTorch 2.11's `linear` on a 3-D input on CUDA runs the product and then
-// a separate broadcast add of the bias, which took 6 of 52 ms of a GPT-2 355M step on an H200,
-// docs/benchmarks.md#worker-throughput.) `bias` may be undefined; it need not require grad.
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight,
-                     const torch::Tensor& bias) {
+// x [..., in] -> x W^T + b [..., out], as one matrix product over x's rows with the bias added
+// in its epilogue (addmm). libtorch's C++ `torch::nn::functional::linear`, which
+// `torch::nn::Linear` runs, fuses the bias only for a 2-D input; on [B, T, C] it runs the product
+// and then adds the bias by broadcasting, which took 6 of 52 ms of a GPT-2 355M step on an H200
+// (docs/benchmarks.md#worker-throughput-45). `bias` may be undefined; it need not require grad.
+torch::Tensor linear_rows(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias) {
   if (!bias.defined()) return torch::matmul(x, weight.t());
   std::vector<int64_t> shape = x.sizes().vec();
   shape.back() = weight.size(0);
   return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight.t()).view(shape);
 }
 
-torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
-  return linear(x, layer->weight, layer->bias);
+torch::Tensor linear_rows(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  return linear_rows(x, layer->weight, layer->bias);
 }
 
 // Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
@@ -56,16 +57,16 @@ class TransformerBlockImpl : public BlockImpl {
   torch::Tensor forward(const torch::Tensor& x) override {
     const int64_t b = x.size(0), t = x.size(1), c = x.size(2);
     // qkv: [B, T, 3C] -> q, k, v: [B, heads, T, C / heads].
-    const std::vector<torch::Tensor> qkv = linear(ln_1_->forward(x), c_attn_).split(c, 2);
+    const std::vector<torch::Tensor> qkv = linear_rows(ln_1_->forward(x), c_attn_).split(c, 2);
     auto heads = [&](const torch::Tensor& y) {
       return y.view({b, t, heads_, c / heads_}).transpose(1, 2);
     };
     const torch::Tensor a = compat::attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), causal_);
-    torch::Tensor h = x + linear(a.transpose(1, 2).reshape({b, t, c}), attn_proj_);
-    const torch::Tensor up = linear(ln_2_->forward(h), c_fc_);
+    torch::Tensor h = x + linear_rows(a.transpose(1, 2).reshape({b, t, c}), attn_proj_);
+    const torch::Tensor up = linear_rows(ln_2_->forward(h), c_fc_);
     const torch::Tensor act =
         F::gelu(up, F::GELUFuncOptions().approximate(tanh_gelu_ ? "tanh" : "none"));
-    return h + linear(act, mlp_proj_);
+    return h + linear_rows(act, mlp_proj_);
   }
 
  private:
@@ -112,7 +113,7 @@ class GptHeadImpl : public BlockImpl {
   }
   torch::Tensor forward(const torch::Tensor& x) override {
     const torch::Tensor h = ln_f->forward(x);
-    if (pad_ == 0) return linear(h, tied_weight_, torch::Tensor());
+    if (pad_ == 0) return linear_rows(h, tied_weight_, torch::Tensor());
     const auto options = tied_weight_.options();
     if (!mask_.defined() || mask_.device() != options.device() ||
         mask_.scalar_type() != tied_weight_.scalar_type()) {
@@ -122,7 +123,7 @@ class GptHeadImpl : public BlockImpl {
     }
     const torch::Tensor weight =
         torch::cat({tied_weight_, torch::zeros({pad_, tied_weight_.size(1)}, options)});
-    return linear(h, weight, mask_);
+    return linear_rows(h, weight, mask_);
   }
   std::vector<torch::Tensor> tied_parameters() const override { return {tied_weight_}; }
   torch::nn::LayerNorm ln_f{nullptr};
