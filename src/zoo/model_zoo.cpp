@@ -32,12 +32,12 @@ double ModelShape::checkpointed_activation_bytes() const {
 
 namespace {
 
-constexpr double kBf16 = 2;         // bytes per bf16 activation element
-constexpr double kMask = 1;         // bytes per dropout-mask element
-constexpr double kFp32 = 4;         // bytes per fp32 element
+constexpr double kBf16 = 2;            // bytes per bf16 activation element
+constexpr double kMask = 1;            // bytes per dropout-mask element
+constexpr double kFp32 = 4;            // bytes per fp32 element
 constexpr int kVocabPadMultiple = 64;  // the LM head's rows, padded (saturn-worker on CUDA)
-constexpr double kTokenId = 8;      // int64 token ids
-constexpr int kDefaultImage = 224;  // pixels, the published image models
+constexpr double kTokenId = 8;         // int64 token ids
+constexpr int kDefaultImage = 224;     // pixels, the published image models
 
 // ---- Transformers -----------------------------------------------------------------------------
 
