@@ -40,9 +40,8 @@ TEST(WorkerCli, TechniquesAcrossProcessesEqualSingle) {
   auto train = [&](const std::string& technique, const std::string& devices) {
     const fs::path ck = base / technique;
     fs::remove_all(ck);
-    const WorkerRun run =
-        worker("execute " + job() + " --technique " + technique + " --devices " + devices +
-               " --steps 4 --log-every 4" + " --checkpoint " + ck.string());
+    const WorkerRun run = worker("execute " + job() + " --technique " + technique + " --devices " +
+                                 devices + " --steps 4 --log-every 4 --checkpoint " + ck.string());
     EXPECT_EQ(run.code, 0) << technique << ": "
                            << (run.last("error") ? run.last("error")->dump() : "no error event");
     const json* done = run.last("done");

@@ -30,9 +30,9 @@
 namespace saturn::worker {
 
 // Removes `dir` and everything under it, or the file `dir` (a checkpoint, a retired one, the
-// probe's; missing is fine). POSIX calls,
-// not std::filesystem::remove_all: its directory iteration crashed (SIGSEGV) in the worker built
-// against PyTorch 2.11 on the GPU machine, which is what killed `measure`'s checkpoint probe.
+// probe's; missing is fine). POSIX calls, not std::filesystem::remove_all: its directory
+// iteration crashed (SIGSEGV) in the worker built against PyTorch 2.11 on the GPU machine, which
+// is what killed `measure`'s checkpoint probe.
 void remove_directory_tree(const std::string& dir);
 
 struct CheckpointState {

@@ -67,7 +67,8 @@ class Communicator {
 // builds the process group for `device`. A collective fails after `collective_timeout_s` without
 // its peers (Gloo: the call fails; NCCL: its watchdog aborts the process): long enough for a
 // pipeline stage to wait out the stages before it computing on a CPU (a crashed peer ends the
-// others sooner: the launcher stops them). Errors: NCCL requested but not built in, the rendezvous timing out.
+// others sooner: the launcher stops them). Errors: NCCL requested but not built in, the
+// rendezvous timing out.
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
                                               double timeout_s = 120,
                                               double collective_timeout_s = 1800);
