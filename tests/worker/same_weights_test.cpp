@@ -1,0 +1,46 @@
+// same_weights() (same_weights.h), the bound every training-equality test uses: it accepts two
+// runs of one job that round differently and rejects a run one step short.
+#include "same_weights.h"
+
+#include <gtest/gtest.h>
+
+#include "tiny_text_job.h"
+#include "train/trainer.h"
+
+namespace saturn::worker {
+namespace {
+
+std::unique_ptr<Trainer> make(const JobSpec& job) {
+  auto t = Trainer::create({job, text_workdir("same_weights").string(), torch::kCPU, nullptr});
+  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
+  return std::move(*t);
+}
+
+TEST(SameWeights, AcceptsRoundingAndRejectsAMissedStep) {
+  const JobSpec job = tiny_text_job(8, 2);  // 6 AdamW steps, lr 3e-3
+  auto reference = make(job), nudged = make(job), short_one = make(job);
+  {
+    // About one ulp (fp32's is 1.2e-7 relative) on every initial weight: the size of the
+    // difference another BLAS or summation order makes.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(7);
+    torch::Tensor master = nudged->parameters().master();
+    master.mul_(1 + 1.2e-7 * torch::randn_like(master));
+  }
+  while (reference->step() < reference->total_steps()) {
+    reference->train_step();
+    nudged->train_step();
+    if (short_one->step() + 1 < reference->total_steps()) short_one->train_step();
+  }
+  const torch::Tensor want = reference->full_master();
+  EXPECT_TRUE(same_weights(nudged->full_master(), want));
+  const torch::Tensor diff = (nudged->full_master() - want).abs();
+  std::cout << "one-ulp nudge: " << (diff > 1e-6 + 1e-4 * want.abs()).sum().item<std::int64_t>()
+            << " of " << want.numel() << " weights past allclose(1e-4, 1e-6), worst by "
+            << diff.max().item<double>() << "\n";
+  EXPECT_FALSE(same_weights(short_one->full_master(), want));
+  EXPECT_FALSE(same_weights(want.narrow(0, 0, 10), want));  // shapes differ
+}
+
+}  // namespace
+}  // namespace saturn::worker
