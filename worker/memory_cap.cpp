@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include <c10/core/CPUAllocator.h>
 #include <fmt/format.h>
@@ -44,7 +46,7 @@ void release(void* ctx) {
 // Allocations carry their size in a 64-byte header (keeping the data 64-byte aligned).
 class CappedCpuAllocator final : public c10::Allocator {
  public:
-  explicit CappedCpuAllocator(std::size_t cap) : cap_(cap) {}
+  CappedCpuAllocator(std::size_t cap, std::string source) : cap_(cap), source_(std::move(source)) {}
 
   c10::DataPtr allocate(std::size_t n) SATURN_ALLOCATE_CONST override {
     constexpr std::size_t kHeader = 64;
@@ -52,9 +54,9 @@ class CappedCpuAllocator final : public c10::Allocator {
     if (live > cap_) {
       g_live.fetch_sub(n);
       TORCH_CHECK_WITH(OutOfMemoryError, false,
-                       fmt::format("CPU device slot out of memory: {} bytes requested, {} of {} "
-                                   "in use",
-                                   n, live - n, cap_));
+                       fmt::format("CPU device out of memory: {} bytes requested, {} of its {} "
+                                   "in use (the cap: {})",
+                                   n, live - n, cap_, source_));
     }
     void* raw = nullptr;
     if (posix_memalign(&raw, kHeader, kHeader + n) != 0) {
@@ -73,15 +75,16 @@ class CappedCpuAllocator final : public c10::Allocator {
 
  private:
   std::size_t cap_;
+  std::string source_;
 };
 
 }  // namespace
 
-void cap_device_memory(torch::Device device, std::size_t bytes) {
+void cap_device_memory(torch::Device device, std::size_t bytes, const std::string& source) {
   if (device.is_cpu()) {
     static CappedCpuAllocator* allocator = nullptr;
     if (!allocator) {
-      allocator = new CappedCpuAllocator(bytes);  // lives as long as the process
+      allocator = new CappedCpuAllocator(bytes, source);  // lives as long as the process
       c10::SetCPUAllocator(allocator, /*priority=*/100);
       g_cpu_cap = bytes;
     }

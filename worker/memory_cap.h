@@ -6,13 +6,16 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
 namespace saturn::worker {
 
 // Installs the cap for `device` (bytes > 0). Process-wide; call before building the model.
-void cap_device_memory(torch::Device device, std::size_t bytes);
+// `source` says where the figure came from, for the out-of-memory message (CPU).
+void cap_device_memory(torch::Device device, std::size_t bytes,
+                       const std::string& source = "--device-memory-bytes");
 
 // Starts CUDA's caching allocator for `device` if it has not started: PyTorch starts it lazily,
 // with the first CUDA tensor, and its statistics (peak, reserved bytes) and memory fraction

@@ -114,6 +114,26 @@ TEST(WorkerCli, SearchMeasuresAndOutOfMemoryIsAResult) {
   EXPECT_GE((*o)["tried"].size(), 1u);
 }
 
+// A CPU rank's tensors are capped at the host memory left to the worker (here at most what
+// --host-memory-bytes leaves, under 1 GB): a batch too large for it is an `oom` error with its
+// exit code within the first step, not a process the kernel's OOM killer ends after it has
+// filled the machine (2026-12-04: batch 100,000 of this job on 24 GiB, killed after 2.5 min).
+TEST(WorkerCli, CpuBatchTooLargeForTheHostIsOutOfMemory) {
+  const fs::path huge = workdir() / "huge.yaml";
+  std::ofstream(huge) << "jobs:\n  - name: huge\n    model: gpt2-tiny\n"
+                         "    data: {format: text, path: text.txt, seq_len: 32}\n"
+                         "    lr: 3e-3\n    batch_size: 16384\n    steps: 2\n    gpus: 1\n"
+                         "    techniques: single\n";
+  const WorkerRun run = worker("execute --job " + huge.string() +
+                               " --technique single --devices cpu --host-memory-bytes 1e9");
+  EXPECT_EQ(run.code, protocol::exit_code_for(protocol::kErrorOom));
+  const json* e = run.last("error");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ((*e)["kind"], "oom");
+  const std::string message = (*e)["message"];
+  EXPECT_NE(message.find("host memory left to this worker"), std::string::npos) << message;
+}
+
 // Offloading under a memory option (`limit`) too small for it: `search` finds no setting and
 // lists what it tried, each out of memory with the reason the check before the model's build
 // gave (the tried settings whose reason holds `reason`: the first, or with `every` all);
