@@ -1,16 +1,12 @@
 // The executor's main loop; see saturn/executor.h.
 #include "saturn/executor.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -20,30 +16,6 @@
 #include "saturn/worker_protocol.h"
 
 namespace saturn {
-
-Result<RunLock> RunLock::acquire(const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
-  // Not close-on-exec: workers inherit the lock, so it outlives an orchestrator that was killed
-  // until its last worker (checkpointing on the parent-death signal) has exited.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno))};
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32] = {0};
-    [[maybe_unused]] ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
-    ::close(fd);
-    return Error{run_dir, 0, "",
-                 fmt::format("the run directory is in use by another saturn run (pid {})",
-                             std::string(pid).empty() ? "unknown" : std::string(pid))};
-  }
-  const std::string me = std::to_string(::getpid());
-  [[maybe_unused]] int t = ::ftruncate(fd, 0);
-  [[maybe_unused]] ssize_t w = ::pwrite(fd, me.data(), me.size(), 0);
-  return RunLock(fd);
-}
-
-RunLock::~RunLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock
-}
 
 namespace {
 
@@ -72,7 +44,8 @@ struct Live {
   std::int64_t last_step = 0;
   bool got_done = false;
   bool switching = false;  // asked to stop for a new configuration
-  std::string last_error;
+  std::string last_error;       // the last `error` event, "kind error: message"
+  bool out_of_memory = false;   // this launch ended out of memory (event kind or exit code)
   double measured_restart_s = -1;  // launch -> first step, seconds, last launch
   double observed_step_s = 0;      // this job's measured seconds per step (last launch)
 };
@@ -144,6 +117,10 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     live.push_back(std::move(l));
   }
   const Node node = slots.as_node();
+  // The table the plans come from: `table`, less each configuration that ran out of memory when
+  // a job executed in it (profiling measures a few steps; a whole run can still outgrow the
+  // device). Only a job that is not running loses a configuration, so no index in use shifts.
+  ProfileTable profiles = table;
 
   auto unfinished = [&](const Live& l) { return l.rec.state != "done" && l.rec.state != "failed"; };
   auto remaining_fraction = [&](const Live& l) {
@@ -160,7 +137,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     t.cluster.nodes = {node};
     for (const Live& l : live) {
       if (!unfinished(l)) continue;
-      Task task = table.tasks[l.task];
+      Task task = profiles.tasks[l.task];
       double speed = 1;
       if (l.observed_step_s > 0 && l.running_config >= 0) {
         const double profiled = profiled_step_s(task.configs[l.running_config]);
@@ -184,7 +161,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
         l.gpus = a.gpus;
         l.planned_start_s = a.start_s;
         if (!l.process) {
-          l.rec.technique = table.tasks[l.task].configs[a.config].technique;
+          l.rec.technique = profiles.tasks[l.task].configs[a.config].technique;
           l.rec.gpus = a.gpus;
           l.rec.planned_start_s = a.start_s;
           l.rec.planned_end_s = a.end_s;
@@ -257,7 +234,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   };
 
   auto launch = [&](Live& l) -> Status {
-    const Config& config = table.tasks[l.task].configs[l.config];
+    const Config& config = profiles.tasks[l.task].configs[l.config];
     const TechniqueManifest* technique = library.find(config.technique);
     if (!technique) {
       return Error{"", 0, "",
@@ -289,7 +266,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     l.running_config = l.config;
     l.launched_s = now();
     l.first_step_s = l.last_step_s = -1;
-    l.got_done = l.switching = false;
+    l.got_done = l.switching = l.out_of_memory = false;
     l.last_error.clear();
     l.rec.state = "running";
     l.rec.error.clear();
@@ -341,8 +318,9 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       l.got_done = true;
       l.rec.step = e.value("step", l.rec.step);
     } else if (kind == protocol::kError) {
-      l.last_error =
-          fmt::format("{} error: {}", e.value("kind", "internal"), e.value("message", ""));
+      const std::string error_kind = e.value("kind", "internal");
+      l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
+      l.out_of_memory = l.out_of_memory || error_kind == protocol::kErrorOom;
     }
     if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
     return store.put_job(l.rec);
@@ -359,6 +337,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     }
   };
 
+  bool replan_needed = false;  // a job lost a configuration: plan it again this round
   auto finish = [&](Live& l, int code) -> Status {
     const double t = now();
     for (int g : l.rec.gpus) busy[static_cast<std::size_t>(g)] = false;
@@ -376,6 +355,35 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       l.rec.state = "pending";
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                       l.rec.step));
+    } else if (l.out_of_memory || code == protocol::kExitOutOfMemory) {
+      // Deterministic: the same configuration would run out again. Plan without it.
+      std::vector<Config>& configs = profiles.tasks[l.task].configs;
+      const Config dropped = configs[static_cast<std::size_t>(l.running_config)];
+      configs.erase(configs.begin() + l.running_config);
+      l.config = l.running_config = -1;
+      l.observed_step_s = 0;
+      const std::string what =
+          fmt::format("{} x{} ran out of memory{} (log: {})", dropped.technique, dropped.gpus,
+                      l.last_error.empty() ? "" : ": " + l.last_error, log_path);
+      if (auto s = store.add_event(l.rec.name, t,
+                                   {{"event", "config_dropped"},
+                                    {"technique", dropped.technique},
+                                    {"gpus", dropped.gpus},
+                                    {"reason", l.last_error}});
+          !s) {
+        return s;
+      }
+      if (configs.empty()) {
+        l.rec.state = "failed";
+        l.rec.error = what + "; no other configuration is left";
+        l.rec.finished_s = t;
+        log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, l.rec.error));
+      } else {
+        l.rec.state = "pending";
+        replan_needed = true;
+        log(fmt::format("{:>7.1f} s  {} {}; planning it again without that configuration", t,
+                        l.rec.name, what));
+      }
     } else {
       l.rec.attempts += 1;
       const std::string why =
@@ -475,6 +483,12 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     }
     transaction.open = false;
     if (auto s = store.commit(); !s) return s.error();
+    if (replan_needed && !stopping) {
+      replan_needed = false;
+      auto again = replan_now(false);
+      if (!again) return again.error();
+      adopt(again->plan, false);
+    }
 
     if (!stopping && now() >= next_introspection) {
       next_introspection = now() + options.introspection_interval_s;
@@ -492,7 +506,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                                   r->restarted.end()) {
               continue;
             }
-            const Config& next = table.tasks[l.task].configs[l.config];
+            const Config& next = profiles.tasks[l.task].configs[l.config];
             log(fmt::format("{:>7.1f} s  switch {}: {} x{} -> {} x{} (expected gain {:.1f} s)",
                             now(), l.rec.name, l.rec.technique, l.rec.gpus.size(), next.technique,
                             next.gpus, r->expected_gain_s));

@@ -1,6 +1,7 @@
 // The executor against a fake trainer (tests/executor/fake_trainer.sh, real processes and
 // signals): every job done with its events stored; a worker killed with SIGKILL resumes from its
-// checkpoint; a job that keeps failing is marked failed while the others finish; a stopped run
+// checkpoint; a job that keeps failing is marked failed while the others finish; a configuration
+// that runs out of memory is dropped and the job planned again; a stopped run
 // resumes without redoing finished work; introspection really stops and relaunches a job on
 // more devices; the run-directory lock.
 #include "saturn/executor.h"
@@ -186,6 +187,34 @@ TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {
   EXPECT_NE(bad.error.find("the fake trainer always fails"), std::string::npos) << bad.error;
   EXPECT_NE(bad.error.find("logs/bad.log"), std::string::npos) << bad.error;
   EXPECT_EQ(h.job("good").state, "done");
+}
+
+TEST(Executor, AConfigurationThatRunsOutOfMemoryIsDroppedAndTheJobPlannedAgain) {
+  // Profiled as fastest on one device, "big" runs out of memory there after two steps: the
+  // executor plans it again without that configuration and it finishes on two devices from its
+  // checkpoint, without a retry spent. "alone" has no other configuration: it fails at once.
+  Harness h("oom", {{"big", "oom-alone", 10, 0.05, {{1, 0.2}, {2, 2}}},
+                    {"alone", "oom-alone", 10, 0.05, {{1, 0.2}}}});
+  h.options.max_retries = 0;
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 1) << h.joined_log();
+  EXPECT_EQ(r->failed, 1) << h.joined_log();
+  const auto launches = h.events("big", "launch");
+  ASSERT_EQ(launches.size(), 2u) << h.joined_log();
+  EXPECT_EQ(launches[0]["gpus"].size(), 1u);
+  EXPECT_EQ(launches[1]["gpus"].size(), 2u);
+  const auto dropped = h.events("big", "config_dropped");
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0]["gpus"], 1);
+  EXPECT_NE(dropped[0]["reason"].get<std::string>().find("oom error"), std::string::npos);
+  EXPECT_EQ(h.events("big", "started")[1]["step"], 2);  // from the checkpoint
+  EXPECT_EQ(h.events("big", "step").size(), 10u);
+  EXPECT_EQ(h.job("big").state, "done");
+  const JobRecord alone = h.job("alone");
+  EXPECT_EQ(alone.state, "failed");
+  EXPECT_EQ(alone.launches, 1);
+  EXPECT_NE(alone.error.find("no other configuration"), std::string::npos) << alone.error;
 }
 
 TEST(Executor, AStoppedRunResumesWithoutRedoingFinishedWork) {

@@ -4,7 +4,8 @@
 # (per step on one device; GPUS devices divide it). The checkpoint is the last step done, the
 # last line of CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
 # Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs
-# itself at step 5 the first time); crash (exits 5 two steps after every start).
+# itself at step 5 the first time); crash (exits 5 two steps after every start); oom-alone (on one
+# device: an `oom` error and exit 4 two steps after every start).
 # The executor signals the whole process group, so a command this script ran in its loop would
 # get the SIGTERM too (a killed awk leaves an event without its loss, a killed mv a stale
 # checkpoint): from `started` on, the loop runs shell builtins only, but for `sleep`, which a
@@ -43,6 +44,10 @@ while [ "$step" -lt "$total" ]; do
   if [ "$mode" = crash-once ] && [ "$step" = 5 ] && [ ! -f "$dir/crashed" ]; then
     touch "$dir/crashed"
     kill -9 $$
+  fi
+  if [ "$mode" = oom-alone ] && [ "$gpus" = 1 ] && [ "$step" = $((first + 2)) ]; then
+    echo '{"event": "error", "kind": "oom", "message": "the fake trainer needs two devices"}'
+    exit 4
   fi
   if [ "$mode" = crash ] && [ "$step" = $((first + 2)) ]; then
     echo '{"event": "error", "kind": "internal", "message": "the fake trainer always fails"}'
