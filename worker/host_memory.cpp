@@ -123,19 +123,47 @@ void limit_host_memory(std::size_t bytes) {
   g_limit = bytes;
 }
 
-std::optional<std::size_t> available_host_memory(const HostMemorySources& from) {
+std::optional<std::size_t> free_host_memory(const HostMemorySources& from) {
   std::optional<std::size_t> available = mem_available(from.meminfo);
-  auto take = [&](std::size_t bytes) {
-    available = available ? std::min(*available, bytes) : bytes;
-  };
   for (const Hierarchy& h : memory_cgroups(from)) {
-    if (const auto left = cgroup_available(h)) take(*left);
-  }
-  if (g_limit > 0) {
-    const std::size_t held = resident_bytes();
-    take(g_limit > held ? g_limit - held : 0);
+    if (const auto left = cgroup_available(h)) {
+      available = available ? std::min(*available, *left) : *left;
+    }
   }
   return available;
+}
+
+std::optional<std::size_t> host_memory_limit_left() {
+  if (g_limit == 0) return std::nullopt;
+  const std::size_t held = resident_bytes();
+  return g_limit > held ? g_limit - held : 0;
+}
+
+std::optional<std::size_t> available_host_memory(const HostMemorySources& from) {
+  const auto shared = free_host_memory(from);
+  const auto own = host_memory_limit_left();
+  if (shared && own) return std::min(*shared, *own);
+  return shared ? shared : own;
+}
+
+CpuRankCap cpu_rank_cap(std::size_t slot_bytes, std::optional<std::size_t> free_bytes,
+                        std::optional<std::size_t> limit_left_bytes, int cpu_ranks) {
+  if (slot_bytes > 0) return {slot_bytes, "--device-memory-bytes"};
+  std::optional<double> left;
+  std::string source;
+  if (free_bytes) {
+    const int ranks = std::max(1, cpu_ranks);
+    left = static_cast<double>(*free_bytes) / ranks;
+    source = ranks > 1 ? "a share of the host's free memory, over " + std::to_string(ranks) +
+                             " CPU ranks"
+                       : "the host's free memory";
+  }
+  if (limit_left_bytes && (!left || static_cast<double>(*limit_left_bytes) < *left)) {
+    left = static_cast<double>(*limit_left_bytes);
+    source = "what --host-memory-bytes leaves this worker";
+  }
+  if (!left) return {};
+  return {std::max<std::size_t>(1, static_cast<std::size_t>(0.9 * *left)), source};
 }
 
 }  // namespace saturn::worker

@@ -87,29 +87,14 @@ Result<std::vector<torch::Device>> parse_devices(const std::string& text) {
   return out;
 }
 
-// A CPU rank's tensors come out of the host's memory, which every CPU rank on this machine
-// shares: each is capped at its share of what the host has free now (available_host_memory(),
-// less 10% for what is not a tensor), or at `slot_bytes` (the slot's --device-memory-bytes;
-// 0: none) if that is less. A batch too large for the machine is then an out-of-memory result,
-// as on a GPU, not a process the kernel's OOM killer ends.
-void cap_cpu_ranks(const std::vector<torch::Device>& devices, std::size_t slot_bytes) {
-  std::size_t cap = slot_bytes;
-  std::string source = "--device-memory-bytes";
-  if (const auto free_bytes = available_host_memory()) {
-    const auto ranks = static_cast<double>(std::count_if(
-        devices.begin(), devices.end(), [](const torch::Device& d) { return d.is_cpu(); }));
-    // At least one byte: with nothing left every allocation fails (0 would mean no cap).
-    const auto share = std::max<std::size_t>(
-        1, static_cast<std::size_t>(0.9 * static_cast<double>(*free_bytes) / ranks));
-    if (cap == 0 || share < cap) {
-      cap = share;
-      source = ranks > 1 ? fmt::format("a share of the host memory left to this worker, over {} "
-                                       "CPU ranks",
-                                       static_cast<int>(ranks))
-                         : "the host memory left to this worker";
-    }
-  }
-  if (cap > 0) cap_device_memory(torch::kCPU, cap, source);
+// Caps a CPU rank's tensors (cpu_rank_cap, host_memory.h), so that a batch too large for the
+// machine is an out-of-memory result, as on a GPU, not a process the kernel's OOM killer ends.
+void cap_cpu_rank(const std::vector<torch::Device>& devices, std::size_t slot_bytes) {
+  const auto cpu_ranks = static_cast<int>(std::count_if(
+      devices.begin(), devices.end(), [](const torch::Device& d) { return d.is_cpu(); }));
+  const CpuRankCap cap =
+      cpu_rank_cap(slot_bytes, free_host_memory(), host_memory_limit_left(), cpu_ranks);
+  if (cap.bytes > 0) cap_device_memory(torch::kCPU, cap.bytes, cap.source);
 }
 
 // Everything a command needs; errors are config errors.
@@ -145,7 +130,7 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
     const std::size_t slot =
         a.device_memory_bytes > 0 ? static_cast<std::size_t>(std::ceil(a.device_memory_bytes)) : 0;
     if (device.is_cpu()) {
-      cap_cpu_ranks(ctx.devices, slot);
+      cap_cpu_rank(ctx.devices, slot);  // moot in a launcher, which makes no tensors
     } else if (slot > 0) {
       cap_device_memory(device, slot);
     }

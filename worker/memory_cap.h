@@ -1,7 +1,8 @@
-// A cap on the memory one device may use, for "device slots" smaller than the device: on the
-// CPU a replacement for libtorch's CPU allocator that fails allocations beyond the cap with the
-// same out-of-memory error a GPU gives; on CUDA the caching allocator's memory fraction. Search
-// then finds out-of-memory settings infeasible exactly as on a real device of that size.
+// A cap on the memory one device may use: on CUDA the caching allocator's memory fraction, for
+// "device slots" smaller than the GPU; on the CPU a replacement for libtorch's CPU allocator that
+// fails allocations beyond the cap with the same out-of-memory error a GPU gives (saturn-worker
+// caps every CPU rank: at its slot, or at its share of the host's memory, host_memory.h's
+// cpu_rank_cap). Search then finds out-of-memory settings infeasible as on a real device.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +28,7 @@ std::size_t capped_cpu_bytes();
 
 // Bytes `device` can still allocate: on CUDA the device's free memory plus what the caching
 // allocator holds unused, within the cap if one is installed; on the CPU what the cap leaves
-// (std::nullopt without a cap: the CPU has no device memory of its own).
+// (std::nullopt without a cap, as in a process that did not install one: the tests').
 std::optional<std::size_t> available_device_memory(torch::Device device);
 
 // Returns the pinned host memory PyTorch's pinned-memory cache holds unused (blocks a previous

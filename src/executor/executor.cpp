@@ -356,7 +356,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                       l.rec.step));
     } else if (l.out_of_memory || code == protocol::kExitOutOfMemory) {
-      // Deterministic: the same configuration would run out again. Plan without it.
+      // The same configuration would run out again (its devices are its own, a CPU slot's
+      // memory capped at the slot's size): plan without it. Stopping, the job stays pending.
       std::vector<Config>& configs = profiles.tasks[l.task].configs;
       const Config dropped = configs[static_cast<std::size_t>(l.running_config)];
       configs.erase(configs.begin() + l.running_config);
@@ -373,7 +374,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
           !s) {
         return s;
       }
-      if (configs.empty()) {
+      if (configs.empty() && !(options.stop && *options.stop)) {
         l.rec.state = "failed";
         l.rec.error = what + "; no other configuration is left";
         l.rec.finished_s = t;

@@ -190,11 +190,12 @@ TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {
 }
 
 TEST(Executor, AConfigurationThatRunsOutOfMemoryIsDroppedAndTheJobPlannedAgain) {
-  // Profiled as fastest on one device, "big" runs out of memory there after two steps: the
-  // executor plans it again without that configuration and it finishes on two devices from its
-  // checkpoint, without a retry spent. "alone" has no other configuration: it fails at once.
-  Harness h("oom", {{"big", "oom-alone", 10, 0.05, {{1, 0.2}, {2, 2}}},
-                    {"alone", "oom-alone", 10, 0.05, {{1, 0.2}}}});
+  // Profiled as fastest on one device, "big" runs out of memory there after two steps (its
+  // `oom` event says so): the executor plans it again without that configuration and it
+  // finishes on two devices from its checkpoint, without a retry spent. "alone" (its exit code
+  // says so) has no other configuration: it fails at once.
+  Harness h("oom", {{"big", "oom-event", 10, 0.05, {{1, 0.2}, {2, 2}}},
+                    {"alone", "oom-exit", 10, 0.05, {{1, 0.2}}}});
   h.options.max_retries = 0;
   auto r = h.run();
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -214,6 +215,7 @@ TEST(Executor, AConfigurationThatRunsOutOfMemoryIsDroppedAndTheJobPlannedAgain) 
   const JobRecord alone = h.job("alone");
   EXPECT_EQ(alone.state, "failed");
   EXPECT_EQ(alone.launches, 1);
+  EXPECT_NE(alone.error.find("x1 ran out of memory"), std::string::npos) << alone.error;
   EXPECT_NE(alone.error.find("no other configuration"), std::string::npos) << alone.error;
 }
 

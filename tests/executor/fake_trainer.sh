@@ -4,8 +4,9 @@
 # (per step on one device; GPUS devices divide it). The checkpoint is the last step done, the
 # last line of CHECKPOINT_DIR/step, written after every step. SIGTERM: checkpoint, `stopped`, exit 10.
 # Modes: ok; garbled (also prints an event with fields of the wrong type); crash-once (SIGKILLs
-# itself at step 5 the first time); crash (exits 5 two steps after every start); oom-alone (on one
-# device: an `oom` error and exit 4 two steps after every start).
+# itself at step 5 the first time); crash (exits 5 two steps after every start); on one device
+# only, two steps after every start: oom-event (an `oom` error event, then exit 5) and oom-exit
+# (exit 4, the protocol's out-of-memory code, without an event).
 # The executor signals the whole process group, so a command this script ran in its loop would
 # get the SIGTERM too (a killed awk leaves an event without its loss, a killed mv a stale
 # checkpoint): from `started` on, the loop runs shell builtins only, but for `sleep`, which a
@@ -45,10 +46,11 @@ while [ "$step" -lt "$total" ]; do
     touch "$dir/crashed"
     kill -9 $$
   fi
-  if [ "$mode" = oom-alone ] && [ "$gpus" = 1 ] && [ "$step" = $((first + 2)) ]; then
+  if [ "$mode" = oom-event ] && [ "$gpus" = 1 ] && [ "$step" = $((first + 2)) ]; then
     echo '{"event": "error", "kind": "oom", "message": "the fake trainer needs two devices"}'
-    exit 4
+    exit 5
   fi
+  [ "$mode" = oom-exit ] && [ "$gpus" = 1 ] && [ "$step" = $((first + 2)) ] && exit 4
   if [ "$mode" = crash ] && [ "$step" = $((first + 2)) ]; then
     echo '{"event": "error", "kind": "internal", "message": "the fake trainer always fails"}'
     exit 5

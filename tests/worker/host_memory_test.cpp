@@ -1,6 +1,6 @@
 // host_memory.h: the host memory a worker may still take, from /proc/meminfo, the cgroups in
 // /proc/self/cgroup (v2 and v1, each ancestor's limit, inactive file pages counted as free) and an
-// optional per-process limit, read from files these tests write.
+// optional per-process limit, read from files these tests write; a CPU rank's cap from them.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -111,6 +111,45 @@ TEST(HostMemory, ProcessLimitLeavesOutWhatTheProcessHolds) {
   limit_host_memory(0);  // none again, for the tests that follow
   EXPECT_EQ(left, 100 * kGiB);
   EXPECT_EQ(available_host_memory(host.sources()), 100 * kGiB);
+}
+
+// A CPU rank's cap: a slot's size alone when there is one; otherwise 90% of the least of its
+// equal share of the free memory and its own limit's remainder, named in `source`.
+TEST(HostMemory, CpuRankCapIsTheSlotOrAShareOfWhatIsFree) {
+  const CpuRankCap slot = cpu_rank_cap(3 * kGiB, 1 * kGiB, 0, 2);
+  EXPECT_EQ(slot.bytes, 3 * kGiB);  // not lowered by what is free at launch
+  EXPECT_EQ(slot.source, "--device-memory-bytes");
+
+  const CpuRankCap alone = cpu_rank_cap(0, 10 * kGiB, std::nullopt, 1);
+  EXPECT_EQ(alone.bytes, 9 * kGiB);
+  EXPECT_EQ(alone.source, "the host's free memory");
+
+  const CpuRankCap shared = cpu_rank_cap(0, 10 * kGiB, 8 * kGiB, 2);
+  EXPECT_EQ(shared.bytes, static_cast<std::size_t>(0.9 * 5 * kGiB));
+  EXPECT_EQ(shared.source, "a share of the host's free memory, over 2 CPU ranks");
+
+  // --host-memory-bytes is each rank's own: not divided.
+  const CpuRankCap limited = cpu_rank_cap(0, 10 * kGiB, 2 * kGiB, 2);
+  EXPECT_EQ(limited.bytes, static_cast<std::size_t>(0.9 * 2 * kGiB));
+  EXPECT_EQ(limited.source, "what --host-memory-bytes leaves this worker");
+
+  EXPECT_EQ(cpu_rank_cap(0, 0, std::nullopt, 1).bytes, 1u);  // nothing left: every tensor fails
+  EXPECT_EQ(cpu_rank_cap(0, std::nullopt, std::nullopt, 1).bytes, 0u);  // unknown: no cap
+}
+
+// free_host_memory leaves the process's own limit out; available_host_memory takes it in.
+TEST(HostMemory, FreeMemoryIsTheMachinesAvailableTheProcesss) {
+  FakeHost host("free");
+  host.mem_available(100 * kGiB);
+  limit_host_memory(1000000);
+  const auto free_bytes = free_host_memory(host.sources());
+  const auto available = available_host_memory(host.sources());
+  const auto left = host_memory_limit_left();
+  limit_host_memory(0);
+  EXPECT_EQ(free_bytes, 100 * kGiB);
+  EXPECT_EQ(available, 0u);
+  EXPECT_EQ(left, 0u);
+  EXPECT_EQ(host_memory_limit_left(), std::nullopt);
 }
 
 }  // namespace

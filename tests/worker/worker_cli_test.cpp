@@ -131,7 +131,8 @@ TEST(WorkerCli, CpuBatchTooLargeForTheHostIsOutOfMemory) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ((*e)["kind"], "oom");
   const std::string message = (*e)["message"];
-  EXPECT_NE(message.find("host memory left to this worker"), std::string::npos) << message;
+  EXPECT_NE(message.find("what --host-memory-bytes leaves this worker"), std::string::npos)
+      << message;
 }
 
 // Offloading under a memory option (`limit`) too small for it: `search` finds no setting and
@@ -198,8 +199,8 @@ TEST(WorkerCli, OffloadRulesOutKeptBlocksThatCannotFit) {
 // A host too small for the model (--host-memory-bytes): every setting is ruled out, with the
 // host's figures as the reason.
 TEST(WorkerCli, OffloadRulesOutSettingsTheHostCannotHold) {
-  expect_offload_ruled_out("--host-memory-bytes 1000000", "host memory", /*every=*/true,
-                           R"({"grad_accum": 1})", "host memory");
+  expect_offload_ruled_out("--host-memory-bytes 1000000", "host memory for the", /*every=*/true,
+                           R"({"grad_accum": 1})", "host memory for the");
 }
 
 // Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),
