@@ -338,6 +338,14 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   };
 
   bool replan_needed = false;  // a job lost a configuration: plan it again this round
+  auto stop_requested = [&] { return options.stop && *options.stop; };
+  // Ends `l` as failed for `why`; while the run stops it stays pending (the next run retries it).
+  auto fail = [&](Live& l, double t, const std::string& why) {
+    l.rec.state = stop_requested() ? "pending" : "failed";
+    l.rec.error = why;
+    l.rec.finished_s = t;
+    log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, why));
+  };
   auto finish = [&](Live& l, int code) -> Status {
     const double t = now();
     for (int g : l.rec.gpus) busy[static_cast<std::size_t>(g)] = false;
@@ -351,7 +359,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       summary.makespan_s = std::max(summary.makespan_s, t);
       log(fmt::format("{:>7.1f} s  done {} (loss {:.4f}, eval {:.4f})", t, l.rec.name, l.rec.loss,
                       l.rec.eval_loss));
-    } else if (code == protocol::kExitStopped && (l.switching || (options.stop && *options.stop))) {
+    } else if (code == protocol::kExitStopped && (l.switching || stop_requested())) {
       l.rec.state = "pending";
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                       l.rec.step));
@@ -362,7 +370,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       const Config dropped = configs[static_cast<std::size_t>(l.running_config)];
       configs.erase(configs.begin() + l.running_config);
       l.config = l.running_config = -1;
-      l.observed_step_s = 0;
+      l.observed_step_s = 0;  // measured in the dropped configuration
       const std::string what =
           fmt::format("{} x{} ran out of memory{} (log: {})", dropped.technique, dropped.gpus,
                       l.last_error.empty() ? "" : ": " + l.last_error, log_path);
@@ -374,11 +382,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
           !s) {
         return s;
       }
-      if (configs.empty() && !(options.stop && *options.stop)) {
-        l.rec.state = "failed";
-        l.rec.error = what + "; no other configuration is left";
-        l.rec.finished_s = t;
-        log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, l.rec.error));
+      if (configs.empty()) {
+        fail(l, t, what + "; no other configuration is left");
       } else {
         l.rec.state = "pending";
         replan_needed = true;
@@ -390,17 +395,14 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       const std::string why =
           fmt::format("exited with code {}{} (log: {})", code,
                       l.last_error.empty() ? "" : ": " + l.last_error, log_path);
-      if (l.rec.attempts <= options.max_retries && !(options.stop && *options.stop)) {
+      if (l.rec.attempts <= options.max_retries && !stop_requested()) {
         l.rec.state = "pending";
         l.planned_start_s = -1;  // first in line for its devices
         ++summary.relaunches;
         log(fmt::format("{:>7.1f} s  {} {}; relaunching from its checkpoint ({}/{})", t, l.rec.name,
                         why, l.rec.attempts, options.max_retries));
       } else {
-        l.rec.state = options.stop && *options.stop ? "pending" : "failed";
-        l.rec.error = why;
-        l.rec.finished_s = t;
-        log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, why));
+        fail(l, t, why);
       }
     }
     l.switching = false;
@@ -412,7 +414,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   double stop_deadline = 0;
   double next_introspection = now() + options.introspection_interval_s;
   for (;;) {
-    if (options.stop && *options.stop && !stopping) {
+    if (stop_requested() && !stopping) {
       stopping = true;
       stop_deadline = now() + options.stop_grace_s;
       log("stopping: every running job checkpoints");

@@ -39,10 +39,6 @@ TEST(SameWeights, AcceptsRoundingAndRejectsAMissedStep) {
   }
   const torch::Tensor want = reference->full_master();
   EXPECT_TRUE(same_weights(nudged->full_master(), want));
-  const torch::Tensor diff = (nudged->full_master() - want).abs();
-  std::cout << "one-ulp nudge: " << (diff > 1e-6 + 1e-4 * want.abs()).sum().item<std::int64_t>()
-            << " of " << want.numel() << " weights past allclose(1e-4, 1e-6), worst by "
-            << diff.max().item<double>() << "\n";
   EXPECT_FALSE(same_weights(short_one->full_master(), want));
   // Weight decay skipped (as a shard or stage that missed it would): each weight off by about
   // 6 x lr x 0.1 x |w|, under the per-weight bound but past the tight one almost everywhere.
