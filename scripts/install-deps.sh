@@ -9,7 +9,7 @@ packages=(
   build-essential g++ cmake ninja-build ccache pkg-config make git clang-format
   coinor-libcbc-dev coinor-libclp-dev coinor-libcgl-dev coinor-libosi-dev coinor-libcoinutils-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libsqlite3-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libxxhash-dev
 )
 # saturn-worker: Debian's libtorch (1.13, CPU) and the Gloo headers its c10d process groups use;
 # OpenBLAS for its matrix products (libtorch calls the system's libblas.so.3, which is otherwise

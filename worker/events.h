@@ -15,23 +15,35 @@
 namespace saturn::worker {
 
 // Writes event lines to stdout, flushed, one writer at a time. Rank 0 writes every event; other
-// ranks only errors (their launcher relays those).
+// ranks only errors (their launcher relays those). Thread-safe. When stdout has no reader any more
+// (the orchestrator was killed; the process ignores SIGPIPE) the first failed write is noted on
+// stderr and later events are dropped: the run goes on to its checkpoint without them.
 class EventSink {
  public:
   explicit EventSink(int rank = 0) : rank_(rank) {}
   void set_rank(int rank) { rank_ = rank; }
   void emit(std::string_view name, const nlohmann::json& fields = nlohmann::json::object()) {
     if (rank_ != 0 && name != protocol::kError) return;
-    const std::string line = protocol::event_line(name, fields);
+    write_line(protocol::event_line(name, fields));
+  }
+  // A line as it is (an event relayed from a rank process).
+  void write_line(const std::string& line) {
     const std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return;
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
-    std::fflush(stdout);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      closed_ = true;
+      std::fprintf(stderr,
+                   "saturn-worker: stdout is closed (the orchestrator is gone); events "
+                   "from here on are not sent\n");
+    }
   }
 
  private:
   int rank_;
   std::mutex mutex_;
+  bool closed_ = false;
 };
 
 // Why a run failed: an error kind of the protocol ("oom", "data", "config", "internal") and the

@@ -2,16 +2,19 @@
 #include "launcher.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -45,6 +48,23 @@ struct Rank {
   int exit_code = 0;
 };
 
+// Removes the files in `dir` (it holds no directories) and `dir` on destruction. POSIX calls:
+// std::filesystem's directory iteration crashed in the PyTorch 2.11 build (checkpoint.h).
+struct RemoveDirectory {
+  const std::string& dir;
+  ~RemoveDirectory() {
+    if (dir.empty()) return;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
+      }
+      ::closedir(d);
+    }
+    ::rmdir(dir.c_str());
+  }
+};
+
 int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -58,8 +78,22 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, int ranks,
                           const std::function<void(int rank, const std::string& line)>& on_line,
                           double grace_s) {
   const std::string port = std::to_string(free_port());
+  // The ranks meet through a file store in a directory only this user can enter, not a TCP
+  // store listening on every interface (docs/worker-protocol.md#ranks-and-the-network).
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string parent = tmpdir && *tmpdir ? tmpdir : "/tmp";
+  std::string rendezvous = parent + "/saturn-ranks-XXXXXX";
+  if (::mkdtemp(rendezvous.data()) == nullptr) rendezvous.clear();
+  const RemoveDirectory remove_after{rendezvous};
   std::vector<Rank> procs(static_cast<std::size_t>(ranks));
   LaunchResult result;
+  if (rendezvous.empty()) {
+    std::fprintf(stderr,
+                 "saturn-worker: cannot create the ranks' rendezvous directory under %s: %s\n",
+                 parent.c_str(), std::strerror(errno));
+    result.exit_code = protocol::kExitInternal;
+    return result;
+  }
   for (int r = 0; r < ranks; ++r) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -68,12 +102,14 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, int ranks,
     }
     const pid_t pid = ::fork();
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher that dies stops its ranks (they checkpoint)
       ::dup2(fds[1], STDOUT_FILENO);
       ::setenv("RANK", std::to_string(r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(ranks).c_str(), 1);
       ::setenv("MASTER_ADDR", "127.0.0.1", 1);
       ::setenv("MASTER_PORT", port.c_str(), 1);
+      ::setenv(kRendezvousDirVariable, rendezvous.c_str(), 1);
       std::vector<char*> args;
       for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);

@@ -1,8 +1,11 @@
 // Starts one process per rank of a multi-process technique, like torchrun: each gets RANK,
 // WORLD_SIZE, LOCAL_RANK, MASTER_ADDR (127.0.0.1) and a free MASTER_PORT, the same arguments,
-// and stdout on a pipe. Lines the ranks print are handed to a callback as they come (stderr is
-// inherited). SIGTERM/SIGINT to the launcher (its stop flag) is passed on to every rank; when a
-// rank fails, the others are stopped (SIGTERM, then SIGKILL after a grace period). Torch-free.
+// and stdout on a pipe; and SATURN_RENDEZVOUS_DIR, a directory of mode 0700 (removed when the
+// ranks are done) in which they meet through a file store instead of a TCP store that would
+// listen on every interface (communicator.h's connect). Lines the ranks print are handed to a
+// callback as they come (stderr is inherited). SIGTERM/SIGINT to the launcher (its stop flag) is
+// passed on to every rank; when a rank fails, the others are stopped (SIGTERM, then SIGKILL after a
+// grace period). Torch-free.
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,8 @@
 #include <vector>
 
 namespace saturn::worker {
+
+inline constexpr const char* kRendezvousDirVariable = "SATURN_RENDEZVOUS_DIR";
 
 struct LaunchResult {
   int exit_code = 0;  // 0 when every rank exited 0; else the first failing rank's code

@@ -157,9 +157,7 @@ std::vector<std::string> rank_argv(const std::vector<std::string>& argv, const s
 // Relays rank 0's events and every rank's errors.
 void relay(EventSink& events, int rank, const std::string& line) {
   if (rank == 0) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
+    events.write_line(line);
     return;
   }
   auto event = protocol::parse_event_line(line);
@@ -395,6 +393,10 @@ int main_impl(int argc, char** argv) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
   }
+  // An orchestrator that is gone (killed: its workers get SIGTERM as their parent-death signal)
+  // leaves the event pipe without a reader. Writing an event must not kill the worker before it
+  // has written its checkpoint: the write fails (EPIPE) and EventSink stops writing.
+  ::signal(SIGPIPE, SIG_IGN);
   install_crash_report(0);
   try {
     if (execute->parsed()) return run_execute(a, args, events);

@@ -33,23 +33,27 @@ std::size_t g_cpu_cap = 0;  // bytes; 0: none
 std::size_t g_cuda_cap = 0;  // bytes; 0: none (one device per process)
 #endif
 
+// Allocations carry their size in a header of kHeader bytes before the data (keeping the data
+// 64-byte aligned). The DataPtr's context is its data pointer, as c10::Allocator::raw_allocate
+// (oneDNN's convolutions, some of ATen's scratch buffers) requires; the header is found from it.
+constexpr std::size_t kHeader = 64;
+
 struct Block {
   std::size_t bytes;
 };
 
-void release(void* ctx) {
-  auto* block = static_cast<Block*>(ctx);
+void release(void* data) {
+  if (data == nullptr) return;
+  auto* block = reinterpret_cast<Block*>(static_cast<char*>(data) - kHeader);
   g_live.fetch_sub(block->bytes);
   std::free(block);
 }
 
-// Allocations carry their size in a 64-byte header (keeping the data 64-byte aligned).
 class CappedCpuAllocator final : public c10::Allocator {
  public:
   CappedCpuAllocator(std::size_t cap, std::string source) : cap_(cap), source_(std::move(source)) {}
 
   c10::DataPtr allocate(std::size_t n) SATURN_ALLOCATE_CONST override {
-    constexpr std::size_t kHeader = 64;
     const std::size_t live = g_live.fetch_add(n) + n;
     if (live > cap_) {
       g_live.fetch_sub(n);
@@ -63,10 +67,13 @@ class CappedCpuAllocator final : public c10::Allocator {
       g_live.fetch_sub(n);
       TORCH_CHECK_WITH(OutOfMemoryError, false, fmt::format("cannot allocate {} bytes", n));
     }
-    auto* block = static_cast<Block*>(raw);
-    block->bytes = n;
-    return {static_cast<char*>(raw) + kHeader, block, &release, c10::Device(c10::DeviceType::CPU)};
+    static_cast<Block*>(raw)->bytes = n;
+    void* data = static_cast<char*>(raw) + kHeader;
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
+
+  // raw_allocate()'s memory is given back through this (the context is the data pointer).
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
   // PyTorch 2.3+ asks allocators to copy; a plain memcpy serves (1.13 never calls it).
   void copy_data(void* dest, const void* src, std::size_t count) const {
@@ -111,8 +118,8 @@ void start_device_allocator(torch::Device device) {
 void release_cached_pinned_memory() {
 #ifdef SATURN_WITH_CUDA
   if (!torch::cuda::is_available()) return;
-  // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
-  // clang-format off
+    // The host allocator's API moved in PyTorch 2.8 (the old name stays, deprecated, for a while).
+    // clang-format off
 #if SATURN_TORCH_AT_LEAST(2, 9)
   at::getHostAllocator(at::kCUDA)->empty_cache();
 #else

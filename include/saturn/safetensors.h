@@ -30,9 +30,11 @@ struct TensorView {
 std::size_t safetensors_dtype_size(const std::string& dtype);
 
 // Writes `tensors` in order (names unique, "__metadata__" reserved) and `metadata` to `path`
-// atomically (atomic_file.h).
+// atomically (atomic_file.h). With `xxh128`, sets it to the file's digest (saturn/checksum.h),
+// taken from the bytes as they are written.
 Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
-                         const std::map<std::string, std::string>& metadata = {});
+                         const std::map<std::string, std::string>& metadata = {},
+                         std::string* xxh128 = nullptr);
 
 // A safetensors file mapped into memory (read-only). Tensors' bytes stay valid as long as the
 // object lives.

@@ -56,9 +56,6 @@ struct WorkerInfo {
 // Runs `worker info`. Errors: the worker cannot be started or answers nothing (names its path).
 Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker);
 
-// The one-job workload file the Trial Runner writes for `job` in `run_dir` ({job} in commands).
-std::string job_file(const std::string& run_dir, const std::string& job);
-
 // This machine's slots: every CUDA device the worker sees (`gpu_type` names their type), else
 // `cpu_slots` CPU slots (0: one per core this process may use), memory shared evenly.
 DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots);

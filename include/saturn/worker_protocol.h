@@ -32,6 +32,8 @@ inline constexpr std::string_view kSearchResult = "search_result";
 inline constexpr std::string_view kDone = "done";
 inline constexpr std::string_view kStopped = "stopped";
 inline constexpr std::string_view kError = "error";
+// A checkpoint that failed its checks when execute resumed (it goes on from an older one).
+inline constexpr std::string_view kCheckpointRejected = "checkpoint_rejected";
 
 // Error kinds of an `error` event, and the exit code each one ends the process with.
 inline constexpr std::string_view kErrorOom = "oom";

@@ -187,7 +187,7 @@ Result<Calibration> parse_calibration_yaml(std::string_view text, std::string_vi
 }
 
 Result<Calibration> load_calibration(const std::string& path) {
-  auto text = formats::read_text_file(path);
+  auto text = formats::read_text_file(path, formats::kMaxYamlFileBytes);
   if (!text) return text.error();
   return parse_calibration_yaml(*text, path);
 }

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "formats/common.h"
+#include "saturn/run_layout.h"
 #include "saturn/worker_protocol.h"
 
 namespace saturn {
@@ -43,9 +43,9 @@ struct Live {
   double last_step_s = -1;
   std::int64_t last_step = 0;
   bool got_done = false;
-  bool switching = false;  // asked to stop for a new configuration
-  std::string last_error;       // the last `error` event, "kind error: message"
-  bool out_of_memory = false;   // this launch ended out of memory (event kind or exit code)
+  bool switching = false;          // asked to stop for a new configuration
+  std::string last_error;          // the last `error` event, "kind error: message"
+  bool out_of_memory = false;      // this launch ended out of memory (event kind or exit code)
   double measured_restart_s = -1;  // launch -> first step, seconds, last launch
   double observed_step_s = 0;      // this job's measured seconds per step (last launch)
 };
@@ -244,22 +244,26 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     for (const char* measured : kMeasuredParams) params.erase(measured);
     const std::int64_t every =
         checkpoint_every_steps(options.checkpoint_interval_s, profiled_step_s(config));
+    auto job_file = run_layout::job_file(options.run_dir, l.rec.name);
+    if (!job_file) return job_file.error();
+    auto checkpoints = run_layout::checkpoint_dir(options.run_dir, l.rec.name);
+    if (!checkpoints) return checkpoints.error();
+    auto log_file = run_layout::job_log(options.run_dir, l.rec.name);
+    if (!log_file) return log_file.error();
     ProcessSpec spec;
     const std::string devices = slots.place(l.gpus, &spec);
-    const std::string safe = formats::sanitize_name(l.rec.name);
-    spec.argv =
-        expand_command(technique->execute,
-                       {{"job", job_file(options.run_dir, l.rec.name)},
-                        {"devices", devices},
-                        {"gpus", std::to_string(l.gpus.size())},
-                        {"params", params.dump()},
-                        {"steps", "0"},
-                        {"checkpoint", (fs::path(options.run_dir) / "checkpoints" / safe).string()},
-                        {"checkpoint_every", std::to_string(every)},
-                        {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
-                        {"dir", technique->dir},
-                        {"worker", options.worker}});
-    spec.stderr_path = (fs::path(options.run_dir) / "logs" / (safe + ".log")).string();
+    spec.argv = expand_command(technique->execute,
+                               {{"job", *job_file},
+                                {"devices", devices},
+                                {"gpus", std::to_string(l.gpus.size())},
+                                {"params", params.dump()},
+                                {"steps", "0"},
+                                {"checkpoint", *checkpoints},
+                                {"checkpoint_every", std::to_string(every)},
+                                {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
+                                {"dir", technique->dir},
+                                {"worker", options.worker}});
+    spec.stderr_path = *log_file;
     auto p = backend.start(spec);
     if (!p) return p.error();
     l.process = std::move(*p);
@@ -350,9 +354,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     const double t = now();
     for (int g : l.rec.gpus) busy[static_cast<std::size_t>(g)] = false;
     l.process.reset();
-    const std::string log_path =
-        (fs::path(options.run_dir) / "logs" / (formats::sanitize_name(l.rec.name) + ".log"))
-            .string();
+    const auto log_file = run_layout::job_log(options.run_dir, l.rec.name);  // launched: valid
+    const std::string log_path = log_file ? *log_file : std::string();
     if (code == 0 && l.got_done) {
       l.rec.state = "done";
       l.rec.finished_s = t;

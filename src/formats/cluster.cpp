@@ -211,7 +211,7 @@ Result<Cluster> parse_cluster_yaml(std::string_view text, std::string_view sourc
 }
 
 Result<Cluster> load_cluster_yaml(const std::string& path) {
-  auto text = formats::read_text_file(path);
+  auto text = formats::read_text_file(path, formats::kMaxYamlFileBytes);
   if (!text) return text.error();
   return parse_cluster_yaml(*text, path);
 }

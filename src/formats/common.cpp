@@ -1,12 +1,16 @@
 // Helpers shared by the format readers: file reading, strict number parsing, names.
 #include "formats/common.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -15,21 +19,47 @@
 
 namespace saturn::formats {
 
-Result<std::string> read_text_file(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    return Error{path, 0, "", "cannot open file: no such file"};
+Result<std::string> read_text_file(const std::string& path, std::size_t max_bytes) {
+  // Only regular files: a device (/dev/zero) never ends and a FIFO may block forever. Opened
+  // without blocking, then checked again on the descriptor (the name may have changed).
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Error{path, 0, "",
+                 errno == ENOENT ? std::string("cannot open file: no such file")
+                                 : fmt::format("cannot open file: {}", std::strerror(errno))};
   }
-  if (std::filesystem::is_directory(status)) {
-    return Error{path, 0, "", "cannot open file: it is a directory"};
+  if (S_ISDIR(st.st_mode)) return Error{path, 0, "", "cannot open file: it is a directory"};
+  const auto not_regular = [&] {
+    return Error{path, 0, "",
+                 "cannot read: not a regular file (a device, a FIFO or a socket); give a file"};
+  };
+  if (!S_ISREG(st.st_mode)) return not_regular();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Error{path, 0, "", fmt::format("cannot open file: {}", std::strerror(errno))};
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return not_regular();
+  const auto too_large = [&] {
+    return Error{
+        path, 0, "",
+        fmt::format("the file is larger than {} MiB, the most this input may be", max_bytes >> 20)};
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return too_large();
+  std::string out;
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return Error{path, 0, "", fmt::format("error while reading: {}", std::strerror(errno))};
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) return too_large();  // it grew
+    out.append(buffer, static_cast<std::size_t>(n));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path, 0, "", "cannot open file for reading"};
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return Error{path, 0, "", "error while reading the file"};
-  return buffer.str();
+  return out;
 }
 
 std::string directory_of(const std::string& path) {
@@ -87,7 +117,8 @@ std::string format_number(double value) {
 }
 
 bool is_safe_name(std::string_view name) {
-  if (name.empty()) return false;
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  if (!std::isalnum(static_cast<unsigned char>(name.front()))) return false;
   for (char c : name) {
     const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     if (!ok) return false;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "saturn/atomic_file.h"
+#include "saturn/checksum.h"
 
 namespace saturn {
 namespace {
@@ -41,7 +42,7 @@ std::size_t safetensors_dtype_size(const std::string& dtype) {
 }
 
 Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
-                         const std::map<std::string, std::string>& metadata) {
+                         const std::map<std::string, std::string>& metadata, std::string* xxh128) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::size_t offset = 0;
@@ -68,12 +69,19 @@ Status write_safetensors(const std::string& path, const std::vector<TensorView>&
   for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(json.size() >> (8 * i));
   auto file = AtomicFile::create(path);
   if (!file) return file.error();
-  if (Status s = file->write(size_bytes, 8); !s) return s;
-  if (Status s = file->write(json); !s) return s;
+  Xxh128 digest;
+  auto write = [&](const void* data, std::size_t bytes) {
+    if (xxh128) digest.update(data, bytes);
+    return file->write(data, bytes);
+  };
+  if (Status s = write(size_bytes, 8); !s) return s;
+  if (Status s = write(json.data(), json.size()); !s) return s;
   for (const TensorView& t : tensors) {
-    if (Status s = file->write(t.data, t.bytes); !s) return s;
+    if (Status s = write(t.data, t.bytes); !s) return s;
   }
-  return file->commit();
+  if (Status s = file->commit(); !s) return s;
+  if (xxh128) *xxh128 = digest.hex();
+  return Status::Ok();
 }
 
 const SafetensorsFile::Entry* SafetensorsFile::find(const std::string& name) const {

@@ -252,7 +252,8 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
   if (!name) return name.error();
   if (!formats::is_safe_name(*name)) {
     return c.error(name_node, field + ".name",
-                   "\"" + *name + "\" may only use letters, digits, '.', '_' and '-'");
+                   "\"" + *name + "\" is not a job name: a name " + formats::kSafeNameRule +
+                       " (it names the job's files in the run directory)");
   }
   auto has = [&](std::string_view key) {
     return std::any_of(entries.begin(), entries.end(),
@@ -316,6 +317,15 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
     origin = field + (origin.empty() ? "" : " (" + origin + ")");
     if (auto s = check_job(c, job_node, field, job, has_data); !s) return s;
     const int line = formats::yaml_line(name_node);
+    if (!formats::is_safe_name(job.name)) {  // the grid's suffixes made it too long
+      return c.error(name_node, field + ".name",
+                     "the job name \"" + job.name + "\" made by " + origin +
+                         " is not a job name: a name " + formats::kSafeNameRule);
+    }
+    if (out.size() >= kMaxJobs) {
+      return c.error(job_node, field,
+                     "the workload has more than " + std::to_string(kMaxJobs) + " jobs");
+    }
     if (const auto [it, inserted] = names.emplace(job.name, Origin{origin, line}); !inserted) {
       return c.error(name_node, field + ".name",
                      "job name \"" + job.name + "\" is produced twice: by " + it->second.text +
@@ -360,6 +370,11 @@ Result<Workload> parse_workload_impl(std::string_view text, std::string_view sou
     return c.error(jobs, "jobs", "expected a list of jobs, got " + formats::describe_yaml(jobs));
   }
   if (jobs.size() == 0) return c.error(jobs, "jobs", "the workload has no jobs");
+  if (jobs.size() > kMaxJobs) {
+    return c.error(jobs, "jobs",
+                   "the workload lists " + std::to_string(jobs.size()) + " jobs; at most " +
+                       std::to_string(kMaxJobs) + " are allowed");
+  }
 
   std::map<std::string, Origin> names;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -396,7 +411,7 @@ Result<Workload> parse_workload_yaml(std::string_view text, std::string_view sou
 }
 
 Result<Workload> load_workload_yaml(const std::string& path) {
-  auto text = formats::read_text_file(path);
+  auto text = formats::read_text_file(path, formats::kMaxYamlFileBytes);
   if (!text) return text.error();
   auto workload = parse_workload_yaml(*text, path, formats::directory_of(path));
   if (workload && workload->name.empty()) {

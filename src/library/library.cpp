@@ -136,7 +136,7 @@ Result<TechniqueManifest> parse_technique_manifest(std::string_view text, std::s
 }
 
 Result<TechniqueManifest> load_technique_manifest(const std::string& path) {
-  auto text = formats::read_text_file(path);
+  auto text = formats::read_text_file(path, formats::kMaxYamlFileBytes);
   if (!text) return text.error();
   std::error_code ec;
   const fs::path dir = fs::absolute(fs::path(path), ec).parent_path();
@@ -245,7 +245,7 @@ Result<TechniqueManifest> Library::add(const std::string& path) {
     return Error{path, 0, "name",
                  fmt::format("\"{}\" is a built-in technique; pick another name", m->name)};
   }
-  auto text = formats::read_text_file(path);
+  auto text = formats::read_text_file(path, formats::kMaxYamlFileBytes);
   if (!text) return text.error();
   std::error_code ec;
   fs::create_directories(dir_, ec);

@@ -17,6 +17,7 @@
 #include "saturn/atomic_file.h"
 #include "saturn/estimator.h"
 #include "saturn/gpu_catalog.h"
+#include "saturn/run_layout.h"
 #include "saturn/worker_protocol.h"
 
 namespace saturn {
@@ -114,10 +115,6 @@ std::string DeviceSlots::place(const std::vector<int>& chosen, ProcessSpec* spec
   std::sort(spec->cpus.begin(), spec->cpus.end());
   spec->cpus.erase(std::unique(spec->cpus.begin(), spec->cpus.end()), spec->cpus.end());
   return devices;
-}
-
-std::string job_file(const std::string& run_dir, const std::string& job) {
-  return (fs::path(run_dir) / "jobs" / (formats::sanitize_name(job) + ".json")).string();
 }
 
 Node DeviceSlots::as_node() const {
@@ -224,7 +221,10 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
   std::vector<std::string> job_files(workload.jobs.size());
   for (std::size_t j = 0; j < workload.jobs.size(); ++j) {
     const JobSpec& job = workload.jobs[j];
-    job_files[j] = job_file(options.run_dir, job.name);
+    auto file = run_layout::job_file(options.run_dir, job.name);
+    if (!file)
+      return Error{workload.source, job.origin.line, job.origin.field, file.error().message};
+    job_files[j] = std::move(*file);
     const json doc = job_to_json(job, workload.name, workload.base_dir);
     if (auto s = write_file_atomically(job_files[j], doc.dump(2) + "\n"); !s) return s.error();
     const std::string fingerprint = job_fingerprint(job, workload.base_dir);
@@ -337,9 +337,10 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
         {"steps", "0"},
         {"checkpoint", ""}};
     spec.argv = expand_command(trial.technique->search, values);
-    trial.log = (logs_dir / fmt::format("trial-{}-{}-{}.log", formats::sanitize_name(job.name),
-                                        trial.key.technique, trial.key.gpus))
-                    .string();
+    auto log =
+        run_layout::trial_log(options.run_dir, job.name, trial.key.technique, trial.key.gpus);
+    if (!log) return log.error();
+    trial.log = std::move(*log);
     spec.stderr_path = trial.log;
     auto p = backend.start(spec);
     if (!p) return p.error();

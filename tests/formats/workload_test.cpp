@@ -1,4 +1,8 @@
 // Workload YAML: job fields, defaults, grid expansion and naming, and located errors.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -175,7 +179,7 @@ TEST(WorkloadYaml, LoadSetsBaseDirAndDefaultName) {
 
 struct BadWorkload {
   const char* name;
-  const char* text;
+  std::string text;
   int line;
   const char* field;
   const char* message;
@@ -263,6 +267,24 @@ INSTANTIATE_TEST_SUITE_P(
                     8, "jobs[0].techniques[0]", "must not be empty"},
         BadWorkload{"UnsafeName", "jobs:\n  - name: a/b\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
                     "jobs[0].name", "letters, digits"},
+        // "." and ".." once put a job's checkpoints in checkpoints/ itself or the run directory.
+        BadWorkload{"NameDot", "jobs:\n  - name: \".\"\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
+                    "jobs[0].name", "\".\" is not a job name: a name must start with a letter"},
+        BadWorkload{"NameDotDot",
+                    "jobs:\n  - name: \"..\"\n    model: m\n    lr: [1, 2]\n" JOB_TAIL, 2,
+                    "jobs[0].name", "\"..\" is not a job name"},
+        BadWorkload{"NameHidden", "jobs:\n  - name: .a\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
+                    "jobs[0].name", "start with a letter or digit"},
+        BadWorkload{"NameOption", "jobs:\n  - name: -a\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
+                    "jobs[0].name", "start with a letter or digit"},
+        BadWorkload{
+            "NameTooLong",
+            "jobs:\n  - name: " + std::string(129, 'a') + "\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
+            "jobs[0].name", "at most 128 characters"},
+        BadWorkload{"GridNameTooLong",
+                    "jobs:\n  - name: " + std::string(120, 'a') +
+                        "\n    model: m\n    lr: [1, 2.000000001]\n" JOB_TAIL,
+                    2, "jobs[0].name", "made by jobs[0] (lr[1]=2.000000001) is not a job name"},
         BadWorkload{"NameMissing", "jobs:\n  - model: m\n    lr: 1\n" JOB_TAIL, 2, "jobs[0].name",
                     "missing required key \"name\""},
         BadWorkload{"NameList", "jobs:\n  - name: [a, b]\n    model: m\n    lr: 1\n" JOB_TAIL, 2,
@@ -301,6 +323,53 @@ INSTANTIATE_TEST_SUITE_P(
         BadWorkload{"NoValue", JOB_HEAD "    lr:\n" JOB_TAIL, 4, "jobs[0].lr", "has no value"},
         BadWorkload{"Syntax", JOB_HEAD "    lr: [1, 2\n" JOB_TAIL, 5, "", "invalid YAML"}),
     [](const ::testing::TestParamInfo<BadWorkload>& info) { return std::string(info.param.name); });
+
+// The 100,000-job limit held only for grids: a file listing 287,104 jobs was accepted.
+TEST(WorkloadYaml, AListOfMoreJobsThanTheLimitIsRefused) {
+  std::string text = "jobs:\n";
+  for (int i = 0; i <= 100000; ++i) text += "  - {name: j" + std::to_string(i) + "}\n";
+  auto workload = parse_workload_yaml(text, "w.yaml");
+  ASSERT_FALSE(workload.ok());
+  EXPECT_TRUE(ErrorIs(workload.error(), "w.yaml", 2, "jobs",
+                      "lists 100001 jobs; at most 100000 are allowed"))
+      << workload.error().to_string();
+  // Jobs that are grids add up too.
+  text = "jobs:\n";
+  for (int i = 0; i < 3; ++i) {
+    text += "  - {name: g" + std::to_string(i) +
+            ", model: m, batch_size: 8, steps: 1, gpus: 1, techniques: x, lr: [1, 2], "
+            "seed: [" +
+            [] {
+              std::string seeds;
+              for (int k = 0; k < 20000; ++k) seeds += (k ? ", " : "") + std::to_string(k);
+              return seeds;
+            }() +
+            "]}\n";
+  }
+  workload = parse_workload_yaml(text, "w.yaml");
+  ASSERT_FALSE(workload.ok());
+  EXPECT_NE(workload.error().message.find("more than 100000 jobs"), std::string::npos)
+      << workload.error().to_string();
+}
+
+// A workload, profile or calibration path that is a device or a FIFO hung while memory grew.
+TEST(WorkloadYaml, ANonRegularOrHugeFileIsRefusedAtOnce) {
+  auto workload = load_workload_yaml("/dev/zero");
+  ASSERT_FALSE(workload.ok());
+  EXPECT_TRUE(ErrorIs(workload.error(), "/dev/zero", 0, "", "not a regular file"));
+  const std::string fifo = ::testing::TempDir() + "/saturn_workload_fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);  // no writer: opening it to read would block
+  workload = load_workload_yaml(fifo);
+  ASSERT_FALSE(workload.ok());
+  EXPECT_TRUE(ErrorIs(workload.error(), fifo, 0, "", "not a regular file"));
+  std::remove(fifo.c_str());
+  const std::string big = write_temp_file("big.yaml", "");
+  ASSERT_EQ(::truncate(big.c_str(), (64 << 20) + 1), 0);
+  workload = load_workload_yaml(big);
+  ASSERT_FALSE(workload.ok());
+  EXPECT_TRUE(ErrorIs(workload.error(), big, 0, "", "larger than 64 MiB"));
+}
 
 TEST(WorkloadYaml, MissingFileIsNamed) {
   auto workload = load_workload_yaml("/nonexistent/w.yaml");

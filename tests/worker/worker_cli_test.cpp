@@ -203,25 +203,6 @@ TEST(WorkerCli, OffloadRulesOutSettingsTheHostCannotHold) {
                            R"({"grad_accum": 1})", "host memory for the");
 }
 
-// Starts saturn-worker with `args` in a child process: stdout to `stdout_fd` (-1: /dev/null),
-// stderr (the crash report's backtrace) to /dev/null, no core file on a fatal signal; the child
-// closes `close_fd` (the parent's end of a pipe; -1: none). Returns the child's pid.
-pid_t spawn_worker(const std::vector<std::string>& args, int stdout_fd, int close_fd) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  const int null = open("/dev/null", O_WRONLY);
-  dup2(stdout_fd >= 0 ? stdout_fd : null, 1);
-  if (close_fd >= 0) close(close_fd);
-  if (null >= 0) dup2(null, 2);
-  const rlimit no_core{0, 0};
-  setrlimit(RLIMIT_CORE, &no_core);
-  std::vector<char*> argv{const_cast<char*>(SATURN_WORKER_PATH)};
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  execv(SATURN_WORKER_PATH, argv.data());
-  _exit(127);
-}
-
 // Runs saturn-worker with `args` (no shell) and sends it `sig` once it has reported step
 // `at_step`; `status` gets its wait status.
 WorkerRun worker_signalled(const std::vector<std::string>& args, int sig, int at_step,

@@ -94,15 +94,27 @@ void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurem
     trainer.evaluate(kEvalSamples);
   }
   m->eval_s = seconds_since(e0);
+  // Rank 0 writes the checkpoint, into a directory of its own under TMPDIR (the Trial Runner
+  // gives each trial one in the run directory); the other ranks only send it their parts.
   const char* tmpdir = std::getenv("TMPDIR");
   const std::string tmp = tmpdir && *tmpdir ? tmpdir : "/tmp";
-  const std::string probe =
-      fmt::format("{}/saturn-checkpoint-probe-{}-{}", tmp, ::getpid(), ctx.env.master_port);
-  e0 = std::chrono::steady_clock::now();
+  std::string probe;
   Result<std::string> written = std::string();
+  if (ctx.env.rank == 0) {
+    auto made = make_private_directory(tmp, "saturn-checkpoint-probe-");
+    if (made) {
+      probe = *made;
+    } else {
+      written = made.error();
+    }
+  }
+  e0 = std::chrono::steady_clock::now();
   {
     const CrashPhase phase("measure: checkpoint probe");
-    written = trainer.save_checkpoint(probe);
+    // Every rank takes part (FSDP and GPipe gather their parts to rank 0), also when rank 0
+    // could not make its directory (it then writes nothing, and the figure is 0).
+    Result<std::string> saved = trainer.save_checkpoint(probe);
+    if (written) written = std::move(saved);
   }
   m->checkpoint_s = written ? seconds_since(e0) : 0;
   const CrashPhase phase("measure: checkpoint probe clean-up");
@@ -111,7 +123,7 @@ void probe_eval_and_checkpoint(const RunContext& ctx, Trainer& trainer, Measurem
       fmt::print(stderr, "saturn-worker: checkpoint probe under {} failed ({}); checkpoint_s 0\n",
                  tmp, written.error().to_string());
     }
-    remove_directory_tree(probe);
+    if (!probe.empty()) remove_directory_tree(probe);
   }
 }
 
@@ -197,30 +209,43 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   auto created = Trainer::create(setup);
   if (!created) return fail(created.error(), kind_of(created.error()));
   Trainer& trainer = **created;
-  bool resumed = false;
+  // A checkpoint that cannot be used is bad data (damaged, another job's) and stays bad: the
+  // orchestrator does not retry it.
+  std::optional<Trainer::Resumed> resumed;
   if (!options.checkpoint_dir.empty()) {
     auto restored = trainer.restore_checkpoint(options.checkpoint_dir);
-    if (!restored) return fail(restored.error(), std::string(protocol::kErrorConfig));
-    resumed = *restored;
+    if (!restored) return fail(restored.error(), std::string(protocol::kErrorData));
+    resumed = std::move(*restored);
+  }
+  if (resumed) {
+    for (const RejectedCheckpoint& r : resumed->rejected) {
+      events.emit(protocol::kCheckpointRejected,
+                  {{"path", r.path}, {"reason", r.reason}, {"resumed_from", resumed->path}});
+    }
   }
   const std::int64_t until = options.steps > 0
                                  ? std::min(trainer.total_steps(), trainer.step() + options.steps)
                                  : trainer.total_steps();
   json devices = json::array();
   for (const torch::Device& d : ctx.devices) devices.push_back(d.str());
-  events.emit(protocol::kStarted, {{"job", ctx.job.name},
-                                   {"technique", name()},
-                                   {"world_size", trainer.world_size()},
-                                   {"devices", devices},
-                                   {"grad_accum", trainer.grad_accum()},
-                                   {"micro_batch", trainer.micro_batch()},
-                                   {"cuda_graph", trainer.cuda_graph()},
-                                   {"step", trainer.step()},
-                                   {"total_steps", trainer.total_steps()},
-                                   {"until_step", until},
-                                   {"resumed", resumed},
-                                   {"pid", static_cast<long>(::getpid())},
-                                   {"setup_host_peak_bytes", peak_memory_bytes(torch::kCPU)}});
+  json started = {{"job", ctx.job.name},
+                  {"technique", name()},
+                  {"world_size", trainer.world_size()},
+                  {"devices", devices},
+                  {"grad_accum", trainer.grad_accum()},
+                  {"micro_batch", trainer.micro_batch()},
+                  {"cuda_graph", trainer.cuda_graph()},
+                  {"step", trainer.step()},
+                  {"total_steps", trainer.total_steps()},
+                  {"until_step", until},
+                  {"resumed", resumed.has_value()},
+                  {"pid", static_cast<long>(::getpid())},
+                  {"setup_host_peak_bytes", peak_memory_bytes(torch::kCPU)}};
+  if (resumed) {
+    started["checkpoint"] = {
+        {"path", resumed->path}, {"step", resumed->step}, {"verified", resumed->verified}};
+  }
+  events.emit(protocol::kStarted, started);
   const auto t0 = std::chrono::steady_clock::now();
   auto checkpoint = [&]() -> bool {
     if (options.checkpoint_dir.empty()) return true;

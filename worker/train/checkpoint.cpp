@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 
@@ -17,6 +20,7 @@
 
 #include "formats/common.h"
 #include "saturn/atomic_file.h"
+#include "saturn/checksum.h"
 #include "saturn/safetensors.h"
 
 namespace saturn::worker {
@@ -25,6 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kKeep = 2;  // checkpoints kept
+constexpr const char* kWeightsFile = "model.safetensors";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+constexpr const char* kTrainerFile = "trainer.json";
+constexpr const char* kChecksumsFile = "checksums.xxh128";
 
 std::string dtype_name(torch::ScalarType t) {
   switch (t) {
@@ -108,6 +116,12 @@ std::vector<std::string> list_directory(const fs::path& dir) {
   return names;
 }
 
+// A directory, not a link to one.
+bool is_real_directory(const fs::path& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // Makes a rename inside `dir` durable (best effort: some file systems cannot sync directories).
 void sync_directory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -147,6 +161,14 @@ void remove_directory_tree(const std::string& dir) {
   }
 }
 
+Result<std::string> make_private_directory(const std::string& parent, const std::string& prefix) {
+  std::string pattern = (fs::path(parent) / (prefix + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Error{parent, 0, "", fmt::format("cannot create a directory: {}", std::strerror(errno))};
+  }
+  return pattern;
+}
+
 Result<CheckpointWriter> CheckpointWriter::begin(const std::string& dir,
                                                  const CheckpointState& state) {
   std::error_code ec;
@@ -173,8 +195,8 @@ Status CheckpointWriter::write_weights(Model& model, const FlatParameters& layou
   Staged weights;
   weights.add_flat("", master, layout);
   for (const auto& b : model.named_buffers(/*recurse=*/true)) weights.add(b.key(), b.value());
-  return write_safetensors((fs::path(tmp_dir_) / "model.safetensors").string(), weights.views,
-                           metadata());
+  return write_safetensors((fs::path(tmp_dir_) / kWeightsFile).string(), weights.views, metadata(),
+                           &digests_[kWeightsFile]);
 }
 
 Status CheckpointWriter::write_optimizer(
@@ -182,8 +204,8 @@ Status CheckpointWriter::write_optimizer(
   Staged opt;
   for (const auto& [state_name, tensor] : states) opt.add_flat(state_name + ".", tensor, layout);
   opt.add("rng.cpu", cpu_rng_state());
-  return write_safetensors((fs::path(tmp_dir_) / "optimizer.safetensors").string(), opt.views,
-                           metadata());
+  return write_safetensors((fs::path(tmp_dir_) / kOptimizerFile).string(), opt.views, metadata(),
+                           &digests_[kOptimizerFile]);
 }
 
 Result<std::string> CheckpointWriter::commit() {
@@ -194,7 +216,18 @@ Result<std::string> CheckpointWriter::commit() {
                                   {"world_size", state_.world_size},
                                   {"grad_accum", state_.grad_accum}};
   const fs::path tmp_dir = tmp_dir_;
-  if (Status s = write_file_atomically((tmp_dir / "trainer.json").string(), trainer.dump(2) + "\n");
+  const std::string trainer_text = trainer.dump(2) + "\n";
+  if (Status s = write_file_atomically((tmp_dir / kTrainerFile).string(), trainer_text); !s) {
+    return s.error();
+  }
+  Xxh128 trainer_digest;
+  trainer_digest.update(trainer_text.data(), trainer_text.size());
+  digests_[kTrainerFile] = trainer_digest.hex();
+  if (digests_.size() != 3) {
+    return checkpoint_error(tmp_dir.string(), "commit() before both files were written");
+  }
+  if (Status s =
+          write_file_atomically((tmp_dir / kChecksumsFile).string(), format_checksums(digests_));
       !s) {
     return s.error();
   }
@@ -207,11 +240,15 @@ Result<std::string> CheckpointWriter::commit() {
   if (Status s = write_file_atomically((fs::path(dir_) / "LATEST").string(), name_ + "\n"); !s) {
     return s.error();
   }
-  // Keep the newest kKeep complete checkpoints; leftovers of interrupted writes go too.
+  // Keep the newest kKeep complete checkpoints; leftovers of interrupted writes go too. Only
+  // what this writer names (step-NNNNNNNN, step-NNNNNNNN.tmp.PID), and only real directories:
+  // a directory shared with anything else (a job named "." once wrote into checkpoints/ itself)
+  // loses nothing that is not a checkpoint.
   std::vector<std::string> names;
   for (const std::string& n : list_directory(dir_)) {
-    if (n.rfind("step-", 0) != 0) continue;
-    if (n.find(".tmp.") != std::string::npos) {
+    const CheckpointName parsed = parse_checkpoint_name(n);
+    if (parsed.kind == CheckpointName::kOther || !is_real_directory(fs::path(dir_) / n)) continue;
+    if (parsed.kind == CheckpointName::kPartial) {
       remove_directory_tree((fs::path(dir_) / n).string());
     } else {
       names.push_back(n);
@@ -223,18 +260,65 @@ Result<std::string> CheckpointWriter::commit() {
   return final_dir.string();
 }
 
-Result<std::optional<CheckpointReader>> CheckpointReader::open(
-    const std::string& dir, const FlatParameters& layout, const std::vector<std::string>& states,
-    const CheckpointState& expect) {
-  const fs::path latest = fs::path(dir) / "LATEST";
-  std::error_code ec;
-  if (!fs::exists(latest, ec)) return std::optional<CheckpointReader>();
-  auto text = formats::read_text_file(latest.string());
+CheckpointName parse_checkpoint_name(const std::string& name) {
+  CheckpointName out;
+  if (name.rfind("step-", 0) != 0) return out;
+  std::size_t end = 5;
+  while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
+  if (end - 5 < 8 || end - 5 > 18) return out;  // the writer's {:08}, within int64
+  const std::int64_t step = std::stoll(name.substr(5, end - 5));
+  if (end == name.size()) return {CheckpointName::kComplete, step};
+  const std::string rest = name.substr(end);
+  if (rest.rfind(".tmp.", 0) == 0 && rest.size() > 5 &&
+      rest.find_first_not_of("0123456789", 5) == std::string::npos) {
+    return {CheckpointName::kPartial, step};
+  }
+  return out;
+}
+
+namespace {
+
+// Checks the files of checkpoint directory `at` against its checksums.xxh128. Sets `verified`
+// false when it has none (written before checkpoints had them).
+Status verify_checksums(const fs::path& at, bool* verified) {
+  *verified = false;
+  const fs::path list = at / kChecksumsFile;
+  struct stat st {};
+  if (::lstat(list.c_str(), &st) != 0 && errno == ENOENT) return Status::Ok();
+  auto text = formats::read_text_file(list.string(), std::size_t{1} << 20);
   if (!text) return text.error();
-  std::string name = *text;
-  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  auto digests = parse_checksums(*text, list.string());
+  if (!digests) return digests.error();
+  for (const char* file : {kTrainerFile, kWeightsFile, kOptimizerFile}) {
+    const auto expected = digests->find(file);
+    if (expected == digests->end()) {
+      return checkpoint_error(list.string(), fmt::format("{} is not listed", file));
+    }
+    auto actual = file_xxh128((at / file).string());
+    if (!actual) return actual.error();
+    if (*actual != expected->second) {
+      return checkpoint_error(
+          (at / file).string(),
+          fmt::format("damaged: its checksum is {}, {} was written", *actual, expected->second));
+    }
+  }
+  *verified = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CheckpointReader> CheckpointReader::open(const std::string& dir, const std::string& name,
+                                                const FlatParameters& layout,
+                                                const std::vector<std::string>& states,
+                                                const CheckpointState& expect, bool verify) {
   const fs::path at = fs::path(dir) / name;
-  auto trainer_text = formats::read_text_file((at / "trainer.json").string());
+  if (!is_real_directory(at)) return checkpoint_error(at.string(), "missing (or not a directory)");
+  bool verified = false;
+  if (verify) {
+    if (Status st = verify_checksums(at, &verified); !st) return st.error();
+  }
+  auto trainer_text = formats::read_text_file((at / kTrainerFile).string(), std::size_t{1} << 20);
   if (!trainer_text) return trainer_text.error();
   CheckpointState s;
   try {
@@ -246,15 +330,15 @@ Result<std::optional<CheckpointReader>> CheckpointReader::open(
     s.world_size = j.value("world_size", 1);
     s.grad_accum = j.value("grad_accum", 1);
   } catch (const std::exception& e) {
-    return checkpoint_error((at / "trainer.json").string(), std::string("unreadable: ") + e.what());
+    return checkpoint_error((at / kTrainerFile).string(), std::string("unreadable: ") + e.what());
   }
   if (s.job != expect.job || s.model != expect.model) {
     return checkpoint_error(at.string(), fmt::format("holds job \"{}\" ({}), not \"{}\" ({})",
                                                      s.job, s.model, expect.job, expect.model));
   }
-  auto weights = SafetensorsFile::open((at / "model.safetensors").string());
+  auto weights = SafetensorsFile::open((at / kWeightsFile).string());
   if (!weights) return weights.error();
-  auto opt = SafetensorsFile::open((at / "optimizer.safetensors").string());
+  auto opt = SafetensorsFile::open((at / kOptimizerFile).string());
   if (!opt) return opt.error();
   auto check = [&](const SafetensorsFile& file, const std::string& prefix) -> Status {
     for (const FlatParameters::Entry& e : layout.entries()) {
@@ -270,8 +354,74 @@ Result<std::optional<CheckpointReader>> CheckpointReader::open(
   for (const std::string& state : states) {
     if (Status st = check(*opt, state + "."); !st) return st.error();
   }
-  return std::optional<CheckpointReader>(
-      CheckpointReader(at.string(), layout, std::move(*weights), std::move(*opt), s));
+  CheckpointReader reader(at.string(), layout, std::move(*weights), std::move(*opt), s);
+  reader.verified_ = verified;
+  return reader;
+}
+
+Result<std::optional<CheckpointReader>> CheckpointReader::open_newest(
+    const std::string& dir, const FlatParameters& layout, const std::vector<std::string>& states,
+    const CheckpointState& expect) {
+  // Every complete checkpoint, newest first. LATEST is not needed to find them (a writer that
+  // died between the rename and LATEST left a newer complete one), but one that names a missing
+  // checkpoint says a checkpoint was lost.
+  std::vector<std::pair<std::int64_t, std::string>> candidates;
+  for (const std::string& n : list_directory(dir)) {
+    const CheckpointName parsed = parse_checkpoint_name(n);
+    if (parsed.kind == CheckpointName::kComplete) candidates.emplace_back(parsed.step, n);
+  }
+  std::sort(candidates.rbegin(), candidates.rend());
+  std::vector<RejectedCheckpoint> rejected;
+  const fs::path latest = fs::path(dir) / "LATEST";
+  std::error_code ec;
+  if (fs::exists(latest, ec)) {
+    auto text = formats::read_text_file(latest.string(), 4096);
+    std::string name = text ? *text : "";
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+    const bool listed = std::any_of(candidates.begin(), candidates.end(),
+                                    [&](const auto& c) { return c.second == name; });
+    if (!listed) {
+      rejected.push_back(
+          {latest.string(), text ? fmt::format("names \"{}\", which is not a checkpoint here", name)
+                                 : text.error().to_string()});
+    }
+  }
+  for (const auto& [step, name] : candidates) {
+    auto reader = open(dir, name, layout, states, expect, /*verify=*/true);
+    if (reader) {
+      reader->rejected_ = std::move(rejected);
+      return std::optional<CheckpointReader>(std::move(*reader));
+    }
+    rejected.push_back({(fs::path(dir) / name).string(), reader.error().to_string()});
+  }
+  if (rejected.empty()) return std::optional<CheckpointReader>();
+  std::string why;
+  for (const RejectedCheckpoint& r : rejected) why += fmt::format("; {}: {}", r.path, r.reason);
+  return Error{dir, 0, "checkpoint",
+               fmt::format("no intact checkpoint to resume from{} (move the directory away to "
+                           "train from the start)",
+                           why)};
+}
+
+Status CheckpointReader::set_aside_rejected() {
+  const fs::path dir = fs::path(at_).parent_path();
+  const long now = static_cast<long>(std::time(nullptr));
+  for (const RejectedCheckpoint& r : rejected_) {
+    const fs::path from = r.path;
+    if (from.filename() == "LATEST") continue;  // rewritten below
+    std::error_code ec;
+    fs::rename(from, fs::path(fmt::format("{}.rejected-{}", r.path, now)), ec);
+    if (ec) return checkpoint_error(r.path, "cannot set it aside: " + ec.message());
+  }
+  if (!rejected_.empty()) {
+    if (Status s = write_file_atomically((dir / "LATEST").string(),
+                                         fs::path(at_).filename().string() + "\n");
+        !s) {
+      return s;
+    }
+    sync_directory(dir);
+  }
+  return Status::Ok();
 }
 
 CheckpointReader::CheckpointReader(std::string at, const FlatParameters& layout,

@@ -8,11 +8,17 @@
 //                                            momentum) and "rng.cpu" (the CPU generator)
 //   DIR/step-00000120/trainer.json           {"step", "optimizer_steps", "job", "model",
 //                                             "world_size", "grad_accum"}
+//   DIR/step-00000120/checksums.xxh128       the XXH3-128 digest of each of the three files
+//                                            (saturn/checksum.h; `xxh128sum -c` verifies them)
+//   DIR/step-00000100.rejected-<unix time>/  a checkpoint that failed its checks when a run
+//                                            resumed, set aside: never read, never deleted
 //
 // A checkpoint is written into a temporary directory, synced, renamed into place, and only then
 // named by LATEST (written atomically), so a crash at any moment leaves the previous checkpoint
-// usable. The two newest are kept. The data position is step x batch (saturn/dataset.h), so the
-// step is all the data needs.
+// usable. The two newest are kept; nothing else in DIR is touched. A run resumes from the newest
+// checkpoint that passes every check (its checksums, then its contents), and a damaged one never
+// stops it while an older intact one is there. The data position is step x batch
+// (saturn/dataset.h), so the step is all the data needs.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +40,21 @@ namespace saturn::worker {
 // iteration crashed (SIGSEGV) in the worker built against PyTorch 2.11 on the GPU machine, which
 // is what killed `measure`'s checkpoint probe.
 void remove_directory_tree(const std::string& dir);
+
+// A new directory under `parent` only this user can enter (mode 0700), named `prefix` and six
+// random characters (mkdtemp): never one that exists, so never a link another user planted at a
+// name they could guess. Errors name `parent`.
+Result<std::string> make_private_directory(const std::string& parent, const std::string& prefix);
+
+// A name in a checkpoint directory, as the writer makes them: "step-00000120" (complete),
+// "step-00000120.tmp.4711" (being written, or left by a writer that died); anything else (LATEST,
+// a rejected checkpoint, what is not ours) is kOther.
+struct CheckpointName {
+  enum Kind { kComplete, kPartial, kOther };
+  Kind kind = kOther;
+  std::int64_t step = -1;  // kComplete and kPartial
+};
+CheckpointName parse_checkpoint_name(const std::string& name);
 
 struct CheckpointState {
   std::int64_t step = 0;  // optimizer steps done
@@ -77,24 +98,47 @@ class CheckpointWriter {
 
   std::string dir_, name_, tmp_dir_;
   CheckpointState state_;
+  std::map<std::string, std::string> digests_;  // file name -> XXH3-128, as written
 };
 
-// DIR/LATEST opened for reading any part of it: ranges of the flat layout of the weights or of
-// an optimizer state straight from the memory-mapped files, so that a rank holding part of the
-// model (an FSDP shard, a GPipe stage) reads that part and never the whole. open() checks that
-// every tensor the layout and the optimizer's state names call for is there, fp32, with its
-// shape.
+// A checkpoint that failed its checks, and why.
+struct RejectedCheckpoint {
+  std::string path;
+  std::string reason;
+};
+
+// One checkpoint of DIR opened for reading any part of it: ranges of the flat layout of the
+// weights or of an optimizer state straight from the memory-mapped files, so that a rank holding
+// part of the model (an FSDP shard, a GPipe stage) reads that part and never the whole. Opening
+// checks it: the files' checksums, trainer.json, the job and model it is of, and every tensor the
+// layout and the optimizer's state names call for, fp32, with its shape.
 class CheckpointReader {
  public:
-  // std::nullopt when DIR has no checkpoint. `layout` gives the parameters' names, shapes and
-  // offsets (FlatParameters, layout only or not); `states` the optimizer's state names
-  // (FlatOptimizer::state()); `expect` the job and model the checkpoint must be of.
-  static Result<std::optional<CheckpointReader>> open(const std::string& dir,
-                                                      const FlatParameters& layout,
-                                                      const std::vector<std::string>& states,
-                                                      const CheckpointState& expect);
+  // The newest checkpoint of DIR that passes the checks (`layout` gives the parameters' names,
+  // shapes and offsets; `states` the optimizer's state names, FlatOptimizer::state(); `expect`
+  // the job and model it must be of); each newer one that fails is in rejected(). std::nullopt
+  // when DIR holds no checkpoint. Errors: DIR holds checkpoints (or a LATEST) and none passes,
+  // each named with why.
+  static Result<std::optional<CheckpointReader>> open_newest(const std::string& dir,
+                                                             const FlatParameters& layout,
+                                                             const std::vector<std::string>& states,
+                                                             const CheckpointState& expect);
+  // DIR/`name`, checked as above; without `verify` its checksums are not read (the rank that
+  // chose it verified them).
+  static Result<CheckpointReader> open(const std::string& dir, const std::string& name,
+                                       const FlatParameters& layout,
+                                       const std::vector<std::string>& states,
+                                       const CheckpointState& expect, bool verify);
 
   const CheckpointState& state() const { return state_; }
+  const std::string& path() const { return at_; }
+  // False for a checkpoint written before checkpoints had checksums (accepted unverified).
+  bool verified() const { return verified_; }
+  const std::vector<RejectedCheckpoint>& rejected() const { return rejected_; }
+  // Moves each rejected checkpoint aside (NAME.rejected-<unix time>; a rejected LATEST is
+  // rewritten to name this one), so that retention keeps this one and a later resume does not
+  // check them again. One rank only (rank 0).
+  Status set_aside_rejected();
   // The weights (`state` ""), or an optimizer state by name, as an InitialValues over the full
   // flat layout. Valid while this reader lives.
   InitialValues values(const std::string& state) const;
@@ -111,6 +155,8 @@ class CheckpointReader {
   const FlatParameters* layout_;
   SafetensorsFile weights_, optimizer_;
   CheckpointState state_;
+  bool verified_ = false;
+  std::vector<RejectedCheckpoint> rejected_;
 };
 
 }  // namespace saturn::worker

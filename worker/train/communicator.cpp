@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef SATURN_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -160,6 +161,7 @@ Result<RankEnvironment> RankEnvironment::from_env() {
   auto port = env_int("MASTER_PORT", 29500, &present);
   if (!port) return port.error();
   if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) env.master_addr = addr;
+  if (const char* dir = std::getenv("SATURN_RENDEZVOUS_DIR"); dir && *dir) env.rendezvous_dir = dir;
   env.rank = *rank;
   env.world_size = std::max(1, *world);
   env.local_rank = *local;
@@ -174,12 +176,18 @@ Result<RankEnvironment> RankEnvironment::from_env() {
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
                                               double timeout_s, double collective_timeout_s) {
   try {
-    c10d::TCPStoreOptions options;
-    options.port = static_cast<std::uint16_t>(env.master_port);
-    options.isServer = env.rank == 0;
-    options.numWorkers = env.world_size;
-    options.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
-    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    c10::intrusive_ptr<c10d::Store> store;
+    if (!env.rendezvous_dir.empty()) {
+      store = c10::make_intrusive<c10d::FileStore>(env.rendezvous_dir + "/store", env.world_size);
+      store->setTimeout(std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+    } else {
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(env.master_port);
+      options.isServer = env.rank == 0;
+      options.numWorkers = env.world_size;
+      options.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+      store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    }
     c10::intrusive_ptr<Group> group;
     if (device.is_cuda()) {
 #ifdef SATURN_WITH_NCCL

@@ -20,6 +20,9 @@ struct RankEnvironment {
   int local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
+  // SATURN_RENDEZVOUS_DIR (saturn-worker's launcher, launcher.h): meet through a file store in
+  // this private directory; empty (torchrun, other launchers): a TCP store at master_addr.
+  std::string rendezvous_dir;
 
   // Reads the variables; all absent: one rank. Errors: malformed or inconsistent values.
   static Result<RankEnvironment> from_env();
@@ -63,12 +66,14 @@ class Communicator {
   virtual void barrier() = 0;
 };
 
-// Connects to the rendezvous (rank 0 hosts it, waiting at most `timeout_s` for the others) and
-// builds the process group for `device`. A collective fails after `collective_timeout_s` without
-// its peers (Gloo: the call fails; NCCL: its watchdog aborts the process): long enough for a
-// pipeline stage to wait out the stages before it computing on a CPU (a crashed peer ends the
-// others sooner: the launcher stops them). Errors: NCCL requested but not built in, the
-// rendezvous timing out.
+// Connects to the rendezvous (a file store in env.rendezvous_dir; else a TCP store that rank 0
+// hosts at MASTER_PORT, listening on every interface as torchrun's does; waiting at most
+// `timeout_s` for the others) and builds the process group for `device`. Gloo's own
+// connections listen on MASTER_ADDR's address (loopback for saturn-worker's launcher). A collective
+// fails after `collective_timeout_s` without its peers (Gloo: the call fails; NCCL: its watchdog
+// aborts the process): long enough for a pipeline stage to wait out the stages before it computing
+// on a CPU (a crashed peer ends the others sooner: the launcher stops them). Errors: NCCL requested
+// but not built in, the rendezvous timing out.
 Result<std::unique_ptr<Communicator>> connect(const RankEnvironment& env, torch::Device device,
                                               double timeout_s = 120,
                                               double collective_timeout_s = 1800);

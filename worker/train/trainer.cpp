@@ -110,9 +110,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     return config_error("offload_shards", "CPU offload of shards is an FSDP setting");
   }
   if (setup.blocks_in_flight < 1) {
-    return config_error("blocks_in_flight",
-                        fmt::format("blocks_in_flight must be at least 1, got {}",
-                                    setup.blocks_in_flight));
+    return config_error(
+        "blocks_in_flight",
+        fmt::format("blocks_in_flight must be at least 1, got {}", setup.blocks_in_flight));
   }
   if (setup.offload && !setup.activation_checkpointing) {
     return config_error("activation_checkpointing",
@@ -153,13 +153,13 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                              part->numel(), t->params_->numel())};
   }
   if (setup.fsdp) {
-    t->shards_ = std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(),
-                                                     setup.device, compute,
-                                                     setup.offload_shards, part->values());
+    t->shards_ =
+        std::make_unique<ShardedParameters>(*t->params_, t->rank(), t->world_size(), setup.device,
+                                            compute, setup.offload_shards, part->values());
   }
   if (setup.offload || setup.fsdp) {
-    t->streamer_ = std::make_unique<BlockStreamer>(
-        *t->model_, *t->params_, setup.device, t->shards_.get(), setup.comm);
+    t->streamer_ = std::make_unique<BlockStreamer>(*t->model_, *t->params_, setup.device,
+                                                   t->shards_.get(), setup.comm);
     t->streamer_->set_recompute(setup.activation_checkpointing);
     t->streamer_->set_blocks_in_flight(setup.blocks_in_flight);
   }
@@ -228,9 +228,10 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   if (setup.cuda_graph) {
     if (!GraphedStep::kAvailable || !setup.device.is_cuda() || t->world_size() > 1 ||
         !t->optimizer_->fused() || t->streamer_ || t->stage_) {
-      return config_error("cuda_graph",
-                          "a CUDA graph needs one CUDA device, one rank, no offloading or sharding, AdamW "
-                          "and a CUDA PyTorch >= 2.4");
+      return config_error(
+          "cuda_graph",
+          "a CUDA graph needs one CUDA device, one rank, no offloading or sharding, AdamW "
+          "and a CUDA PyTorch >= 2.4");
     }
     Trainer* self = t.get();
     t->graph_ = std::make_unique<GraphedStep>(
@@ -371,9 +372,9 @@ double Trainer::evaluate(std::int64_t max_samples) {
     const std::int64_t count =
         std::min({micro_batch_, per_rank - offset, data_->eval_samples() - first - offset});
     const Batch batch = data_->eval_batch(first + offset, count);
-    sum += (schedule_ ? schedule_->evaluate(batch)
-                      : model_->loss(forward(batch.input), batch.target))
-               .item<double>();
+    sum +=
+        (schedule_ ? schedule_->evaluate(batch) : model_->loss(forward(batch.input), batch.target))
+            .item<double>();
     ++batches;
   }
   if (streamer_) streamer_->end_step();
@@ -414,7 +415,9 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   // rank takes part in every gather, even after rank 0 failed to write.
   share_stage_buffers();
   std::optional<CheckpointWriter> writer;
-  if (rank() == 0) {
+  if (rank() == 0 && dir.empty()) {
+    where = Error{"", 0, "checkpoint", "no directory to write the checkpoint to"};
+  } else if (rank() == 0) {
     auto begun = CheckpointWriter::begin(dir, state);
     if (begun) {
       writer.emplace(std::move(*begun));
@@ -448,16 +451,42 @@ Result<std::string> Trainer::save_checkpoint(const std::string& dir) {
   return where;
 }
 
-Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
+Result<std::optional<Trainer::Resumed>> Trainer::restore_checkpoint(const std::string& dir) {
   CheckpointState expect;
   expect.job = setup_.job.name;
   expect.model = setup_.job.model;
   std::vector<std::string> names;
   for (const auto& [name, tensor] : optimizer_->state()) names.push_back(name);
-  auto reader = CheckpointReader::open(dir, *params_, names, expect);
-  if (!reader) return reader.error();
-  if (!*reader) return false;
-  const CheckpointReader& r = **reader;
+  // Rank 0 chooses, reading every file once to verify it; the others open the step it chose.
+  std::optional<CheckpointReader> reader;
+  std::optional<Error> failed;
+  double chosen = -1;  // the step; -1: no checkpoint; -2: rank 0 failed
+  if (rank() == 0) {
+    auto newest = CheckpointReader::open_newest(dir, *params_, names, expect);
+    if (!newest) {
+      failed = newest.error();
+      chosen = -2;
+    } else if (*newest) {
+      reader.emplace(std::move(**newest));
+      chosen = static_cast<double>(reader->state().step);
+    }
+  }
+  if (setup_.comm && world_size() > 1) {  // exact: steps are far below 2^53 / world size
+    chosen = setup_.comm->all_reduce_mean(rank() == 0 ? chosen * world_size() : 0.0);
+  }
+  if (chosen < -1.5) {
+    if (failed) return *failed;
+    return Error{dir, 0, "checkpoint", "rank 0 found no intact checkpoint to resume from"};
+  }
+  if (chosen < 0) return std::optional<Resumed>();
+  if (!reader) {
+    auto opened = CheckpointReader::open(
+        dir, fmt::format("step-{:08}", static_cast<std::int64_t>(std::llround(chosen))), *params_,
+        names, expect, /*verify=*/false);
+    if (!opened) return opened.error();
+    reader.emplace(std::move(*opened));
+  }
+  CheckpointReader& r = *reader;
   // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of them
   // from the files.
   for (const Saved& s : saved_tensors()) {
@@ -479,7 +508,10 @@ Result<bool> Trainer::restore_checkpoint(const std::string& dir) {
   if (device_optimizer_) device_optimizer_->set_steps(r.state().optimizer_steps);
   step_ = r.state().step;
   release_free_heap();
-  return true;
+  if (rank() == 0) {
+    if (Status st = r.set_aside_rejected(); !st) return st.error();
+  }
+  return std::optional<Resumed>(Resumed{r.state().step, r.path(), r.verified(), r.rejected()});
 }
 
 }  // namespace saturn::worker

@@ -19,9 +19,10 @@
 
 #include "models/model.h"
 #include "saturn/workload.h"
+#include "train/block_streamer.h"
+#include "train/checkpoint.h"
 #include "train/communicator.h"
 #include "train/data_source.h"
-#include "train/block_streamer.h"
 #include "train/gradient_reducer.h"
 #include "train/graphed_step.h"
 #include "train/parameters.h"
@@ -118,11 +119,20 @@ class Trainer {
 
   // Writes a checkpoint of this state under `dir` (rank 0 writes; others wait at a barrier):
   // dir/step-NNNNNNNN/{model.safetensors, optimizer.safetensors, trainer.json} then dir/LATEST.
-  // Returns the checkpoint's directory.
+  // Returns the checkpoint's directory. Every rank must call it (FSDP and GPipe gather their
+  // parts); `dir` empty on rank 0 takes part and writes nothing (an error).
   Result<std::string> save_checkpoint(const std::string& dir);
-  // Loads dir/LATEST if there is one (true), else leaves the fresh state (false). Errors: a
-  // checkpoint of another model, shapes that do not match, damaged files.
-  Result<bool> restore_checkpoint(const std::string& dir);
+  // Loads the newest intact checkpoint of `dir` (CheckpointReader::open_newest: rank 0 chooses
+  // and verifies it, the other ranks load the one it chose) and says which; std::nullopt leaves
+  // the fresh state (no checkpoint). Rank 0 sets aside the newer ones that failed their checks.
+  // Errors: checkpoints there and none intact (another job's, another model's, damaged).
+  struct Resumed {
+    std::int64_t step = 0;
+    std::string path;
+    bool verified = false;  // checksums checked (false: a checkpoint from before they existed)
+    std::vector<RejectedCheckpoint> rejected;  // newer ones that failed (rank 0's view)
+  };
+  Result<std::optional<Resumed>> restore_checkpoint(const std::string& dir);
 
  private:
   explicit Trainer(TrainerSetup setup) : setup_(std::move(setup)) {}
@@ -149,7 +159,7 @@ class Trainer {
   // Offload and FSDP; declared after what it uses (params_ and its kept(), shards_) so that it is
   // destroyed first: a block still materialised (an exception mid-step) is released into them.
   std::unique_ptr<BlockStreamer> streamer_;
-  std::unique_ptr<StageParameters> stage_;     // GPipe only
+  std::unique_ptr<StageParameters> stage_;      // GPipe only
   std::unique_ptr<PipelineSchedule> schedule_;  // GPipe only
   std::vector<int> stage_bounds_;               // GPipe only
   // What the optimizer updates: the shards (FSDP), the stage (GPipe), the host part
