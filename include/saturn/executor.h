@@ -35,6 +35,10 @@ class RunLock {
  public:
   // Errors: the directory is locked by another process (its pid named), or cannot be written.
   static Result<RunLock> acquire(const std::string& run_dir);
+  // Whether a process holds the lock now (an orchestrator, or the workers of one that was
+  // killed), for readers such as `saturn status`; needs only read access. It probes with a shared
+  // lock for an instant, which acquire() waits out.
+  static bool held(const std::string& run_dir);
   RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   RunLock& operator=(RunLock&&) = delete;
   RunLock(const RunLock&) = delete;

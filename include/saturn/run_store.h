@@ -58,6 +58,9 @@ struct JobRecord {
   std::vector<int> gpus;          // device indices on the node
   nlohmann::json params = nlohmann::json::object();
   std::int64_t step = 0;  // optimizer steps done (from the worker's events)
+  // The step of the newest checkpoint the job's workers reported (a `checkpoint` or `stopped`
+  // event, or the step `started` resumed at): where a relaunch goes on from.
+  std::int64_t checkpoint_step = 0;
   std::int64_t total_steps = 0;
   double loss = 0, eval_loss = 0;                 // latest; NaN-free (0 until known)
   int attempts = 0;                               // launches that ended in a crash
@@ -76,6 +79,10 @@ class RunStore {
   // Opens (creating if needed) the database at `path`. Errors name the file: not a database,
   // no permission, a schema from a newer Saturn.
   static Result<std::unique_ptr<RunStore>> open(const std::string& path);
+  // Opens an existing database for reading only, as a user who may only read the run directory
+  // can (`saturn status`): nothing is created, upgraded or written. Errors: as open(), and a
+  // missing database.
+  static Result<std::unique_ptr<RunStore>> open_read_only(const std::string& path);
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;

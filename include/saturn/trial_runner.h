@@ -73,6 +73,13 @@ struct TrialRunnerOptions {
   std::function<void(const std::string& line, bool final)> progress;
 };
 
+// A job that fits in no configuration on these devices: every trial of it was infeasible,
+// failed or skipped. It has no task in the profile table; the others are planned without it.
+struct InfeasibleJob {
+  std::string job;
+  std::string reason;  // what was tried and how each ended
+};
+
 struct TrialSummary {
   int configurations = 0;  // job x technique x GPU count, after de-duplication by fingerprint
   int cached = 0;
@@ -80,6 +87,7 @@ struct TrialSummary {
   int skipped = 0;
   int failed = 0;
   std::vector<std::string> notes;  // one line per skipped or failed configuration
+  std::vector<InfeasibleJob> infeasible;
   double elapsed_s = 0;
 };
 
@@ -99,8 +107,9 @@ inline constexpr const char* kMeasuredParams[] = {"step_s", "steps", "startup_s"
                                                   "checkpoint_s"};
 
 // Profiles `workload` on `slots` and returns its profile table for `cluster` (configs carry
-// gpu_type = slots.device_type). Errors: a technique not in the library, a job that fits in no
-// configuration (with what was tried), the store failing.
+// gpu_type = slots.device_type): a task for every job that fits somewhere; the others are in
+// `summary->infeasible`, with what was tried. Errors: a technique not in the library, the store
+// failing, a job name that cannot be a file name.
 Result<ProfileTable> run_trials(const Workload& workload, const Library& library, RunStore& store,
                                 Backend& backend, const DeviceSlots& slots, const Cluster& cluster,
                                 const TrialRunnerOptions& options, TrialSummary* summary);

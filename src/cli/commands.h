@@ -13,6 +13,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitNoPlan = 1;
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitWriteFailed = 3;
+inline constexpr int kExitJobsFailed = 4;  // run: some jobs failed; profile: some fit nowhere
+inline constexpr int kExitStopped = 10;    // run: stopped on request (run again to resume)
 
 // Registers `saturn plan` on `app`; `run` is set to the function that executes it.
 void add_plan_command(CLI::App& app, std::function<int()>& run);

@@ -12,6 +12,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "saturn/backend.h"
+#include "saturn/executor.h"
 #include "saturn/library.h"
 #include "saturn/run_store.h"
 #include "saturn/trial_runner.h"
@@ -71,6 +72,13 @@ int run_profile(const ProfileArgs& args) {
                ec.message());
     return kExitWriteFailed;
   }
+  // One process measures in a run directory at a time: a `saturn run` holding it uses the
+  // devices, and measuring beside it would time the two together and cache that.
+  auto lock = RunLock::acquire(dir);
+  if (!lock) {
+    fmt::print(stderr, "saturn profile: {}\n", lock.error().to_string());
+    return kExitBadInput;
+  }
   auto store = RunStore::open((std::filesystem::path(dir) / "saturn.db").string());
   if (!store) {
     fmt::print(stderr, "saturn profile: {}\n", store.error().to_string());
@@ -125,7 +133,10 @@ int run_profile(const ProfileArgs& args) {
     print_table(*table);
     fmt::print("\nprofile table written to {}\n", out);
   }
-  return kExitOk;
+  for (const InfeasibleJob& bad : summary.infeasible) {
+    fmt::print(stderr, "infeasible {}: {} (left out of the table)\n", bad.job, bad.reason);
+  }
+  return summary.infeasible.empty() ? kExitOk : kExitJobsFailed;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 
@@ -39,8 +40,31 @@ struct RunArgs {
   double plan_time_limit_s = 5;
 };
 
-constexpr int kExitJobsFailed = 4;
-constexpr int kExitStopped = 10;
+// Marks each job that fits in no configuration failed, with why (a job already done stays done),
+// and says so. Returns how many were marked.
+Result<int> record_infeasible(RunStore& store, const std::vector<InfeasibleJob>& infeasible) {
+  auto known = store.jobs();
+  if (!known) return known.error();
+  int marked = 0;
+  for (const InfeasibleJob& bad : infeasible) {
+    JobRecord rec;
+    rec.name = bad.job;
+    for (const JobRecord& k : *known) {
+      if (k.name == bad.job) rec = k;
+    }
+    if (rec.state == "done") continue;
+    fmt::print(stderr, "infeasible {}: {}\n", bad.job, bad.reason);
+    rec.state = "failed";
+    rec.error = "infeasible: " + bad.reason;
+    if (auto s = store.put_job(rec); !s) return s.error();
+    if (auto s = store.add_event(bad.job, 0, {{"event", "infeasible"}, {"reason", bad.reason}});
+        !s) {
+      return s.error();
+    }
+    ++marked;
+  }
+  return marked;
+}
 
 int run_run(const RunArgs& args) {
   auto workload = load_workload_yaml(args.workload);
@@ -159,6 +183,17 @@ int run_run(const RunArgs& args) {
     fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
     return kExitWriteFailed;
   }
+  // A job that fits nowhere fails alone; the others are planned and run without it.
+  auto infeasible = record_infeasible(**store, trials.infeasible);
+  if (!infeasible) {
+    fmt::print(stderr, "saturn run: {}\n", infeasible.error().to_string());
+    return kExitWriteFailed;
+  }
+  Workload runnable = *workload;
+  std::erase_if(runnable.jobs, [&](const JobSpec& j) {
+    return std::any_of(trials.infeasible.begin(), trials.infeasible.end(),
+                       [&](const InfeasibleJob& i) { return i.job == j.name; });
+  });
 
   // 2. Plan and execute. From here SIGINT/SIGTERM stop the run gracefully (every worker
   // checkpoints); while profiling they end it at once (finished trials are cached).
@@ -174,11 +209,14 @@ int run_run(const RunArgs& args) {
   options.planner.time_limit_s = args.plan_time_limit_s;
   options.stop = &g_stop;
   options.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-  auto result = execute_workload(*workload, *table, library, **store, backend, slots, options);
+  auto result = runnable.jobs.empty()
+                    ? Result<ExecutionSummary>(ExecutionSummary{})
+                    : execute_workload(runnable, *table, library, **store, backend, slots, options);
   if (!result) {
     fmt::print(stderr, "saturn run: {}\n", result.error().to_string());
     return kExitBadInput;
   }
+  result->failed += *infeasible;
 
   // 3. Report.
   auto report = write_run_report(**store, (fs::path(args.dir) / "report.html").string());
@@ -214,7 +252,7 @@ int run_status(const StatusArgs& args) {
     fmt::print(stderr, "saturn status: {}: not a run directory (no saturn.db)\n", args.dir);
     return kExitBadInput;
   }
-  auto store = RunStore::open(db.string());
+  auto store = RunStore::open_read_only(db.string());
   if (!store) {
     fmt::print(stderr, "saturn status: {}\n", store.error().to_string());
     return kExitBadInput;
@@ -223,6 +261,13 @@ int run_status(const StatusArgs& args) {
   if (!jobs) {
     fmt::print(stderr, "saturn status: {}\n", jobs.error().to_string());
     return kExitBadInput;
+  }
+  // What the database calls running or profiling stopped when its orchestrator did, unless a
+  // process still holds the run directory.
+  if (!RunLock::held(args.dir)) {
+    for (JobRecord& j : *jobs) {
+      if (j.state == "running" || j.state == "profiling") j.state = "interrupted";
+    }
   }
   if (args.json) {
     fmt::print("{}\n", run_status_json(*jobs).dump(2));

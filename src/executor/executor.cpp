@@ -45,6 +45,7 @@ struct Live {
   bool got_done = false;
   bool switching = false;          // asked to stop for a new configuration
   std::string last_error;          // the last `error` event, "kind error: message"
+  std::string last_error_kind;     // its kind ("oom", "data", "config", "internal")
   bool out_of_memory = false;      // this launch ended out of memory (event kind or exit code)
   double measured_restart_s = -1;  // launch -> first step, seconds, last launch
   double observed_step_s = 0;      // this job's measured seconds per step (last launch)
@@ -108,6 +109,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       if (l.rec.state != "done") {
         l.rec.state = "pending";  // running or failed before: continue from the checkpoint
         l.rec.attempts = 0;
+        l.rec.step = l.rec.checkpoint_step;  // the newest checkpoint its events reported
       }
     } else {
       l.rec.name = job.name;
@@ -272,6 +274,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     l.first_step_s = l.last_step_s = -1;
     l.got_done = l.switching = l.out_of_memory = false;
     l.last_error.clear();
+    l.last_error_kind.clear();
     l.rec.state = "running";
     l.rec.error.clear();
     l.rec.finished_s = -1;
@@ -283,13 +286,18 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     for (int g : l.gpus) busy[static_cast<std::size_t>(g)] = true;
     std::string slots_text;
     for (int g : l.gpus) slots_text += (slots_text.empty() ? "" : ",") + std::to_string(g);
+    // Where it resumes is the worker's to say (its `started` event); this is the newest
+    // checkpoint the run has heard of.
     log(fmt::format("{:>7.1f} s  launch {} ({} x{} on {} {}){}", l.launched_s, l.rec.name,
                     config.technique, l.gpus.size(), slots.device_type, slots_text,
-                    l.rec.step > 0 ? fmt::format(" from step {}", l.rec.step) : ""));
+                    l.rec.checkpoint_step > 0
+                        ? fmt::format(" from its checkpoint at step {}", l.rec.checkpoint_step)
+                        : ""));
     if (auto s = store.add_event(l.rec.name, l.launched_s,
                                  {{"event", "launch"},
                                   {"technique", config.technique},
                                   {"gpus", l.gpus},
+                                  {"checkpoint_step", l.rec.checkpoint_step},
                                   {"argv", spec.argv}});
         !s) {
       return s;
@@ -313,9 +321,20 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       }
       l.last_step_s = t;
       l.last_step = step;
-    } else if (kind == "started") {
+    } else if (kind == protocol::kStarted) {
       l.rec.total_steps = e.value("total_steps", l.rec.total_steps);
-      l.rec.step = e.value("step", l.rec.step);
+      const std::int64_t from = e.value("step", l.rec.step);
+      if (from != l.rec.checkpoint_step && (from > 0 || l.rec.checkpoint_step > 0)) {
+        log(fmt::format("{:>7.1f} s  {} resumed at step {} (its newest usable checkpoint)", t,
+                        l.rec.name, from));
+      }
+      l.rec.step = l.rec.checkpoint_step = from;
+    } else if (kind == protocol::kCheckpoint || kind == protocol::kStopped) {
+      l.rec.checkpoint_step = e.value("step", l.rec.checkpoint_step);  // stopped: checkpointed
+    } else if (kind == protocol::kCheckpointRejected) {
+      log(fmt::format("{:>7.1f} s  {}: checkpoint {} rejected ({}); resuming from {}", t,
+                      l.rec.name, e.value("path", "?"), e.value("reason", "?"),
+                      e.value("resumed_from", "an older one")));
     } else if (kind == "eval") {
       l.rec.eval_loss = e.value("loss", 0.0);
     } else if (kind == protocol::kDone) {
@@ -324,6 +343,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     } else if (kind == protocol::kError) {
       const std::string error_kind = e.value("kind", "internal");
       l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
+      l.last_error_kind = error_kind;
       l.out_of_memory = l.out_of_memory || error_kind == protocol::kErrorOom;
     }
     if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
@@ -356,6 +376,14 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     l.process.reset();
     const auto log_file = run_layout::job_log(options.run_dir, l.rec.name);  // launched: valid
     const std::string log_path = log_file ? *log_file : std::string();
+    // Steps after the newest checkpoint are lost with the process: the job goes on from there.
+    if (!(code == 0 && l.got_done)) l.rec.step = l.rec.checkpoint_step;
+    // The same inputs give the same config or data error (a bad job, a damaged checkpoint with
+    // nothing intact to fall back to): retrying cannot help.
+    const bool deterministic = l.last_error_kind == protocol::kErrorConfig ||
+                               l.last_error_kind == protocol::kErrorData ||
+                               (l.last_error_kind.empty() &&
+                                (code == protocol::kExitConfig || code == protocol::kExitData));
     if (code == 0 && l.got_done) {
       l.rec.state = "done";
       l.rec.finished_s = t;
@@ -393,6 +421,11 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
         log(fmt::format("{:>7.1f} s  {} {}; planning it again without that configuration", t,
                         l.rec.name, what));
       }
+    } else if (deterministic && !stop_requested()) {
+      l.rec.attempts += 1;
+      fail(l, t,
+           fmt::format("exited with code {}{}; not retried: it would fail the same way (log: {})",
+                       code, l.last_error.empty() ? "" : ": " + l.last_error, log_path));
     } else {
       l.rec.attempts += 1;
       const std::string why =

@@ -20,7 +20,14 @@ Result<RunLock> RunLock::acquire(const std::string& run_dir) {
   // until its last worker (checkpointing on the parent-death signal) has exited.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
   if (fd < 0) return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno))};
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A reader's probe (held()) holds it shared for an instant: try for a second before giving up.
+  bool locked = false;
+  for (int attempt = 0; attempt < 20 && !locked; ++attempt) {
+    locked = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked && errno != EWOULDBLOCK) break;
+    if (!locked) ::usleep(50000);
+  }
+  if (!locked) {
     char pid[32] = {0};
     [[maybe_unused]] ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
     ::close(fd);
@@ -32,6 +39,15 @@ Result<RunLock> RunLock::acquire(const std::string& run_dir) {
   [[maybe_unused]] int t = ::ftruncate(fd, 0);
   [[maybe_unused]] ssize_t w = ::pwrite(fd, me.data(), me.size(), 0);
   return RunLock(fd);
+}
+
+bool RunLock::held(const std::string& run_dir) {
+  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // never run
+  const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+  ::close(fd);  // releases the probe
+  return !free;
 }
 
 RunLock::~RunLock() {

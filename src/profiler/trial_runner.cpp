@@ -476,7 +476,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       const TrialRecord& r = trials[i].record;
       const std::string what = fmt::format("{} x{}", r.key.technique, r.key.gpus);
       if (!r.error.empty()) {
-        tried.push_back(what + ": failed");
+        tried.push_back(what + ": failed: " + r.error);
         continue;
       }
       if (!r.feasible) {
@@ -508,10 +508,11 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
     if (task.configs.empty()) {
       std::string list;
       for (const std::string& t : tried) list += (list.empty() ? "" : "; ") + t;
-      return Error{
-          workload.source, job.origin.line, job.origin.field,
-          fmt::format("job {} fits in no configuration on {} x {} ({})", job.name, slots.count,
-                      slots.device_type, list.empty() ? "nothing could be tried" : list)};
+      sum.infeasible.push_back(
+          {job.name,
+           fmt::format("fits in no configuration on {} x {} ({})", slots.count, slots.device_type,
+                       list.empty() ? "nothing could be tried: see the notes" : list)});
+      continue;
     }
     table.tasks.push_back(std::move(task));
   }

@@ -180,6 +180,39 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
   return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
 }
 
+Result<std::unique_ptr<RunStore>> RunStore::open_read_only(const std::string& path) {
+  // A WAL database opens read-only where its -shm file exists or can be made; a finished run
+  // left none, and a reader who may not write the directory cannot make one: then it is read as
+  // immutable, which is sound because no writer is active (a writer keeps a -wal file).
+  Status last = Status::Ok();
+  for (const bool immutable : {false, true}) {
+    auto db = std::make_unique<Db>();
+    const std::string name = immutable ? "file:" + path + "?immutable=1" : path;
+    if (sqlite3_open_v2(name.c_str(), &db->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                        nullptr) != SQLITE_OK) {
+      last = db_error(path, db->handle, "cannot open the run database");
+      continue;
+    }
+    sqlite3_busy_timeout(db->handle, 10000);
+    int version = -1;
+    {
+      Statement st(db->handle, "PRAGMA user_version");
+      if (st && sqlite3_step(st.get()) == SQLITE_ROW) version = sqlite3_column_int(st.get(), 0);
+    }
+    if (version < 0) {
+      last = db_error(path, db->handle, "cannot read the run database");
+      continue;
+    }
+    if (version > kSchemaVersion) {
+      return Error{path, 0, "",
+                   fmt::format("the run database has schema version {}; this Saturn reads up to {}",
+                               version, kSchemaVersion)};
+    }
+    return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
+  }
+  return last.error();
+}
+
 Result<std::optional<TrialRecord>> RunStore::find_trial(const TrialKey& key) {
   const std::string sql = fmt::format(
       "SELECT {} FROM trials WHERE fingerprint = ?1 AND technique = ?2 AND gpus = ?3 AND "
@@ -247,6 +280,7 @@ nlohmann::json to_json(const JobRecord& j) {
           {"gpus", j.gpus},
           {"params", j.params},
           {"step", j.step},
+          {"checkpoint_step", j.checkpoint_step},
           {"total_steps", j.total_steps},
           {"loss", j.loss},
           {"eval_loss", j.eval_loss},
@@ -267,6 +301,7 @@ JobRecord job_record_from_json(const nlohmann::json& d) {
   if (d.contains("gpus") && d["gpus"].is_array()) j.gpus = d["gpus"].get<std::vector<int>>();
   if (d.contains("params") && d["params"].is_object()) j.params = d["params"];
   j.step = d.value("step", std::int64_t{0});
+  j.checkpoint_step = d.value("checkpoint_step", std::int64_t{0});
   j.total_steps = d.value("total_steps", std::int64_t{0});
   j.loss = d.value("loss", 0.0);
   j.eval_loss = d.value("eval_loss", 0.0);

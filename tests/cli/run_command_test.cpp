@@ -6,15 +6,21 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "saturn/backend.h"
+#include "saturn/executor.h"
+#include "saturn/run_store.h"
 #include "support/cli_runner.h"
 
 namespace {
@@ -115,7 +121,114 @@ TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
   }
   EXPECT_EQ(relaunched, 1);  // only the unfinished job ran again
   // The unfinished job resumed from its checkpoint instead of step 0.
-  EXPECT_NE(again.output.find(" from step "), std::string::npos) << again.output;
+  EXPECT_TRUE(again.output.find(" from its checkpoint at step ") != std::string::npos ||
+              again.output.find(" resumed at step ") != std::string::npos)
+      << again.output;
+}
+
+// One job that fits in no configuration aborted the whole run with exit 2 before anything
+// trained. It now fails alone, with why; the others run; the exit code says some jobs failed.
+TEST_F(RunCommand, AJobThatFitsNowhereFailsAloneAndTheOthersRun) {
+  std::ofstream(dir_ / "library" / "nofit.yaml")
+      << "name: nofit\nsearch: [\"" << SATURN_SOURCE_DIR
+      << "/tests/profiler/fake_technique.sh\", nofit, \"{gpus}\", \"{devices}\", \""
+      << (dir_ / "calls.txt").string() << "\"]\nexecute: [\"false\"]\n";
+  std::ofstream(dir_ / "mixed.yaml")
+      << "jobs:\n"
+         "  - {name: fits, model: gpt2-tiny, lr: 1e-3, batch_size: 8, steps: 30, gpus: 1,\n"
+         "     techniques: fake, data: {format: synthetic-text, seq_len: 32, samples: 64}}\n"
+         "  - {name: huge, model: gpt2-tiny, lr: 1e-3, batch_size: 8, steps: 30, gpus: 1,\n"
+         "     techniques: nofit, data: {format: synthetic-text, seq_len: 32, samples: 64}}\n";
+  const auto r = run_saturn("run " + (dir_ / "mixed.yaml").string() + " --dir " +
+                            (dir_ / "run").string() + " --cpu-slots 2 --checkpoint-interval 0.1");
+  EXPECT_EQ(r.code, 4) << r.output;
+  EXPECT_NE(r.output.find("infeasible huge: fits in no configuration"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("1 done, 1 failed"), std::string::npos) << r.output;
+  std::map<std::string, nlohmann::json> jobs;
+  const nlohmann::json now = status();
+  for (const auto& j : now["jobs"]) jobs[j["name"].get<std::string>()] = j;
+  EXPECT_EQ(jobs["fits"]["state"], "done");
+  EXPECT_EQ(jobs["huge"]["state"], "failed");
+  EXPECT_NE(jobs["huge"]["error"].get<std::string>().find("nofit x1: out of memory"),
+            std::string::npos)
+      << jobs["huge"].dump();
+}
+
+// `saturn profile --remeasure` measured on devices a running job was using (twice its real step
+// time) and overwrote the cached trial later plans use. It takes the run's lock like `run`.
+TEST_F(RunCommand, ProfileIsRefusedWhileARunHoldsTheDirectory) {
+  fs::create_directories(dir_ / "run");
+  auto lock = saturn::RunLock::acquire((dir_ / "run").string());
+  ASSERT_TRUE(lock.ok());
+  const auto r = run_saturn("profile " + (dir_ / "w.yaml").string() + " --dir " +
+                            (dir_ / "run").string() + " --cpu-slots 2 --remeasure");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("in use by another saturn run (pid " + std::to_string(::getpid())),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "calls.txt"));  // nothing was measured
+}
+
+// A job named "." had checkpoints/ itself as its checkpoint directory.
+TEST_F(RunCommand, AJobNamedDotIsRefusedBeforeAnythingIsWritten) {
+  std::ofstream(dir_ / "dot.yaml")
+      << "jobs:\n  - {name: \".\", model: gpt2-tiny, lr: 1e-3, batch_size: 8, steps: 30, gpus: 1,\n"
+         "     techniques: fake, data: {format: synthetic-text, seq_len: 32, samples: 64}}\n";
+  const auto r = run_saturn("run " + (dir_ / "dot.yaml").string() + " --dir " +
+                            (dir_ / "run").string() + " --cpu-slots 2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("dot.yaml:2: jobs[0].name: \".\" is not a job name"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+// `saturn status` on a run directory the user may only read failed ("attempt to write a
+// readonly database"), and a run whose orchestrator was killed still said `running`. As root the
+// command runs as nobody (setpriv); otherwise the directory is made read-only.
+TEST_F(RunCommand, StatusReadsARunItMayNotWriteAndSaysWhatWasInterrupted) {
+  const fs::path run = dir_ / "run";
+  fs::create_directories(run);
+  {
+    auto lock = saturn::RunLock::acquire(run.string());  // as a run leaves it: released
+    ASSERT_TRUE(lock.ok());
+    auto store = saturn::RunStore::open((run / "saturn.db").string());
+    ASSERT_TRUE(store.ok());
+    saturn::JobRecord done, running;
+    done.name = "finished";
+    done.state = "done";
+    running.name = "cut-short";
+    running.state = "running";
+    running.step = 7;
+    ASSERT_TRUE((*store)->put_job(done).ok());
+    ASSERT_TRUE((*store)->put_job(running).ok());
+  }
+  std::string prefix;
+  if (::geteuid() == 0) {
+    if (std::system("setpriv --reuid=65534 --regid=65534 --clear-groups true") != 0) {
+      GTEST_SKIP() << "setpriv cannot switch to nobody here";
+    }
+    prefix = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  } else {
+    for (const auto& e : fs::recursive_directory_iterator(run)) {
+      fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::remove);
+    }
+    fs::permissions(run, fs::perms::owner_write, fs::perm_options::remove);
+  }
+  const std::string command = prefix + SATURN_CLI_PATH + " status " + run.string() + " --json 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = ::pclose(pipe);
+  fs::permissions(run, fs::perms::owner_write, fs::perm_options::add);
+  ASSERT_EQ(WEXITSTATUS(status), 0) << output;
+  const auto doc = nlohmann::json::parse(output, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << output;
+  ASSERT_EQ(doc["jobs"].size(), 2u);
+  EXPECT_EQ(doc["jobs"][0]["state"], "done");
+  EXPECT_EQ(doc["jobs"][1]["state"], "interrupted");
+  EXPECT_EQ(doc["jobs"][1]["step"], 7);
 }
 
 TEST_F(RunCommand, BadInputExitsTwo) {

@@ -25,6 +25,7 @@ struct Job {
   int steps;
   double seconds_per_step;                      // on one device, actual
   std::vector<std::pair<int, double>> profile;  // gpus -> profiled runtime, seconds
+  int checkpoint_every = 1;                     // steps
 };
 
 struct Harness {
@@ -52,16 +53,14 @@ struct Harness {
       // One technique per job, so that each can carry its own mode and speed.
       const std::string technique = "fake-" + j.name;
       TechniqueManifest m;
-      auto parsed = parse_technique_manifest(
+      const std::string manifest =
           "name: " + technique + "\nsearch: [\"true\"]\nexecute: [\"" + kFake + "\", \"" + j.mode +
-              "\", \"{checkpoint}\", \"{gpus}\", \"" + std::to_string(j.steps) + "\", \"" +
-              std::to_string(j.seconds_per_step) + "\"]\n",
-          technique + ".yaml", dir.string());
+          "\", \"{checkpoint}\", \"{gpus}\", \"" + std::to_string(j.steps) + "\", \"" +
+          std::to_string(j.seconds_per_step) + "\", \"" + std::to_string(j.checkpoint_every) +
+          "\"]\n";
+      auto parsed = parse_technique_manifest(manifest, technique + ".yaml", dir.string());
       EXPECT_TRUE(parsed.ok()) << parsed.error().to_string();
-      std::ofstream(dir / "lib" / (technique + ".yaml"))
-          << "name: " << technique << "\nsearch: [\"true\"]\nexecute: [\"" << kFake << "\", \""
-          << j.mode << "\", \"{checkpoint}\", \"{gpus}\", \"" << j.steps << "\", \""
-          << j.seconds_per_step << "\"]\n";
+      std::ofstream(dir / "lib" / (technique + ".yaml")) << manifest;
       JobSpec spec;
       spec.name = j.name;
       spec.steps = j.steps;
@@ -171,6 +170,42 @@ TEST(Executor, AWorkerKilledMidJobResumesFromItsCheckpoint) {
   EXPECT_EQ(started[1]["step"], 5);              // the checkpoint, not step 0
   EXPECT_EQ(h.events("a", "step").size(), 10u);  // no step done twice
   EXPECT_EQ(h.job("a").state, "done");
+}
+
+// A relaunch goes on from the newest checkpoint, not from the last step the job printed: the
+// launch says so, and re-planning counts the steps after the checkpoint as work to do again.
+TEST(Executor, ARelaunchGoesOnFromTheCheckpointNotTheLastStepPrinted) {
+  Harness h("progress", {{"a", "crash-once", 10, 0.05, {{1, 0.5}}, /*checkpoint_every=*/3}});
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 1) << h.joined_log();
+  const auto launches = h.events("a", "launch");
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1]["checkpoint_step"], 3);  // crashed at step 5, checkpointed at 3
+  EXPECT_EQ(h.events("a", "started")[1]["step"], 3);
+  EXPECT_NE(h.joined_log().find("launch a (fake-a x1 on cpu 0) from its checkpoint at step 3"),
+            std::string::npos)
+      << h.joined_log();
+  EXPECT_EQ(h.job("a").checkpoint_step, 10);
+}
+
+// A config or data error (a bad job, a checkpoint with nothing intact behind it) comes back the
+// same on every try: the job fails at once, its retries unspent, and the others go on.
+TEST(Executor, AnErrorThatCannotChangeIsNotRetried) {
+  Harness h("deterministic",
+            {{"bad", "config-error", 10, 0.02, {{1, 0.2}}}, {"good", "ok", 4, 0.05, {{1, 0.2}}}});
+  h.options.max_retries = 3;
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->failed, 1);
+  EXPECT_EQ(r->done, 1);
+  EXPECT_EQ(r->relaunches, 0);
+  const JobRecord bad = h.job("bad");
+  EXPECT_EQ(bad.state, "failed");
+  EXPECT_EQ(bad.launches, 1);
+  EXPECT_NE(bad.error.find("config error: the fake trainer rejects this job"), std::string::npos)
+      << bad.error;
+  EXPECT_NE(bad.error.find("not retried"), std::string::npos) << bad.error;
 }
 
 TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {

@@ -14,6 +14,8 @@ case "$mode" in
       echo '{"event": "log", "text": "unknown events are ignored"}'
       echo "{\"event\": \"search_result\", \"feasible\": true, \"params\": {\"knob\": $gpus}, \"step_s\": $step, \"peak_memory_bytes\": 1000000, \"total_steps\": 40, \"startup_s\": 2, \"eval_s\": 0.5, \"checkpoint_s\": 1}"
     fi ;;
+  nofit)
+    echo '{"event": "search_result", "feasible": false, "reason": "out of memory at every setting tried", "tried": []}' ;;
   crash)
     echo '{"event": "error", "kind": "internal", "message": "segfault in the fake"}'
     exit 5 ;;
