@@ -72,6 +72,22 @@ struct ExecutionSummary {
   double makespan_s = 0;          // when the last job ended, run clock
 };
 
+// A job of the workload whose spec (saturn/run_store.h's job_spec) differs from the one this run
+// directory recorded for it: what it was trained for no longer answers what it is now.
+struct ChangedJob {
+  std::string name;
+  std::string changes;    // "lr 0.001 -> 0.0003; steps 100 -> 200"
+  std::string set_aside;  // where its earlier checkpoints were moved ("" if it had none)
+};
+
+// Brings the run store in line with `workload` before a run: records the spec of each job seen
+// for the first time; a job whose spec changed starts again as a new job — its record is reset
+// (pending, step 0, counters cleared), a `spec_changed` event says what changed, and its
+// checkpoint directory is moved aside to checkpoints/NAME.superseded-<unix time> (kept, never
+// resumed). Errors: the store or the rename failing.
+Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, RunStore& store,
+                                                   const std::string& run_dir);
+
 // Runs every job of `workload` that is not done yet. `table` is its profile on `slots`
 // (task names = job names). Errors: the store failing, no plan for the remaining jobs.
 Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,

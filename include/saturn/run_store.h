@@ -68,7 +68,16 @@ struct JobRecord {
   double planned_start_s = 0, planned_end_s = 0;  // run clock (seconds since the run began)
   double started_s = -1, finished_s = -1;         // run clock; -1: not yet
   std::string error;                              // failed: why (with the log's path)
+  // What the job trains (job_spec()), as the run first saw it: a run started again with a
+  // workload that changes it treats it as a new job (saturn/executor.h's reset_changed_jobs).
+  nlohmann::json spec;
 };
+
+// What decides the weights a job's training ends with, as canonical JSON: the job as
+// job_to_json() writes it (data paths absolute) without its name and what only changes how it
+// runs (gpus, techniques, grad_accum) or what it reports (eval_every). A change to a data file's
+// contents under the same path is not seen.
+nlohmann::json job_spec(const JobSpec& job, const std::string& base_dir);
 
 // The record as JSON (its every field, by name) and back.
 nlohmann::json to_json(const JobRecord& job);

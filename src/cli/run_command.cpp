@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -133,6 +134,19 @@ int run_run(const RunArgs& args) {
   Cluster cluster;
   cluster.nodes.push_back(slots.as_node());
 
+  // A job edited since the last run here is a new job: say so, and keep what it was.
+  auto changed = reset_changed_jobs(*workload, **store, args.dir);
+  if (!changed) {
+    fmt::print(stderr, "saturn run: {}\n", changed.error().to_string());
+    return kExitWriteFailed;
+  }
+  for (const ChangedJob& c : *changed) {
+    fmt::print(stderr,
+               "job {} changed since the last run here ({}): it trains again from step 0{}\n",
+               c.name, c.changes,
+               c.set_aside.empty() ? "" : "; its earlier checkpoints are kept in " + c.set_aside);
+  }
+
   // 1. Profile (cached in the run's database). Jobs not done yet show as "profiling" meanwhile.
   {
     auto known = (*store)->jobs();
@@ -140,12 +154,12 @@ int run_run(const RunArgs& args) {
       fmt::print(stderr, "saturn run: {}\n", known.error().to_string());
       return kExitBadInput;
     }
+    std::map<std::string, JobRecord> by_name;
+    for (JobRecord& k : *known) by_name[k.name] = std::move(k);
     for (const JobSpec& job : workload->jobs) {
       JobRecord rec;
       rec.name = job.name;
-      for (const JobRecord& k : *known) {
-        if (k.name == job.name) rec = k;
-      }
+      if (auto k = by_name.find(job.name); k != by_name.end()) rec = k->second;
       if (rec.state == "done") continue;
       rec.state = "profiling";
       if (auto s = (*store)->put_job(rec); !s) {

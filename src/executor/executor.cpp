@@ -94,16 +94,17 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     if (!jobs) return jobs.error();
     for (JobRecord& j : *jobs) previous[j.name] = std::move(j);
   }
+  std::map<std::string, std::size_t> task_of;
+  for (std::size_t i = 0; i < table.tasks.size(); ++i) task_of.emplace(table.tasks[i].name, i);
   std::vector<Live> live;
   for (const JobSpec& job : workload.jobs) {
     Live l;
-    auto it = std::find_if(table.tasks.begin(), table.tasks.end(),
-                           [&](const Task& t) { return t.name == job.name; });
-    if (it == table.tasks.end()) {
+    const auto it = task_of.find(job.name);
+    if (it == task_of.end()) {
       return Error{workload.source, job.origin.line, job.origin.field,
                    fmt::format("job {} has no profile", job.name)};
     }
-    l.task = static_cast<std::size_t>(it - table.tasks.begin());
+    l.task = it->second;
     if (auto p = previous.find(job.name); p != previous.end()) {
       l.rec = p->second;
       if (l.rec.state != "done") {

@@ -36,6 +36,15 @@ std::string job_fingerprint(const JobSpec& job, const std::string& base_dir) {
   return fmt::format("{:016x}", h);
 }
 
+nlohmann::json job_spec(const JobSpec& job, const std::string& base_dir) {
+  nlohmann::json doc = job_to_json(job, "spec", base_dir)["jobs"][0];
+  for (const char* key : {"name", "gpus", "techniques", "grad_accum", "eval_every"}) {
+    doc.erase(key);
+  }
+  if (doc.contains("data")) doc["data"].erase("name");
+  return doc;
+}
+
 struct RunStore::Db {
   sqlite3* handle = nullptr;
   ~Db() {
@@ -290,7 +299,8 @@ nlohmann::json to_json(const JobRecord& j) {
           {"planned_end_s", j.planned_end_s},
           {"started_s", j.started_s},
           {"finished_s", j.finished_s},
-          {"error", j.error}};
+          {"error", j.error},
+          {"spec", j.spec}};
 }
 
 JobRecord job_record_from_json(const nlohmann::json& d) {
@@ -312,6 +322,7 @@ JobRecord job_record_from_json(const nlohmann::json& d) {
   j.started_s = d.value("started_s", -1.0);
   j.finished_s = d.value("finished_s", -1.0);
   j.error = d.value("error", "");
+  if (d.contains("spec") && d["spec"].is_object()) j.spec = d["spec"];
   return j;
 }
 

@@ -231,6 +231,43 @@ TEST_F(RunCommand, StatusReadsARunItMayNotWriteAndSaysWhatWasInterrupted) {
   EXPECT_EQ(doc["jobs"][1]["step"], 7);
 }
 
+// After a finished job's steps and learning rate were edited in place, a rerun reported it done
+// with the old spec while rewriting its job file to the new one. It is now a new job: the run
+// says what changed, keeps the old checkpoints aside and trains it again.
+TEST_F(RunCommand, AnEditedJobIsTrainedAgainAndItsOldCheckpointsKept) {
+  const auto write = [&](const std::string& lr, int steps) {
+    std::ofstream(dir_ / "one.yaml")
+        << "jobs:\n  - {name: j, model: gpt2-tiny, lr: " << lr
+        << ", batch_size: 8, steps: " << steps
+        << ", gpus: 1,\n     techniques: fake, data: {format: synthetic-text, seq_len: 32, "
+           "samples: 64}}\n";
+  };
+  const std::string command = "run " + (dir_ / "one.yaml").string() + " --dir " +
+                              (dir_ / "run").string() + " --cpu-slots 2 --checkpoint-interval 0.1";
+  write("1.0e-3", 30);
+  auto r = run_saturn(command);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_saturn(command);  // unchanged: nothing to do
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("launch j"), std::string::npos) << r.output;
+  write("3.0e-4", 40);
+  r = run_saturn(command);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("job j changed since the last run here (lr 0.001 -> 0.0003; steps 30 -> "
+                          "40): it trains again from step 0; its earlier checkpoints are kept in "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("launch j"), std::string::npos) << r.output;
+  bool kept = false;
+  for (const auto& e : fs::directory_iterator(dir_ / "run" / "checkpoints")) {
+    kept |= e.path().filename().string().rfind("j.superseded-", 0) == 0;
+  }
+  EXPECT_TRUE(kept);
+  const nlohmann::json now = status();
+  EXPECT_EQ(now["jobs"][0]["state"], "done");
+  EXPECT_EQ(now["jobs"][0]["launches"], 1);  // counted afresh
+}
+
 TEST_F(RunCommand, BadInputExitsTwo) {
   auto r =
       run_saturn("run " + (dir_ / "missing.yaml").string() + " --dir " + (dir_ / "run").string());

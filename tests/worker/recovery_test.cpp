@@ -92,6 +92,50 @@ TEST(WorkerRecovery, ImageModelsTrainOnTheCpuUnderTheMemoryCap) {
   EXPECT_TRUE((*search.last("search_result"))["feasible"].get<bool>());
 }
 
+// batch_size 1e9 held 10 GB and hung its trial until the trial timed out: the positions and
+// token ids of a micro-batch were assembled outside the CPU cap. Each setting is now checked
+// against what is left before its first step.
+TEST(WorkerRecovery, AnAbsurdBatchIsOutOfMemoryAtOnce) {
+  const fs::path yaml = workdir() / "absurd.yaml";
+  std::ofstream(yaml) << "jobs:\n  - name: absurd\n    model: gpt2-tiny\n"
+                         "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
+                         "    lr: 1e-3\n    batch_size: 1000000000\n    steps: 2\n    gpus: 1\n"
+                         "    techniques: single\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  const WorkerRun search = worker("search --job " + yaml.string() +
+                                  " --technique single --devices cpu --host-memory-bytes 1e9");
+  const WorkerRun execute = worker("execute --job " + yaml.string() +
+                                   " --technique single --devices cpu --host-memory-bytes 1e9");
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 60);
+  EXPECT_EQ(search.code, 0);
+  const json* r = search.last("search_result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE((*r)["feasible"].get<bool>());
+  ASSERT_EQ((*r)["tried"].size(), 10u);  // accumulation 1 to 512
+  for (const json& tried : (*r)["tried"]) {
+    EXPECT_NE(tried.value("reason", "").find("for its data and first activation alone"),
+              std::string::npos)
+        << tried.dump();
+  }
+  EXPECT_EQ(execute.code, protocol::kExitOutOfMemory);
+  ASSERT_NE(execute.last("error"), nullptr);
+  EXPECT_EQ((*execute.last("error"))["kind"], "oom");
+  // Synthetic text is made whole in host memory: 1e9 samples are a data error before any is.
+  std::ofstream(yaml) << "jobs:\n  - name: absurd\n    model: gpt2-tiny\n"
+                         "    data: {format: synthetic-text, seq_len: 32, samples: 1000000000}\n"
+                         "    lr: 1e-3\n    batch_size: 8\n    steps: 2\n    gpus: 1\n"
+                         "    techniques: single\n";
+  const WorkerRun data = worker("execute --job " + yaml.string() +
+                                " --technique single --devices cpu --host-memory-bytes 1e9");
+  EXPECT_EQ(data.code, protocol::kExitData);
+  ASSERT_NE(data.last("error"), nullptr);
+  EXPECT_NE((*data.last("error"))["message"].get<std::string>().find(
+                "data.samples: the job's token ids need 134 GB"),
+            std::string::npos)
+      << data.last("error")->dump();
+}
+
 // `saturn run` killed with SIGKILL: its workers get SIGTERM (the parent-death signal) while the
 // event pipe has no reader. A worker must still checkpoint and exit `stopped`, not die of
 // SIGPIPE writing its next event (2026-12-07: a 3000-step job left an empty checkpoint
