@@ -62,7 +62,7 @@ struct JobRecord {
   // event, or the step `started` resumed at): where a relaunch goes on from.
   std::int64_t checkpoint_step = 0;
   std::int64_t total_steps = 0;
-  double loss = 0, eval_loss = 0;                 // latest; NaN-free (0 until known)
+  std::optional<double> loss, eval_loss;          // the latest reported (JSON null until known)
   int attempts = 0;                               // launches that ended in a crash
   int launches = 0;                               // every launch, relaunches included
   double planned_start_s = 0, planned_end_s = 0;  // run clock (seconds since the run began)
@@ -78,6 +78,9 @@ struct JobRecord {
 // runs (gpus, techniques, grad_accum) or what it reports (eval_every). A change to a data file's
 // contents under the same path is not seen.
 nlohmann::json job_spec(const JobSpec& job, const std::string& base_dir);
+
+// A loss as a table shows it: "0.1234", or "-" when none was reported.
+std::string loss_text(const std::optional<double>& loss);
 
 // The record as JSON (its every field, by name) and back.
 nlohmann::json to_json(const JobRecord& job);

@@ -1,6 +1,8 @@
 // Helpers shared by the `saturn` subcommands; see cli_util.h.
 #include "cli/cli_util.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,13 +11,56 @@
 
 #include <fmt/format.h>
 
+#include "formats/common.h"
 #include "saturn/atomic_file.h"
 
 namespace saturn::cli {
 
 std::string hms(double seconds) {
-  const long s = std::lround(seconds);
-  return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+  return formats::hms(seconds);
+}
+
+namespace {
+
+CLI::Validator number_check(const char* name, bool (*ok)(double), const char* want) {
+  return CLI::Validator(
+      [ok, want](std::string& text) -> std::string {
+        const auto value = formats::parse_double(text);
+        if (!value || !ok(*value)) return fmt::format("{} is not {}", text, want);
+        return "";
+      },
+      name);
+}
+
+}  // namespace
+
+const CLI::Validator kPositiveFinite = number_check(
+    "NUMBER > 0", [](double v) { return std::isfinite(v) && v > 0; }, "a finite number > 0");
+const CLI::Validator kNonNegativeFinite = number_check(
+    "NUMBER >= 0", [](double v) { return std::isfinite(v) && v >= 0; }, "a finite number >= 0");
+const CLI::Validator kShare = number_check(
+    "SHARE", [](double v) { return v >= 0 && v <= 1; }, "a share in [0, 1]");
+const CLI::Validator kShareBelowOne = number_check(
+    "SHARE", [](double v) { return v >= 0 && v < 1; }, "a share in [0, 1)");
+const CLI::Validator kUnsigned(
+    [](std::string& text) -> std::string {
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+        return fmt::format("{} is not a whole number >= 0", text);
+      }
+      return "";
+    },
+    "UINT");
+
+ProgressPrinter::ProgressPrinter() : tty_(::isatty(STDERR_FILENO) != 0) {}
+
+void ProgressPrinter::operator()(const std::string& line, bool final) {
+  const std::string key = line.substr(0, line.find(" running"));
+  if (tty_) {
+    fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
+  } else if (final || key != last_) {
+    fmt::print(stderr, "{}\n", line);
+  }
+  last_ = key;
 }
 
 std::string gpu_ranges(const std::vector<int>& gpus) {

@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "saturn/atomic_file.h"
 #include "saturn/backend.h"
 #include "saturn/error.h"
@@ -18,8 +20,32 @@ namespace saturn::cli {
 // Seconds as h:mm:ss (hours unbounded).
 std::string hms(double seconds);
 
-// GPU indices as compact ranges: "0-3,6".
+// Device indices as compact ranges: "0-3,6".
 std::string gpu_ranges(const std::vector<int>& gpus);
+
+// Option checks that name what is wrong in words (CLI11's own let NaN through, and print the
+// range's bounds in full: 309 digits for the largest double).
+// A finite number > 0 (seconds, shares).
+extern const CLI::Validator kPositiveFinite;
+// A finite number >= 0.
+extern const CLI::Validator kNonNegativeFinite;
+// A share: in [0, 1], or in [0, 1) (an error bound).
+extern const CLI::Validator kShare;
+extern const CLI::Validator kShareBelowOne;
+// A whole number >= 0 written without a sign (seeds, counts).
+extern const CLI::Validator kUnsigned;
+
+// Prints the one-line progress of a long step: redrawn in place on a terminal, else a log line
+// whenever the line changes (not on every tick). The text before " running" decides "changes".
+class ProgressPrinter {
+ public:
+  ProgressPrinter();
+  void operator()(const std::string& line, bool final);
+
+ private:
+  bool tty_;
+  std::string last_;
+};
 
 }  // namespace saturn::cli
 

@@ -1,6 +1,7 @@
 // Entry point of `saturn`: parses the command line and runs one subcommand.
 #include <cstdio>
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -23,7 +24,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // "saturn simulate: --interval: 0 is not a finite number > 0": the command, then what.
+    std::string command = "saturn";
+    for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
+    std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", command.c_str(),
+                 e.what());
     return saturn::cli::kExitBadInput;
   }
   try {

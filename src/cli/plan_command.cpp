@@ -114,11 +114,15 @@ void add_plan_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--solver", args->solver, "auto | milp | heuristic | reference")
       ->capture_default_str();
   cmd->add_option("--time-limit", args->time_limit_s, "Wall-clock budget, seconds")
+      ->check(kPositiveFinite)
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Random seed of the heuristic")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Random seed of the heuristic")
+      ->check(kUnsigned)
+      ->capture_default_str();
   cmd->add_option("--runtime-uncertainty", args->runtime_uncertainty,
                   "Runtimes may be off by up to this share (e.g. 0.1): prefer, among near-best "
                   "plans, the one with the least expected makespan")
+      ->check(kShareBelowOne)
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print the plan as JSON instead of a table");
   cmd->add_option("--out", args->out, "Write the plan JSON to this file");

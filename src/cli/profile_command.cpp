@@ -93,16 +93,8 @@ int run_profile(const ProfileArgs& args) {
   options.run_dir = dir;
   options.trial_timeout_s = args.trial_timeout_s;
   options.remeasure = args.remeasure;
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  std::string last;
-  options.progress = [&](const std::string& line, bool final) {
-    if (tty) {
-      fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
-    } else if (final || line.substr(0, line.find(" running")) != last) {
-      fmt::print(stderr, "{}\n", line);  // a log line per change, not per tick
-    }
-    last = line.substr(0, line.find(" running"));
-  };
+  ProgressPrinter progress;
+  options.progress = [&](const std::string& line, bool final) { progress(line, final); };
   fmt::print(stderr, "profiling on {} {} device(s) ({}); run directory {}\n", slots.count,
              slots.device_type, slots.cuda() ? "CUDA" : "CPU slots", dir);
   TrialSummary summary;
@@ -155,7 +147,7 @@ void add_profile_command(CLI::App& app, std::function<int()>& run) {
                   "CPU device slots when there is no GPU (default: one per core)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--trial-timeout", args->trial_timeout_s, "Seconds per trial (default 600)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveFinite);
   cmd->add_flag("--remeasure", args->remeasure, "Measure again what is cached");
   cmd->add_flag("--json", args->json, "Print the profile table as JSON");
   cmd->callback([&run, args] {

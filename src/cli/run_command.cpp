@@ -175,14 +175,8 @@ int run_run(const RunArgs& args) {
   trial_options.run_dir = args.dir;
   trial_options.trial_timeout_s = args.trial_timeout_s;
   trial_options.checkpoint_interval_s = args.checkpoint_interval_s;
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  trial_options.progress = [&](const std::string& line, bool final) {
-    if (tty) {
-      fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
-    } else if (final) {
-      fmt::print(stderr, "{}\n", line);
-    }
-  };
+  ProgressPrinter progress;
+  trial_options.progress = [&](const std::string& line, bool final) { progress(line, final); };
   TrialSummary trials;
   auto table =
       run_trials(*workload, library, **store, backend, slots, cluster, trial_options, &trials);
@@ -235,7 +229,7 @@ int run_run(const RunArgs& args) {
   // 3. Report.
   auto report = write_run_report(**store, (fs::path(args.dir) / "report.html").string());
   auto jobs = (*store)->jobs();
-  if (jobs) fmt::print("\n{}", run_summary_table(*jobs));
+  if (jobs) fmt::print("\n{}", run_summary_table(*jobs, slots.device_type));
   fmt::print(
       "\n{} done, {} failed, {} pending; {} switches, {} relaunches; makespan {} "
       "(planned {})\n",
@@ -287,12 +281,19 @@ int run_status(const StatusArgs& args) {
     fmt::print("{}\n", run_status_json(*jobs).dump(2));
     return kExitOk;
   }
-  fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8} {:>8}\n", "job", "state", "technique", "GPUs",
-             "step", "loss", "eval");
+  const std::string device_type = run_device_type(**store);
+  std::size_t width = 3;
+  for (const JobRecord& j : *jobs) width = std::max(width, j.name.size());
+  fmt::print("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>15} {:>8} {:>8}\n", "job", width, "state",
+             "technique", "devices", "on", "step", "loss", "eval");
   for (const JobRecord& j : *jobs) {
-    fmt::print("{:<28} {:<8} {:<10} {:<8} {:>13} {:>8.4f} {:>8.4f}\n", j.name, j.state, j.technique,
-               gpu_ranges(j.gpus), fmt::format("{}/{}", j.step, j.total_steps), j.loss,
-               j.eval_loss);
+    fmt::print("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>15} {:>8} {:>8}\n", j.name, width, j.state,
+               j.technique.empty() ? "-" : j.technique, j.gpus.size(),
+               devices_text(device_type, j.gpus), fmt::format("{}/{}", j.step, j.total_steps),
+               loss_text(j.loss), loss_text(j.eval_loss));
+  }
+  for (const JobRecord& j : *jobs) {
+    if (j.state == "failed" && !j.error.empty()) fmt::print("{}: {}\n", j.name, j.error);
   }
   return kExitOk;
 }
@@ -313,24 +314,24 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--cpu-slots", args->cpu_slots, "CPU device slots when there is no GPU")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--interval", args->interval_s, "Introspection interval, seconds")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveFinite)
       ->capture_default_str();
   cmd->add_option("--threshold", args->threshold,
                   "Switch a running job when the gain exceeds this share of the remaining time")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(kShare)
       ->capture_default_str();
   cmd->add_option("--max-retries", args->max_retries, "Relaunches of a crashing job")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   cmd->add_option("--checkpoint-interval", args->checkpoint_interval_s,
                   "Seconds of training between checkpoints")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveFinite)
       ->capture_default_str();
   cmd->add_option("--trial-timeout", args->trial_timeout_s, "Seconds per profiling trial")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveFinite)
       ->capture_default_str();
   cmd->add_option("--plan-time-limit", args->plan_time_limit_s, "Seconds per (re-)plan")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveFinite)
       ->capture_default_str();
   cmd->callback([&run, args] {
     if (args->library.empty()) args->library = Library::default_dir();

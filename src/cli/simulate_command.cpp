@@ -180,27 +180,35 @@ void add_simulate_command(CLI::App& app, std::function<int()>& run) {
       ->capture_default_str();
   cmd->add_option("--runtime-error", args->options.runtime_error,
                   "Each job's true runtimes are its profile's times a factor in [1-E, 1+E]")
+      ->check(kNonNegativeFinite)
       ->capture_default_str();
   cmd->add_option("--config-error", args->options.config_error,
                   "Times, per configuration, another factor in [1-E, 1+E]")
+      ->check(kNonNegativeFinite)
       ->capture_default_str();
   cmd->add_option("--seed", args->options.seed, "Seed of the runtime errors and of random")
+      ->check(kUnsigned)
       ->capture_default_str();
   cmd->add_option("--interval", args->options.introspection_interval_s,
                   "Introspection interval, seconds")
+      ->check(kPositiveFinite)
       ->capture_default_str();
   cmd->add_option("--restart-s", args->options.default_restart_s,
                   "Restart cost for tasks whose profile gives none, seconds")
+      ->check(kNonNegativeFinite)
       ->capture_default_str();
   cmd->add_option("--switch-threshold", args->options.switch_threshold,
                   "Move running jobs only for a gain above this share of the remaining time")
+      ->check(kShare)
       ->capture_default_str();
   cmd->add_option("--assumed-error", args->options.planner.runtime_uncertainty,
                   "Saturn's belief about its estimates: runtimes off by up to this share; it "
                   "prefers plans that absorb such error (0: take the profile as exact)")
+      ->check(kShareBelowOne)
       ->capture_default_str();
   cmd->add_option("--planner-evaluations", args->planner_evaluations,
                   "Heuristic evaluations per (re)plan (deterministic budget)")
+      ->check(kUnsigned)
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON instead of tables");
   cmd->add_option("--out", args->out, "Write the JSON to this file");

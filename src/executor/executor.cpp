@@ -312,7 +312,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
     if (kind == protocol::kStep) {
       const std::int64_t step = e.value("step", std::int64_t{0});
       l.rec.step = step;
-      l.rec.loss = e.value("loss", 0.0);
+      if (e.contains("loss") && e["loss"].is_number()) l.rec.loss = e["loss"].get<double>();
       if (l.first_step_s < 0) {
         l.first_step_s = t;
         l.first_step = step;
@@ -337,7 +337,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                       l.rec.name, e.value("path", "?"), e.value("reason", "?"),
                       e.value("resumed_from", "an older one")));
     } else if (kind == "eval") {
-      l.rec.eval_loss = e.value("loss", 0.0);
+      if (e.contains("loss") && e["loss"].is_number()) l.rec.eval_loss = e["loss"].get<double>();
     } else if (kind == protocol::kDone) {
       l.got_done = true;
       l.rec.step = e.value("step", l.rec.step);
@@ -389,8 +389,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       l.rec.state = "done";
       l.rec.finished_s = t;
       summary.makespan_s = std::max(summary.makespan_s, t);
-      log(fmt::format("{:>7.1f} s  done {} (loss {:.4f}, eval {:.4f})", t, l.rec.name, l.rec.loss,
-                      l.rec.eval_loss));
+      log(fmt::format("{:>7.1f} s  done {} (loss {}, eval {})", t, l.rec.name,
+                      loss_text(l.rec.loss), loss_text(l.rec.eval_loss)));
     } else if (code == protocol::kExitStopped && (l.switching || stop_requested())) {
       l.rec.state = "pending";
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,

@@ -116,6 +116,14 @@ std::string format_number(double value) {
   return fmt::format("{}", value);
 }
 
+std::string hms(double seconds) {
+  if (!std::isfinite(seconds)) return "n/a";
+  if (std::fabs(seconds) >= 3.6e9) return fmt::format("{:.3g} s", seconds);
+  const long long t = std::llround(std::fabs(seconds));
+  return fmt::format("{}{}:{:02}:{:02}", seconds < 0 && t > 0 ? "-" : "", t / 3600, (t / 60) % 60,
+                     t % 60);
+}
+
 bool is_safe_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   if (!std::isalnum(static_cast<unsigned char>(name.front()))) return false;

@@ -38,6 +38,10 @@ std::optional<double> parse_double(std::string_view text);
 // Shortest text that reads back as `value` ("0", "1e-05", "40").
 std::string format_number(double value);
 
+// Seconds as "h:mm:ss" (hours unbounded, rounded to the nearest second, "-" before a negative
+// one); "n/a" when not finite; beyond a million hours, in seconds ("3.2e+18 s").
+std::string hms(double seconds);
+
 // Longest name a job may have: room, within a file name's 255 bytes, for what the run directory
 // adds to it ("trial-NAME-TECHNIQUE-N.log", saturn/run_layout.h).
 inline constexpr std::size_t kMaxNameLength = 128;

@@ -30,6 +30,7 @@ namespace {
 
 using report::hms;
 using report::html_escape;
+using report::task_colour;
 
 // Layout, in CSS pixels.
 constexpr double kWidth = 1200;    // whole SVG
@@ -55,11 +56,6 @@ std::string gpu_list(const std::vector<int>& gpus) {
   std::string out;
   for (size_t i = 0; i < gpus.size(); ++i) out += (i ? ", " : "") + std::to_string(gpus[i]);
   return out;
-}
-
-// Task colour: golden-angle hue steps, so tasks next to each other in the plan differ most.
-std::string task_colour(size_t index) {
-  return fmt::format("hsl({:.1f},65%,62%)", std::fmod(static_cast<double>(index) * 137.508, 360.0));
 }
 
 // Tick step in seconds: the smallest "nice" step giving at most 10 intervals over `span` (> 0).
@@ -98,7 +94,8 @@ struct Bar {
 
 }  // namespace
 
-std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const std::string& title) {
+std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const std::string& title,
+                              const GanttStyle& style) {
   // Lanes: node by node, GPU 0..gpus-1. node_first_lane[n] is node n's first lane.
   std::unordered_map<std::string, size_t> node_index;
   std::vector<size_t> node_first_lane;
@@ -108,8 +105,9 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
     const Node& node = cluster.nodes[n];
     node_index.emplace(node.name, n);
     node_first_lane.push_back(lane_labels.size());
+    const bool cpu = formats::iequals(node.gpu_type, "cpu");
     for (int g = 0; g < node.gpus; ++g) {
-      lane_labels.push_back(fmt::format("{} \u00b7 GPU {}", node.name, g));
+      lane_labels.push_back(fmt::format("{} \u00b7 {} {}", node.name, cpu ? "cpu" : "GPU", g));
       lane_node.push_back(n);
     }
   }
@@ -120,6 +118,7 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
 
   // Colour index per task, by first appearance; bars for assignments on known node/GPU.
   std::unordered_map<std::string, size_t> task_index;
+  for (const std::string& task : style.task_order) task_index.emplace(task, task_index.size());
   std::vector<size_t> colour_of(plan.assignments.size());
   std::vector<Bar> bars;
   double span = finite_or_zero(plan.makespan_s);
@@ -172,12 +171,23 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
   h += "</style>\n</head>\n<body>\n";
 
   h += fmt::format("<h1>{}</h1>\n", html_escape(title));
-  h += fmt::format(
-      "<p class=\"summary\">makespan {:.2f} h ({:.1f} s) \u00b7 lower bound {:.2f} h ({:.1f} s) "
-      "\u00b7 gap {:.2f}% \u00b7 solver {} ({}, {:.3f} s) \u00b7 {} assignments on {} GPUs</p>\n",
-      plan.makespan_s / 3600, plan.makespan_s, plan.lower_bound_s / 3600, plan.lower_bound_s,
-      plan.gap * 100, html_escape(plan.solver.name), html_escape(plan.solver.status),
-      plan.solver.solve_s, plan.assignments.size(), lane_labels.size());
+  if (style.measured) {
+    h += fmt::format(
+        "<p class=\"summary\">makespan {:.2f} h ({:.1f} s), measured \u00b7 {} launches on {} "
+        "devices</p>\n",
+        plan.makespan_s / 3600, plan.makespan_s, plan.assignments.size(), lane_labels.size());
+  } else {
+    h += fmt::format(
+        "<p class=\"summary\">makespan {:.2f} h ({:.1f} s) \u00b7 lower bound {:.2f} h ({:.1f} s) "
+        "\u00b7 gap {:.2f}% \u00b7 solver {} ({}, {:.3f} s) \u00b7 {} assignments on {} devices"
+        "</p>\n",
+        plan.makespan_s / 3600, plan.makespan_s, plan.lower_bound_s / 3600, plan.lower_bound_s,
+        plan.gap * 100, html_escape(plan.solver.name), html_escape(plan.solver.status),
+        plan.solver.solve_s, plan.assignments.size(), lane_labels.size());
+  }
+  const auto note = [&](size_t i) {
+    return i < style.notes.size() ? style.notes[i] : std::string();
+  };
 
   h += fmt::format(
       "<svg class=\"chart\" width=\"{0:.0f}\" "
@@ -239,12 +249,13 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
     double y = lane_y(b.lane) + kBarPad;
     h += fmt::format(
         "<rect class=\"bar t{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-        "fill=\"{}\"><title>task: {}\ntechnique: {}\nnode: {}\nGPUs: {}\nstart: {}\nend: {}\n"
-        "runtime: {} ({:.1f} s)</title></rect>\n",
+        "fill=\"{}\"><title>task: {}\ntechnique: {}\nnode: {}\ndevices: {}\nstart: {}\nend: {}\n"
+        "runtime: {} ({:.1f} s){}</title></rect>\n",
         colour_of[b.assignment], x, y, w, kLaneH - 2 * kBarPad,
         task_colour(colour_of[b.assignment]), html_escape(a.task), html_escape(a.technique),
         html_escape(a.node), gpu_list(a.gpus), hms(a.start_s), hms(a.end_s),
-        hms(a.end_s - a.start_s), a.end_s - a.start_s);
+        hms(a.end_s - a.start_s), a.end_s - a.start_s,
+        note(b.assignment).empty() ? "" : "\n" + html_escape(note(b.assignment)));
     const bool first = i == 0 || bars[i - 1].assignment != b.assignment;
     if (first && static_cast<double>(text_len(a.task)) * kCharW + 6 <= w)
       h += fmt::format("<text class=\"bar-label\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", x + 3,
@@ -253,28 +264,33 @@ std::string render_gantt_html(const Plan& plan, const Cluster& cluster, const st
   h += "</svg>\n";
 
   // Table of every assignment, in plan order.
-  h += "<table>\n<thead><tr><th>#</th><th>task</th><th>technique</th><th>node</th><th>GPUs</th>"
-       "<th>start</th><th>end</th><th>runtime</th></tr></thead>\n<tbody>\n";
+  const bool notes = !style.notes.empty();
+  h += fmt::format(
+      "<table>\n<thead><tr><th>#</th><th>task</th><th>technique</th><th>node</th><th>devices</th>"
+      "<th>start</th><th>end</th><th>runtime</th>{}</tr></thead>\n<tbody>\n",
+      notes ? "<th>outcome</th>" : "");
   for (size_t i = 0; i < plan.assignments.size(); ++i) {
     const Assignment& a = plan.assignments[i];
     h += fmt::format(
         "<tr><td class=\"num\">{}</td><td><span class=\"swatch\" style=\"background:{}\"></span>{}"
         "</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td></tr>\n",
+        "<td class=\"num\">{}</td>{}</tr>\n",
         i, task_colour(colour_of[i]), html_escape(a.task), html_escape(a.technique),
         html_escape(a.node), gpu_list(a.gpus), hms(a.start_s), hms(a.end_s),
-        hms(a.end_s - a.start_s));
+        hms(a.end_s - a.start_s), notes ? "<td>" + html_escape(note(i)) + "</td>" : "");
   }
-  if (plan.assignments.empty()) h += "<tr><td colspan=\"8\">no assignments</td></tr>\n";
+  if (plan.assignments.empty()) {
+    h += fmt::format("<tr><td colspan=\"{}\">no assignments</td></tr>\n", notes ? 9 : 8);
+  }
   h += "</tbody>\n</table>\n</body>\n</html>\n";
   return h;
 }
 
 Status write_gantt_html(const Plan& plan, const Cluster& cluster, const std::string& title,
-                        const std::string& path) {
+                        const std::string& path, const GanttStyle& style) {
   std::string page;
   try {
-    page = render_gantt_html(plan, cluster, title);
+    page = render_gantt_html(plan, cluster, title, style);
   } catch (const std::exception& e) {
     return Error{path, 0, "", fmt::format("cannot render Gantt chart: {}", e.what())};
   }

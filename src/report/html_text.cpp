@@ -35,11 +35,8 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string hms(double seconds) {
-  if (!std::isfinite(seconds)) return "n/a";
-  long long t = std::llround(std::fabs(seconds));
-  return fmt::format("{}{}:{:02}:{:02}", seconds < 0 && t > 0 ? "-" : "", t / 3600, (t / 60) % 60,
-                     t % 60);
+std::string task_colour(std::size_t index) {
+  return fmt::format("hsl({:.1f},65%,62%)", std::fmod(static_cast<double>(index) * 137.508, 360.0));
 }
 
 }  // namespace saturn::report

@@ -2,8 +2,11 @@
 // Private to src/report/.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "formats/common.h"
 
 namespace saturn::report {
 
@@ -11,7 +14,10 @@ namespace saturn::report {
 // newline, which tooltips use) become spaces so the output stays well-formed.
 std::string html_escape(std::string_view text);
 
-// Seconds as "h:mm:ss" (hours unbounded, rounded to the nearest second); "n/a" if not finite.
-std::string hms(double seconds);
+using formats::hms;  // "h:mm:ss"
+
+// The colour of the k-th task of a chart (golden-angle hue steps, so neighbours differ most): the
+// Gantt charts and the loss charts of a run agree.
+std::string task_colour(std::size_t index);
 
 }  // namespace saturn::report

@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "formats/common.h"
 #include "report/html_text.h"
+#include "report/loss_chart.h"
+#include "report/run_history.h"
 #include "saturn/atomic_file.h"
 #include "saturn/gantt.h"
 
@@ -22,56 +25,26 @@ std::string duration(double seconds) {
   return seconds < 0 ? "-" : report::hms(seconds);
 }
 
-std::string gpus_text(const std::vector<int>& gpus) {
-  std::string out;
-  for (int g : gpus) out += (out.empty() ? "" : ",") + std::to_string(g);
-  return out;
-}
-
-// One SVG chart of every job's training loss against its step.
-std::string loss_chart(
-    const std::map<std::string, std::vector<std::pair<double, double>>>& curves) {
-  double max_step = 1, lo = HUGE_VAL, hi = -HUGE_VAL;
-  for (const auto& [job, points] : curves) {
-    for (const auto& [step, loss] : points) {
-      max_step = std::max(max_step, step);
-      lo = std::min(lo, loss);
-      hi = std::max(hi, loss);
-    }
-  }
-  if (!(hi > lo)) {
-    lo = 0;
-    hi = std::max(1.0, hi);
-  }
-  const double w = 760, h = 300, left = 50, bottom = 30;
-  std::string svg = fmt::format(
-      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-size='11'>"
-      "<line x1='{}' y1='0' x2='{}' y2='{}' stroke='#999'/>"
-      "<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#999'/>"
-      "<text x='{}' y='{}'>{:.3g}</text><text x='0' y='12'>{:.3g}</text>"
-      "<text x='{}' y='{}'>step {:.0f}</text>",
-      w + 200, h + bottom, left, left, h, left, h, w, h, 0, h, lo, hi, w - 60, h + 20, max_step);
-  const char* colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-  int k = 0;
-  for (const auto& [job, points] : curves) {
-    const char* colour = colours[k % 10];
-    std::string path;
-    for (const auto& [step, loss] : points) {
-      path += fmt::format("{:.1f},{:.1f} ", left + (w - left) * step / max_step,
-                          h - h * (loss - lo) / (hi - lo));
-    }
-    svg += fmt::format(
-        "<polyline fill='none' stroke='{}' points='{}'><title>{}</title></polyline>"
-        "<text x='{}' y='{}' fill='{}'>{}</text>",
-        colour, path, report::html_escape(job), w + 10, 14 + 14 * k, colour,
-        report::html_escape(job));
-    ++k;
-  }
-  return svg + "</svg>";
+// From the job's first launch to its end, on the run clock (which stands still while no
+// orchestrator runs); -1 until it ended.
+double actual_s(const JobRecord& j) {
+  return j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1;
 }
 
 }  // namespace
+
+std::string devices_text(const std::string& device_type, const std::vector<int>& indices) {
+  if (indices.empty()) return "-";
+  std::string ranges;
+  for (std::size_t i = 0; i < indices.size();) {
+    std::size_t j = i;
+    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
+    ranges += (ranges.empty() ? "" : ",") +
+              (j > i ? fmt::format("{}-{}", indices[i], indices[j]) : std::to_string(indices[i]));
+    i = j + 1;
+  }
+  return fmt::format("{} {}", formats::iequals(device_type, "cpu") ? "cpu" : "GPU", ranges);
+}
 
 json run_status_json(const std::vector<JobRecord>& jobs) {
   json out = json::array();
@@ -79,18 +52,21 @@ json run_status_json(const std::vector<JobRecord>& jobs) {
   return {{"jobs", out}};
 }
 
-std::string run_summary_table(const std::vector<JobRecord>& jobs) {
+std::string run_summary_table(const std::vector<JobRecord>& jobs, const std::string& device_type) {
   std::size_t width = 3;
   for (const JobRecord& j : jobs) width = std::max(width, j.name.size());
   std::string out =
-      fmt::format("{:<{}}  {:<7} {:<10} {:<6} {:>9} {:>9} {:>8} {:>8}\n", "job", width, "state",
-                  "technique", "GPUs", "planned", "actual", "loss", "eval");
+      fmt::format("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>9} {:>9} {:>8} {:>8}\n", "job", width,
+                  "state", "technique", "devices", "on", "planned", "actual", "loss", "eval");
   for (const JobRecord& j : jobs) {
-    const double planned = j.planned_end_s - j.planned_start_s;
-    const double actual = j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1;
-    out += fmt::format("{:<{}}  {:<7} {:<10} {:<6} {:>9} {:>9} {:>8.4f} {:>8.4f}\n", j.name, width,
-                       j.state, j.technique, gpus_text(j.gpus), duration(planned), duration(actual),
-                       j.loss, j.eval_loss);
+    out += fmt::format("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>9} {:>9} {:>8} {:>8}\n", j.name,
+                       width, j.state, j.technique.empty() ? "-" : j.technique, j.gpus.size(),
+                       devices_text(device_type, j.gpus),
+                       duration(j.planned_end_s - j.planned_start_s), duration(actual_s(j)),
+                       loss_text(j.loss), loss_text(j.eval_loss));
+  }
+  for (const JobRecord& j : jobs) {
+    if (j.state == "failed" && !j.error.empty()) out += fmt::format("{}: {}\n", j.name, j.error);
   }
   return out;
 }
@@ -109,70 +85,86 @@ Status write_run_report(RunStore& store, const std::string& path) {
     if (table) profiles = std::move(*table);
   }
   const Cluster& cluster = profiles.cluster;
-  // Planned Gantt: the first plan.
+  const std::string device_type = cluster.nodes.empty() ? "" : cluster.nodes.front().gpu_type;
+  // One colour per job in every chart: the jobs' order.
+  GanttStyle planned_style;
+  for (const JobRecord& j : *jobs) planned_style.task_order.push_back(j.name);
+  GanttStyle actual_style = planned_style;
+  actual_style.measured = true;
+
   if (*plan_text && !cluster.nodes.empty()) {
     auto plan = parse_plan_json(**plan_text);
     if (plan) {
-      if (auto s = write_gantt_html(*plan, cluster, "Planned", (dir / "plan.html").string()); !s) {
+      if (auto s = write_gantt_html(*plan, cluster, "Planned", (dir / "plan.html").string(),
+                                    planned_style);
+          !s) {
         return s;
       }
     }
   }
-  // Actual Gantt: one bar per launch, from its launch to its exit.
+  // Actual Gantt: one bar per launch, from its launch to its exit, with how it ended.
   Plan actual;
-  std::map<std::string, std::pair<double, json>> open;  // job -> (launch time, launch event)
-  std::map<std::string, std::vector<std::pair<double, double>>> curves;
+  std::map<std::string, report::JobHistory> histories;
   for (const JobRecord& j : *jobs) {
-    auto mine = store.events(j.name, "");
-    if (!mine) return mine.error();
-    for (const auto& [t, e] : *mine) {
-      const std::string kind = e.value("event", "");
-      if (kind == "launch") {
-        open[j.name] = {t, e};
-      } else if (kind == "exit" && open.count(j.name)) {
-        const auto& [start, launch] = open[j.name];
-        Assignment a;
-        a.task = j.name;
-        a.technique = launch.value("technique", "");
-        a.node = cluster.nodes.empty() ? "local" : cluster.nodes.front().name;
-        a.gpus = launch.value("gpus", std::vector<int>{});
-        a.start_s = start;
-        a.end_s = std::max(t, start + 1e-3);
-        actual.assignments.push_back(a);
-        actual.makespan_s = std::max(actual.makespan_s, a.end_s);
-        open.erase(j.name);
-      } else if (kind == "step") {
-        curves[j.name].emplace_back(e.value("step", 0.0), e.value("loss", 0.0));
-      }
+    auto h = report::job_history(store, j.name);
+    if (!h) return h.error();
+    for (const report::Launch& l : h->launches) {
+      Assignment a;
+      a.task = j.name;
+      a.technique = l.technique;
+      a.node = cluster.nodes.empty() ? "local" : cluster.nodes.front().name;
+      a.gpus = l.devices;
+      a.start_s = l.start_s;
+      a.end_s = std::max(l.end_s, l.start_s + 1e-3);
+      actual.assignments.push_back(std::move(a));
+      actual_style.notes.push_back(l.outcome);
+      actual.makespan_s = std::max(actual.makespan_s, l.end_s);
     }
+    histories[j.name] = std::move(*h);
   }
   actual.solver = {"executor", "actual", 0, ""};
   if (!cluster.nodes.empty() && !actual.assignments.empty()) {
-    if (auto s = write_gantt_html(actual, cluster, "Actual", (dir / "actual.html").string()); !s) {
+    if (auto s = write_gantt_html(actual, cluster, "Actual", (dir / "actual.html").string(),
+                                  actual_style);
+        !s) {
       return s;
     }
   }
+
   std::string html =
       "<!doctype html><html><head><meta charset='utf-8'><title>Saturn run</title>"
       "<style>body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}"
       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-      "td:first-child,th:first-child{text-align:left}</style></head><body>"
+      "td:first-child,th:first-child{text-align:left}td.text{text-align:left}"
+      ".charts{display:flex;flex-wrap:wrap;gap:12px}.chart h3{font-size:13px;margin:4px 0}"
+      ".failed{color:#a00}</style></head><body>"
       "<h1>Saturn run</h1><p><a href='plan.html'>planned Gantt</a> · "
       "<a href='actual.html'>actual Gantt</a></p><h2>Jobs</h2><table><tr><th>job</th>"
-      "<th>state</th><th>technique</th><th>GPUs</th><th>steps</th><th>planned</th>"
-      "<th>actual</th><th>loss</th><th>eval loss</th><th>launches</th></tr>";
+      "<th>state</th><th>technique</th><th>devices</th><th>on</th><th>steps</th><th>planned</th>"
+      "<th>actual</th><th>loss</th><th>eval loss</th><th>launches</th><th>error</th></tr>";
   for (const JobRecord& j : *jobs) {
     html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td>"
-        "<td>{:.4f}</td><td>{:.4f}</td><td>{}</td></tr>",
-        report::html_escape(j.name), j.state, report::html_escape(j.technique), gpus_text(j.gpus),
-        j.step, j.total_steps, duration(j.planned_end_s - j.planned_start_s),
-        duration(j.finished_s >= 0 && j.started_s >= 0 ? j.finished_s - j.started_s : -1), j.loss,
-        j.eval_loss, j.launches);
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='text failed'>{}</td></tr>",
+        report::html_escape(j.name), j.state, report::html_escape(j.technique), j.gpus.size(),
+        devices_text(device_type, j.gpus), j.step, j.total_steps,
+        duration(j.planned_end_s - j.planned_start_s), duration(actual_s(j)), loss_text(j.loss),
+        loss_text(j.eval_loss), j.launches, report::html_escape(j.error));
   }
-  html += "</table><h2>Training loss</h2>" + loss_chart(curves) +
-          "<h2>Profile table</h2><table><tr><th>job</th><th>technique</th><th>GPUs</th>"
-          "<th>step s</th><th>runtime</th><th>peak memory</th></tr>";
+  html +=
+      "</table><h2>Training loss</h2><p>Each job on its own step axis: the line is the training "
+      "loss, dots are evaluations, a dashed line is where a later launch resumed (hover for "
+      "why).</p><div class='charts'>";
+  for (std::size_t k = 0; k < jobs->size(); ++k) {
+    const JobRecord& j = (*jobs)[k];
+    html += fmt::format(
+        "<div class='chart'><h3 style='color:{}'>{}</h3>{}</div>", report::task_colour(k),
+        report::html_escape(j.name),
+        report::loss_chart_svg(histories[j.name], j.total_steps, report::task_colour(k)));
+  }
+  html +=
+      "</div><h2>Profile table</h2><table><tr><th>job</th><th>technique</th><th>devices</th>"
+      "<th>step s</th><th>runtime</th><th>peak memory</th></tr>";
   for (const Task& task : profiles.tasks) {
     for (const Config& c : task.configs) {
       html += fmt::format(
@@ -184,6 +176,14 @@ Status write_run_report(RunStore& store, const std::string& path) {
   }
   html += "</table></body></html>\n";
   return write_file_atomically(path, html);
+}
+
+std::string run_device_type(RunStore& store) {
+  auto text = store.meta("profiles");
+  if (!text || !*text) return "";
+  auto table = parse_profile_table(**text, "run profiles");
+  if (!table || table->cluster.nodes.empty()) return "";
+  return table->cluster.nodes.front().gpu_type;
 }
 
 }  // namespace saturn

@@ -10,7 +10,8 @@ namespace {
 // fits. Among equal modes the earlier one wins.
 bool dominates(const Mode& a, int ia, const Mode& b, int ib) {
   if (a.keep || b.keep || a.gpus > b.gpus || a.duration_s > b.duration_s) return false;
-  if (!std::includes(a.nodes.begin(), a.nodes.end(), b.nodes.begin(), b.nodes.end())) {
+  if (!a.nodes.same(b.nodes) &&
+      !std::includes(a.nodes.begin(), a.nodes.end(), b.nodes.begin(), b.nodes.end())) {
     return false;
   }
   const bool equal = a.gpus == b.gpus && a.duration_s == b.duration_s && a.nodes == b.nodes;
@@ -32,6 +33,40 @@ void drop_dominated_modes(Job& job) {
   job.modes = std::move(kept);
 }
 
+bool NodeSet::contains(int node) const {
+  return std::binary_search(nodes_->begin(), nodes_->end(), node);
+}
+
+NodeFits::NodeFits(const Cluster& cluster) {
+  for (int n = 0; n < static_cast<int>(cluster.nodes.size()); ++n) {
+    const Node& node = cluster.nodes[n];
+    std::size_t k = 0;
+    while (k < kinds_.size() &&
+           !(kinds_[k].gpus == node.gpus && kinds_[k].gpu_type == node.gpu_type &&
+             kinds_[k].gpu_memory_bytes == node.gpu_memory_bytes)) {
+      ++k;
+    }
+    if (k == kinds_.size()) {
+      kinds_.push_back(node);
+      members_.emplace_back();
+    }
+    members_[k].push_back(n);
+  }
+}
+
+NodeSet NodeFits::of(const Config& config) {
+  std::vector<bool> fits(kinds_.size());
+  for (std::size_t k = 0; k < kinds_.size(); ++k) fits[k] = config_fits(config, kinds_[k]);
+  auto it = interned_.find(fits);
+  if (it != interned_.end()) return it->second;
+  std::vector<int> nodes;
+  for (std::size_t k = 0; k < kinds_.size(); ++k) {
+    if (fits[k]) nodes.insert(nodes.end(), members_[k].begin(), members_[k].end());
+  }
+  std::sort(nodes.begin(), nodes.end());
+  return interned_.emplace(std::move(fits), NodeSet(std::move(nodes))).first->second;
+}
+
 int Instance::total_gpus() const {
   int total = 0;
   for (int g : node_gpus) total += g;
@@ -41,6 +76,7 @@ int Instance::total_gpus() const {
 Instance make_instance(const ProfileTable& table) {
   Instance instance;
   for (const Node& node : table.cluster.nodes) instance.node_gpus.push_back(node.gpus);
+  NodeFits fits(table.cluster);
   for (size_t t = 0; t < table.tasks.size(); ++t) {
     const Task& task = table.tasks[t];
     Job job;
@@ -52,9 +88,7 @@ Instance make_instance(const ProfileTable& table) {
       mode.config = static_cast<int>(c);
       mode.gpus = config.gpus;
       mode.duration_s = config.runtime_s;
-      for (size_t n = 0; n < table.cluster.nodes.size(); ++n) {
-        if (config_fits(config, table.cluster.nodes[n])) mode.nodes.push_back(static_cast<int>(n));
-      }
+      mode.nodes = fits.of(config);
       if (!mode.nodes.empty()) job.modes.push_back(std::move(mode));
     }
     drop_dominated_modes(job);

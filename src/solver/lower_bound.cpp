@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "solver/bounds.h"
@@ -17,42 +18,53 @@
 namespace saturn::solver {
 namespace {
 
-using NodeSet = std::vector<char>;  // membership per node
+using Membership = std::vector<char>;  // membership per node (not instance.h's shared lists)
 
 struct ClassView {
-  NodeSet set;            // the nodes
+  Membership set;         // the nodes
   std::vector<int> jobs;  // jobs confined to the set
   int capacity = 0;       // GPUs of the set
   int nodes = 0;
   int max_node = 0;  // largest node in the set, GPUs
 };
 
-NodeSet job_nodes(const Instance& instance, const Job& job) {
-  NodeSet set(instance.node_gpus.size(), 0);
-  for (const Mode& mode : job.modes) {
-    for (int n : mode.nodes) set[n] = 1;
-  }
-  return set;
-}
-
-bool subset(const NodeSet& a, const NodeSet& b) {
+bool subset(const Membership& a, const Membership& b) {
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i] && !b[i]) return false;
   }
   return true;
 }
 
-// The node sets over which bounds are taken: all nodes, and each set some job is confined to.
+// The node sets over which bounds are taken: all nodes, and each set some job is confined to (the
+// union of its modes' nodes). Modes share interned node lists (instance.h), so the distinct sets
+// are few; each is built and compared once, not once per job.
 std::vector<ClassView> node_classes(const Instance& instance) {
-  std::set<NodeSet> sets;
-  sets.insert(NodeSet(instance.node_gpus.size(), 1));
-  std::vector<NodeSet> per_job;
+  const size_t nodes = instance.node_gpus.size();
+  std::map<std::vector<const void*>, size_t> by_lists;  // the modes' lists -> distinct set
+  std::map<Membership, size_t> distinct_of;             // set -> its index in `distinct`
+  std::vector<Membership> distinct;
+  std::vector<size_t> job_set;
   for (const Job& job : instance.jobs) {
-    per_job.push_back(job_nodes(instance, job));
-    sets.insert(per_job.back());
+    std::vector<const void*> lists;
+    for (const Mode& mode : job.modes) lists.push_back(mode.nodes.id());
+    std::sort(lists.begin(), lists.end());
+    lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+    auto it = by_lists.find(lists);
+    if (it == by_lists.end()) {
+      Membership set(nodes, 0);
+      for (const Mode& mode : job.modes) {
+        for (int n : mode.nodes) set[static_cast<size_t>(n)] = 1;
+      }
+      auto [d, inserted] = distinct_of.emplace(set, distinct.size());
+      if (inserted) distinct.push_back(std::move(set));
+      it = by_lists.emplace(std::move(lists), d->second).first;
+    }
+    job_set.push_back(it->second);
   }
+  std::set<Membership> sets(distinct.begin(), distinct.end());
+  sets.insert(Membership(nodes, 1));
   std::vector<ClassView> classes;
-  for (const NodeSet& set : sets) {
+  for (const Membership& set : sets) {
     ClassView view;
     view.set = set;
     for (size_t n = 0; n < set.size(); ++n) {
@@ -61,8 +73,10 @@ std::vector<ClassView> node_classes(const Instance& instance) {
       view.nodes += 1;
       view.max_node = std::max(view.max_node, instance.node_gpus[n]);
     }
-    for (size_t j = 0; j < per_job.size(); ++j) {
-      if (subset(per_job[j], set)) view.jobs.push_back(static_cast<int>(j));
+    std::vector<char> within(distinct.size());
+    for (size_t d = 0; d < distinct.size(); ++d) within[d] = subset(distinct[d], set);
+    for (size_t j = 0; j < job_set.size(); ++j) {
+      if (within[job_set[j]]) view.jobs.push_back(static_cast<int>(j));
     }
     if (view.capacity > 0 && !view.jobs.empty()) classes.push_back(std::move(view));
   }
@@ -81,7 +95,7 @@ double block_energy(const Instance& instance, const std::vector<char>* set, doub
   return energy;
 }
 
-bool class_feasible(const Instance& instance, const ClassView& view, const NodeSet& set,
+bool class_feasible(const Instance& instance, const ClassView& view, const Membership& set,
                     double horizon) {
   const double T = horizon * (1 + 1e-12);
   // Interval start points a in [0, T/2): breakpoints of every job's overlap, plus a grid.
@@ -158,7 +172,8 @@ bool energetic_feasible(const Instance& instance, double horizon_s) {
   return feasible_on_classes(instance, node_classes(instance), horizon_s);
 }
 
-LowerBound bound_instance(const Instance& instance, double upper_s) {
+LowerBound bound_instance(const Instance& instance, double upper_s,
+                          std::chrono::steady_clock::time_point deadline) {
   LowerBound lb;
   const double total = instance.total_gpus();
   double area = 0;
@@ -193,11 +208,12 @@ LowerBound bound_instance(const Instance& instance, double upper_s) {
   // already proven; hi always passes.
   double lo = std::max({lb.longest_task_s, lb.area_s, lb.node_class_s});
   double hi = upper_s > lo ? upper_s : 2 * lo + 1;
-  while (!feasible_on_classes(instance, classes, hi)) {
+  const auto out_of_time = [&] { return std::chrono::steady_clock::now() >= deadline; };
+  while (!out_of_time() && !feasible_on_classes(instance, classes, hi)) {
     lo = hi;
     hi *= 2;
   }
-  for (int it = 0; it < 60 && hi - lo > 1e-6 * hi; ++it) {
+  for (int it = 0; it < 60 && hi - lo > 1e-6 * hi && !out_of_time(); ++it) {
     const double mid = 0.5 * (lo + hi);
     if (feasible_on_classes(instance, classes, mid)) {
       hi = mid;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -20,17 +21,27 @@ Error request_error(const std::string& field, const std::string& message) {
   return Error{"", 0, field, message};
 }
 
-int find_task(const ProfileTable& table, const std::string& name) {
-  for (size_t t = 0; t < table.tasks.size(); ++t) {
-    if (table.tasks[t].name == name) return static_cast<int>(t);
+// Task indices by name.
+class TaskIndex {
+ public:
+  explicit TaskIndex(const ProfileTable& table) {
+    for (size_t t = 0; t < table.tasks.size(); ++t) {
+      index_.emplace(table.tasks[t].name, static_cast<int>(t));
+    }
   }
-  return -1;
-}
+  int find(const std::string& name) const {
+    const auto it = index_.find(name);
+    return it == index_.end() ? -1 : it->second;
+  }
+
+ private:
+  std::map<std::string, int> index_;
+};
 
 // Every configuration of task `t` that fits a node, with its duration scaled by `fraction` of
 // the work plus `extra_s`.
-std::vector<solver::Mode> scaled_modes(const ProfileTable& table, int t, double fraction,
-                                       double extra_s) {
+std::vector<solver::Mode> scaled_modes(const ProfileTable& table, solver::NodeFits& fits, int t,
+                                       double fraction, double extra_s) {
   std::vector<solver::Mode> modes;
   const Task& task = table.tasks[t];
   for (size_t c = 0; c < task.configs.size(); ++c) {
@@ -38,10 +49,7 @@ std::vector<solver::Mode> scaled_modes(const ProfileTable& table, int t, double 
     mode.config = static_cast<int>(c);
     mode.gpus = task.configs[c].gpus;
     mode.duration_s = extra_s + fraction * task.configs[c].runtime_s;
-    for (size_t n = 0; n < table.cluster.nodes.size(); ++n) {
-      if (config_fits(task.configs[c], table.cluster.nodes[n]))
-        mode.nodes.push_back(static_cast<int>(n));
-    }
+    mode.nodes = fits.of(task.configs[c]);
     if (!mode.nodes.empty()) modes.push_back(std::move(mode));
   }
   return modes;
@@ -51,12 +59,14 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
   solver::Instance instance;
   for (const Node& node : table.cluster.nodes) instance.node_gpus.push_back(node.gpus);
   std::set<std::string> seen;
+  const TaskIndex tasks(table);
+  solver::NodeFits fits(table.cluster);
   // held[node] = GPUs already claimed by running tasks or reservations.
   std::vector<std::set<int>> held(table.cluster.nodes.size());
   for (size_t r = 0; r < request.running.size(); ++r) {
     const RunningTask& run = request.running[r];
     const std::string field = fmt::format("running[{}]", r);
-    const int t = find_task(table, run.task);
+    const int t = tasks.find(run.task);
     if (t < 0) return request_error(field + ".task", fmt::format("unknown task '{}'", run.task));
     if (!seen.insert(run.task).second) {
       return request_error(field + ".task", fmt::format("task '{}' listed twice", run.task));
@@ -99,7 +109,8 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     keep.keep_gpus = run.gpus;
     std::sort(keep.keep_gpus.begin(), keep.keep_gpus.end());
     job.modes.push_back(std::move(keep));
-    for (solver::Mode& m : scaled_modes(table, t, run.remaining_fraction, run.restart_cost_s)) {
+    for (solver::Mode& m :
+         scaled_modes(table, fits, t, run.remaining_fraction, run.restart_cost_s)) {
       job.modes.push_back(std::move(m));
     }
     solver::drop_dominated_modes(job);
@@ -107,7 +118,7 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
   }
   for (size_t p = 0; p < request.pending.size(); ++p) {
     const std::string field = fmt::format("pending[{}]", p);
-    const int t = find_task(table, request.pending[p]);
+    const int t = tasks.find(request.pending[p]);
     if (t < 0) return request_error(field, fmt::format("unknown task '{}'", request.pending[p]));
     if (!seen.insert(request.pending[p]).second) {
       return request_error(field, fmt::format("task '{}' listed twice", request.pending[p]));
@@ -115,7 +126,7 @@ Result<solver::Instance> build_instance(const ProfileTable& table, const ReplanR
     solver::Job job;
     job.name = request.pending[p];
     job.task = t;
-    job.modes = scaled_modes(table, t, 1.0, 0.0);
+    job.modes = scaled_modes(table, fits, t, 1.0, 0.0);
     solver::drop_dominated_modes(job);
     if (job.modes.empty()) return request_error(field, "no configuration fits any node");
     instance.jobs.push_back(std::move(job));

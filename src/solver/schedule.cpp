@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <set>
+#include <utility>
 
 namespace saturn::solver {
 namespace {
@@ -39,12 +41,16 @@ int NodeUsage::used_at(double t_s) const {
   return std::prev(it)->used;
 }
 
+std::size_t NodeUsage::step_at(double t_s) const {
+  const auto it = std::upper_bound(steps_.begin(), steps_.end(), t_s + kTimeEps,
+                                   [](double t, const Step& s) { return t < s.t; });
+  return it == steps_.begin() ? 0 : static_cast<std::size_t>(it - steps_.begin() - 1);
+}
+
 double NodeUsage::earliest_start(int gpus, double duration_s, double from_s) const {
   const int limit = capacity_ - gpus;
   const size_t n = steps_.size();
-  size_t i = 0;
-  // Skip the steps that end before `from_s`.
-  while (i + 1 < n && steps_[i + 1].t <= from_s + kTimeEps) ++i;
+  size_t i = step_at(from_s);
   while (i < n) {
     const double start = std::max(from_s, steps_[i].t);
     const double end = start + duration_s;
@@ -61,6 +67,26 @@ double NodeUsage::earliest_start(int gpus, double duration_s, double from_s) con
     i = j + 1;  // the earliest feasible start is after the step that does not fit
   }
   return std::numeric_limits<double>::infinity();  // only if gpus > capacity
+}
+
+NodeUsage::FreeProfile NodeUsage::free_profile(int gpus, double from_s) const {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const int limit = capacity_ - gpus;
+  FreeProfile p{kInf, kInf, 0};
+  if (limit < 0) return p;
+  double hole_start = -1;  // start of the free stretch being scanned; -1: in a busy one
+  for (size_t i = step_at(from_s); i < steps_.size(); ++i) {
+    const double t = std::max(from_s, steps_[i].t);
+    if (steps_[i].used <= limit) {
+      if (hole_start < 0) hole_start = t;
+      if (p.first == kInf) p.first = t;
+    } else if (hole_start >= 0) {
+      p.longest_hole = std::max(p.longest_hole, t - hole_start);
+      hole_start = -1;
+    }
+  }
+  p.tail = hole_start;  // the last step holds for good and is free (usage ends at 0)
+  return p;
 }
 
 void NodeUsage::add(double start_s, double end_s, int gpus) {
@@ -86,28 +112,96 @@ std::vector<NodeUsage> initial_usage(const Instance& instance) {
   return usage;
 }
 
+namespace {
+
+// Where every node is free (NodeUsage::free_profile) for each GPU count a decode places, and
+// the nodes in order of their first free instant per count. These only rise as jobs are added,
+// so each node's profile is recomputed from its old first free instant after it gets a job.
+class Frontiers {
+ public:
+  Frontiers(const std::vector<NodeUsage>& usage, std::vector<int> counts)
+      : counts_(std::move(counts)),
+        at_(counts_.size(), std::vector<NodeUsage::FreeProfile>(usage.size())),
+        order_(counts_.size()) {
+    for (size_t c = 0; c < counts_.size(); ++c) {
+      for (size_t n = 0; n < usage.size(); ++n) {
+        at_[c][n] = usage[n].free_profile(counts_[c]);
+        order_[c].emplace(at_[c][n].first, static_cast<int>(n));
+      }
+    }
+  }
+  // Index of GPU count `gpus` (one of the counts given).
+  size_t count_index(int gpus) const {
+    return static_cast<size_t>(std::find(counts_.begin(), counts_.end(), gpus) - counts_.begin());
+  }
+  const NodeUsage::FreeProfile& at(size_t c, int node) const {
+    return at_[c][static_cast<size_t>(node)];
+  }
+  const std::set<std::pair<double, int>>& order(size_t c) const { return order_[c]; }
+  // After jobs were added on `node`.
+  void advance(const NodeUsage& usage, int node) {
+    const auto n = static_cast<size_t>(node);
+    for (size_t c = 0; c < counts_.size(); ++c) {
+      const NodeUsage::FreeProfile next = usage.free_profile(counts_[c], at_[c][n].first);
+      if (next.first != at_[c][n].first) {
+        order_[c].erase({at_[c][n].first, node});
+        order_[c].emplace(next.first, node);
+      }
+      at_[c][n] = next;
+    }
+  }
+  // Earliest start of `duration_s` on `gpus` of `node`: at the tail when no hole is long
+  // enough, else found by scanning from the first free instant.
+  double earliest_start(const NodeUsage& usage, size_t c, int node, int gpus,
+                        double duration_s) const {
+    const NodeUsage::FreeProfile& p = at(c, node);
+    if (p.longest_hole < duration_s - kTimeEps) return p.tail;
+    return usage.earliest_start(gpus, duration_s, p.first);
+  }
+
+ private:
+  std::vector<int> counts_;
+  std::vector<std::vector<NodeUsage::FreeProfile>> at_;  // [count][node]
+  std::vector<std::set<std::pair<double, int>>> order_;  // [count]: (first free, node)
+};
+
+}  // namespace
+
 Schedule decode(const Instance& instance, const std::vector<int>& order,
                 const std::vector<int>& modes, const std::vector<int>& fixed_nodes) {
   std::vector<NodeUsage> usage = initial_usage(instance);
   Schedule schedule;
   schedule.jobs.resize(instance.jobs.size());
+  std::vector<int> counts;
   // Kept (running) jobs hold their GPUs from time 0 whatever the order.
   for (size_t j = 0; j < instance.jobs.size(); ++j) {
     const Mode& mode = instance.jobs[j].modes[modes[j]];
-    if (!mode.keep) continue;
+    if (!mode.keep) {
+      if (std::find(counts.begin(), counts.end(), mode.gpus) == counts.end()) {
+        counts.push_back(mode.gpus);
+      }
+      continue;
+    }
     usage[mode.nodes[0]].add(0, mode.duration_s, mode.gpus);
     schedule.jobs[j] = {modes[j], mode.nodes[0], 0.0, mode.duration_s};
   }
+  Frontiers frontiers(usage, std::move(counts));
+  const auto all_nodes = static_cast<size_t>(instance.num_nodes());
   for (int j : order) {
     const Mode& mode = instance.jobs[j].modes[modes[j]];
     if (mode.keep) continue;
+    const size_t c = frontiers.count_index(mode.gpus);
     Placement best{modes[j], -1, 0, std::numeric_limits<double>::infinity()};
     int best_used = -1;
     auto consider = [&](int node) {
-      const double start = usage[node].earliest_start(mode.gpus, mode.duration_s);
+      const double start =
+          frontiers.earliest_start(usage[node], c, node, mode.gpus, mode.duration_s);
       const double end = start + mode.duration_s;
+      if (end > best.end_s + kTimeEps) return;
       const int used = usage[node].used_at(start) + mode.gpus - usage[node].capacity();
-      if (end < best.end_s - kTimeEps || (end <= best.end_s + kTimeEps && used > best_used)) {
+      const bool earlier = end < best.end_s - kTimeEps;
+      const bool tie = !earlier && end <= best.end_s + kTimeEps;
+      if (earlier || (tie && (used > best_used || (used == best_used && node < best.node)))) {
         best = {modes[j], node, start, end};
         best_used = used;
       }
@@ -115,9 +209,15 @@ Schedule decode(const Instance& instance, const std::vector<int>& order,
     if (!fixed_nodes.empty() && fixed_nodes[j] >= 0) {
       consider(fixed_nodes[j]);
     } else {
-      for (int node : mode.nodes) consider(node);
+      const bool anywhere = mode.nodes.size() == all_nodes;
+      for (const auto& [frontier, node] : frontiers.order(c)) {
+        // No node further on can end this job before the best one found.
+        if (frontier + mode.duration_s > best.end_s + kTimeEps) break;
+        if (anywhere || mode.nodes.contains(node)) consider(node);
+      }
     }
     usage[best.node].add(best.start_s, best.end_s, mode.gpus);
+    frontiers.advance(usage[best.node], best.node);
     schedule.jobs[j] = best;
   }
   finish(schedule);
@@ -155,20 +255,29 @@ Schedule justify(const Instance& instance, const Schedule& schedule) {
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return schedule.jobs[a].end_s > schedule.jobs[b].end_s; });
   Schedule late = schedule;
+  std::vector<int> counts;
   for (int j : order) {
     const Placement& p = schedule.jobs[j];
     const Mode& mode = instance.jobs[j].modes[p.mode];
-    if (!mode.keep) continue;
+    if (!mode.keep) {
+      if (std::find(counts.begin(), counts.end(), mode.gpus) == counts.end()) {
+        counts.push_back(mode.gpus);
+      }
+      continue;
+    }
     mirrored[p.node].add(horizon - p.end_s, horizon - p.start_s, mode.gpus);
   }
+  Frontiers frontiers(mirrored, std::move(counts));
   for (int j : order) {
     const Placement& p = schedule.jobs[j];
     const Mode& mode = instance.jobs[j].modes[p.mode];
     if (mode.keep) continue;
-    const double start = mirrored[p.node].earliest_start(mode.gpus, mode.duration_s);
+    const double start = frontiers.earliest_start(
+        mirrored[p.node], frontiers.count_index(mode.gpus), p.node, mode.gpus, mode.duration_s);
     const double end = start + mode.duration_s;
     if (horizon - end < -kTimeEps) return schedule;  // cannot happen for a feasible input
     mirrored[p.node].add(start, end, mode.gpus);
+    frontiers.advance(mirrored[p.node], p.node);
     late.jobs[j].start_s = std::max(0.0, horizon - end);
     late.jobs[j].end_s = late.jobs[j].start_s + mode.duration_s;
   }

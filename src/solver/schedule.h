@@ -33,8 +33,18 @@ bool better(const Schedule& a, const Schedule& b);
 class NodeUsage {
  public:
   explicit NodeUsage(int capacity);
-  // Earliest start >= `from_s` at which `gpus` more GPUs are free for `duration_s`.
+  // Earliest start >= `from_s` at which `gpus` more GPUs are free for `duration_s`. Costs a
+  // binary search to `from_s` and a scan of the steps from there to the start found.
   double earliest_start(int gpus, double duration_s, double from_s = 0) const;
+  // Where `gpus` more GPUs are free from `from_s` on: `first` the earliest instant (a lower bound
+  // on earliest_start for any duration, which adding jobs can only raise); `tail` the start of
+  // the final stretch that is free for good; `longest_hole` the longest free stretch between
+  // them (0: none), so that a job longer than it starts exactly at `tail`. Infinity (first, tail)
+  // when the node has fewer GPUs. One scan from `from_s` to the last step.
+  struct FreeProfile {
+    double first = 0, tail = 0, longest_hole = 0;
+  };
+  FreeProfile free_profile(int gpus, double from_s = 0) const;
   // GPUs in use at time `t_s`.
   int used_at(double t_s) const;
   void add(double start_s, double end_s, int gpus);
@@ -45,6 +55,9 @@ class NodeUsage {
     double t;
     int used;
   };
+  // The step that holds at `t_s` (the last one starting at or before it).
+  std::size_t step_at(double t_s) const;
+
   int capacity_;
   std::vector<Step> steps_;
 };
@@ -53,8 +66,13 @@ class NodeUsage {
 std::vector<NodeUsage> initial_usage(const Instance& instance);
 
 // Serial schedule generation: takes the jobs in `order` (indices; every job exactly once), each
-// in mode `modes[job]`, and starts it as early as it fits, on the node where it finishes first.
-// With `fixed_nodes` non-empty, job j may only go to fixed_nodes[j].
+// in mode `modes[job]`, and starts it as early as it fits, on the node where it finishes first
+// (ties: the node with the most GPUs in use at its start, then the lowest index). With
+// `fixed_nodes` non-empty, job j may only go to fixed_nodes[j]. Each job looks only at the
+// nodes whose first free instant (NodeUsage::free_profile) could still finish it first, in that
+// order, and scans a node's steps only where it has a hole long enough: not O(nodes x steps per
+// node) per job, as a plain serial decoder is (50,000 jobs on 512 nodes: 129 s under a 1 s
+// limit before).
 Schedule decode(const Instance& instance, const std::vector<int>& order,
                 const std::vector<int>& modes, const std::vector<int>& fixed_nodes = {});
 

@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace saturn {
@@ -282,6 +284,23 @@ Status RunStore::clear_trials() {
   return exec(path_, db_->handle, "DELETE FROM trials;");
 }
 
+std::string loss_text(const std::optional<double>& loss) {
+  return loss && std::isfinite(*loss) ? fmt::format("{:.4f}", *loss) : "-";
+}
+
+namespace {
+
+nlohmann::json optional_json(const std::optional<double>& v) {
+  return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json();
+}
+
+std::optional<double> optional_number(const nlohmann::json& d, const char* key) {
+  if (!d.contains(key) || !d[key].is_number()) return std::nullopt;
+  return d[key].get<double>();
+}
+
+}  // namespace
+
 nlohmann::json to_json(const JobRecord& j) {
   return {{"name", j.name},
           {"state", j.state},
@@ -291,8 +310,8 @@ nlohmann::json to_json(const JobRecord& j) {
           {"step", j.step},
           {"checkpoint_step", j.checkpoint_step},
           {"total_steps", j.total_steps},
-          {"loss", j.loss},
-          {"eval_loss", j.eval_loss},
+          {"loss", optional_json(j.loss)},
+          {"eval_loss", optional_json(j.eval_loss)},
           {"attempts", j.attempts},
           {"launches", j.launches},
           {"planned_start_s", j.planned_start_s},
@@ -313,8 +332,8 @@ JobRecord job_record_from_json(const nlohmann::json& d) {
   j.step = d.value("step", std::int64_t{0});
   j.checkpoint_step = d.value("checkpoint_step", std::int64_t{0});
   j.total_steps = d.value("total_steps", std::int64_t{0});
-  j.loss = d.value("loss", 0.0);
-  j.eval_loss = d.value("eval_loss", 0.0);
+  j.loss = optional_number(d, "loss");
+  j.eval_loss = optional_number(d, "eval_loss");
   j.attempts = d.value("attempts", 0);
   j.launches = d.value("launches", 0);
   j.planned_start_s = d.value("planned_start_s", 0.0);

@@ -137,7 +137,8 @@ TEST(Executor, RunsEveryJobToTheEndAndStoresItsEvents) {
     EXPECT_EQ(j.state, "done");
     EXPECT_EQ(j.step, 6);
     EXPECT_EQ(j.total_steps, 6);
-    EXPECT_NEAR(j.loss, 10.0 / 6, 1e-3);
+    ASSERT_TRUE(j.loss.has_value());
+    EXPECT_NEAR(*j.loss, 10.0 / 6, 1e-3);
     EXPECT_GE(j.finished_s, j.started_s);
     const auto steps = h.events(name, "step");
     ASSERT_EQ(steps.size(), 6u);

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace saturn {
 namespace {
 
@@ -72,12 +74,45 @@ TEST(GanttTest, OneLanePerGpuAndOneBarPerAssignmentGpu) {
   EXPECT_EQ(count(html, "<title>task: "), 8u);
   EXPECT_EQ(count(html, "<title>task: t3\n"), 3u);
   EXPECT_NE(html.find("runtime: 1:00:00"), std::string::npos);
-  EXPECT_NE(html.find("GPUs: 0, 1, 3"), std::string::npos);
+  EXPECT_NE(html.find("devices: 0, 1, 3"), std::string::npos);
   // One separator between the two nodes (the other node-sep line underlines the axis).
   EXPECT_EQ(count(html, "class=\"node-sep\""), 2u);
   // One table row per assignment, plus the header row.
   EXPECT_EQ(count(html, "<tr>"), 5u);
   EXPECT_NE(html.find("<title>sample</title>"), std::string::npos);
+}
+
+// A run's planned and actual charts colour each job alike (they once gave one job two colours);
+// the actual one says it was measured (no "lower bound 0.0 s, gap 0.00%") and how each launch
+// ended; CPU device slots are lanes of "cpu", not "GPU".
+TEST(GanttTest, RunChartsShareColoursAndTheActualOneIsAMeasurement) {
+  Plan plan = sample_plan();
+  Plan reversed = plan;
+  std::reverse(reversed.assignments.begin(), reversed.assignments.end());
+  GanttStyle style;
+  for (const Assignment& a : plan.assignments) style.task_order.push_back(a.task);
+  const std::string a = render_gantt_html(plan, two_nodes(), "planned", style);
+  const std::string b = render_gantt_html(reversed, two_nodes(), "actual", style);
+  const auto colour_of = [](const std::string& html, const std::string& task) {
+    const size_t at = html.find("<title>task: " + task + "\n");
+    const size_t fill = html.rfind("fill=\"", at);
+    return html.substr(fill, html.find('"', fill + 6) - fill);
+  };
+  for (const Assignment& x : plan.assignments) {
+    EXPECT_EQ(colour_of(a, x.task), colour_of(b, x.task)) << x.task;
+  }
+  style.measured = true;
+  style.notes = {"done", "switched to fsdp x2"};
+  const std::string measured = render_gantt_html(plan, two_nodes(), "actual", style);
+  EXPECT_EQ(measured.find("lower bound"), std::string::npos);
+  EXPECT_NE(measured.find("measured"), std::string::npos);
+  EXPECT_NE(measured.find("switched to fsdp x2</title>"), std::string::npos);
+  EXPECT_NE(measured.find("<th>outcome</th>"), std::string::npos);
+  Cluster cpu = two_nodes();
+  for (Node& n : cpu.nodes) n.gpu_type = "cpu";
+  const std::string slots = render_gantt_html(plan, cpu, "cpu");
+  EXPECT_NE(slots.find("n0 \u00b7 cpu 0"), std::string::npos);
+  EXPECT_EQ(slots.find("\u00b7 GPU"), std::string::npos);
 }
 
 TEST(GanttTest, EscapesText) {
