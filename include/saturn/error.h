@@ -9,11 +9,19 @@
 
 namespace saturn {
 
+// What kind of failure an Error is, where it decides what happens next (the `saturn` command's
+// exit code: 2 for bad input, 3 for output that could not be written).
+enum class ErrorKind {
+  kInput,  // the input is wrong, or a resource is busy: fix it and run again
+  kWrite,  // something could not be written (a full disk, no permission, a read-only file system)
+};
+
 struct Error {
   std::string file;     // input path; empty when the input did not come from a file
   int line = 0;         // 1-based line in `file`; 0 when unknown
   std::string field;    // dotted path to the offending value, e.g. "tasks[2].configs[0].runtime_s"
   std::string message;  // what is wrong, in words a user can act on
+  ErrorKind kind = ErrorKind::kInput;
 
   // "file:line: field: message", leaving out the parts that are empty.
   std::string to_string() const;

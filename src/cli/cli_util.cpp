@@ -63,6 +63,11 @@ void ProgressPrinter::operator()(const std::string& line, bool final) {
   last_ = key;
 }
 
+int fail(const char* command, const Error& error) {
+  fmt::print(stderr, "saturn {}: {}\n", command, error.to_string());
+  return error.kind == ErrorKind::kWrite ? 3 : 2;
+}
+
 std::string gpu_ranges(const std::vector<int>& gpus) {
   std::string out;
   for (size_t i = 0; i < gpus.size();) {

@@ -20,6 +20,10 @@ namespace saturn::cli {
 // Seconds as h:mm:ss (hours unbounded).
 std::string hms(double seconds);
 
+// Prints "saturn COMMAND: <error>" and returns the exit code for it: 3 when something could not
+// be written (ErrorKind::kWrite), 2 otherwise.
+int fail(const char* command, const Error& error);
+
 // Device indices as compact ranges: "0-3,6".
 std::string gpu_ranges(const std::vector<int>& gpus);
 

@@ -52,13 +52,11 @@ void print_table(const ProfileTable& table) {
 int run_profile(const ProfileArgs& args) {
   auto workload = load_workload_yaml(args.workload);
   if (!workload) {
-    fmt::print(stderr, "saturn profile: {}\n", workload.error().to_string());
-    return kExitBadInput;
+    return fail("profile", workload.error());
   }
   auto setup = local_setup(args.library);
   if (!setup) {
-    fmt::print(stderr, "saturn profile: {}\n", setup.error().to_string());
-    return kExitBadInput;
+    return fail("profile", setup.error());
   }
   Backend& backend = *setup->backend;
   const std::string& worker = setup->worker;
@@ -76,13 +74,11 @@ int run_profile(const ProfileArgs& args) {
   // devices, and measuring beside it would time the two together and cache that.
   auto lock = RunLock::acquire(dir);
   if (!lock) {
-    fmt::print(stderr, "saturn profile: {}\n", lock.error().to_string());
-    return kExitBadInput;
+    return fail("profile", lock.error());
   }
   auto store = RunStore::open((std::filesystem::path(dir) / "saturn.db").string());
   if (!store) {
-    fmt::print(stderr, "saturn profile: {}\n", store.error().to_string());
-    return kExitBadInput;
+    return fail("profile", store.error());
   }
   const DeviceSlots slots = local_device_slots(info, args.gpu_type, args.cpu_slots);
   Cluster cluster;
@@ -106,8 +102,7 @@ int run_profile(const ProfileArgs& args) {
              summary.configurations, summary.measured, summary.cached, summary.failed,
              summary.skipped, summary.elapsed_s);
   if (!table) {
-    fmt::print(stderr, "saturn profile: {}\n", table.error().to_string());
-    return kExitBadInput;
+    return fail("profile", table.error());
   }
   nlohmann::json doc = to_json(*table);
   doc["meta"] = {{"tool", "saturn profile"},         {"workload", args.workload},
@@ -116,8 +111,7 @@ int run_profile(const ProfileArgs& args) {
                  {"failed", summary.failed}};
   const std::string out = (std::filesystem::path(dir) / "profiles.json").string();
   if (auto s = write_file_atomically(out, doc.dump(2) + "\n"); !s) {
-    fmt::print(stderr, "saturn profile: {}\n", s.error().to_string());
-    return kExitWriteFailed;
+    return fail("profile", s.error());
   }
   if (args.json) {
     fmt::print("{}\n", doc.dump(2));

@@ -70,8 +70,7 @@ Result<int> record_infeasible(RunStore& store, const std::vector<InfeasibleJob>&
 int run_run(const RunArgs& args) {
   auto workload = load_workload_yaml(args.workload);
   if (!workload) {
-    fmt::print(stderr, "saturn run: {}\n", workload.error().to_string());
-    return kExitBadInput;
+    return fail("run", workload.error());
   }
   std::error_code ec;
   fs::create_directories(args.dir, ec);
@@ -82,13 +81,11 @@ int run_run(const RunArgs& args) {
   }
   auto lock = RunLock::acquire(args.dir);
   if (!lock) {
-    fmt::print(stderr, "saturn run: {}\n", lock.error().to_string());
-    return kExitBadInput;
+    return fail("run", lock.error());
   }
   auto store = RunStore::open((fs::path(args.dir) / "saturn.db").string());
   if (!store) {
-    fmt::print(stderr, "saturn run: {}\n", store.error().to_string());
-    return kExitBadInput;
+    return fail("run", store.error());
   }
   const std::string workload_path = fs::absolute(args.workload, ec).string();
   if (auto previous = (*store)->meta("workload");
@@ -100,13 +97,11 @@ int run_run(const RunArgs& args) {
     return kExitBadInput;
   }
   if (auto s = (*store)->set_meta("workload", workload_path); !s) {
-    fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
-    return kExitWriteFailed;
+    return fail("run", s.error());
   }
   auto setup = local_setup(args.library);
   if (!setup) {
-    fmt::print(stderr, "saturn run: {}\n", setup.error().to_string());
-    return kExitBadInput;
+    return fail("run", setup.error());
   }
   Backend& backend = *setup->backend;
   const std::string& worker = setup->worker;
@@ -116,8 +111,7 @@ int run_run(const RunArgs& args) {
   if (!args.cluster.empty()) {
     auto cluster = load_cluster_yaml(args.cluster);
     if (!cluster) {
-      fmt::print(stderr, "saturn run: {}\n", cluster.error().to_string());
-      return kExitBadInput;
+      return fail("run", cluster.error());
     }
     // The local backend runs on this machine: the cluster may only narrow its devices.
     const Node& n = cluster->nodes.front();
@@ -137,8 +131,7 @@ int run_run(const RunArgs& args) {
   // A job edited since the last run here is a new job: say so, and keep what it was.
   auto changed = reset_changed_jobs(*workload, **store, args.dir);
   if (!changed) {
-    fmt::print(stderr, "saturn run: {}\n", changed.error().to_string());
-    return kExitWriteFailed;
+    return fail("run", changed.error());
   }
   for (const ChangedJob& c : *changed) {
     fmt::print(stderr,
@@ -151,8 +144,7 @@ int run_run(const RunArgs& args) {
   {
     auto known = (*store)->jobs();
     if (!known) {
-      fmt::print(stderr, "saturn run: {}\n", known.error().to_string());
-      return kExitBadInput;
+      return fail("run", known.error());
     }
     std::map<std::string, JobRecord> by_name;
     for (JobRecord& k : *known) by_name[k.name] = std::move(k);
@@ -163,8 +155,7 @@ int run_run(const RunArgs& args) {
       if (rec.state == "done") continue;
       rec.state = "profiling";
       if (auto s = (*store)->put_job(rec); !s) {
-        fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
-        return kExitWriteFailed;
+        return fail("run", s.error());
       }
     }
   }
@@ -182,20 +173,17 @@ int run_run(const RunArgs& args) {
       run_trials(*workload, library, **store, backend, slots, cluster, trial_options, &trials);
   for (const std::string& note : trials.notes) fmt::print(stderr, "  {}\n", note);
   if (!table) {
-    fmt::print(stderr, "saturn run: {}\n", table.error().to_string());
-    return kExitBadInput;
+    return fail("run", table.error());
   }
   fmt::print(stderr, "profiled: {} measured, {} cached, {} failed, {} skipped ({:.1f} s)\n",
              trials.measured, trials.cached, trials.failed, trials.skipped, trials.elapsed_s);
   if (auto s = (*store)->set_meta("profiles", to_json(*table).dump()); !s) {
-    fmt::print(stderr, "saturn run: {}\n", s.error().to_string());
-    return kExitWriteFailed;
+    return fail("run", s.error());
   }
   // A job that fits nowhere fails alone; the others are planned and run without it.
   auto infeasible = record_infeasible(**store, trials.infeasible);
   if (!infeasible) {
-    fmt::print(stderr, "saturn run: {}\n", infeasible.error().to_string());
-    return kExitWriteFailed;
+    return fail("run", infeasible.error());
   }
   Workload runnable = *workload;
   std::erase_if(runnable.jobs, [&](const JobSpec& j) {
@@ -221,8 +209,7 @@ int run_run(const RunArgs& args) {
                     ? Result<ExecutionSummary>(ExecutionSummary{})
                     : execute_workload(runnable, *table, library, **store, backend, slots, options);
   if (!result) {
-    fmt::print(stderr, "saturn run: {}\n", result.error().to_string());
-    return kExitBadInput;
+    return fail("run", result.error());
   }
   result->failed += *infeasible;
 
@@ -235,17 +222,18 @@ int run_run(const RunArgs& args) {
       "(planned {})\n",
       result->done, result->failed, result->pending, result->switches, result->relaunches,
       hms(result->makespan_s), hms(result->planned_makespan_s));
+  int report_code = kExitOk;
   if (report) {
     fmt::print("report: {}\n", (fs::path(args.dir) / "report.html").string());
   } else {
-    fmt::print(stderr, "saturn run: {}\n", report.error().to_string());
+    report_code = fail("run", report.error());
   }
   if (result->stopped) {
     fmt::print(stderr, "stopped: run `saturn run {} --dir {}` again to resume\n", args.workload,
                args.dir);
     return kExitStopped;
   }
-  return result->failed > 0 ? kExitJobsFailed : kExitOk;
+  return result->failed > 0 ? kExitJobsFailed : report_code;
 }
 
 struct StatusArgs {

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "saturn/plan.h"
 #include "saturn/run_layout.h"
 #include "saturn/worker_protocol.h"
 
@@ -21,6 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+constexpr const char* kRunClockKey = "run_clock_s";
 
 double epoch_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -68,20 +71,32 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
-  // The run clock: seconds since the run's first start, across restarts of the orchestrator.
+  // The run clock: seconds the run has been going, across restarts of the orchestrator; it stands
+  // still while none runs (a run stopped overnight does not show the night as work), so it goes
+  // on from the last value stored (meta "run_clock_s", kept current every second).
   double origin = epoch_now();
   {
-    auto stored = store.meta("run_started_epoch_s");
+    auto stored = store.meta(kRunClockKey);
     if (!stored) return stored.error();
     char* end = nullptr;
     const double value = *stored ? std::strtod((*stored)->c_str(), &end) : 0;
     if (*stored && end && *end == '\0' && std::isfinite(value) && value > 0) {
-      origin = value;
-    } else if (auto s = store.set_meta("run_started_epoch_s", fmt::format("{:.6f}", origin)); !s) {
-      return s.error();
+      origin -= value;
+    } else if (auto started = store.meta("run_started_epoch_s"); started && *started) {
+      // A run begun by a Saturn that kept its start instead: its clock went on meanwhile.
+      const double then = std::strtod((*started)->c_str(), &end);
+      if (end && *end == '\0' && std::isfinite(then) && then > 0) origin = then;
     }
   }
   auto now = [&] { return epoch_now() - origin; };
+  double clock_saved_at = -1;
+  // Stores the run clock at most once a second (inside the round's transaction).
+  auto save_clock = [&]() -> Status {
+    const double t = now();
+    if (t - clock_saved_at < 1) return Status::Ok();
+    clock_saved_at = t;
+    return store.set_meta(kRunClockKey, fmt::format("{:.6f}", t));
+  };
 
   std::error_code ec;
   fs::create_directories(fs::path(options.run_dir) / "checkpoints", ec);
@@ -201,8 +216,13 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   {
     bool any = false;
     for (const Live& l : live) any = any || unfinished(l);
-    if (!any) {
+    if (!any) {  // nothing left: what the run did before
       summary.done = static_cast<int>(live.size());
+      for (const Live& l : live)
+        summary.makespan_s = std::max(summary.makespan_s, l.rec.finished_s);
+      if (auto stored = store.meta("plan"); stored && *stored) {
+        if (auto plan = parse_plan_json(**stored)) summary.planned_makespan_s = plan->makespan_s;
+      }
       return summary;
     }
     auto first = replan_now(false);
@@ -393,8 +413,15 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                       loss_text(l.rec.loss), loss_text(l.rec.eval_loss)));
     } else if (code == protocol::kExitStopped && (l.switching || stop_requested())) {
       l.rec.state = "pending";
+      if (l.switching) ++summary.switches;  // counted once it really stopped for its move
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                       l.rec.step));
+    } else if (stop_requested() && code == 128 + SIGTERM) {
+      // The stop reached it before it could take the signal (still starting up): it goes on
+      // from its newest checkpoint next time.
+      l.rec.state = "pending";
+      log(fmt::format("{:>7.1f} s  stopped {} while it started (it resumes from step {})", t,
+                      l.rec.name, l.rec.checkpoint_step));
     } else if (l.out_of_memory || code == protocol::kExitOutOfMemory) {
       // The same configuration would run out again (its devices are its own, a CPU slot's
       // memory capped at the slot's size): plan without it. Stopping, the job stays pending.
@@ -521,6 +548,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
         if (auto s = finish(l, *code); !s) return s.error();
       }
     }
+    if (auto s = save_clock(); !s) return s.error();
     transaction.open = false;
     if (auto s = store.commit(); !s) return s.error();
     if (replan_needed && !stopping) {
@@ -542,8 +570,10 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
             r->expected_gain_s > options.switch_threshold * std::max(0.0, remaining)) {
           adopt(r->plan, true);
           for (Live& l : live) {
-            if (!l.process || std::find(r->restarted.begin(), r->restarted.end(), l.rec.name) ==
-                                  r->restarted.end()) {
+            // A job that reported `done` is finishing: nothing to move.
+            if (!l.process || l.got_done ||
+                std::find(r->restarted.begin(), r->restarted.end(), l.rec.name) ==
+                    r->restarted.end()) {
               continue;
             }
             const Config& next = profiles.tasks[l.task].configs[l.config];
@@ -551,7 +581,6 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
                             now(), l.rec.name, l.rec.technique, l.rec.gpus.size(), next.technique,
                             next.gpus, r->expected_gain_s));
             l.switching = true;
-            ++summary.switches;
             l.process->signal(SIGTERM);
             if (auto s = store.add_event(l.rec.name, now(),
                                          {{"event", "switch"},
@@ -568,6 +597,8 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       }
     }
   }
+  clock_saved_at = -1;  // the clock as the run leaves it
+  if (auto s = save_clock(); !s) return s.error();
   for (const Live& l : live) {
     summary.done += l.rec.state == "done";
     summary.failed += l.rec.state == "failed";

@@ -19,7 +19,10 @@ Result<RunLock> RunLock::acquire(const std::string& run_dir) {
   // Not close-on-exec: workers inherit the lock, so it outlives an orchestrator that was killed
   // until its last worker (checkpointing on the parent-death signal) has exited.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno))};
+  if (fd < 0) {
+    return Error{path, 0, "", fmt::format("cannot open: {}", std::strerror(errno)),
+                 ErrorKind::kWrite};
+  }
   // A reader's probe (held()) holds it shared for an instant: try for a second before giving up.
   bool locked = false;
   for (int attempt = 0; attempt < 20 && !locked; ++attempt) {

@@ -44,7 +44,8 @@ Error AtomicFile::fail(std::string_view what, int err) {
   fd_ = -1;
   if (!tmp_.empty()) ::unlink(tmp_.c_str());
   tmp_.clear();
-  return Error{path_, 0, "", fmt::format("{}: {}", what, std::generic_category().message(err))};
+  return Error{path_, 0, "", fmt::format("{}: {}", what, std::generic_category().message(err)),
+               ErrorKind::kWrite};
 }
 
 Result<AtomicFile> AtomicFile::create(const std::string& path) {
@@ -53,7 +54,8 @@ Result<AtomicFile> AtomicFile::create(const std::string& path) {
   if (fd < 0) {
     const int err = errno;
     return Error{path, 0, "",
-                 fmt::format("cannot create '{}': {}", tmp, std::generic_category().message(err))};
+                 fmt::format("cannot create '{}': {}", tmp, std::generic_category().message(err)),
+                 ErrorKind::kWrite};
   }
   return AtomicFile(path, tmp, fd);
 }

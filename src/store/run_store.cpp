@@ -60,16 +60,31 @@ RunStore::~RunStore() = default;
 
 namespace {
 
+// A failure to write (a full disk, no permission, a read-only file system) is kWrite.
+ErrorKind kind_of(int code) {
+  switch (code & 0xff) {  // the primary result code
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+      return ErrorKind::kWrite;
+    default:
+      return ErrorKind::kInput;
+  }
+}
+
 Error db_error(const std::string& path, sqlite3* db, const std::string& what) {
-  return Error{path, 0, "", fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : "out of memory")};
+  return Error{path, 0, "", fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : "out of memory"),
+               db ? kind_of(sqlite3_extended_errcode(db)) : ErrorKind::kInput};
 }
 
 Status exec(const std::string& path, sqlite3* db, const char* sql) {
   char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message); rc != SQLITE_OK) {
     const std::string m = message ? message : "unknown error";
     sqlite3_free(message);
-    return Error{path, 0, "", fmt::format("database: {}", m)};
+    return Error{path, 0, "", fmt::format("database: {}", m), kind_of(rc)};
   }
   return Status::Ok();
 }

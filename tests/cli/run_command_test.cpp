@@ -268,6 +268,40 @@ TEST_F(RunCommand, AnEditedJobIsTrainedAgainAndItsOldCheckpointsKept) {
   EXPECT_EQ(now["jobs"][0]["launches"], 1);  // counted afresh
 }
 
+// What cannot be written exits 3, as the README says (a full disk and an unwritable run
+// directory once exited 2, like bad input). The disk fills at 24 KiB (ulimit -f, SIGXFSZ
+// ignored so that the write fails instead of killing the process).
+TEST_F(RunCommand, AFullDiskOrAnUnwritableRunDirectoryExitsThree) {
+  const std::string workload = (dir_ / "w.yaml").string();
+  const auto shell = [](const std::string& command) {
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    saturn::testing::CommandResult r;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe)) r.output += buffer;
+    const int status = ::pclose(pipe);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  };
+  auto full = shell("trap '' XFSZ; ulimit -f 24; exec " + std::string(SATURN_CLI_PATH) + " run " +
+                    workload + " --dir " + (dir_ / "full").string() + " --cpu-slots 2");
+  EXPECT_EQ(full.code, 3) << full.output;
+  fs::create_directories(dir_ / "locked");
+  std::string as_other;
+  if (::geteuid() == 0) {
+    if (std::system("setpriv --reuid=65534 --regid=65534 --clear-groups true") != 0) {
+      GTEST_SKIP() << "setpriv cannot switch to nobody here";
+    }
+    as_other = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  } else {
+    fs::permissions(dir_ / "locked", fs::perms::owner_write, fs::perm_options::remove);
+  }
+  auto locked = shell(as_other + SATURN_CLI_PATH + " run " + workload + " --dir " +
+                      (dir_ / "locked").string() + " --cpu-slots 2");
+  fs::permissions(dir_ / "locked", fs::perms::owner_write, fs::perm_options::add);
+  EXPECT_EQ(locked.code, 3) << locked.output;
+  EXPECT_NE(locked.output.find("Permission denied"), std::string::npos) << locked.output;
+}
+
 TEST_F(RunCommand, BadInputExitsTwo) {
   auto r =
       run_saturn("run " + (dir_ / "missing.yaml").string() + " --dir " + (dir_ / "run").string());

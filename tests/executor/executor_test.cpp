@@ -283,6 +283,58 @@ TEST(Executor, AStoppedRunResumesWithoutRedoingFinishedWork) {
   EXPECT_EQ(h.events("long", "step").size(), 40u);
 }
 
+// A run stopped while a worker was still starting (no SIGTERM handler yet: it dies of the
+// signal, exit 143) printed "failed code 143"; the job is pending, to resume, like the others.
+TEST(Executor, AStopThatCatchesAWorkerStartingUpLeavesItPending) {
+  Harness h("slow_start", {{"a", "slow-start", 5, 0.05, {{1, 0.25}}}});
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    h.stop = true;
+  });
+  auto r = h.run();
+  stopper.join();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->stopped);
+  EXPECT_EQ(r->failed, 0) << h.joined_log();
+  EXPECT_EQ(h.job("a").state, "pending");
+  EXPECT_NE(h.joined_log().find("stopped a while it started"), std::string::npos) << h.joined_log();
+  EXPECT_EQ(h.joined_log().find("failed"), std::string::npos) << h.joined_log();
+}
+
+// The run clock stands still while no orchestrator runs: a run stopped and started again an
+// instant or a night later goes on from where it was (the report's actual times, its Gantt).
+// A rerun with nothing left reports the makespan the run had, not 0.
+TEST(Executor, TheRunClockStandsStillBetweenOrchestrators) {
+  Harness h("clock", {{"a", "ok", 3, 0.05, {{1, 0.15}}}, {"b", "ok", 30, 0.1, {{1, 3}}}});
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    h.stop = true;
+  });
+  auto first = h.run();
+  stopper.join();
+  ASSERT_TRUE(first.ok()) << first.error().to_string();
+  double last = 0;
+  const auto events = h.store->events("", "");
+  ASSERT_TRUE(events.ok());
+  for (const auto& [t, e] : *events) last = std::max(last, t);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // nobody runs it
+  h.stop = false;
+  h.open_store();
+  auto second = h.run();
+  ASSERT_TRUE(second.ok()) << second.error().to_string();
+  const auto stored = h.store->events("b", "launch");
+  ASSERT_TRUE(stored.ok());
+  const auto& launches = *stored;
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_LT(launches[1].first - last, 1.5);  // not the 3 s it stood
+  EXPECT_GT(launches[1].first, last - 1e-6);
+  auto again = h.run();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->done, 2);
+  EXPECT_NEAR(again->makespan_s, second->makespan_s, 1e-3);
+  EXPECT_GT(again->planned_makespan_s, 0);
+}
+
 TEST(Executor, IntrospectionStopsAndRelaunchesAJobOnMoreDevices) {
   // "quick" is profiled as long as "wide" but really takes a fraction of it; when it is done,
   // re-planning moves "wide" from one device to two (its checkpoint carries the progress).

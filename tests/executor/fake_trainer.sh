@@ -8,7 +8,7 @@
 # itself at step 5 the first time); crash (exits 5 two steps after every start); on one device
 # only, two steps after every start: oom-event (an `oom` error event, then exit 5) and oom-exit
 # (exit 4, the protocol's out-of-memory code, without an event); config-error (a `config` error
-# event and exit 2 at once, as a bad job gives).
+# event and exit 2 at once, as a bad job gives); slow-start (3 s before it handles SIGTERM).
 # The executor signals the whole process group, so a command this script ran in its loop would
 # get the SIGTERM too (a killed awk leaves an event without its loss, a killed mv a stale
 # checkpoint): from `started` on, the loop runs shell builtins only, but for `sleep`, which a
@@ -23,6 +23,7 @@ first=$step
 resumed=false
 [ "$step" -gt 0 ] && resumed=true
 stop=0
+[ "$mode" = slow-start ] && sleep 3  # a SIGTERM now ends it: no handler yet, as a worker starting up
 trap 'stop=1' TERM
 # decimal N: sets `dec` to N thousandths as a decimal number (1234 -> 1.234), without a fork.
 decimal() {
