@@ -2,10 +2,10 @@
 #include "solver/schedule.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <set>
 #include <utility>
 
 namespace saturn::solver {
@@ -115,54 +115,85 @@ std::vector<NodeUsage> initial_usage(const Instance& instance) {
 namespace {
 
 // Where every node is free (NodeUsage::free_profile) for each GPU count a decode places, and
-// the nodes in order of their first free instant per count. These only rise as jobs are added,
-// so each node's profile is recomputed from its old first free instant after it gets a job.
+// per count a tree of each subtree's least first free instant over the nodes, so that a job
+// visits only the nodes that could still finish it first. First free instants only rise as jobs
+// are added: a node that got a job keeps its old profile, a lower bound, until a visit refreshes
+// it. No allocation after construction.
 class Frontiers {
  public:
   Frontiers(const std::vector<NodeUsage>& usage, std::vector<int> counts)
-      : counts_(std::move(counts)),
-        at_(counts_.size(), std::vector<NodeUsage::FreeProfile>(usage.size())),
-        order_(counts_.size()) {
+      : usage_(usage),
+        counts_(std::move(counts)),
+        nodes_(usage.size()),
+        leaves_(std::bit_ceil(std::max<size_t>(1, nodes_))),
+        at_(counts_.size() * nodes_),
+        stale_(counts_.size() * nodes_, 0),
+        tree_(counts_.size() * 2 * leaves_, std::numeric_limits<double>::infinity()) {
     for (size_t c = 0; c < counts_.size(); ++c) {
-      for (size_t n = 0; n < usage.size(); ++n) {
-        at_[c][n] = usage[n].free_profile(counts_[c]);
-        order_[c].emplace(at_[c][n].first, static_cast<int>(n));
+      double* tree = &tree_[c * 2 * leaves_];
+      for (size_t n = 0; n < nodes_; ++n) {
+        at_[c * nodes_ + n] = usage[n].free_profile(counts_[c]);
+        tree[leaves_ + n] = at_[c * nodes_ + n].first;
       }
+      for (size_t i = leaves_ - 1; i >= 1; --i) tree[i] = std::min(tree[2 * i], tree[2 * i + 1]);
     }
   }
   // Index of GPU count `gpus` (one of the counts given).
   size_t count_index(int gpus) const {
     return static_cast<size_t>(std::find(counts_.begin(), counts_.end(), gpus) - counts_.begin());
   }
-  const NodeUsage::FreeProfile& at(size_t c, int node) const {
-    return at_[c][static_cast<size_t>(node)];
-  }
-  const std::set<std::pair<double, int>>& order(size_t c) const { return order_[c]; }
   // After jobs were added on `node`.
-  void advance(const NodeUsage& usage, int node) {
-    const auto n = static_cast<size_t>(node);
-    for (size_t c = 0; c < counts_.size(); ++c) {
-      const NodeUsage::FreeProfile next = usage.free_profile(counts_[c], at_[c][n].first);
-      if (next.first != at_[c][n].first) {
-        order_[c].erase({at_[c][n].first, node});
-        order_[c].emplace(next.first, node);
-      }
-      at_[c][n] = next;
-    }
+  void touched(int node) {
+    for (size_t c = 0; c < counts_.size(); ++c) stale_[c * nodes_ + static_cast<size_t>(node)] = 1;
   }
   // Earliest start of `duration_s` on `gpus` of `node`: at the tail when no hole is long
   // enough, else found by scanning from the first free instant.
-  double earliest_start(const NodeUsage& usage, size_t c, int node, int gpus,
-                        double duration_s) const {
-    const NodeUsage::FreeProfile& p = at(c, node);
+  double earliest_start(size_t c, int node, int gpus, double duration_s) {
+    const NodeUsage::FreeProfile& p = profile(c, node);
     if (p.longest_hole < duration_s - kTimeEps) return p.tail;
-    return usage.earliest_start(gpus, duration_s, p.first);
+    return usage_[static_cast<size_t>(node)].earliest_start(gpus, duration_s, p.first);
+  }
+  // Calls visit(node) for every node, in index order, whose first free instant is at most
+  // limit(), which visits may lower.
+  template <typename Limit, typename Visit>
+  void visit(size_t c, const Limit& limit, const Visit& visit) {
+    const double* tree = &tree_[c * 2 * leaves_];
+    size_t stack[64];
+    size_t top = 0;
+    stack[top++] = 1;
+    while (top > 0) {
+      const size_t i = stack[--top];
+      if (tree[i] > limit()) continue;
+      if (i < leaves_) {
+        stack[top++] = 2 * i + 1;  // the left child first: lower node indices first
+        stack[top++] = 2 * i;
+        continue;
+      }
+      const int node = static_cast<int>(i - leaves_);
+      if (profile(c, node).first <= limit()) visit(node);
+    }
   }
 
  private:
+  const NodeUsage::FreeProfile& profile(size_t c, int node) {
+    const size_t k = c * nodes_ + static_cast<size_t>(node);
+    if (stale_[k]) {
+      stale_[k] = 0;
+      at_[k] = usage_[static_cast<size_t>(node)].free_profile(counts_[c], at_[k].first);
+      double* tree = &tree_[c * 2 * leaves_];
+      size_t i = leaves_ + static_cast<size_t>(node);
+      tree[i] = at_[k].first;
+      for (i /= 2; i >= 1; i /= 2) tree[i] = std::min(tree[2 * i], tree[2 * i + 1]);
+    }
+    return at_[k];
+  }
+
+  const std::vector<NodeUsage>& usage_;
   std::vector<int> counts_;
-  std::vector<std::vector<NodeUsage::FreeProfile>> at_;  // [count][node]
-  std::vector<std::set<std::pair<double, int>>> order_;  // [count]: (first free, node)
+  size_t nodes_, leaves_;
+  std::vector<NodeUsage::FreeProfile> at_;  // [count * nodes + node]
+  std::vector<char> stale_;                 // [count * nodes + node]
+  std::vector<double> tree_;                // [count * 2 * leaves + heap index]: least first
 };
 
 }  // namespace
@@ -194,8 +225,7 @@ Schedule decode(const Instance& instance, const std::vector<int>& order,
     Placement best{modes[j], -1, 0, std::numeric_limits<double>::infinity()};
     int best_used = -1;
     auto consider = [&](int node) {
-      const double start =
-          frontiers.earliest_start(usage[node], c, node, mode.gpus, mode.duration_s);
+      const double start = frontiers.earliest_start(c, node, mode.gpus, mode.duration_s);
       const double end = start + mode.duration_s;
       if (end > best.end_s + kTimeEps) return;
       const int used = usage[node].used_at(start) + mode.gpus - usage[node].capacity();
@@ -210,14 +240,14 @@ Schedule decode(const Instance& instance, const std::vector<int>& order,
       consider(fixed_nodes[j]);
     } else {
       const bool anywhere = mode.nodes.size() == all_nodes;
-      for (const auto& [frontier, node] : frontiers.order(c)) {
-        // No node further on can end this job before the best one found.
-        if (frontier + mode.duration_s > best.end_s + kTimeEps) break;
+      // A node whose first free instant is later than this cannot end the job first.
+      const auto limit = [&] { return best.end_s + kTimeEps - mode.duration_s; };
+      frontiers.visit(c, limit, [&](int node) {
         if (anywhere || mode.nodes.contains(node)) consider(node);
-      }
+      });
     }
     usage[best.node].add(best.start_s, best.end_s, mode.gpus);
-    frontiers.advance(usage[best.node], best.node);
+    frontiers.touched(best.node);
     schedule.jobs[j] = best;
   }
   finish(schedule);
@@ -272,12 +302,12 @@ Schedule justify(const Instance& instance, const Schedule& schedule) {
     const Placement& p = schedule.jobs[j];
     const Mode& mode = instance.jobs[j].modes[p.mode];
     if (mode.keep) continue;
-    const double start = frontiers.earliest_start(
-        mirrored[p.node], frontiers.count_index(mode.gpus), p.node, mode.gpus, mode.duration_s);
+    const double start = frontiers.earliest_start(frontiers.count_index(mode.gpus), p.node,
+                                                  mode.gpus, mode.duration_s);
     const double end = start + mode.duration_s;
     if (horizon - end < -kTimeEps) return schedule;  // cannot happen for a feasible input
     mirrored[p.node].add(start, end, mode.gpus);
-    frontiers.advance(mirrored[p.node], p.node);
+    frontiers.touched(p.node);
     late.jobs[j].start_s = std::max(0.0, horizon - end);
     late.jobs[j].end_s = late.jobs[j].start_s + mode.duration_s;
   }
