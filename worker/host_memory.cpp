@@ -133,6 +133,31 @@ std::optional<std::size_t> free_host_memory(const HostMemorySources& from) {
   return available;
 }
 
+std::optional<std::size_t> host_memory_size(const HostMemorySources& from) {
+  std::optional<std::size_t> least;
+  {
+    std::ifstream in(from.meminfo);
+    std::string line;
+    while (std::getline(in, line)) {
+      unsigned long long kib = 0;
+      if (std::sscanf(line.c_str(), "MemTotal: %llu kB", &kib) == 1) {
+        least = static_cast<std::size_t>(kib) * 1024;
+      }
+    }
+  }
+  for (const Hierarchy& h : memory_cgroups(from)) {
+    for (std::string path = h.path;;) {
+      const auto limit = read_number(h.dir + (path == "/" ? "" : path) + "/" + h.limit);
+      if (limit && *limit < kUnlimited) least = least ? std::min(*least, *limit) : *limit;
+      if (path.empty() || path == "/") break;
+      const std::size_t slash = path.rfind('/');
+      path = slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+    }
+  }
+  if (g_limit > 0) least = least ? std::min(*least, g_limit) : g_limit;
+  return least;
+}
+
 std::optional<std::size_t> host_memory_limit_left() {
   if (g_limit == 0) return std::nullopt;
   const std::size_t held = resident_bytes();

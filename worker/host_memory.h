@@ -29,6 +29,12 @@ void limit_host_memory(std::size_t bytes);
 // std::nullopt when none of them can be read.
 std::optional<std::size_t> free_host_memory(const HostMemorySources& from = {});
 
+// The most host memory this process could ever have, whatever runs beside it: the least of
+// MemTotal, the memory limits of its cgroup and the cgroup's ancestors, and limit_host_memory()'s
+// bytes; std::nullopt when none can be read. What exceeds it can never fit (a data error, not a
+// moment's shortage).
+std::optional<std::size_t> host_memory_size(const HostMemorySources& from = {});
+
 // limit_host_memory()'s bytes less this process's resident set; std::nullopt when not limited.
 std::optional<std::size_t> host_memory_limit_left();
 

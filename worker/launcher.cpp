@@ -94,6 +94,7 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, int ranks,
     result.exit_code = protocol::kExitInternal;
     return result;
   }
+  const pid_t launcher = ::getpid();
   for (int r = 0; r < ranks; ++r) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -103,6 +104,7 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, int ranks,
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher that dies stops its ranks (they checkpoint)
+      if (::getppid() != launcher) std::_Exit(protocol::kExitStopped);  // it died before that
       ::dup2(fds[1], STDOUT_FILENO);
       ::setenv("RANK", std::to_string(r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);

@@ -82,11 +82,11 @@ struct ChangedJob {
 
 // Brings the run store in line with `workload` before a run: records the spec of each job seen
 // for the first time; a job whose spec changed starts again as a new job — its record is reset
-// (pending, step 0, counters cleared), a `spec_changed` event says what changed, and its
-// checkpoint directory is moved aside to checkpoints/NAME.superseded-<unix time> (kept, never
+// (pending, step 0, counters cleared), a `spec_changed` event at `now_s` (run clock) says what
+// changed, and its checkpoint directory is moved aside (run_layout::superseded_dir; kept, never
 // resumed). Errors: the store or the rename failing.
 Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, RunStore& store,
-                                                   const std::string& run_dir);
+                                                   const std::string& run_dir, double now_s);
 
 // Runs every job of `workload` that is not done yet. `table` is its profile on `slots`
 // (task names = job names). Errors: the store failing, no plan for the remaining jobs.

@@ -28,7 +28,11 @@ std::string run_summary_table(const std::vector<JobRecord>& jobs, const std::str
 // Device indices with their kind: "cpu 0,1", "GPU 0-3", "-" for none.
 std::string devices_text(const std::string& device_type, const std::vector<int>& indices);
 
-// The run's device type, from the profile table it stored ("" before it has one).
+// The run store's meta key for the run's device type ("cpu" for CPU device slots, a GPU type).
+inline constexpr const char* kDeviceTypeKey = "device_type";
+
+// The run's device type (kDeviceTypeKey, else the cluster of the profile table it stored; "" before
+// either exists).
 std::string run_device_type(RunStore& store);
 
 // Writes report.html, plan.html and actual.html into the directory of `path` (= report.html):

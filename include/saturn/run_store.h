@@ -86,6 +86,27 @@ std::string loss_text(const std::optional<double>& loss);
 nlohmann::json to_json(const JobRecord& job);
 JobRecord job_record_from_json(const nlohmann::json& doc);
 
+class RunStore;
+
+// The run clock: seconds a run has been going, across the orchestrators that ran it; it stands
+// still while none runs (a run stopped overnight does not show the night as work). Every event's
+// time is on it. Kept in the run store (meta "run_clock_s"). Not thread-safe.
+class RunClock {
+ public:
+  // Goes on from where the run left it: the later of the stored value and the latest event (an
+  // orchestrator killed between two saves left events up to a second past the stored value).
+  // A fresh run starts at 0. Errors: the store's.
+  static Result<RunClock> resume(RunStore& store);
+  double now() const;  // seconds
+  // Stores now(): at most once a second, unless `force` (a run that ends saves its last value).
+  Status save(RunStore& store, bool force = false);
+
+ private:
+  explicit RunClock(double origin_epoch_s) : origin_epoch_s_(origin_epoch_s) {}
+  double origin_epoch_s_;  // the Unix time at which the clock read 0 for this orchestrator
+  double saved_at_s_ = -1;
+};
+
 class RunStore {
  public:
   // Opens (creating if needed) the database at `path`. Errors name the file: not a database,
@@ -114,6 +135,8 @@ class RunStore {
   Result<std::vector<JobRecord>> jobs();  // in insertion order
   // Appends a worker event (or an executor note) for `job` at run-clock time `time_s`.
   Status add_event(const std::string& job, double time_s, const nlohmann::json& event);
+  // The time of the latest event of any job, run clock seconds; 0 when there is none.
+  Result<double> latest_event_s();
   // Events of `job` (all jobs when empty) whose "event" is `kind` (any when empty), in order,
   // with their times.
   Result<std::vector<std::pair<double, nlohmann::json>>> events(const std::string& job,

@@ -16,10 +16,6 @@
 
 namespace saturn::cli {
 
-std::string hms(double seconds) {
-  return formats::hms(seconds);
-}
-
 namespace {
 
 CLI::Validator number_check(const char* name, bool (*ok)(double), const char* want) {

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "formats/common.h"
 #include "saturn/atomic_file.h"
 #include "saturn/backend.h"
 #include "saturn/error.h"
@@ -17,8 +18,8 @@
 
 namespace saturn::cli {
 
-// Seconds as h:mm:ss (hours unbounded).
-std::string hms(double seconds);
+// Seconds as h:mm:ss (hours unbounded; formats/common.h).
+using formats::hms;
 
 // Prints "saturn COMMAND: <error>" and returns the exit code for it: 3 when something could not
 // be written (ErrorKind::kWrite), 2 otherwise.

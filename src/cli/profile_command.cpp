@@ -36,13 +36,13 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 void print_table(const ProfileTable& table) {
   std::size_t width = 3;
   for (const Task& t : table.tasks) width = std::max(width, t.name.size());
-  fmt::print("{:<{}}  {:<10} {:>4} {:>9} {:>8} {:>10}  {}\n", "job", width, "technique", "GPUs",
+  fmt::print("{:<{}}  {:<10} {:>7} {:>9} {:>8} {:>10}  {}\n", "job", width, "technique", "devices",
              "step s", "mem GiB", "runtime", "settings");
   for (const Task& t : table.tasks) {
     for (const Config& c : t.configs) {
       nlohmann::json settings = c.params;
       for (const char* measured : kMeasuredParams) settings.erase(measured);
-      fmt::print("{:<{}}  {:<10} {:>4} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
+      fmt::print("{:<{}}  {:<10} {:>7} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
                  c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
                  hms(c.runtime_s), settings.dump());
     }

@@ -41,30 +41,40 @@ struct RunArgs {
   double plan_time_limit_s = 5;
 };
 
+// How the jobs that fit in no configuration end up: failed, or done in an earlier run.
+struct InfeasibleCount {
+  int failed = 0, done = 0;
+};
+
 // Marks each job that fits in no configuration failed, with why (a job already done stays done),
-// and says so. Returns how many were marked.
-Result<int> record_infeasible(RunStore& store, const std::vector<InfeasibleJob>& infeasible) {
+// and says so.
+Result<InfeasibleCount> record_infeasible(RunStore& store,
+                                          const std::vector<InfeasibleJob>& infeasible,
+                                          double now_s) {
   auto known = store.jobs();
   if (!known) return known.error();
-  int marked = 0;
+  std::map<std::string, JobRecord> by_name;
+  for (JobRecord& k : *known) by_name[k.name] = std::move(k);
+  InfeasibleCount count;
   for (const InfeasibleJob& bad : infeasible) {
     JobRecord rec;
     rec.name = bad.job;
-    for (const JobRecord& k : *known) {
-      if (k.name == bad.job) rec = k;
+    if (auto k = by_name.find(bad.job); k != by_name.end()) rec = k->second;
+    if (rec.state == "done") {
+      ++count.done;
+      continue;
     }
-    if (rec.state == "done") continue;
     fmt::print(stderr, "infeasible {}: {}\n", bad.job, bad.reason);
     rec.state = "failed";
     rec.error = "infeasible: " + bad.reason;
     if (auto s = store.put_job(rec); !s) return s.error();
-    if (auto s = store.add_event(bad.job, 0, {{"event", "infeasible"}, {"reason", bad.reason}});
+    if (auto s = store.add_event(bad.job, now_s, {{"event", "infeasible"}, {"reason", bad.reason}});
         !s) {
       return s.error();
     }
-    ++marked;
+    ++count.failed;
   }
-  return marked;
+  return count;
 }
 
 int run_run(const RunArgs& args) {
@@ -128,8 +138,10 @@ int run_run(const RunArgs& args) {
   Cluster cluster;
   cluster.nodes.push_back(slots.as_node());
 
+  auto clock = RunClock::resume(**store);
+  if (!clock) return fail("run", clock.error());
   // A job edited since the last run here is a new job: say so, and keep what it was.
-  auto changed = reset_changed_jobs(*workload, **store, args.dir);
+  auto changed = reset_changed_jobs(*workload, **store, args.dir, clock->now());
   if (!changed) {
     return fail("run", changed.error());
   }
@@ -177,11 +189,14 @@ int run_run(const RunArgs& args) {
   }
   fmt::print(stderr, "profiled: {} measured, {} cached, {} failed, {} skipped ({:.1f} s)\n",
              trials.measured, trials.cached, trials.failed, trials.skipped, trials.elapsed_s);
+  if (auto s = (*store)->set_meta(kDeviceTypeKey, slots.device_type); !s) {
+    return fail("run", s.error());
+  }
   if (auto s = (*store)->set_meta("profiles", to_json(*table).dump()); !s) {
     return fail("run", s.error());
   }
   // A job that fits nowhere fails alone; the others are planned and run without it.
-  auto infeasible = record_infeasible(**store, trials.infeasible);
+  auto infeasible = record_infeasible(**store, trials.infeasible, clock->now());
   if (!infeasible) {
     return fail("run", infeasible.error());
   }
@@ -211,7 +226,8 @@ int run_run(const RunArgs& args) {
   if (!result) {
     return fail("run", result.error());
   }
-  result->failed += *infeasible;
+  result->failed += infeasible->failed;
+  result->done += infeasible->done;
 
   // 3. Report.
   auto report = write_run_report(**store, (fs::path(args.dir) / "report.html").string());

@@ -36,7 +36,7 @@ void differences(const json& before, const json& after, const std::string& prefi
 }  // namespace
 
 Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, RunStore& store,
-                                                   const std::string& run_dir) {
+                                                   const std::string& run_dir, double now_s) {
   auto known = store.jobs();
   if (!known) return known.error();
   std::map<std::string, JobRecord> by_name;
@@ -61,12 +61,17 @@ Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, Run
     if (!dir) return dir.error();
     std::error_code ec;
     if (fs::exists(*dir, ec)) {
-      c.set_aside = fmt::format("{}.superseded-{}", *dir, static_cast<long>(std::time(nullptr)));
-      fs::rename(*dir, c.set_aside, ec);
+      auto aside =
+          run_layout::superseded_dir(run_dir, job.name, static_cast<long long>(std::time(nullptr)));
+      if (!aside) return aside.error();
+      c.set_aside = *aside;
+      fs::create_directories(fs::path(c.set_aside).parent_path(), ec);
+      if (!ec) fs::rename(*dir, c.set_aside, ec);
       if (ec) {
         return Error{*dir, 0, "",
                      fmt::format("job {} changed, and its checkpoints cannot be set aside: {}",
-                                 job.name, ec.message())};
+                                 job.name, ec.message()),
+                     ErrorKind::kWrite};
       }
     }
     JobRecord fresh;

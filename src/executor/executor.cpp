@@ -23,12 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kRunClockKey = "run_clock_s";
-
-double epoch_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // A job as the loop sees it.
 struct Live {
   JobRecord rec;
@@ -47,7 +41,7 @@ struct Live {
   std::int64_t last_step = 0;
   bool got_done = false;
   bool switching = false;          // asked to stop for a new configuration
-  std::string last_error;          // the last `error` event, "kind error: message"
+  std::string last_error;          // the first `error` event of this launch, "kind error: msg"
   std::string last_error_kind;     // its kind ("oom", "data", "config", "internal")
   bool out_of_memory = false;      // this launch ended out of memory (event kind or exit code)
   double measured_restart_s = -1;  // launch -> first step, seconds, last launch
@@ -71,36 +65,15 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
   auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
-  // The run clock: seconds the run has been going, across restarts of the orchestrator; it stands
-  // still while none runs (a run stopped overnight does not show the night as work), so it goes
-  // on from the last value stored (meta "run_clock_s", kept current every second).
-  double origin = epoch_now();
-  {
-    auto stored = store.meta(kRunClockKey);
-    if (!stored) return stored.error();
-    char* end = nullptr;
-    const double value = *stored ? std::strtod((*stored)->c_str(), &end) : 0;
-    if (*stored && end && *end == '\0' && std::isfinite(value) && value > 0) {
-      origin -= value;
-    } else if (auto started = store.meta("run_started_epoch_s"); started && *started) {
-      // A run begun by a Saturn that kept its start instead: its clock went on meanwhile.
-      const double then = std::strtod((*started)->c_str(), &end);
-      if (end && *end == '\0' && std::isfinite(then) && then > 0) origin = then;
-    }
-  }
-  auto now = [&] { return epoch_now() - origin; };
-  double clock_saved_at = -1;
-  // Stores the run clock at most once a second (inside the round's transaction).
-  auto save_clock = [&]() -> Status {
-    const double t = now();
-    if (t - clock_saved_at < 1) return Status::Ok();
-    clock_saved_at = t;
-    return store.set_meta(kRunClockKey, fmt::format("{:.6f}", t));
-  };
+  // Event times are on the run clock, which stands still while no orchestrator runs.
+  auto clock = RunClock::resume(store);
+  if (!clock) return clock.error();
+  auto now = [&] { return clock->now(); };
+  auto save_clock = [&]() -> Status { return clock->save(store); };
 
   std::error_code ec;
-  fs::create_directories(fs::path(options.run_dir) / "checkpoints", ec);
-  fs::create_directories(fs::path(options.run_dir) / "logs", ec);
+  fs::create_directories(fs::path(options.run_dir) / run_layout::kCheckpointsDir, ec);
+  fs::create_directories(fs::path(options.run_dir) / run_layout::kLogsDir, ec);
 
   // Jobs, with what an earlier invocation left.
   std::map<std::string, JobRecord> previous;
@@ -363,8 +336,11 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       l.rec.step = e.value("step", l.rec.step);
     } else if (kind == protocol::kError) {
       const std::string error_kind = e.value("kind", "internal");
-      l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
-      l.last_error_kind = error_kind;
+      // The first error of a launch is its cause; ranks that stop because of it report after.
+      if (l.last_error.empty()) {
+        l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
+        l.last_error_kind = error_kind;
+      }
       l.out_of_memory = l.out_of_memory || error_kind == protocol::kErrorOom;
     }
     if (auto s = store.add_event(l.rec.name, t, e); !s) return s;
@@ -416,10 +392,11 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       if (l.switching) ++summary.switches;  // counted once it really stopped for its move
       log(fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                       l.rec.step));
-    } else if (stop_requested() && code == 128 + SIGTERM) {
-      // The stop reached it before it could take the signal (still starting up): it goes on
-      // from its newest checkpoint next time.
+    } else if ((l.switching || stop_requested()) && code == 128 + SIGTERM) {
+      // Our SIGTERM reached it before it could take the signal (still starting up): it goes on
+      // from its newest checkpoint, in its new configuration when it was moving.
       l.rec.state = "pending";
+      if (l.switching) ++summary.switches;
       log(fmt::format("{:>7.1f} s  stopped {} while it started (it resumes from step {})", t,
                       l.rec.name, l.rec.checkpoint_step));
     } else if (l.out_of_memory || code == protocol::kExitOutOfMemory) {
@@ -597,8 +574,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       }
     }
   }
-  clock_saved_at = -1;  // the clock as the run leaves it
-  if (auto s = save_clock(); !s) return s.error();
+  if (auto s = clock->save(store, /*force=*/true); !s) return s.error();  // as the run leaves it
   for (const Live& l : live) {
     summary.done += l.rec.state == "done";
     summary.failed += l.rec.state == "failed";

@@ -25,18 +25,25 @@ Result<RunLock> RunLock::acquire(const std::string& run_dir) {
   }
   // A reader's probe (held()) holds it shared for an instant: try for a second before giving up.
   bool locked = false;
+  int err = 0;
   for (int attempt = 0; attempt < 20 && !locked; ++attempt) {
     locked = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-    if (!locked && errno != EWOULDBLOCK) break;
+    err = locked ? 0 : errno;
+    if (!locked && err != EWOULDBLOCK) break;
     if (!locked) ::usleep(50000);
+  }
+  if (!locked && err != EWOULDBLOCK) {  // e.g. a file system without locks (ENOLCK)
+    ::close(fd);
+    return Error{path, 0, "", fmt::format("cannot lock: {}", std::strerror(err))};
   }
   if (!locked) {
     char pid[32] = {0};
     [[maybe_unused]] ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
     ::close(fd);
-    return Error{run_dir, 0, "",
-                 fmt::format("the run directory is in use by another saturn run (pid {})",
-                             std::string(pid).empty() ? "unknown" : std::string(pid))};
+    return Error{
+        run_dir, 0, "",
+        fmt::format("the run directory is in use by another saturn run or profile (pid {})",
+                    std::string(pid).empty() ? "unknown" : std::string(pid))};
   }
   const std::string me = std::to_string(::getpid());
   [[maybe_unused]] int t = ::ftruncate(fd, 0);

@@ -208,11 +208,18 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
   sum = TrialSummary{};
   const auto t0 = Clock::now();
   std::error_code ec;
-  const fs::path jobs_dir = fs::path(options.run_dir) / "jobs";
-  const fs::path logs_dir = fs::path(options.run_dir) / "logs";
-  fs::create_directories(jobs_dir, ec);
-  fs::create_directories(logs_dir, ec);
-  if (ec) return Error{options.run_dir, 0, "", fmt::format("cannot create: {}", ec.message())};
+  const fs::path jobs_dir = fs::path(options.run_dir) / run_layout::kJobsDir;
+  const fs::path logs_dir = fs::path(options.run_dir) / run_layout::kLogsDir;
+  // A trial's scratch space (the checkpoint probe's, made with mkdtemp in it) is the run
+  // directory's, where the run's checkpoints will be, not a small or shared /tmp.
+  const fs::path tmp_dir = fs::absolute(fs::path(options.run_dir) / run_layout::kTmpDir, ec);
+  for (const fs::path& d : {jobs_dir, logs_dir, tmp_dir}) {
+    if (!ec) fs::create_directories(d, ec);
+  }
+  if (ec) {
+    return Error{options.run_dir, 0, "", fmt::format("cannot create: {}", ec.message()),
+                 ErrorKind::kWrite};
+  }
 
   // The configurations, de-duplicated by fingerprint.
   std::vector<Trial> trials;
@@ -222,8 +229,10 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
   for (std::size_t j = 0; j < workload.jobs.size(); ++j) {
     const JobSpec& job = workload.jobs[j];
     auto file = run_layout::job_file(options.run_dir, job.name);
-    if (!file)
-      return Error{workload.source, job.origin.line, job.origin.field, file.error().message};
+    if (!file) {
+      return Error{workload.source, job.origin.line, job.origin.field + ".name",
+                   file.error().message};
+    }
     job_files[j] = std::move(*file);
     const json doc = job_to_json(job, workload.name, workload.base_dir);
     if (auto s = write_file_atomically(job_files[j], doc.dump(2) + "\n"); !s) return s.error();
@@ -337,6 +346,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
         {"steps", "0"},
         {"checkpoint", ""}};
     spec.argv = expand_command(trial.technique->search, values);
+    spec.env["TMPDIR"] = tmp_dir.string();
     auto log =
         run_layout::trial_log(options.run_dir, job.name, trial.key.technique, trial.key.gpus);
     if (!log) return log.error();

@@ -15,6 +15,11 @@ Result<JobHistory> job_history(RunStore& store, const std::string& job) {
   std::string error;       // its last `error` event
   for (const auto& [t, e] : *events) {
     const std::string kind = e.value("event", "");
+    if (kind == "spec_changed") {  // an edited job is a new job: its history starts here
+      h = JobHistory{};
+      open = nullptr;
+      continue;
+    }
     const auto number = [&e](const char* key) {
       return e.contains(key) && e[key].is_number() ? e[key].get<double>() : -1.0;
     };

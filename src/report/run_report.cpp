@@ -179,7 +179,8 @@ Status write_run_report(RunStore& store, const std::string& path) {
 }
 
 std::string run_device_type(RunStore& store) {
-  auto text = store.meta("profiles");
+  if (auto type = store.meta(kDeviceTypeKey); type && *type) return **type;
+  auto text = store.meta("profiles");  // a run of a Saturn that did not store it apart
   if (!text || !*text) return "";
   auto table = parse_profile_table(**text, "run profiles");
   if (!table || table->cluster.nodes.empty()) return "";

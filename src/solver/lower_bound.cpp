@@ -205,7 +205,8 @@ LowerBound bound_instance(const Instance& instance, double upper_s,
   }
 
   // Bisection for the largest horizon the energetic test refutes. lo is always refuted or
-  // already proven; hi always passes.
+  // already proven (so it is a bound whenever the deadline stops the search); hi passes, except
+  // when the deadline stopped the doubling before it found a horizon that passes.
   double lo = std::max({lb.longest_task_s, lb.area_s, lb.node_class_s});
   double hi = upper_s > lo ? upper_s : 2 * lo + 1;
   const auto out_of_time = [&] { return std::chrono::steady_clock::now() >= deadline; };

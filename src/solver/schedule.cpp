@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -138,9 +139,11 @@ class Frontiers {
       for (size_t i = leaves_ - 1; i >= 1; --i) tree[i] = std::min(tree[2 * i], tree[2 * i + 1]);
     }
   }
-  // Index of GPU count `gpus` (one of the counts given).
+  // Index of GPU count `gpus`, which must be one of the counts given.
   size_t count_index(int gpus) const {
-    return static_cast<size_t>(std::find(counts_.begin(), counts_.end(), gpus) - counts_.begin());
+    const auto it = std::find(counts_.begin(), counts_.end(), gpus);
+    assert(it != counts_.end());
+    return static_cast<size_t>(it - counts_.begin());
   }
   // After jobs were added on `node`.
   void touched(int node) {

@@ -25,15 +25,20 @@ Result<std::string> under(const std::string& run_dir, const char* subdir, const 
 }  // namespace
 
 Result<std::string> job_file(const std::string& run_dir, const std::string& job) {
-  return under(run_dir, "jobs", job, job + ".json");
+  return under(run_dir, kJobsDir, job, job + ".json");
 }
 
 Result<std::string> checkpoint_dir(const std::string& run_dir, const std::string& job) {
-  return under(run_dir, "checkpoints", job, job);
+  return under(run_dir, kCheckpointsDir, job, job);
+}
+
+Result<std::string> superseded_dir(const std::string& run_dir, const std::string& job,
+                                   long long unix_time) {
+  return under(run_dir, kSupersededDir, job, fmt::format("{}@{}", job, unix_time));
 }
 
 Result<std::string> job_log(const std::string& run_dir, const std::string& job) {
-  return under(run_dir, "logs", job, job + ".log");
+  return under(run_dir, kLogsDir, job, job + ".log");
 }
 
 Result<std::string> trial_log(const std::string& run_dir, const std::string& job,
@@ -41,7 +46,7 @@ Result<std::string> trial_log(const std::string& run_dir, const std::string& job
   if (!formats::is_safe_name(technique)) {
     return Error{"", 0, "technique", fmt::format("\"{}\" is not a technique name", technique)};
   }
-  return under(run_dir, "logs", job, fmt::format("trial-{}-{}-{}.log", job, technique, gpus));
+  return under(run_dir, kLogsDir, job, fmt::format("trial-{}-{}-{}.log", job, technique, gpus));
 }
 
 }  // namespace saturn::run_layout

@@ -8,7 +8,13 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -206,14 +212,42 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string& path) {
   return std::unique_ptr<RunStore>(new RunStore(path, std::move(db)));
 }
 
+namespace {
+
+// `path` as the path of a file: URI (RFC 3986), what SQLite reads with SQLITE_OPEN_URI.
+std::string uri_path(const std::string& path) {
+  const std::string absolute = std::filesystem::absolute(path).string();
+  std::string out;
+  for (unsigned char c : absolute) {
+    if (std::isalnum(c) || std::strchr("/-._~", c) != nullptr) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RunStore>> RunStore::open_read_only(const std::string& path) {
   // A WAL database opens read-only where its -shm file exists or can be made; a finished run
   // left none, and a reader who may not write the directory cannot make one: then it is read as
-  // immutable, which is sound because no writer is active (a writer keeps a -wal file).
+  // immutable. That is sound only while no writer is active, and an active writer keeps a
+  // non-empty -wal file: with one there, a read-only reader gets an error saying so.
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  const bool writer_active = !ec && wal > 0;
   Status last = Status::Ok();
   for (const bool immutable : {false, true}) {
+    if (immutable && writer_active) {
+      return Error{path, 0, "",
+                   fmt::format("{}; the run is active (its -wal file is not empty), so it cannot "
+                               "be read without write access to its directory",
+                               last.error().message)};
+    }
     auto db = std::make_unique<Db>();
-    const std::string name = immutable ? "file:" + path + "?immutable=1" : path;
+    const std::string name = immutable ? "file:" + uri_path(path) + "?immutable=1" : path;
     if (sqlite3_open_v2(name.c_str(), &db->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
                         nullptr) != SQLITE_OK) {
       last = db_error(path, db->handle, "cannot open the run database");
@@ -414,6 +448,61 @@ Result<std::vector<std::pair<double, nlohmann::json>>> RunStore::events(const st
   }
   if (rc != SQLITE_DONE) return db_error(path_, db_->handle, "reading events");
   return out;
+}
+
+Result<double> RunStore::latest_event_s() {
+  Statement st(db_->handle, "SELECT COALESCE(MAX(time_s), 0) FROM events");
+  if (!st || sqlite3_step(st.get()) != SQLITE_ROW) {
+    return db_error(path_, db_->handle, "reading events");
+  }
+  return sqlite3_column_double(st.get(), 0);
+}
+
+namespace {
+
+constexpr const char* kRunClockKey = "run_clock_s";
+
+double epoch_now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A stored number; std::nullopt when absent or not a finite number > 0.
+Result<std::optional<double>> stored_seconds(RunStore& store, const std::string& key) {
+  auto text = store.meta(key);
+  if (!text) return text.error();
+  if (!*text) return std::optional<double>();
+  char* end = nullptr;
+  const double value = std::strtod((*text)->c_str(), &end);
+  if (!end || *end != '\0' || !std::isfinite(value) || value <= 0) return std::optional<double>();
+  return std::optional<double>(value);
+}
+
+}  // namespace
+
+Result<RunClock> RunClock::resume(RunStore& store) {
+  const double now = epoch_now_s();
+  auto clock = stored_seconds(store, kRunClockKey);
+  if (!clock) return clock.error();
+  if (!*clock) {
+    // A run begun by a Saturn that kept its start instead: its clock went on meanwhile.
+    auto started = stored_seconds(store, "run_started_epoch_s");
+    if (!started) return started.error();
+    if (*started) return RunClock(**started);
+  }
+  auto latest = store.latest_event_s();
+  if (!latest) return latest.error();
+  return RunClock(now - std::max(clock->value_or(0.0), *latest));
+}
+
+double RunClock::now() const {
+  return epoch_now_s() - origin_epoch_s_;
+}
+
+Status RunClock::save(RunStore& store, bool force) {
+  const double t = now();
+  if (!force && t - saved_at_s_ < 1) return Status::Ok();
+  saved_at_s_ = t;
+  return store.set_meta(kRunClockKey, fmt::format("{:.6f}", t));
 }
 
 Status RunStore::set_meta(const std::string& key, const std::string& value) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -92,6 +93,36 @@ TEST(PlanCommand, BadInputExitsTwoNamingTheFile) {
 
   run = saturn("plan --bogus-flag");
   EXPECT_EQ(run.code, 2) << run.output;
+}
+
+// Options that are not numbers of their kind are usage errors (exit 2), named in one short line
+// with the command: NaN slipped through CLI11's own checks, a negative seed wrapped around, a bad
+// --runtime-uncertainty exited 1, and `--interval 0` printed the largest double in 309 digits.
+TEST(PlanCommand, BadOptionValuesAreUsageErrorsInOneShortLine) {
+  const std::string profiles = example("profiles/sweep-12jobs-1node.json");
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"plan --profiles " + profiles + " --time-limit nan",
+            "saturn plan: --time-limit: nan is not a finite number > 0"},
+           {"plan --profiles " + profiles + " --seed -1",
+            "saturn plan: --seed: -1 is not a whole number >= 0"},
+           {"plan --profiles " + profiles + " --runtime-uncertainty 2",
+            "saturn plan: --runtime-uncertainty: 2 is not a share in [0, 1)"},
+           {"simulate --profiles " + profiles + " --interval 0",
+            "saturn simulate: --interval: 0 is not a finite number > 0"},
+           {"simulate --profiles " + profiles + " --planner-evaluations -5",
+            "saturn simulate: --planner-evaluations: -5 is not a whole number >= 0"},
+           {"run w.yaml --interval nan", "saturn run: --interval: nan is not a finite number > 0"},
+           {"run w.yaml --checkpoint-interval inf",
+            "saturn run: --checkpoint-interval: inf is not a finite number > 0"},
+       }) {
+    const CommandResult r = saturn(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_LT(r.output.size(), 200u) << r.output;
+  }
 }
 
 TEST(PlanCommand, UnwritableOutputExitsThree) {

@@ -363,7 +363,7 @@ TEST(RunLock, ASecondOrchestratorIsRefused) {
     ASSERT_TRUE(first.ok()) << first.error().to_string();
     auto second = RunLock::acquire(dir.string());
     ASSERT_FALSE(second.ok());
-    EXPECT_NE(second.error().to_string().find("in use by another saturn run (pid " +
+    EXPECT_NE(second.error().to_string().find("in use by another saturn run or profile (pid " +
                                               std::to_string(::getpid())),
               std::string::npos)
         << second.error().to_string();

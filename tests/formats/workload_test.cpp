@@ -331,7 +331,23 @@ TEST(WorkloadYaml, AListOfMoreJobsThanTheLimitIsRefused) {
   auto workload = parse_workload_yaml(text, "w.yaml");
   ASSERT_FALSE(workload.ok());
   EXPECT_TRUE(ErrorIs(workload.error(), "w.yaml", 2, "jobs",
-                      "lists 100001 jobs; at most 100000 are allowed"))
+                      "lists more than 100000 jobs, the most one may have"))
+      << workload.error().to_string();
+  // Counted before the document is built, in one pass that stops at the limit: in flow style
+  // and under `defaults` too.
+  text = "defaults: {model: m}\njobs: [";
+  for (int i = 0; i <= 100000; ++i) text += (i ? ", " : "") + std::string("{name: j}");
+  text += "]\n";
+  workload = parse_workload_yaml(text, "w.yaml");
+  ASSERT_FALSE(workload.ok());
+  EXPECT_NE(workload.error().message.find("more than 100000 jobs"), std::string::npos)
+      << workload.error().to_string();
+  // Exactly the limit is allowed (it fails later, for what the jobs lack).
+  text = "jobs:\n";
+  for (int i = 0; i < 100000; ++i) text += "  - {name: j" + std::to_string(i) + "}\n";
+  workload = parse_workload_yaml(text, "w.yaml");
+  ASSERT_FALSE(workload.ok());
+  EXPECT_EQ(workload.error().message.find("more than 100000 jobs"), std::string::npos)
       << workload.error().to_string();
   // Jobs that are grids add up too.
   text = "jobs:\n";

@@ -117,9 +117,10 @@ TEST(PlannerProperty, PerfectPackingBoundIsTheKnownOptimum) {
 }
 
 // The time limit is the user's at any size (2026-12-07: 50,000 jobs on 512 nodes took 129 s
-// under a 1 s limit; decoding was quadratic and the clock was read every 64th evaluation). A
-// contract, not a benchmark (bench_planner --scale measures): the margin is for a loaded CI
-// machine; the plan came 20 times later before.
+// under a 1 s limit; decoding was quadratic and the clock was read every 64th evaluation): the
+// plan takes the limit, or one construction when that is longer. A contract, not a benchmark
+// (bench_planner --scale measures): 0.5 s of search and one construction (tens of milliseconds
+// here), with room for a loaded CI machine; before, this took about 10 s.
 TEST(PlannerScale, KeepsItsTimeLimitOnTenThousandJobs) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "timing means nothing under AddressSanitizer";
@@ -132,7 +133,7 @@ TEST(PlannerScale, KeepsItsTimeLimitOnTenThousandJobs) {
   Result<Plan> p = plan(table, options);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(p.ok()) << p.error().to_string();
-  EXPECT_LT(took, 2.0);
+  EXPECT_LT(took, 1.5);
   EXPECT_EQ(p->assignments.size(), 10000u);
   EXPECT_EQ(p->solver.status, "time-limit");
   EXPECT_LE(p->lower_bound_s, p->makespan_s);

@@ -131,7 +131,7 @@ TEST(WorkerRecovery, AnAbsurdBatchIsOutOfMemoryAtOnce) {
   EXPECT_EQ(data.code, protocol::kExitData);
   ASSERT_NE(data.last("error"), nullptr);
   EXPECT_NE((*data.last("error"))["message"].get<std::string>().find(
-                "data.samples: the job's token ids need 134 GB"),
+                "data.samples: the job's token ids need 134 GB; the CPU rank's memory cap is"),
             std::string::npos)
       << data.last("error")->dump();
 }

@@ -214,6 +214,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   std::optional<Trainer::Resumed> resumed;
   if (!options.checkpoint_dir.empty()) {
     auto restored = trainer.restore_checkpoint(options.checkpoint_dir);
+    if (!restored && restored.error().field == kPeerFailedField) return protocol::kExitData;
     if (!restored) return fail(restored.error(), std::string(protocol::kErrorData));
     resumed = std::move(*restored);
   }

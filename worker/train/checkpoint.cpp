@@ -174,7 +174,7 @@ Result<CheckpointWriter> CheckpointWriter::begin(const std::string& dir,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return checkpoint_error(dir, "cannot create the checkpoint directory: " + ec.message());
-  const std::string name = fmt::format("step-{:08}", state.step);
+  const std::string name = checkpoint_name(state.step);
   const fs::path tmp_dir = fs::path(dir) / fmt::format("{}.tmp.{}", name, ::getpid());
   remove_directory_tree(tmp_dir.string());
   fs::create_directories(tmp_dir, ec);
@@ -258,6 +258,10 @@ Result<std::string> CheckpointWriter::commit() {
   for (std::size_t i = 0; i + kKeep < names.size(); ++i)
     remove_directory_tree((fs::path(dir_) / names[i]).string());
   return final_dir.string();
+}
+
+std::string checkpoint_name(std::int64_t step) {
+  return fmt::format("step-{:08}", step);
 }
 
 CheckpointName parse_checkpoint_name(const std::string& name) {

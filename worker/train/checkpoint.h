@@ -55,6 +55,12 @@ struct CheckpointName {
   std::int64_t step = -1;  // kComplete and kPartial
 };
 CheckpointName parse_checkpoint_name(const std::string& name);
+// The name of the complete checkpoint of `step`: "step-00000120".
+std::string checkpoint_name(std::int64_t step);
+
+// The field of a checkpoint error that only echoes another rank's (rank 0 could not resume, so
+// this one cannot): that rank reports the cause; the others exit without an `error` event.
+inline constexpr const char* kPeerFailedField = "checkpoint.peer";
 
 struct CheckpointState {
   std::int64_t step = 0;  // optimizer steps done

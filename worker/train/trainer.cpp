@@ -9,16 +9,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
 
-#include "events.h"
-#include "host_memory.h"
 #include "memory_cap.h"
 #include "train/checkpoint.h"
 #include "train/initial_part.h"
+#include "train/memory_checks.h"
 #ifdef SATURN_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -29,28 +27,6 @@ namespace {
 
 // Gradient bucket size, bytes (PyTorch DDP's default).
 constexpr std::int64_t kBucketBytes = 25 * 1024 * 1024;
-
-// Language data is held whole in host memory as int32 token ids: for synthetic text, samples x
-// (1 + 1/20 for evaluation) x T of them; for a text file at most one per byte. Checked before it
-// is made, so that `samples: 1e9` is an error at once, not a host filled for minutes.
-Status check_data_fits(const JobSpec& job, const std::string& base_dir) {
-  double bytes = 0;
-  if (job.data.format == "synthetic-text") {
-    bytes = 4.0 * 1.05 * static_cast<double>(job.data.samples) * job.data.seq_len;
-  } else if (job.data.format == "text") {
-    std::error_code ec;
-    const std::filesystem::path p(job.data.path);
-    const auto size =
-        std::filesystem::file_size(p.is_absolute() ? p : std::filesystem::path(base_dir) / p, ec);
-    if (!ec) bytes = 4.0 * static_cast<double>(size);
-  }
-  const std::optional<std::size_t> available = available_host_memory();
-  if (!available || bytes <= static_cast<double>(*available)) return Status::Ok();
-  return Error{"", 0, job.data.format == "text" ? "data.path" : "data.samples",
-               fmt::format("the job's token ids need {:.3g} GB of host memory; {:.3g} GB are "
-                           "available",
-                           bytes / 1e9, static_cast<double>(*available) / 1e9)};
-}
 
 Error config_error(const std::string& field, const std::string& message) {
   return Error{"", 0, field, message};
@@ -237,7 +213,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
       t->reducer_ = std::make_unique<GradientReducer>(*t->params_, *setup.comm, kBucketBytes);
     }
   }
-  if (Status st = check_data_fits(job, setup.base_dir); !st) return st.error();
+  if (Status st = check_data_fits(job, setup.base_dir, setup.device); !st) return st.error();
   auto data = make_data_source(job, setup.base_dir, *arch, language ? vocab : 0, setup.device);
   if (!data) return data.error();
   t->data_ = std::move(*data);
@@ -251,7 +227,11 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
                                     job.batch_size, t->grad_accum_, world));
   }
   t->micro_batch_ = job.batch_size / split;
-  if (Status st = t->check_batch_fits(*arch); !st) return st.error();
+  if (Status st = check_batch_fits(job, *arch, setup.device, t->micro_batch_, t->grad_accum_,
+                                   t->data_ranks());
+      !st) {
+    return st.error();
+  }
   if (setup.cuda_graph) {
     if (!GraphedStep::kAvailable || !setup.device.is_cuda() || t->world_size() > 1 ||
         !t->optimizer_->fused() || t->streamer_ || t->stage_) {
@@ -281,47 +261,6 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
         1, static_cast<std::int64_t>(std::ceil(samples / job.batch_size - 1e-9)));
   }
   return t;
-}
-
-Status Trainer::check_batch_fits(const ModelArchitecture& arch) const {
-  const JobSpec& job = setup_.job;
-  const bool language = arch.context > 0;
-  const auto samples = static_cast<double>(micro_batch_);
-  // Host, per sample: its position (int64); language: its T + 1 token ids as int32, then as the
-  // int64 tensor, and on CUDA that tensor's pinned copy; images: label and noise indices.
-  const double t = static_cast<double>(job.data.seq_len) + 1;
-  const double host =
-      samples * (8 + (language ? t * (4 + 8 + (setup_.device.is_cuda() ? 8 : 0)) : 16));
-  // Device, per sample: the first activation, which every technique holds whole for a
-  // micro-batch: the embeddings' output (T x d_model) or the input image (3 x H x W).
-  const double element = setup_.device.is_cuda() ? 2 : 4;
-  const double side =
-      static_cast<double>(job.data.image_size > 0 ? job.data.image_size : arch.image_size);
-  const double device =
-      samples * element *
-      (language ? static_cast<double>(job.data.seq_len) * arch.d_model : 3 * side * side);
-  std::optional<std::size_t> host_left = available_host_memory();
-  std::optional<std::size_t> device_left = available_device_memory(setup_.device);
-  double needed = host, available = 0;
-  std::string what = "its data in host memory";
-  if (setup_.device.is_cpu()) {  // one budget, the rank's cap, for both
-    if (device_left) host_left = device_left;
-    needed = host + device;
-    what = "its data and first activation";
-  } else if (device_left && device > static_cast<double>(*device_left)) {
-    needed = device;
-    available = static_cast<double>(*device_left);
-    what = "its first activation on the device";
-  }
-  if (available == 0) {
-    if (!host_left || needed <= static_cast<double>(*host_left)) return Status::Ok();
-    available = static_cast<double>(*host_left);
-  }
-  return Error{"", 0, kOutOfMemoryField,
-               fmt::format("a micro-batch of {} samples needs {:.3g} GB for {} alone; {:.3g} GB "
-                           "are available (batch_size {} over {} micro-steps x {} ranks)",
-                           micro_batch_, needed / 1e9, what, available / 1e9, job.batch_size,
-                           grad_accum_, data_ranks())};
 }
 
 Result<std::vector<std::string>> Trainer::kept_block_names() const {
@@ -525,7 +464,9 @@ Result<std::optional<Trainer::Resumed>> Trainer::restore_checkpoint(const std::s
   expect.model = setup_.job.model;
   std::vector<std::string> names;
   for (const auto& [name, tensor] : optimizer_->state()) names.push_back(name);
-  // Rank 0 chooses, reading every file once to verify it; the others open the step it chose.
+  // Rank 0 chooses, reading every file once to verify it, and sets aside the newer ones that
+  // failed their checks; the others open the step it chose. Then every rank says whether it
+  // loaded: one that could not makes them all fail together, none goes on into collectives alone.
   std::optional<CheckpointReader> reader;
   std::optional<Error> failed;
   double chosen = -1;  // the step; -1: no checkpoint; -2: rank 0 failed
@@ -533,52 +474,60 @@ Result<std::optional<Trainer::Resumed>> Trainer::restore_checkpoint(const std::s
     auto newest = CheckpointReader::open_newest(dir, *params_, names, expect);
     if (!newest) {
       failed = newest.error();
-      chosen = -2;
     } else if (*newest) {
       reader.emplace(std::move(**newest));
-      chosen = static_cast<double>(reader->state().step);
+      if (Status st = reader->set_aside_rejected(); !st) failed = st.error();
     }
+    chosen = failed ? -2 : reader ? static_cast<double>(reader->state().step) : -1;
   }
-  if (setup_.comm && world_size() > 1) {  // exact: steps are far below 2^53 / world size
+  const bool together = setup_.comm && world_size() > 1;
+  if (together) {  // exact: steps are far below 2^53 / world size
     chosen = setup_.comm->all_reduce_mean(rank() == 0 ? chosen * world_size() : 0.0);
   }
-  if (chosen < -1.5) {
-    if (failed) return *failed;
-    return Error{dir, 0, "checkpoint", "rank 0 found no intact checkpoint to resume from"};
-  }
+  const auto peer_failed = [&](const std::string& what) {
+    return Error{dir, 0, kPeerFailedField, what + "; rank 0's error says why"};
+  };
+  if (chosen < -1.5) return failed ? *failed : peer_failed("rank 0 could not resume");
   if (chosen < 0) return std::optional<Resumed>();
+  Status loaded = Status::Ok();
   if (!reader) {
     auto opened = CheckpointReader::open(
-        dir, fmt::format("step-{:08}", static_cast<std::int64_t>(std::llround(chosen))), *params_,
-        names, expect, /*verify=*/false);
-    if (!opened) return opened.error();
-    reader.emplace(std::move(*opened));
-  }
-  CheckpointReader& r = *reader;
-  // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of them
-  // from the files.
-  for (const Saved& s : saved_tensors()) {
-    const InitialValues values = r.values(s.name);
-    if (shards_) {
-      shards_->fill(values, *s.part);
-    } else if (stage_) {
-      stage_->fill(values, *s.part);
+        dir, checkpoint_name(static_cast<std::int64_t>(std::llround(chosen))), *params_, names,
+        expect, /*verify=*/false);
+    if (opened) {
+      reader.emplace(std::move(*opened));
     } else {
-      values(0, s.part->numel(), *s.part);
-      if (s.kept) values(device_part_->offset(), s.kept->numel(), *s.kept);
+      loaded = opened.error();
     }
   }
-  buffers().publish();
-  if (device_part_) device_part_->publish();
-  if (Status st = r.restore_buffers(*model_); !st) return st.error();
+  if (loaded) {
+    // Every rank reads its part of the weights and optimizer state (FSDP, GPipe) or all of
+    // them from the files.
+    for (const Saved& s : saved_tensors()) {
+      const InitialValues values = reader->values(s.name);
+      if (shards_) {
+        shards_->fill(values, *s.part);
+      } else if (stage_) {
+        stage_->fill(values, *s.part);
+      } else {
+        values(0, s.part->numel(), *s.part);
+        if (s.kept) values(device_part_->offset(), s.kept->numel(), *s.kept);
+      }
+    }
+    buffers().publish();
+    if (device_part_) device_part_->publish();
+    loaded = reader->restore_buffers(*model_);
+  }
+  if (together && setup_.comm->all_reduce_mean(loaded ? 1.0 : 0.0) < 1 - 1e-9 && loaded) {
+    loaded = peer_failed(fmt::format("another rank could not load {}", reader->path()));
+  }
+  if (!loaded) return loaded.error();
+  CheckpointReader& r = *reader;
   r.restore_rng();
   optimizer_->set_steps(r.state().optimizer_steps);
   if (device_optimizer_) device_optimizer_->set_steps(r.state().optimizer_steps);
   step_ = r.state().step;
   release_free_heap();
-  if (rank() == 0) {
-    if (Status st = r.set_aside_rejected(); !st) return st.error();
-  }
   return std::optional<Resumed>(Resumed{r.state().step, r.path(), r.verified(), r.rejected()});
 }
 

@@ -136,12 +136,6 @@ class Trainer {
 
  private:
   explicit Trainer(TrainerSetup setup) : setup_(std::move(setup)) {}
-  // Whether one micro-batch's data (host) and first activation (device) fit in what is left to
-  // this rank, before the first step assembles one: a batch far beyond the machine is then out
-  // of memory at once (search moves on to more accumulation), not after it filled the host
-  // (2026-12-07: batch_size 1e9 held 24 GB until its trial timed out). A necessary condition
-  // only: the step's own peak is found by running it. Errors: kOutOfMemoryField.
-  Status check_batch_fits(const ModelArchitecture& arch) const;
   // Forward and backward pass of micro-step `micro` (gradients accumulate into the flat
   // buffer, the data-parallel reduction armed on the last); returns the loss, detached.
   torch::Tensor micro_step(const Batch& batch, int micro);
