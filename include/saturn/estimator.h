@@ -139,7 +139,7 @@ struct ConfigEstimate {
   double peak_memory_bytes = 0;  // per GPU, incl. framework overhead and fragmentation
   StepBreakdown breakdown;
   // The knobs chosen (activation_checkpointing, micro_batches, cpu_offload, resident_blocks,
-  // ...) plus step_s and steps.
+  // ...).
   nlohmann::json params = nlohmann::json::object();
 };
 
@@ -176,8 +176,8 @@ Result<std::vector<JobEstimates>> estimate_workload(
 
 // Estimated whole-job profile for every job of `workload` on the GPU types of `cluster`: one
 // Task per job (name = job name), one Config per feasible (technique, gpus, gpu type), with
-// gpu_type set when the cluster has more than one GPU type, params = chosen knobs plus
-// {"step_s": ..., "steps": ...}; Task::restart_s from estimate_restart_s. A job with no feasible
+// gpu_type set when the cluster has more than one GPU type, params = the chosen knobs, step_s and
+// steps set; Task::restart_s from estimate_restart_s. A job with no feasible
 // configuration on any node is an Error naming the job ("fits on no GPU of the cluster: ...").
 Result<ProfileTable> estimate_profile_table(const Workload& workload, const Cluster& cluster,
                                             const Calibration& calibration);

@@ -4,9 +4,10 @@
 // JSON (docs/formats.md#profile-table):
 //   {"cluster": {"nodes": [{"name": "n0", "gpus": 8, "gpu_type": "a100-40gb"}]},
 //    "tasks": [{"name": "t0", "configs": [{"technique": "fsdp", "gpus": 2, "runtime_s": 5400.0,
-//               "peak_memory_bytes": 3.1e10, "params": {}}]}]}
+//               "peak_memory_bytes": 3.1e10, "params": {}, "step_s": 0.54, "steps": 10000}]}]}
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,19 @@ struct Config {
   double runtime_s = 0;          // whole-job runtime on `gpus` GPUs, seconds, finite and > 0
   double peak_memory_bytes = 0;  // peak memory per GPU, bytes, >= 0 (0: unknown)
   std::string gpu_type;          // GPU type it was measured on; empty: valid on any node
-  nlohmann::json params = nlohmann::json::object();  // technique knobs, passed through
+  // The technique's own settings (what its `search` chose), passed to `execute` as they are.
+  nlohmann::json params = nlohmann::json::object();
+  // What the runtime is made of, as profiling measured it (the Trial Runner) or the estimator
+  // computed it; 0: unknown. Seconds.
+  double step_s = 0;       // one optimizer step
+  std::int64_t steps = 0;  // the optimizer steps the runtime covers
+  double startup_s = 0;    // process start until full speed (also a restart's cost)
+  double eval_s = 0;       // one evaluation
+  double checkpoint_s = 0;  // writing one checkpoint
 
   double gpu_seconds() const { return gpus * runtime_s; }
+  // Seconds per optimizer step: step_s, else runtime_s / steps; 0 when neither is known.
+  double seconds_per_step() const;
 };
 
 struct Task {

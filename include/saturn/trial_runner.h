@@ -101,11 +101,6 @@ std::int64_t checkpoint_every_steps(double interval_s, double step_s);
 double extrapolated_runtime_s(const TrialRecord& r, const JobSpec& job, std::int64_t steps,
                               double checkpoint_interval_s);
 
-// Measured values the Trial Runner adds to each configuration's params beside the technique's
-// own settings; the executor removes them before `execute`.
-inline constexpr const char* kMeasuredParams[] = {"step_s", "steps", "startup_s", "eval_s",
-                                                  "checkpoint_s"};
-
 // Profiles `workload` on `slots` and returns its profile table for `cluster` (configs carry
 // gpu_type = slots.device_type): a task for every job that fits somewhere; the others are in
 // `summary->infeasible`, with what was tried. Errors: a technique not in the library, the store

@@ -40,10 +40,9 @@ void print_table(const ProfileTable& table) {
              "step s", "mem GiB", "runtime", "settings");
   for (const Task& t : table.tasks) {
     for (const Config& c : t.configs) {
-      nlohmann::json settings = c.params;
-      for (const char* measured : kMeasuredParams) settings.erase(measured);
+      const nlohmann::json& settings = c.params;
       fmt::print("{:<{}}  {:<10} {:>7} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
-                 c.gpus, c.params.value("step_s", 0.0), c.peak_memory_bytes / kGiB,
+                 c.gpus, c.seconds_per_step(), c.peak_memory_bytes / kGiB,
                  hms(c.runtime_s), settings.dump());
     }
   }

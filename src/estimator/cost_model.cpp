@@ -179,8 +179,6 @@ ConfigEstimate choose(const Context& ctx, const std::string& technique,
         fmt::format("needs {} per GPU, {} available (leanest variant: {})", gib(leanest_peak),
                     gib(ctx.gpu.memory_bytes), describe_knobs(pick->params));
   }
-  e.params["step_s"] = e.step_s;
-  e.params["steps"] = e.steps;
   return e;
 }
 

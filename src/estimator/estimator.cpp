@@ -306,6 +306,8 @@ Result<ProfileTable> to_profile_table(const std::vector<JobEstimates>& jobs,
       c.peak_memory_bytes = e.peak_memory_bytes;
       if (types.size() > 1) c.gpu_type = e.gpu_type;
       c.params = e.params;
+      c.step_s = e.step_s;
+      c.steps = e.steps;
       task.configs.push_back(std::move(c));
     }
     if (task.configs.empty()) {

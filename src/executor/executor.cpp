@@ -49,10 +49,7 @@ struct Live {
 };
 
 double profiled_step_s(const Config& c) {
-  const double s = c.params.value("step_s", 0.0);
-  if (s > 0) return s;
-  const double steps = c.params.value("steps", 0.0);
-  return steps > 0 ? c.runtime_s / steps : 0;
+  return c.seconds_per_step();
 }
 
 }  // namespace
@@ -236,8 +233,7 @@ Result<ExecutionSummary> execute_workload(const Workload& workload, const Profil
       return Error{"", 0, "",
                    fmt::format("technique {} is no longer in the library", config.technique)};
     }
-    json params = config.params;
-    for (const char* measured : kMeasuredParams) params.erase(measured);
+    const json& params = config.params;
     const std::int64_t every =
         checkpoint_every_steps(options.checkpoint_interval_s, profiled_step_s(config));
     auto job_file = run_layout::job_file(options.run_dir, l.rec.name);

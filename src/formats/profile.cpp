@@ -8,14 +8,21 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <exception>
 #include <map>
+#include <utility>
 
 #include "formats/common.h"
 #include "formats/json_fields.h"
 #include "saturn/gpu_catalog.h"
 
 namespace saturn {
+
+double Config::seconds_per_step() const {
+  if (step_s > 0) return step_s;
+  return steps > 0 ? runtime_s / static_cast<double>(steps) : 0;
+}
 
 bool config_fits(const Config& config, const Node& node) {
   if (config.gpus <= 0 || config.gpus > node.gpus) return false;
@@ -113,8 +120,10 @@ Result<Cluster> read_cluster(const JsonChecker& check, const json& value, const 
 }
 
 Result<Config> read_config(const JsonChecker& check, const json& value, const JsonPath& at) {
-  if (auto s = check.check_object(
-          value, at, {"technique", "gpus", "runtime_s", "peak_memory_bytes", "params", "gpu_type"});
+  if (auto s = check.check_object(value, at,
+                                  {"technique", "gpus", "runtime_s", "peak_memory_bytes", "params",
+                                   "gpu_type", "step_s", "steps", "startup_s", "eval_s",
+                                   "checkpoint_s"});
       !s) {
     return s.error();
   }
@@ -149,6 +158,28 @@ Result<Config> read_config(const JsonChecker& check, const json& value, const Js
                          "expected an object, got " + formats::describe_json_type(params));
     }
     config.params = params;
+  }
+  // Tables written before these were fields kept them in params: they move to their fields.
+  for (const auto& [key, target] : {std::pair<const char*, double*>{"step_s", &config.step_s},
+                                    {"startup_s", &config.startup_s},
+                                    {"eval_s", &config.eval_s},
+                                    {"checkpoint_s", &config.checkpoint_s}}) {
+    if (value.contains(key)) {
+      auto v = check.get_number(value[key], at / key, 0, false);
+      if (!v) return v.error();
+      *target = *v;
+    } else if (config.params.contains(key) && config.params[key].is_number()) {
+      *target = std::max(0.0, config.params[key].get<double>());
+      config.params.erase(key);
+    }
+  }
+  if (value.contains("steps")) {
+    auto v = check.get_int(value["steps"], at / "steps", 0, LLONG_MAX);
+    if (!v) return v.error();
+    config.steps = *v;
+  } else if (config.params.contains("steps") && config.params["steps"].is_number()) {
+    config.steps = std::max<std::int64_t>(0, config.params["steps"].get<std::int64_t>());
+    config.params.erase("steps");
   }
   return config;
 }
@@ -270,6 +301,13 @@ json to_json(const ProfileTable& table) {
                 {"peak_memory_bytes", config.peak_memory_bytes},
                 {"params", config.params}};
       if (!config.gpu_type.empty()) c["gpu_type"] = config.gpu_type;
+      for (const auto& [key, v] : {std::pair<const char*, double>{"step_s", config.step_s},
+                                   {"startup_s", config.startup_s},
+                                   {"eval_s", config.eval_s},
+                                   {"checkpoint_s", config.checkpoint_s}}) {
+        if (v > 0) c[key] = v;
+      }
+      if (config.steps > 0) c["steps"] = config.steps;
       configs.push_back(std::move(c));
     }
     json t = {{"name", task.name}, {"configs", std::move(configs)}};

@@ -508,11 +508,11 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       c.peak_memory_bytes = r.peak_memory_bytes;
       c.gpu_type = r.key.device_type;
       c.params = r.params;
-      c.params["step_s"] = r.step_s;
-      c.params["steps"] = steps;
-      c.params["startup_s"] = r.startup_s;
-      c.params["eval_s"] = r.eval_s;
-      c.params["checkpoint_s"] = r.checkpoint_s;
+      c.step_s = r.step_s;
+      c.steps = steps;
+      c.startup_s = r.startup_s;
+      c.eval_s = r.eval_s;
+      c.checkpoint_s = r.checkpoint_s;
       task.configs.push_back(std::move(c));
     }
     if (task.configs.empty()) {

@@ -171,7 +171,7 @@ Status write_run_report(RunStore& store, const std::string& path) {
           "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4f}</td><td>{}</td><td>{:.2f} GiB</td>"
           "</tr>",
           report::html_escape(task.name), report::html_escape(c.technique), c.gpus,
-          c.params.value("step_s", 0.0), report::hms(c.runtime_s), c.peak_memory_bytes / (1 << 30));
+          c.seconds_per_step(), report::hms(c.runtime_s), c.peak_memory_bytes / (1 << 30));
     }
   }
   html += "</table></body></html>\n";

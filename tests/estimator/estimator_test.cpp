@@ -83,7 +83,8 @@ TEST(Estimator, DdpStepIsComputePlusAllReducePlusOptimizer) {
   EXPECT_NEAR(e.step_s, compute + allreduce + optimizer, 1e-12);
   EXPECT_NEAR(e.breakdown.comm_s, allreduce, 1e-12);
   EXPECT_DOUBLE_EQ(e.runtime_s, 100 * e.step_s);
-  EXPECT_EQ(e.params["steps"].get<long>(), 100);
+  EXPECT_EQ(e.steps, 100);
+  EXPECT_FALSE(e.params.contains("steps"));  // settings only: measured figures are fields
   // One GPU: no communication; `single` is the same thing.
   const TrainingSetup one = setup_for("gpt2", 8);
   const ConfigEstimate d1 = estimate(one, "ddp", 1, a100_80, cal);
@@ -391,7 +392,7 @@ TEST(Estimator, PaperWorkloadGivesAPlannableProfileTable) {
       EXPECT_TRUE(config_fits(c, cluster.nodes[0])) << task.name << " " << c.technique;
       EXPECT_TRUE(c.gpu_type.empty());
       EXPECT_DOUBLE_EQ(c.runtime_s,
-                       c.params["step_s"].get<double>() * c.params["steps"].get<double>());
+                       c.step_s * static_cast<double>(c.steps));
     }
   }
   auto again = parse_profile_table(to_json(*table).dump());

@@ -73,7 +73,8 @@ struct Harness {
         c.gpus = gpus;
         c.runtime_s = runtime;
         c.gpu_type = "cpu";
-        c.params = {{"step_s", runtime / j.steps}, {"steps", j.steps}};
+        c.step_s = runtime / j.steps;
+        c.steps = j.steps;
         task.configs.push_back(c);
       }
       table.tasks.push_back(task);

@@ -117,7 +117,7 @@ TEST(TrialRunner, MeasuresEveryConfigurationOnceAndExtrapolatesRuntimes) {
     // end: at 0.5 s per step every 60 steps (2 in 100 steps), at 0.25 s every 120 (1).
     EXPECT_DOUBLE_EQ(t.configs[0].runtime_s, 2 + 0.5 * 100 + 0.5 + 2 * 1);
     EXPECT_DOUBLE_EQ(t.configs[1].runtime_s, 2 + 0.25 * 100 + 0.5 + 1 * 1);
-    EXPECT_DOUBLE_EQ(t.configs[0].params["checkpoint_s"].get<double>(), 1);
+    EXPECT_DOUBLE_EQ(t.configs[0].checkpoint_s, 1);
     EXPECT_DOUBLE_EQ(t.restart_s, 2);
     EXPECT_EQ(t.configs[1].params["knob"], 2);
     EXPECT_EQ(t.configs[1].gpu_type, "cpu");
