@@ -29,10 +29,10 @@ struct Config {
   nlohmann::json params = nlohmann::json::object();
   // What the runtime is made of, as profiling measured it (the Trial Runner) or the estimator
   // computed it; 0: unknown. Seconds.
-  double step_s = 0;       // one optimizer step
-  std::int64_t steps = 0;  // the optimizer steps the runtime covers
-  double startup_s = 0;    // process start until full speed (also a restart's cost)
-  double eval_s = 0;       // one evaluation
+  double step_s = 0;        // one optimizer step
+  std::int64_t steps = 0;   // the optimizer steps the runtime covers
+  double startup_s = 0;     // process start until full speed (also a restart's cost)
+  double eval_s = 0;        // one evaluation
   double checkpoint_s = 0;  // writing one checkpoint
 
   double gpu_seconds() const { return gpus * runtime_s; }

@@ -42,8 +42,8 @@ void print_table(const ProfileTable& table) {
     for (const Config& c : t.configs) {
       const nlohmann::json& settings = c.params;
       fmt::print("{:<{}}  {:<10} {:>7} {:>9.4f} {:>8.2f} {:>10}  {}\n", t.name, width, c.technique,
-                 c.gpus, c.seconds_per_step(), c.peak_memory_bytes / kGiB,
-                 hms(c.runtime_s), settings.dump());
+                 c.gpus, c.seconds_per_step(), c.peak_memory_bytes / kGiB, hms(c.runtime_s),
+                 settings.dump());
     }
   }
 }

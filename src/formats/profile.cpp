@@ -120,10 +120,10 @@ Result<Cluster> read_cluster(const JsonChecker& check, const json& value, const 
 }
 
 Result<Config> read_config(const JsonChecker& check, const json& value, const JsonPath& at) {
-  if (auto s = check.check_object(value, at,
-                                  {"technique", "gpus", "runtime_s", "peak_memory_bytes", "params",
-                                   "gpu_type", "step_s", "steps", "startup_s", "eval_s",
-                                   "checkpoint_s"});
+  if (auto s = check.check_object(
+          value, at,
+          {"technique", "gpus", "runtime_s", "peak_memory_bytes", "params", "gpu_type", "step_s",
+           "steps", "startup_s", "eval_s", "checkpoint_s"});
       !s) {
     return s.error();
   }

@@ -391,8 +391,7 @@ TEST(Estimator, PaperWorkloadGivesAPlannableProfileTable) {
     for (const Config& c : task.configs) {
       EXPECT_TRUE(config_fits(c, cluster.nodes[0])) << task.name << " " << c.technique;
       EXPECT_TRUE(c.gpu_type.empty());
-      EXPECT_DOUBLE_EQ(c.runtime_s,
-                       c.step_s * static_cast<double>(c.steps));
+      EXPECT_DOUBLE_EQ(c.runtime_s, c.step_s * static_cast<double>(c.steps));
     }
   }
   auto again = parse_profile_table(to_json(*table).dump());
