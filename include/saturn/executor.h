@@ -1,14 +1,17 @@
-// The executor: runs a planned workload on this machine's devices (saturn/trial_runner.h's
-// DeviceSlots) through a Backend, and keeps its state in the run store.
+// The executor: runs a planned workload on a cluster of nodes (each node's device slots,
+// saturn/device_slots.h) through a Backend, under a scheduling Policy (saturn/policy.h), and
+// keeps its state in the run store.
 //
-// Jobs start as soon as the devices their plan gives them are free and every job planned
-// earlier on those devices has started (plan order, not wall-clock guesses). Workers report
-// progress as JSON-line events (docs/worker-protocol.md), which are stored as they arrive.
-// Every introspection interval the remaining work is re-estimated from observed step times and
-// re-planned (saturn/planner.h's replan); running jobs move only when the gain, net of restart
-// costs, exceeds switch_threshold x the remaining makespan: the worker is asked to stop (it
-// checkpoints) and is relaunched with its new configuration from the checkpoint. A worker that
-// crashes is relaunched from its last checkpoint up to max_retries times, then its job is marked
+// The policy decides; the executor carries its decisions out. The policy is consulted at the
+// start, whenever a job completes, every introspection interval (for policies that introspect),
+// and when the executor had to change the world (a configuration dropped after it ran out of
+// memory; jobs waiting with nowhere to start). It sees each job's observed progress: remaining
+// work from the workers' step events, its slowdown against the profile from their step times,
+// its restart cost from relaunches. Its answer is a plan: jobs start in plan order
+// (saturn/plan_order.h, the simulator's rule) as soon as their devices are free; a running job
+// given another configuration, node or devices is asked to stop (it checkpoints) and is
+// relaunched there from the checkpoint. A worker that crashes is relaunched from its last
+// checkpoint, first in line for its devices, up to max_retries times, then its job is marked
 // failed and the others go on. Stopped (SIGINT/SIGTERM to the orchestrator) or killed, a run
 // resumes when started again: done jobs stay done, the others continue from their checkpoints.
 #pragma once
@@ -18,12 +21,13 @@
 #include <string>
 
 #include "saturn/backend.h"
+#include "saturn/device_slots.h"
 #include "saturn/error.h"
 #include "saturn/library.h"
 #include "saturn/planner.h"
+#include "saturn/policy.h"
 #include "saturn/profile.h"
 #include "saturn/run_store.h"
-#include "saturn/trial_runner.h"
 #include "saturn/workload.h"
 
 namespace saturn {
@@ -49,15 +53,18 @@ class RunLock {
   int fd_ = -1;
 };
 
-struct ExecutorOptions {
-  std::string run_dir;                   // jobs/ (written by the Trial Runner), checkpoints/, logs/
-  std::string worker;                    // {worker} in command templates
-  double introspection_interval_s = 60;  // > 0
-  double switch_threshold = 0.02;        // of the remaining makespan
-  double default_restart_s = 10;      // a job's restart cost until one of its launches is measured
+// The executor's options: the policy's (introspection every 60 s by default, restarts of 10 s
+// until measured, the planner's defaults) and its own.
+struct ExecutorOptions : PolicyOptions {
+  ExecutorOptions() {
+    introspection_interval_s = 60;
+    default_restart_s = 10;
+  }
+  std::string policy = "saturn";      // a name make_policy() knows
+  std::string run_dir;                // jobs/ (written by the Trial Runner), checkpoints/, logs/
+  std::string worker;                 // {worker} in command templates
   int max_retries = 2;                // relaunches after crashes, per job and invocation
   double checkpoint_interval_s = 30;  // seconds of training between checkpoints
-  PlannerOptions planner;
   const std::atomic<bool>* stop = nullptr;  // set: checkpoint every job, stop, return
   double stop_grace_s = 120;  // a worker still running this long after SIGTERM gets SIGKILL
   std::function<void(const std::string&)> log;  // one line per launch, exit, switch
@@ -66,7 +73,8 @@ struct ExecutorOptions {
 struct ExecutionSummary {
   int done = 0, failed = 0, pending = 0;  // pending: stopped before finishing
   bool stopped = false;
-  int switches = 0;               // introspection restarts
+  std::string policy;             // the policy that ran
+  int switches = 0;               // jobs moved by the policy
   int relaunches = 0;             // after crashes
   double planned_makespan_s = 0;  // the first plan's, run clock
   double makespan_s = 0;          // when the last job ended, run clock
@@ -88,10 +96,14 @@ struct ChangedJob {
 Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, RunStore& store,
                                                    const std::string& run_dir, double now_s);
 
-// Runs every job of `workload` that is not done yet. `table` is its profile on `slots`
-// (task names = job names). Errors: the store failing, no plan for the remaining jobs.
+// Runs every job of `workload` that is not done yet on the cluster `nodes` (one entry per node,
+// names distinct; the backend must know each). `table` is its profile (task names = job names;
+// its configurations must fit the nodes' device type; its cluster is replaced by `nodes`).
+// Errors: an unknown policy, the store failing, a policy answer that is not a valid plan, jobs
+// that no node can run.
 Result<ExecutionSummary> execute_workload(const Workload& workload, const ProfileTable& table,
                                           const Library& library, RunStore& store, Backend& backend,
-                                          const DeviceSlots& slots, const ExecutorOptions& options);
+                                          const std::vector<DeviceSlots>& nodes,
+                                          const ExecutorOptions& options);
 
 }  // namespace saturn

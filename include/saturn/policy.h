@@ -1,11 +1,15 @@
-// Scheduling policies for the simulator (and, later, the executor): one small interface, one
-// implementation per file under src/sim/.
+// Scheduling policies: one small interface, one implementation per file under src/sim/. The
+// simulator (simulator.h) and the executor (executor.h) consult the same Policy objects; what
+// differs between them is only where time and progress come from (a simulated clock and true
+// runtimes, or the run clock and the workers' step events).
 //
 //   saturn            the SPASE planner at time 0, then introspection: re-plan from observed
 //                     progress every interval, switching running jobs only when the gain
 //                     clears the threshold (restart costs included).
 //   current-practice  each job gets all GPUs of a node, jobs in sequence (workload order), the
 //                     next job going to whichever node frees up first.
+//   longest-first     current-practice with the jobs in order of decreasing estimated runtime
+//                     (at a whole node's width): what careful users run by hand.
 //   random            random GPU count, technique and order among feasible ones (seeded); jobs
 //                     start in that order as soon as enough GPUs of one node are free.
 //   optimus           greedy (Peng et al., EuroSys'18): whenever GPUs free up, waiting jobs are
@@ -27,12 +31,25 @@
 
 #include "saturn/error.h"
 #include "saturn/plan.h"
+#include "saturn/planner.h"
 #include "saturn/profile.h"
 
 namespace saturn {
 
-struct SimulationOptions;
+// What every policy may read, shared by SimulationOptions and ExecutorOptions.
+struct PolicyOptions {
+  double introspection_interval_s = 1000;  // > 0; only for policies that introspect
+  // A job's restart cost (seconds) while nothing better is known: the profile's restart_s, else
+  // this.
+  double default_restart_s = 60;
+  // Saturn switches running jobs only when the re-plan's expected gain (net of restart costs)
+  // exceeds this fraction of the remaining makespan; optimus-dynamic uses it likewise.
+  double switch_threshold = 0.02;
+  PlannerOptions planner;
+  std::uint64_t seed = 1;  // feeds the policies that draw random numbers (random)
+};
 
+// A job as a policy sees it. kDone also covers a job that failed for good: nothing to place.
 enum class JobState { kPending, kRunning, kDone };
 
 // What a policy knows about one task of the profile table.
@@ -52,14 +69,21 @@ struct JobView {
   double segment_start_s = 0;
 };
 
-enum class PolicyEvent { kStart, kJobFinished, kIntrospection };
+// Why a policy is called. kStart: once, before anything runs. kJobFinished: a job completed (its
+// devices are free). kIntrospection: every introspection_interval_s, for policies that
+// introspect. kReplan: the world changed outside the policy's plan (the executor dropped a
+// configuration that ran out of memory, or pending jobs wait with no assignment that can ever
+// start): every waiting job needs a place; a policy answers with a plan that places them.
+enum class PolicyEvent { kStart, kJobFinished, kIntrospection, kReplan };
 
 struct PolicyContext {
   double now_s = 0;
   PolicyEvent event = PolicyEvent::kStart;
-  const ProfileTable* table = nullptr;  // the estimates (never the truth)
-  std::vector<JobView> jobs;            // per task of *table
-  const SimulationOptions* options = nullptr;
+  // The estimates (never the truth), per task. Between calls the table may lose configurations
+  // of jobs that are not running (kReplan says so); configuration indices are into this table.
+  const ProfileTable* table = nullptr;
+  std::vector<JobView> jobs;  // per task of *table
+  const PolicyOptions* options = nullptr;
 };
 
 class Policy {
@@ -76,8 +100,9 @@ class Policy {
   virtual Result<std::optional<Plan>> decide(const PolicyContext& context) = 0;
 };
 
-// "saturn" | "current-practice" | "random" | "optimus" | "optimus-dynamic". `seed` feeds the
-// policies that draw random numbers.
+// "saturn" | "current-practice" | "longest-first" | "random" | "optimus" | "optimus-dynamic".
+// `seed` feeds the policies that draw random numbers. Errors: an unknown name (the known ones
+// listed).
 Result<std::unique_ptr<Policy>> make_policy(std::string_view name, std::uint64_t seed);
 
 // The names make_policy accepts, in the order reports list them.

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,12 +52,20 @@ struct TrialRecord {
   double trial_s = 0;    // wall-clock seconds the trial took
 };
 
+// Where a job of a run stands. Stored by name ("pending", "profiling", "running", "done",
+// "failed"); the names appear nowhere else.
+enum class JobStatus { kPending, kProfiling, kRunning, kDone, kFailed };
+std::string_view to_string(JobStatus status);
+// nullopt for a name that is none of them.
+std::optional<JobStatus> parse_job_status(std::string_view name);
+
 // One job of a run, as the executor tracks it.
 struct JobRecord {
   std::string name;
-  std::string state = "pending";  // pending | profiling | running | done | failed
-  std::string technique;          // the configuration it runs (or will run) with
-  std::vector<int> gpus;          // device indices on the node
+  JobStatus state = JobStatus::kPending;
+  std::string technique;  // the configuration it runs (or will run) with
+  std::string node;       // the node it runs (or will run) on
+  std::vector<int> gpus;  // device indices on the node
   nlohmann::json params = nlohmann::json::object();
   std::int64_t step = 0;  // optimizer steps done (from the worker's events)
   // The step of the newest checkpoint the job's workers reported (a `checkpoint` or `stopped`
@@ -95,15 +105,18 @@ class RunClock {
  public:
   // Goes on from where the run left it: the later of the stored value and the latest event (an
   // orchestrator killed between two saves left events up to a second past the stored value).
-  // A fresh run starts at 0. Errors: the store's.
-  static Result<RunClock> resume(RunStore& store);
+  // A fresh run starts at 0. `epoch_s` reads Unix seconds (empty: the system clock; the
+  // executor passes its backend's clock). Errors: the store's.
+  static Result<RunClock> resume(RunStore& store, std::function<double()> epoch_s = {});
   double now() const;  // seconds
   // Stores now(): at most once a second, unless `force` (a run that ends saves its last value).
   Status save(RunStore& store, bool force = false);
 
  private:
-  explicit RunClock(double origin_epoch_s) : origin_epoch_s_(origin_epoch_s) {}
+  RunClock(double origin_epoch_s, std::function<double()> epoch_s)
+      : origin_epoch_s_(origin_epoch_s), epoch_s_(std::move(epoch_s)) {}
   double origin_epoch_s_;  // the Unix time at which the clock read 0 for this orchestrator
+  std::function<double()> epoch_s_;
   double saved_at_s_ = -1;
 };
 

@@ -20,28 +20,27 @@
 #include "saturn/error.h"
 #include "saturn/plan.h"
 #include "saturn/planner.h"
+#include "saturn/policy.h"
 #include "saturn/profile.h"
 
 namespace saturn {
 
-class Policy;
-
-struct SimulationOptions {
+// The simulator's options: the policies' (policy.h) and the simulated truth's.
+struct SimulationOptions : PolicyOptions {
   // True runtime of (task, config) = profile runtime × (1 + runtime_error × u_task) ×
   // (1 + config_error × v_config), u and v uniform in [-1, 1], drawn per task and per (task,
   // config) from `seed`. A misestimated model is misestimated in every configuration (u); v adds
   // technique-specific error. Both in [0, 1); 0 and 0: exact.
   double runtime_error = 0;
   double config_error = 0;
-  std::uint64_t seed = 1;
-  double introspection_interval_s = 1000;  // > 0; only for policies that introspect
-  double default_restart_s = 60;           // used for tasks whose profile has no restart_s
-  // Saturn switches running jobs only when the re-plan's expected gain (net of restart costs)
-  // exceeds this fraction of the remaining makespan.
-  double switch_threshold = 0.02;
-  PlannerOptions planner = default_planner_options();
+  // A scripted truth instead of drawn errors: [task][config] factors, when not empty (a replay
+  // of what a real run measured; tests). Every factor > 0.
+  std::vector<std::vector<double>> true_factors;
   // Stop with an error after this many events (a policy that never lets jobs finish).
   long max_events = 1000000;
+
+  // Defaults: introspection every 1000 s, restarts of 60 s, the planner below.
+  SimulationOptions() { planner = default_planner_options(); }
 
   // The simulator's planner settings: heuristic with a fixed evaluation budget and two searches,
   // so a simulation is deterministic for its seed on any machine, and runtime_uncertainty 0.1:

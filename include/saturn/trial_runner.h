@@ -22,6 +22,7 @@
 
 #include "saturn/backend.h"
 #include "saturn/cluster.h"
+#include "saturn/device_slots.h"
 #include "saturn/library.h"
 #include "saturn/profile.h"
 #include "saturn/run_store.h"
@@ -29,36 +30,8 @@
 
 namespace saturn {
 
-// The devices trials may use on this machine.
-struct DeviceSlots {
-  std::string device_type = "cpu";  // "cpu", or the GPU type (catalogue name)
-  int count = 0;                    // > 0
-  std::vector<int> cuda_ids;        // physical CUDA ids, one per slot; empty: CPU slots
-  double memory_bytes = 0;          // per slot; 0: unknown (no cap)
-  int cores = 1;                    // CPU cores to share among the slots
-
-  bool cuda() const { return !cuda_ids.empty(); }
-  // Gives a process the slots `chosen` (indices below count): CUDA_VISIBLE_DEVICES for GPU
-  // slots, and the slots' share of the cores to pin it to, set in `spec`. Returns what the
-  // technique's {devices} is: "cuda:0,cuda:1" (numbered as the process sees them) or
-  // "cpu:0,cpu:1".
-  std::string place(const std::vector<int>& chosen, ProcessSpec* spec) const;
-  // The node these slots make in a cluster ("local").
-  Node as_node() const;
-};
-
-// What `saturn-worker info` reports.
-struct WorkerInfo {
-  std::vector<std::string> techniques;  // built-in techniques
-  int cuda_devices = 0;
-  std::string torch;  // libtorch version
-};
 // Runs `worker info`. Errors: the worker cannot be started or answers nothing (names its path).
 Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker);
-
-// This machine's slots: every CUDA device the worker sees (`gpu_type` names their type), else
-// `cpu_slots` CPU slots (0: one per core this process may use), memory shared evenly.
-DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots);
 
 struct TrialRunnerOptions {
   std::string worker;   // saturn-worker's path ({worker} in manifests)

@@ -14,6 +14,8 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "saturn/executor.h"
+#include "saturn/policy.h"
+#include "saturn/run_events.h"
 #include "saturn/run_report.h"
 
 namespace saturn::cli {
@@ -39,6 +41,8 @@ struct RunArgs {
   double checkpoint_interval_s = 30;
   double trial_timeout_s = 600;
   double plan_time_limit_s = 5;
+  std::string policy = "saturn";
+  std::uint64_t seed = 1;
 };
 
 // How the jobs that fit in no configuration end up: failed, or done in an earlier run.
@@ -60,16 +64,15 @@ Result<InfeasibleCount> record_infeasible(RunStore& store,
     JobRecord rec;
     rec.name = bad.job;
     if (auto k = by_name.find(bad.job); k != by_name.end()) rec = k->second;
-    if (rec.state == "done") {
+    if (rec.state == JobStatus::kDone) {
       ++count.done;
       continue;
     }
     fmt::print(stderr, "infeasible {}: {}\n", bad.job, bad.reason);
-    rec.state = "failed";
+    rec.state = JobStatus::kFailed;
     rec.error = "infeasible: " + bad.reason;
     if (auto s = store.put_job(rec); !s) return s.error();
-    if (auto s = store.add_event(bad.job, now_s, {{"event", "infeasible"}, {"reason", bad.reason}});
-        !s) {
+    if (auto s = store.add_event(bad.job, now_s, run_event::Infeasible{bad.reason}.to_json()); !s) {
       return s.error();
     }
     ++count.failed;
@@ -164,8 +167,8 @@ int run_run(const RunArgs& args) {
       JobRecord rec;
       rec.name = job.name;
       if (auto k = by_name.find(job.name); k != by_name.end()) rec = k->second;
-      if (rec.state == "done") continue;
-      rec.state = "profiling";
+      if (rec.state == JobStatus::kDone) continue;
+      rec.state = JobStatus::kProfiling;
       if (auto s = (*store)->put_job(rec); !s) {
         return fail("run", s.error());
       }
@@ -218,11 +221,13 @@ int run_run(const RunArgs& args) {
   options.max_retries = args.max_retries;
   options.checkpoint_interval_s = args.checkpoint_interval_s;
   options.planner.time_limit_s = args.plan_time_limit_s;
+  options.policy = args.policy;
+  options.seed = args.seed;
   options.stop = &g_stop;
   options.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-  auto result = runnable.jobs.empty()
-                    ? Result<ExecutionSummary>(ExecutionSummary{})
-                    : execute_workload(runnable, *table, library, **store, backend, slots, options);
+  auto result = runnable.jobs.empty() ? Result<ExecutionSummary>(ExecutionSummary{})
+                                      : execute_workload(runnable, *table, library, **store,
+                                                         backend, {slots}, options);
   if (!result) {
     return fail("run", result.error());
   }
@@ -234,10 +239,10 @@ int run_run(const RunArgs& args) {
   auto jobs = (*store)->jobs();
   if (jobs) fmt::print("\n{}", run_summary_table(*jobs, slots.device_type));
   fmt::print(
-      "\n{} done, {} failed, {} pending; {} switches, {} relaunches; makespan {} "
+      "\n{} done, {} failed, {} pending under policy {}; {} switches, {} relaunches; makespan {} "
       "(planned {})\n",
-      result->done, result->failed, result->pending, result->switches, result->relaunches,
-      hms(result->makespan_s), hms(result->planned_makespan_s));
+      result->done, result->failed, result->pending, args.policy, result->switches,
+      result->relaunches, hms(result->makespan_s), hms(result->planned_makespan_s));
   int report_code = kExitOk;
   if (report) {
     fmt::print("report: {}\n", (fs::path(args.dir) / "report.html").string());
@@ -275,14 +280,18 @@ int run_status(const StatusArgs& args) {
     return kExitBadInput;
   }
   // What the database calls running or profiling stopped when its orchestrator did, unless a
-  // process still holds the run directory.
-  if (!RunLock::held(args.dir)) {
-    for (JobRecord& j : *jobs) {
-      if (j.state == "running" || j.state == "profiling") j.state = "interrupted";
-    }
-  }
+  // process still holds the run directory: shown as "interrupted".
+  const bool orphaned = !RunLock::held(args.dir);
+  const auto shown_state = [&](const JobRecord& j) -> std::string {
+    const bool active = j.state == JobStatus::kRunning || j.state == JobStatus::kProfiling;
+    return orphaned && active ? "interrupted" : std::string(to_string(j.state));
+  };
   if (args.json) {
-    fmt::print("{}\n", run_status_json(*jobs).dump(2));
+    nlohmann::json status = run_status_json(*jobs);
+    for (std::size_t i = 0; i < jobs->size(); ++i) {
+      status["jobs"][i]["state"] = shown_state((*jobs)[i]);
+    }
+    fmt::print("{}\n", status.dump(2));
     return kExitOk;
   }
   const std::string device_type = run_device_type(**store);
@@ -291,13 +300,13 @@ int run_status(const StatusArgs& args) {
   fmt::print("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>15} {:>8} {:>8}\n", "job", width, "state",
              "technique", "devices", "on", "step", "loss", "eval");
   for (const JobRecord& j : *jobs) {
-    fmt::print("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>15} {:>8} {:>8}\n", j.name, width, j.state,
-               j.technique.empty() ? "-" : j.technique, j.gpus.size(),
+    fmt::print("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>15} {:>8} {:>8}\n", j.name, width,
+               shown_state(j), j.technique.empty() ? "-" : j.technique, j.gpus.size(),
                devices_text(device_type, j.gpus), fmt::format("{}/{}", j.step, j.total_steps),
                loss_text(j.loss), loss_text(j.eval_loss));
   }
   for (const JobRecord& j : *jobs) {
-    if (j.state == "failed" && !j.error.empty()) fmt::print("{}: {}\n", j.name, j.error);
+    if (j.state == JobStatus::kFailed && !j.error.empty()) fmt::print("{}: {}\n", j.name, j.error);
   }
   return kExitOk;
 }
@@ -336,6 +345,12 @@ void add_run_command(CLI::App& app, std::function<int()>& run) {
       ->capture_default_str();
   cmd->add_option("--plan-time-limit", args->plan_time_limit_s, "Seconds per (re-)plan")
       ->check(kPositiveFinite)
+      ->capture_default_str();
+  cmd->add_option("--policy", args->policy,
+                  fmt::format("Scheduling policy: {}", fmt::join(policy_names(), ", ")))
+      ->check(CLI::IsMember(policy_names()))
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed of the policies that draw random numbers (random)")
       ->capture_default_str();
   cmd->callback([&run, args] {
     if (args->library.empty()) args->library = Library::default_dir();

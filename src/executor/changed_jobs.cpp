@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "saturn/executor.h"
+#include "saturn/run_events.h"
 #include "saturn/run_layout.h"
 
 namespace saturn {
@@ -78,9 +79,8 @@ Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, Run
     fresh.name = job.name;
     fresh.spec = spec;
     if (auto s = store.put_job(fresh); !s) return s.error();
-    if (auto s = store.add_event(
-            job.name, 0,
-            {{"event", "spec_changed"}, {"changes", c.changes}, {"set_aside", c.set_aside}});
+    if (auto s =
+            store.add_event(job.name, 0, run_event::SpecChanged{c.changes, c.set_aside}.to_json());
         !s) {
       return s.error();
     }

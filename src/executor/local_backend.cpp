@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -32,7 +34,7 @@ class LocalProcess final : public Process {
   }
 
   int pid() const override { return pid_; }
-  int stdout_fd() const override { return out_; }
+  int stdout_fd() const { return out_; }  // -1 after EOF
 
   std::vector<std::string> read_lines() override {
     drain();
@@ -103,6 +105,10 @@ class LocalBackend final : public Backend {
  public:
   Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
     if (spec.argv.empty()) return Error{"", 0, "argv", "no program to run"};
+    if (!spec.node.empty() && spec.node != "local") {
+      return Error{"", 0, "node",
+                   fmt::format("the local backend has one node, 'local', not '{}'", spec.node)};
+    }
     int log = -1;
     if (!spec.stderr_path.empty()) {
       log = ::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -184,6 +190,18 @@ class LocalBackend final : public Backend {
     ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
     return std::unique_ptr<Process>(new LocalProcess(pid, out[0]));
   }
+
+  void wait(const std::vector<Process*>& processes, double timeout_s) override {
+    std::vector<pollfd> fds;
+    for (Process* p : processes) {
+      const int fd = static_cast<LocalProcess*>(p)->stdout_fd();  // ours: started here
+      if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+    }
+    // A process whose stdout is closed can only be waited for by polling its exit: short sleeps.
+    const bool all_open = fds.size() == processes.size();
+    const double slice = std::max(0.0, all_open ? timeout_s : std::min(timeout_s, 0.05));
+    ::poll(fds.data(), fds.size(), static_cast<int>(slice * 1000));
+  }
 };
 
 }  // namespace
@@ -192,15 +210,8 @@ std::unique_ptr<Backend> local_backend() {
   return std::make_unique<LocalBackend>();
 }
 
-void wait_for_any(const std::vector<Process*>& processes, double timeout_s) {
-  std::vector<pollfd> fds;
-  for (Process* p : processes) {
-    if (p->stdout_fd() >= 0) fds.push_back({p->stdout_fd(), POLLIN, 0});
-  }
-  // A process whose stdout is closed can only be waited for by polling its exit: short sleeps.
-  const bool all_open = fds.size() == processes.size();
-  const double slice = all_open ? timeout_s : std::min(timeout_s, 0.05);
-  ::poll(fds.data(), fds.size(), static_cast<int>(slice * 1000));
+double Backend::now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace saturn

@@ -99,34 +99,6 @@ std::string cannot_win(
 
 }  // namespace
 
-std::string DeviceSlots::place(const std::vector<int>& chosen, ProcessSpec* spec) const {
-  std::string devices, visible;
-  for (std::size_t i = 0; i < chosen.size(); ++i) {
-    const int s = chosen[i];
-    devices += fmt::format("{}{}:{}", i ? "," : "", cuda() ? "cuda" : "cpu", i);
-    if (cuda()) visible += fmt::format("{}{}", i ? "," : "", cuda_ids[static_cast<std::size_t>(s)]);
-    // Slot s of `count` gets its share of the cores (at least one): a CPU slot to train on, a
-    // GPU slot for its host work (offloading's optimizer step runs on every core it is given,
-    // so jobs side by side on one machine must not each take them all).
-    const int first = s * cores / count, last = std::max(first + 1, (s + 1) * cores / count);
-    for (int c = first; c < last; ++c) spec->cpus.push_back(c % cores);
-  }
-  if (cuda()) spec->env["CUDA_VISIBLE_DEVICES"] = visible;
-  std::sort(spec->cpus.begin(), spec->cpus.end());
-  spec->cpus.erase(std::unique(spec->cpus.begin(), spec->cpus.end()), spec->cpus.end());
-  return devices;
-}
-
-Node DeviceSlots::as_node() const {
-  Node n;
-  n.name = "local";
-  n.gpus = count;
-  n.gpu_type = device_type;
-  n.gpu_memory_bytes = memory_bytes > 0 ? memory_bytes : 1e12;
-  if (auto g = find_gpu(device_type); g && memory_bytes <= 0) n.gpu_memory_bytes = g->memory_bytes;
-  return n;
-}
-
 Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
   auto p = backend.start({{worker, "info"}, {}, {}, ""});
   if (!p) return p.error();
@@ -153,7 +125,7 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
   std::optional<int> code;
   while (!(code = (*p)->poll_exit()) && since(t0) < 120) {
     read();
-    wait_for_any({p->get()}, 0.2);
+    backend.wait({p->get()}, 0.2);
   }
   read();
   if (!code || *code != 0 || !answered) {
@@ -162,27 +134,6 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
                       : "`saturn-worker info` did not answer within 120 s"};
   }
   return info;
-}
-
-DeviceSlots local_device_slots(const WorkerInfo& info, const std::string& gpu_type, int cpu_slots) {
-  DeviceSlots slots;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  slots.cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
-                    ? std::max(1, CPU_COUNT(&allowed))
-                    : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  if (info.cuda_devices > 0) {
-    slots.count = info.cuda_devices;
-    for (int i = 0; i < info.cuda_devices; ++i) slots.cuda_ids.push_back(i);
-    slots.device_type = gpu_type.empty() ? "h100-80gb" : gpu_type;
-    if (auto g = find_gpu(slots.device_type)) slots.memory_bytes = g->memory_bytes;
-    return slots;
-  }
-  slots.device_type = "cpu";
-  slots.count = cpu_slots > 0 ? cpu_slots : slots.cores;
-  const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-  slots.memory_bytes = ram / slots.count;
-  return slots;
 }
 
 std::int64_t checkpoint_every_steps(double interval_s, double step_s) {
@@ -450,7 +401,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       if (t.state == Trial::State::kRunning) running.push_back(t.process.get());
     }
     if (running.empty()) break;
-    wait_for_any(running, 0.25);
+    backend.wait(running, 0.25);
     for (Trial& trial : trials) {
       if (trial.state != Trial::State::kRunning) continue;
       read_events(trial);
@@ -458,7 +409,7 @@ Result<ProfileTable> run_trials(const Workload& workload, const Library& library
       if (late) trial.process->signal(SIGKILL);
       std::optional<int> code = trial.process->poll_exit();
       if (!code && late) {
-        while (!(code = trial.process->poll_exit())) wait_for_any({trial.process.get()}, 0.05);
+        while (!(code = trial.process->poll_exit())) backend.wait({trial.process.get()}, 0.05);
       }
       if (code) {
         read_events(trial);

@@ -60,13 +60,14 @@ std::string run_summary_table(const std::vector<JobRecord>& jobs, const std::str
                   "state", "technique", "devices", "on", "planned", "actual", "loss", "eval");
   for (const JobRecord& j : jobs) {
     out += fmt::format("{:<{}}  {:<11} {:<10} {:>7} {:<10} {:>9} {:>9} {:>8} {:>8}\n", j.name,
-                       width, j.state, j.technique.empty() ? "-" : j.technique, j.gpus.size(),
-                       devices_text(device_type, j.gpus),
+                       width, to_string(j.state), j.technique.empty() ? "-" : j.technique,
+                       j.gpus.size(), devices_text(device_type, j.gpus),
                        duration(j.planned_end_s - j.planned_start_s), duration(actual_s(j)),
                        loss_text(j.loss), loss_text(j.eval_loss));
   }
   for (const JobRecord& j : jobs) {
-    if (j.state == "failed" && !j.error.empty()) out += fmt::format("{}: {}\n", j.name, j.error);
+    if (j.state == JobStatus::kFailed && !j.error.empty())
+      out += fmt::format("{}: {}\n", j.name, j.error);
   }
   return out;
 }
@@ -146,8 +147,8 @@ Status write_run_report(RunStore& store, const std::string& path) {
     html += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td>"
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='text failed'>{}</td></tr>",
-        report::html_escape(j.name), j.state, report::html_escape(j.technique), j.gpus.size(),
-        devices_text(device_type, j.gpus), j.step, j.total_steps,
+        report::html_escape(j.name), to_string(j.state), report::html_escape(j.technique),
+        j.gpus.size(), devices_text(device_type, j.gpus), j.step, j.total_steps,
         duration(j.planned_end_s - j.planned_start_s), duration(actual_s(j)), loss_text(j.loss),
         loss_text(j.eval_loss), j.launches, report::html_escape(j.error));
   }

@@ -21,6 +21,7 @@ class RandomPolicy : public Policy {
   Result<std::optional<Plan>> decide(const PolicyContext& context) override {
     const ProfileTable& table = *context.table;
     if (context.event == PolicyEvent::kStart) draw(table);
+    redraw_missing(table);
     std::vector<std::vector<int>> free = free_gpus(context);
     std::vector<Assignment> assignments;
     for (int task : order_) {
@@ -46,36 +47,63 @@ class RandomPolicy : public Policy {
  private:
   void draw(const ProfileTable& table) {
     config_.clear();
+    chosen_.clear();
     order_.clear();
     for (size_t t = 0; t < table.tasks.size(); ++t) {
-      std::vector<int> fitting;  // configs that fit some node
-      for (size_t c = 0; c < table.tasks[t].configs.size(); ++c) {
-        for (const Node& node : table.cluster.nodes) {
-          if (config_fits(table.tasks[t].configs[c], node)) {
-            fitting.push_back(static_cast<int>(c));
-            break;
-          }
-        }
-      }
-      std::vector<int> counts;
-      for (int c : fitting) counts.push_back(table.tasks[t].configs[c].gpus);
-      std::sort(counts.begin(), counts.end());
-      counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
-      const int gpus = counts[pick(counts.size())];
-      std::vector<int> at_count;
-      for (int c : fitting) {
-        if (table.tasks[t].configs[c].gpus == gpus) at_count.push_back(c);
-      }
-      config_.push_back(at_count[pick(at_count.size())]);
+      config_.push_back(draw_config(table, t));
       order_.push_back(static_cast<int>(t));
     }
     std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+
+  // A random GPU count among the task's fitting configurations, then a technique at that count.
+  int draw_config(const ProfileTable& table, size_t t) {
+    std::vector<int> fitting;  // configs that fit some node
+    for (size_t c = 0; c < table.tasks[t].configs.size(); ++c) {
+      for (const Node& node : table.cluster.nodes) {
+        if (config_fits(table.tasks[t].configs[c], node)) {
+          fitting.push_back(static_cast<int>(c));
+          break;
+        }
+      }
+    }
+    std::vector<int> counts;
+    for (int c : fitting) counts.push_back(table.tasks[t].configs[c].gpus);
+    std::sort(counts.begin(), counts.end());
+    counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+    const int gpus = counts[pick(counts.size())];
+    std::vector<int> at_count;
+    for (int c : fitting) {
+      if (table.tasks[t].configs[c].gpus == gpus) at_count.push_back(c);
+    }
+    const int config = at_count[pick(at_count.size())];
+    if (chosen_.size() <= t) chosen_.resize(t + 1);
+    chosen_[t] = {table.tasks[t].configs[config].technique, gpus};
+    return config;
+  }
+
+  // The table lost configurations (the executor dropped one that ran out of memory): indices are
+  // found again by technique and width, and a job whose drawn configuration is gone draws anew.
+  void redraw_missing(const ProfileTable& table) {
+    for (size_t t = 0; t < table.tasks.size() && t < config_.size(); ++t) {
+      const std::vector<Config>& configs = table.tasks[t].configs;
+      const auto same = [&](const Config& c) {
+        return c.technique == chosen_[t].first && c.gpus == chosen_[t].second;
+      };
+      const auto it = std::find_if(configs.begin(), configs.end(), same);
+      if (it != configs.end()) {
+        config_[t] = static_cast<int>(it - configs.begin());
+      } else if (!configs.empty()) {
+        config_[t] = draw_config(table, t);
+      }
+    }
   }
 
   size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
 
   std::mt19937_64 rng_;
   std::vector<int> config_;  // per task
+  std::vector<std::pair<std::string, int>> chosen_;  // per task: technique, GPU count drawn
   std::vector<int> order_;
 };
 

@@ -5,7 +5,8 @@
 // reorders waiting jobs); the plan that moves running jobs is adopted only when its expected
 // gain, already net of restart costs, exceeds switch_threshold × the remaining makespan.
 // When a job finishes off its planned end (or a waiting job is overdue), the waiting jobs are
-// re-planned around the running ones at once, so GPUs do not idle until the next interval.
+// re-planned around the running ones at once, so GPUs do not idle until the next interval; so
+// are they at kReplan.
 #include <cmath>
 #include <map>
 #include <memory>
@@ -28,15 +29,18 @@ class SaturnPolicy : public Policy {
 
   Result<std::optional<Plan>> decide(const PolicyContext& context) override {
     const ProfileTable& table = *context.table;
-    if (context.event == PolicyEvent::kStart) {
-      used_slowdown_.assign(table.tasks.size(), 1.0);
+    if (context.event == PolicyEvent::kStart) used_slowdown_.assign(table.tasks.size(), 1.0);
+    if (context.event == PolicyEvent::kStart && untouched(context)) {
       Result<Plan> p = plan(table, context.options->planner);
       if (!p.ok()) return p.error();
       remember(*p);
       return std::optional<Plan>{std::move(*p)};
     }
     const bool introspect = context.event == PolicyEvent::kIntrospection && news(context);
-    const bool stale = context.event == PolicyEvent::kJobFinished && off_plan(context);
+    // A run resumed with work done (the executor's kStart) is planned from where it stands.
+    const bool stale = (context.event == PolicyEvent::kJobFinished && off_plan(context)) ||
+                       context.event == PolicyEvent::kReplan ||
+                       context.event == PolicyEvent::kStart;
     if (!introspect && !stale) return std::optional<Plan>{};
     // The estimates as of now: every configuration of a job scaled by what its progress showed.
     ProfileTable now = table;
@@ -73,6 +77,14 @@ class SaturnPolicy : public Policy {
   }
 
  private:
+  // True when every job waits with all its work to do.
+  static bool untouched(const PolicyContext& context) {
+    for (const JobView& job : context.jobs) {
+      if (job.state != JobState::kPending || job.remaining_fraction < 1) return false;
+    }
+    return true;
+  }
+
   // True when some unfinished job's observed slowdown moved since the last plan.
   bool news(const PolicyContext& context) const {
     for (size_t t = 0; t < context.jobs.size(); ++t) {

@@ -2,6 +2,7 @@
 // remaining-time estimates and assignment building. Internal to src/sim/.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,11 @@ Assignment make_assignment(const PolicyContext& context, int task, int config, i
 
 // A plan holding `assignments`, makespan = latest end.
 Plan make_plan(std::vector<Assignment> assignments);
+
+// Current practice's rule, for the jobs in `order` (task indices): every entirely free node takes
+// the next waiting job it can run, at the widest width the job has there (the best technique at
+// that width; the rest of the node idles). nullopt when no job starts.
+std::optional<Plan> whole_nodes_in_order(const PolicyContext& context,
+                                         const std::vector<int>& order);
 
 }  // namespace saturn::sim

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "saturn/lower_bound.h"
+#include "saturn/plan_order.h"
 #include "saturn/policy.h"
 
 namespace saturn {
@@ -250,7 +251,7 @@ class Simulation {
   Status apply(const Plan& plan) {
     std::vector<Queued> queue;
     std::set<int> listed;
-    for (const Assignment& a : plan.assignments) {
+    for (const Assignment& a : in_plan_order(plan.assignments)) {
       Result<Queued> q = check_assignment(a);
       if (!q.ok()) return q.error();
       if (!listed.insert(q->task).second) {
@@ -265,30 +266,29 @@ class Simulation {
       }
       queue.push_back(std::move(*q));
     }
-    std::stable_sort(queue.begin(), queue.end(), [&](const Queued& a, const Queued& b) {
-      if (a.start_s != b.start_s) return a.start_s < b.start_s;
-      return table_.tasks[a.task].name < table_.tasks[b.task].name;
-    });
     queue_ = std::move(queue);
     return {};
   }
 
-  // Starts every queued job whose GPUs are all free and which is first in each of their queues.
+  // Starts the queued jobs plan order allows (saturn/plan_order.h).
   void dispatch() {
-    std::vector<std::vector<char>> claimed;
-    for (const auto& gpus : busy_) claimed.emplace_back(gpus.size(), 0);
+    std::vector<QueuedStart> starts;
+    for (const Queued& q : queue_) starts.push_back({q.node, q.gpus});
+    std::vector<std::vector<char>> held;
+    for (const auto& gpus : busy_) {
+      held.emplace_back();
+      for (int task : gpus) held.back().push_back(task >= 0);
+    }
+    const std::vector<std::size_t> now = startable(starts, held);
     std::vector<Queued> waiting;
-    for (Queued& q : queue_) {
-      bool can_start = true;
-      for (int g : q.gpus) {
-        if (busy_[q.node][g] >= 0 || claimed[q.node][g]) can_start = false;
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < queue_.size(); ++i) {
+      if (next < now.size() && now[next] == i) {
+        start(queue_[i]);
+        ++next;
+      } else {
+        waiting.push_back(std::move(queue_[i]));
       }
-      if (!can_start) {
-        for (int g : q.gpus) claimed[q.node][g] = 1;
-        waiting.push_back(std::move(q));
-        continue;
-      }
-      start(q);
     }
     queue_ = std::move(waiting);
   }
@@ -355,6 +355,7 @@ PlannerOptions SimulationOptions::default_planner_options() {
 
 std::vector<std::vector<double>> true_runtime_factors(const ProfileTable& table,
                                                       const SimulationOptions& options) {
+  if (!options.true_factors.empty()) return options.true_factors;
   std::mt19937_64 rng(options.seed * 0x9E3779B97F4A7C15ULL + 17);
   std::uniform_real_distribution<double> draw(-1.0, 1.0);
   std::vector<std::vector<double>> factors;
@@ -386,6 +387,15 @@ Result<SimulationResult> simulate(const ProfileTable& table, Policy& policy,
   }
   if (!(options.switch_threshold >= 0) || !std::isfinite(options.switch_threshold)) {
     return sim_error("switch-threshold", "must be a non-negative fraction");
+  }
+  if (!options.true_factors.empty()) {
+    bool shaped = options.true_factors.size() == table.tasks.size();
+    for (size_t t = 0; shaped && t < table.tasks.size(); ++t) {
+      shaped = options.true_factors[t].size() == table.tasks[t].configs.size() &&
+               std::all_of(options.true_factors[t].begin(), options.true_factors[t].end(),
+                           [](double f) { return f > 0 && std::isfinite(f); });
+    }
+    if (!shaped) return sim_error("true_factors", "need one factor > 0 per task and config");
   }
   if (table.tasks.empty()) {
     SimulationResult empty;

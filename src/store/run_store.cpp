@@ -350,10 +350,34 @@ std::optional<double> optional_number(const nlohmann::json& d, const char* key) 
 
 }  // namespace
 
+namespace {
+constexpr std::pair<JobStatus, std::string_view> kJobStatusNames[] = {
+    {JobStatus::kPending, "pending"},
+    {JobStatus::kProfiling, "profiling"},
+    {JobStatus::kRunning, "running"},
+    {JobStatus::kDone, "done"},
+    {JobStatus::kFailed, "failed"}};
+}  // namespace
+
+std::string_view to_string(JobStatus status) {
+  for (const auto& [s, name] : kJobStatusNames) {
+    if (s == status) return name;
+  }
+  return "pending";
+}
+
+std::optional<JobStatus> parse_job_status(std::string_view name) {
+  for (const auto& [s, n] : kJobStatusNames) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
+}
+
 nlohmann::json to_json(const JobRecord& j) {
   return {{"name", j.name},
-          {"state", j.state},
+          {"state", to_string(j.state)},
           {"technique", j.technique},
+          {"node", j.node},
           {"gpus", j.gpus},
           {"params", j.params},
           {"step", j.step},
@@ -374,8 +398,9 @@ nlohmann::json to_json(const JobRecord& j) {
 JobRecord job_record_from_json(const nlohmann::json& d) {
   JobRecord j;
   j.name = d.value("name", "");
-  j.state = d.value("state", "pending");
+  j.state = parse_job_status(d.value("state", "pending")).value_or(JobStatus::kPending);
   j.technique = d.value("technique", "");
+  j.node = d.value("node", "");
   if (d.contains("gpus") && d["gpus"].is_array()) j.gpus = d["gpus"].get<std::vector<int>>();
   if (d.contains("params") && d["params"].is_object()) j.params = d["params"];
   j.step = d.value("step", std::int64_t{0});
@@ -479,23 +504,24 @@ Result<std::optional<double>> stored_seconds(RunStore& store, const std::string&
 
 }  // namespace
 
-Result<RunClock> RunClock::resume(RunStore& store) {
-  const double now = epoch_now_s();
+Result<RunClock> RunClock::resume(RunStore& store, std::function<double()> epoch_s) {
+  if (!epoch_s) epoch_s = epoch_now_s;
+  const double now = epoch_s();
   auto clock = stored_seconds(store, kRunClockKey);
   if (!clock) return clock.error();
   if (!*clock) {
     // A run begun by a Saturn that kept its start instead: its clock went on meanwhile.
     auto started = stored_seconds(store, "run_started_epoch_s");
     if (!started) return started.error();
-    if (*started) return RunClock(**started);
+    if (*started) return RunClock(**started, std::move(epoch_s));
   }
   auto latest = store.latest_event_s();
   if (!latest) return latest.error();
-  return RunClock(now - std::max(clock->value_or(0.0), *latest));
+  return RunClock(now - std::max(clock->value_or(0.0), *latest), std::move(epoch_s));
 }
 
 double RunClock::now() const {
-  return epoch_now_s() - origin_epoch_s_;
+  return epoch_s_() - origin_epoch_s_;
 }
 
 Status RunClock::save(RunStore& store, bool force) {

@@ -105,7 +105,7 @@ TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
   EXPECT_EQ(second.code, 2) << second.output;
   EXPECT_NE(second.output.find("in use by another saturn run"), std::string::npos) << second.output;
   ::kill((*first)->pid(), SIGKILL);
-  while (!(*first)->poll_exit()) saturn::wait_for_any({first->get()}, 0.1);
+  while (!(*first)->poll_exit()) backend->wait({first->get()}, 0.1);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // workers checkpoint and stop
 
   const auto again = run_saturn("run " + (dir_ / "w.yaml").string() + " --dir " +
@@ -204,9 +204,9 @@ TEST_F(RunCommand, StatusReadsARunItMayNotWriteAndSaysWhatWasInterrupted) {
     ASSERT_TRUE(store.ok());
     saturn::JobRecord done, running;
     done.name = "finished";
-    done.state = "done";
+    done.state = saturn::JobStatus::kDone;
     running.name = "cut-short";
-    running.state = "running";
+    running.state = saturn::JobStatus::kRunning;
     running.step = 7;
     ASSERT_TRUE((*store)->put_job(done).ok());
     ASSERT_TRUE((*store)->put_job(running).ok());

@@ -19,9 +19,9 @@ TEST(SimulateCommand, ComparesEveryPolicyAsJson) {
                  (dir / "sim.html").string());
   ASSERT_EQ(run.code, 0) << run.output;
   const nlohmann::json doc = nlohmann::json::parse(run.output);
-  ASSERT_EQ(doc["policies"].size(), 5u);
+  ASSERT_EQ(doc["policies"].size(), 6u);
   for (const char* policy :
-       {"saturn", "current-practice", "random", "optimus", "optimus-dynamic"}) {
+       {"saturn", "current-practice", "longest-first", "random", "optimus", "optimus-dynamic"}) {
     const nlohmann::json& p = doc["policies"][policy];
     EXPECT_GT(p["makespan_s"].get<double>(), 0) << policy;
     EXPECT_GE(p["makespan_s"].get<double>(), p["true_lower_bound_s"].get<double>()) << policy;

@@ -5,12 +5,15 @@
 // resumes without redoing finished work; introspection really stops and relaunches a job on
 // more devices; the run-directory lock.
 #include "saturn/executor.h"
+#include "saturn/run_events.h"
 
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 namespace saturn {
@@ -36,6 +39,7 @@ struct Harness {
   std::unique_ptr<RunStore> store;
   std::unique_ptr<Backend> backend = local_backend();
   DeviceSlots slots;
+  std::vector<DeviceSlots> nodes;  // empty: `slots` alone
   ExecutorOptions options;
   std::atomic<bool> stop{false};
   std::vector<std::string> log;
@@ -101,7 +105,8 @@ struct Harness {
   }
 
   Result<ExecutionSummary> run() {
-    return execute_workload(workload, table, library, *store, *backend, slots, options);
+    if (nodes.empty()) nodes = {slots};
+    return execute_workload(workload, table, library, *store, *backend, nodes, options);
   }
 
   JobRecord job(const std::string& name) {
@@ -135,7 +140,7 @@ TEST(Executor, RunsEveryJobToTheEndAndStoresItsEvents) {
   EXPECT_EQ(r->done, 3) << h.joined_log();
   for (const char* name : {"a", "b", "c"}) {
     const JobRecord j = h.job(name);
-    EXPECT_EQ(j.state, "done");
+    EXPECT_EQ(j.state, JobStatus::kDone);
     EXPECT_EQ(j.step, 6);
     EXPECT_EQ(j.total_steps, 6);
     ASSERT_TRUE(j.loss.has_value());
@@ -171,7 +176,7 @@ TEST(Executor, AWorkerKilledMidJobResumesFromItsCheckpoint) {
   ASSERT_EQ(started.size(), 2u);
   EXPECT_EQ(started[1]["step"], 5);              // the checkpoint, not step 0
   EXPECT_EQ(h.events("a", "step").size(), 10u);  // no step done twice
-  EXPECT_EQ(h.job("a").state, "done");
+  EXPECT_EQ(h.job("a").state, JobStatus::kDone);
 }
 
 // A relaunch goes on from the newest checkpoint, not from the last step the job printed: the
@@ -185,8 +190,9 @@ TEST(Executor, ARelaunchGoesOnFromTheCheckpointNotTheLastStepPrinted) {
   ASSERT_EQ(launches.size(), 2u);
   EXPECT_EQ(launches[1]["checkpoint_step"], 3);  // crashed at step 5, checkpointed at 3
   EXPECT_EQ(h.events("a", "started")[1]["step"], 3);
-  EXPECT_NE(h.joined_log().find("launch a (fake-a x1 on cpu 0) from its checkpoint at step 3"),
-            std::string::npos)
+  EXPECT_NE(
+      h.joined_log().find("launch a (fake-a x1 on local cpu 0) from its checkpoint at step 3"),
+      std::string::npos)
       << h.joined_log();
   EXPECT_EQ(h.job("a").checkpoint_step, 10);
 }
@@ -203,7 +209,7 @@ TEST(Executor, AnErrorThatCannotChangeIsNotRetried) {
   EXPECT_EQ(r->done, 1);
   EXPECT_EQ(r->relaunches, 0);
   const JobRecord bad = h.job("bad");
-  EXPECT_EQ(bad.state, "failed");
+  EXPECT_EQ(bad.state, JobStatus::kFailed);
   EXPECT_EQ(bad.launches, 1);
   EXPECT_NE(bad.error.find("config error: the fake trainer rejects this job"), std::string::npos)
       << bad.error;
@@ -219,11 +225,11 @@ TEST(Executor, AJobThatKeepsFailingIsMarkedFailedAndTheOthersFinish) {
   EXPECT_EQ(r->done, 1);
   EXPECT_EQ(r->failed, 1);
   const JobRecord bad = h.job("bad");
-  EXPECT_EQ(bad.state, "failed");
+  EXPECT_EQ(bad.state, JobStatus::kFailed);
   EXPECT_EQ(bad.launches, 2);
   EXPECT_NE(bad.error.find("the fake trainer always fails"), std::string::npos) << bad.error;
   EXPECT_NE(bad.error.find("logs/bad.log"), std::string::npos) << bad.error;
-  EXPECT_EQ(h.job("good").state, "done");
+  EXPECT_EQ(h.job("good").state, JobStatus::kDone);
 }
 
 TEST(Executor, AConfigurationThatRunsOutOfMemoryIsDroppedAndTheJobPlannedAgain) {
@@ -248,9 +254,9 @@ TEST(Executor, AConfigurationThatRunsOutOfMemoryIsDroppedAndTheJobPlannedAgain) 
   EXPECT_NE(dropped[0]["reason"].get<std::string>().find("oom error"), std::string::npos);
   EXPECT_EQ(h.events("big", "started")[1]["step"], 2);  // from the checkpoint
   EXPECT_EQ(h.events("big", "step").size(), 10u);
-  EXPECT_EQ(h.job("big").state, "done");
+  EXPECT_EQ(h.job("big").state, JobStatus::kDone);
   const JobRecord alone = h.job("alone");
-  EXPECT_EQ(alone.state, "failed");
+  EXPECT_EQ(alone.state, JobStatus::kFailed);
   EXPECT_EQ(alone.launches, 1);
   EXPECT_NE(alone.error.find("x1 ran out of memory"), std::string::npos) << alone.error;
   EXPECT_NE(alone.error.find("no other configuration"), std::string::npos) << alone.error;
@@ -266,9 +272,9 @@ TEST(Executor, AStoppedRunResumesWithoutRedoingFinishedWork) {
   stopper.join();
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->stopped);
-  EXPECT_EQ(h.job("short").state, "done");
+  EXPECT_EQ(h.job("short").state, JobStatus::kDone);
   const JobRecord stopped = h.job("long");
-  EXPECT_EQ(stopped.state, "pending");
+  EXPECT_EQ(stopped.state, JobStatus::kPending);
   EXPECT_GT(stopped.step, 0);
   EXPECT_LT(stopped.step, 40);
 
@@ -297,7 +303,7 @@ TEST(Executor, AStopThatCatchesAWorkerStartingUpLeavesItPending) {
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->stopped);
   EXPECT_EQ(r->failed, 0) << h.joined_log();
-  EXPECT_EQ(h.job("a").state, "pending");
+  EXPECT_EQ(h.job("a").state, JobStatus::kPending);
   EXPECT_NE(h.joined_log().find("stopped a while it started"), std::string::npos) << h.joined_log();
   EXPECT_EQ(h.joined_log().find("failed"), std::string::npos) << h.joined_log();
 }
@@ -354,6 +360,93 @@ TEST(Executor, IntrospectionStopsAndRelaunchesAJobOnMoreDevices) {
   EXPECT_GT(started.back()["step"].get<int>(), 0);  // resumed, not restarted from scratch
   EXPECT_EQ(h.events("wide", "step").size(), 40u);
   EXPECT_FALSE(h.events("wide", "switch").empty());
+}
+
+// A test backend that maps named nodes onto this machine's processes: it refuses a node it
+// does not have and records where each process was asked to run.
+class NamedNodesBackend final : public Backend {
+ public:
+  explicit NamedNodesBackend(std::set<std::string> nodes) : nodes_(std::move(nodes)) {}
+  Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
+    if (!nodes_.count(spec.node)) return Error{"", 0, "node", "no node " + spec.node};
+    started_on.push_back(spec.node);
+    ProcessSpec here = spec;
+    here.node.clear();
+    return local_->start(here);
+  }
+  void wait(const std::vector<Process*>& processes, double timeout_s) override {
+    local_->wait(processes, timeout_s);
+  }
+  std::vector<std::string> started_on;
+
+ private:
+  std::set<std::string> nodes_;
+  std::unique_ptr<Backend> local_ = local_backend();
+};
+
+// The executor plans and dispatches over a cluster: jobs are placed on both nodes, each launched
+// where its plan says (the backend is asked for that node), a job is moved by introspection, and
+// no device of any node ever holds two jobs at once.
+TEST(Executor, RunsJobsOnSeveralNodesAndNeverTwoOnOneDevice) {
+  // The three quick jobs are profiled as long as "wide" but take a fraction of it: once they are
+  // done, "wide" is moved from one device to two.
+  Harness h("nodes", {{"wide", "ok", 40, 0.2, {{1, 8}, {2, 4}}},
+                      {"q1", "ok", 5, 0.1, {{1, 8}}},
+                      {"q2", "ok", 5, 0.1, {{1, 8}}},
+                      {"q3", "ok", 5, 0.1, {{1, 8}}},
+                      {"e", "ok", 8, 0.1, {{1, 0.8}, {2, 0.4}}}});
+  for (const char* name : {"east", "west"}) {
+    DeviceSlots s = h.slots;
+    s.node = name;
+    h.nodes.push_back(s);
+  }
+  h.table.cluster = cluster_of(h.nodes);
+  auto* backend = new NamedNodesBackend({"east", "west"});
+  h.backend.reset(backend);
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 5) << h.joined_log();
+  EXPECT_GE(r->switches, 1) << h.joined_log();
+  // Every launch where the plan put it, and the backend asked for that node.
+  struct Held {
+    double from, to;
+    std::string job;
+  };
+  std::map<std::pair<std::string, int>, std::vector<Held>> by_device;
+  std::vector<std::pair<double, std::string>> launched_on;
+  std::set<std::string> used;
+  for (const char* job : {"wide", "q1", "q2", "q3", "e"}) {
+    const auto launches = h.store->events(job, "launch");
+    const auto exits = h.store->events(job, "exit");
+    ASSERT_TRUE(launches.ok() && exits.ok());
+    ASSERT_EQ(launches->size(), exits->size()) << job;
+    for (std::size_t i = 0; i < launches->size(); ++i) {
+      const auto l = run_event::Launch::from_json((*launches)[i].second);
+      used.insert(l.node);
+      launched_on.emplace_back((*launches)[i].first, l.node);
+      for (int g : l.gpus) {
+        by_device[{l.node, g}].push_back({(*launches)[i].first, (*exits)[i].first, job});
+      }
+    }
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"east", "west"})) << h.joined_log();
+  EXPECT_EQ(backend->started_on.size(), launched_on.size());
+  for (auto& [device, held] : by_device) {
+    std::sort(held.begin(), held.end(),
+              [](const Held& a, const Held& b) { return a.from < b.from; });
+    for (std::size_t i = 1; i < held.size(); ++i) {
+      EXPECT_LE(held[i - 1].to, held[i].from) << held[i - 1].job << " and " << held[i].job << " on "
+                                              << device.first << " " << device.second << "\n"
+                                              << h.joined_log();
+    }
+  }
+  // The moved job went on where its switch said.
+  const auto switches = h.events("wide", "switch");
+  ASSERT_FALSE(switches.empty()) << h.joined_log();
+  const auto moved = run_event::Switch::from_json(switches.back());
+  const auto last = run_event::Launch::from_json(h.events("wide", "launch").back());
+  EXPECT_EQ(last.node, moved.to_node);
+  EXPECT_EQ(last.gpus, moved.to_gpus);
 }
 
 TEST(RunLock, ASecondOrchestratorIsRefused) {

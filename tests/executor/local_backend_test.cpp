@@ -20,7 +20,7 @@ struct Finished {
   int code = -1;
 };
 
-Finished run_to_end(Process& p, double limit_s = 20) {
+Finished run_to_end(Backend& backend, Process& p, double limit_s = 20) {
   Finished f;
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
@@ -33,7 +33,7 @@ Finished run_to_end(Process& p, double limit_s = 20) {
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > limit_s) {
       return f;
     }
-    wait_for_any({&p}, 0.1);
+    backend.wait({&p}, 0.1);
   }
 }
 
@@ -42,7 +42,7 @@ TEST(LocalBackend, ReadsLinesAndTheExitCodeWithoutAShell) {
   // "$X; exit 3" reaches sh as one argument: no shell splits our arguments.
   auto p = backend->start({{"sh", "-c", "echo one; printf 'two\\nthree'; exit 3"}, {}, {}, ""});
   ASSERT_TRUE(p.ok()) << p.error().to_string();
-  const Finished f = run_to_end(**p);
+  const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 3);
   EXPECT_EQ(f.lines, (std::vector<std::string>{"one", "two", "three"}));
 }
@@ -51,7 +51,7 @@ TEST(LocalBackend, ArgumentsAreNotInterpreted) {
   auto backend = local_backend();
   auto p = backend->start({{"printf", "%s\\n", "$(echo no); rm -rf /nonexistent"}, {}, {}, ""});
   ASSERT_TRUE(p.ok());
-  const Finished f = run_to_end(**p);
+  const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 0);
   EXPECT_EQ(f.lines, (std::vector<std::string>{"$(echo no); rm -rf /nonexistent"}));
 }
@@ -67,7 +67,7 @@ TEST(LocalBackend, EnvironmentPinningAndStderrLog) {
   spec.stderr_path = log.string();
   auto p = backend->start(spec);
   ASSERT_TRUE(p.ok());
-  const Finished f = run_to_end(**p);
+  const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 0);
   ASSERT_EQ(f.lines.size(), 2u);
   EXPECT_EQ(f.lines[0], "forty two");
@@ -83,7 +83,7 @@ TEST(LocalBackend, ASignalIsExitCode128PlusTheSignal) {
   auto p = backend->start({{"sleep", "30"}, {}, {}, ""});
   ASSERT_TRUE(p.ok());
   (*p)->signal(SIGKILL);
-  const Finished f = run_to_end(**p);
+  const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 128 + SIGKILL);
 }
 
@@ -100,7 +100,7 @@ TEST(LocalBackend, WhatAProcessLeavesBehindInItsGroupDiesWithIt) {
   auto backend = local_backend();
   auto p = backend->start({{"sh", "-c", "sleep 30 & echo $!; exit 7"}, {}, {}, ""});
   ASSERT_TRUE(p.ok());
-  const Finished f = run_to_end(**p);
+  const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 7);
   ASSERT_EQ(f.lines.size(), 1u);
   const int orphan = std::stoi(f.lines[0]);

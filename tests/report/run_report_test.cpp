@@ -71,7 +71,7 @@ TEST(RunReport, ShowsEachJobsCurveResumesOutcomesAndErrors) {
   // "long": 1000 steps, crashed at 300 (checkpoint at 200), resumed there on two devices.
   JobRecord long_job;
   long_job.name = "long";
-  long_job.state = "done";
+  long_job.state = JobStatus::kDone;
   long_job.technique = "ddp";
   long_job.gpus = {0, 1};
   long_job.step = long_job.total_steps = 1000;
@@ -96,7 +96,7 @@ TEST(RunReport, ShowsEachJobsCurveResumesOutcomesAndErrors) {
   // "short": 10 steps beside it, no loss reported.
   JobRecord short_job;
   short_job.name = "short";
-  short_job.state = "done";
+  short_job.state = JobStatus::kDone;
   short_job.technique = "single";
   short_job.gpus = {1};
   short_job.step = short_job.total_steps = 10;
@@ -104,7 +104,7 @@ TEST(RunReport, ShowsEachJobsCurveResumesOutcomesAndErrors) {
   // "broken": failed with its error.
   JobRecord broken;
   broken.name = "broken";
-  broken.state = "failed";
+  broken.state = JobStatus::kFailed;
   broken.error = "exited with code 2: config error: bad lr; not retried";
   ASSERT_TRUE(f.store->put_job(broken).ok());
 

@@ -1,0 +1,265 @@
+// Execution and its workers: starting a job's process, taking in its events (progress, step
+// times, checkpoints, errors), and what its exit means; see execution.h.
+#include <signal.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "executor/execution.h"
+#include "saturn/run_events.h"
+#include "saturn/run_layout.h"
+#include "saturn/trial_runner.h"
+#include "saturn/worker_protocol.h"
+
+namespace saturn::exec {
+
+using nlohmann::json;
+
+// Observed seconds per step against the profile's, clamped: a few odd steps do not make a job
+// look 100 times slower or faster than measured.
+constexpr double kMinSlowdown = 0.2, kMaxSlowdown = 5.0;
+
+Status Execution::launch(Live& l, const Queued& q) {
+  const Config& config = profiles_.tasks[l.task].configs[static_cast<std::size_t>(q.config)];
+  const TechniqueManifest* technique = library_.find(config.technique);
+  if (!technique) {
+    return Error{"", 0, "",
+                 fmt::format("technique {} is no longer in the library", config.technique)};
+  }
+  const DeviceSlots& slots = nodes_[static_cast<std::size_t>(q.node)];
+  const std::int64_t every =
+      checkpoint_every_steps(options_.checkpoint_interval_s, config.seconds_per_step());
+  auto job_file = run_layout::job_file(options_.run_dir, l.rec.name);
+  if (!job_file) return job_file.error();
+  auto checkpoints = run_layout::checkpoint_dir(options_.run_dir, l.rec.name);
+  if (!checkpoints) return checkpoints.error();
+  auto log_file = run_layout::job_log(options_.run_dir, l.rec.name);
+  if (!log_file) return log_file.error();
+  ProcessSpec spec;
+  const std::string devices = slots.place(q.gpus, &spec);
+  spec.argv = expand_command(technique->execute,
+                             {{"job", *job_file},
+                              {"devices", devices},
+                              {"gpus", std::to_string(q.gpus.size())},
+                              {"params", config.params.dump()},
+                              {"steps", "0"},
+                              {"checkpoint", *checkpoints},
+                              {"checkpoint_every", std::to_string(every)},
+                              {"device_memory_bytes", fmt::format("{:.0f}", slots.memory_bytes)},
+                              {"dir", technique->dir},
+                              {"worker", options_.worker}});
+  spec.stderr_path = *log_file;
+  auto p = backend_.start(spec);
+  if (!p) return p.error();
+  l.process = std::move(*p);
+  l.running_config = q.config;
+  l.running_node = q.node;
+  l.running_gpus = q.gpus;
+  l.launched_s = now();
+  l.origin_s = -1;
+  l.got_done = l.switching = l.out_of_memory = false;
+  l.last_error.clear();
+  l.last_error_kind.clear();
+  l.rec.state = JobStatus::kRunning;
+  l.rec.error.clear();
+  l.rec.finished_s = -1;
+  l.rec.technique = config.technique;
+  l.rec.node = slots.node;
+  l.rec.gpus = q.gpus;
+  l.rec.params = config.params;
+  l.rec.launches += 1;
+  if (l.rec.started_s < 0) l.rec.started_s = l.launched_s;
+  // Where it resumes is the worker's to say (its `started` event); this is the newest checkpoint
+  // the run has heard of.
+  log(fmt::format("{:>7.1f} s  launch {} ({} x{} on {} {} {}){}", l.launched_s, l.rec.name,
+                  config.technique, q.gpus.size(), slots.node, slots.device_type,
+                  fmt::join(q.gpus, ","),
+                  l.rec.checkpoint_step > 0
+                      ? fmt::format(" from its checkpoint at step {}", l.rec.checkpoint_step)
+                      : ""));
+  const run_event::Launch e{config.technique, slots.node, q.gpus, l.rec.checkpoint_step, spec.argv};
+  if (auto s = store_.add_event(l.rec.name, l.launched_s, e.to_json()); !s) return s;
+  return store_.put_job(l.rec);
+}
+
+Status Execution::on_line(Live& l, const std::string& line) {
+  auto parsed = protocol::parse_event_line(line);
+  if (!parsed) return Status::Ok();  // not an event: the log has the worker's diagnostics
+  try {
+    return on_event(l, *parsed);
+  } catch (const json::exception& e) {  // a field of the wrong type: keep the event, skip it
+    log(fmt::format("{}: ignoring a malformed event ({}): {}", l.rec.name, e.what(), line));
+    return store_.add_event(l.rec.name, now(), run_event::Malformed{line}.to_json());
+  }
+}
+
+// A step: progress, and the launch's seconds per step against its profile. Step times count
+// from `started` until a second step arrives, then from the first step (its warm-up left out).
+void Execution::on_step(Live& l, std::int64_t step, double t) {
+  l.rec.step = step;
+  if (l.origin_s < 0) {  // no `started`: count from this step
+    l.origin_s = t;
+    l.origin_step = step;
+    return;
+  }
+  if (step <= l.origin_step) return;
+  const double observed = (t - l.origin_s) / static_cast<double>(step - l.origin_step);
+  const double profiled = profiles_.tasks[l.task]
+                              .configs[static_cast<std::size_t>(l.running_config)]
+                              .seconds_per_step();
+  if (profiled > 0) {
+    l.slowdown = std::clamp(observed / profiled, kMinSlowdown, kMaxSlowdown);
+    l.observed = true;
+  }
+  if (!l.first_step_seen) {
+    l.first_step_seen = true;
+    l.origin_s = t;
+    l.origin_step = step;
+  }
+}
+
+Status Execution::on_event(Live& l, const json& e) {
+  const std::string kind = e.value("event", "");
+  const double t = now();
+  if (kind == protocol::kStep) {
+    on_step(l, e.value("step", std::int64_t{0}), t);
+    if (e.contains("loss") && e["loss"].is_number()) l.rec.loss = e["loss"].get<double>();
+  } else if (kind == protocol::kStarted) {
+    l.rec.total_steps = e.value("total_steps", l.rec.total_steps);
+    const std::int64_t from = e.value("step", l.rec.step);
+    if (from != l.rec.checkpoint_step && (from > 0 || l.rec.checkpoint_step > 0)) {
+      log(fmt::format("{:>7.1f} s  {} resumed at step {} (its newest usable checkpoint)", t,
+                      l.rec.name, from));
+    }
+    l.rec.step = l.rec.checkpoint_step = from;
+    l.origin_s = t;
+    l.origin_step = from;
+    l.first_step_seen = false;
+    if (from > 0) l.measured_restart_s = t - l.launched_s;  // what moving it costs
+  } else if (kind == protocol::kCheckpoint || kind == protocol::kStopped) {
+    l.rec.checkpoint_step = e.value("step", l.rec.checkpoint_step);  // stopped: checkpointed
+  } else if (kind == protocol::kCheckpointRejected) {
+    log(fmt::format("{:>7.1f} s  {}: checkpoint {} rejected ({}); resuming from {}", t, l.rec.name,
+                    e.value("path", "?"), e.value("reason", "?"),
+                    e.value("resumed_from", "an older one")));
+  } else if (kind == protocol::kEval) {
+    if (e.contains("loss") && e["loss"].is_number()) l.rec.eval_loss = e["loss"].get<double>();
+  } else if (kind == protocol::kDone) {
+    l.got_done = true;
+    l.rec.step = e.value("step", l.rec.step);
+  } else if (kind == protocol::kError) {
+    const std::string error_kind = e.value("kind", std::string(protocol::kErrorInternal));
+    // The first error of a launch is its cause; ranks that stop because of it report after.
+    if (l.last_error.empty()) {
+      l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
+      l.last_error_kind = error_kind;
+    }
+    l.out_of_memory = l.out_of_memory || error_kind == protocol::kErrorOom;
+  }
+  if (auto s = store_.add_event(l.rec.name, t, e); !s) return s;
+  return store_.put_job(l.rec);
+}
+
+// Ends `l` as failed for `why`; while the run stops it stays pending (the next run retries it).
+void Execution::fail(Live& l, double t, const std::string& why) {
+  l.rec.state = stop_requested() ? JobStatus::kPending : JobStatus::kFailed;
+  l.rec.error = why;
+  l.rec.finished_s = t;
+  if (l.rec.state == JobStatus::kFailed) finished_now_ = true;
+  log(fmt::format("{:>7.1f} s  failed {}: {}", t, l.rec.name, why));
+}
+
+// The same inputs give the same config or data error (a bad job, a damaged checkpoint with
+// nothing intact to fall back to): retrying cannot help.
+bool Execution::deterministic_failure(const Live& l, int code) const {
+  return l.last_error_kind == protocol::kErrorConfig || l.last_error_kind == protocol::kErrorData ||
+         (l.last_error_kind.empty() &&
+          (code == protocol::kExitConfig || code == protocol::kExitData));
+}
+
+// The configuration ran out of memory (its devices are its own, a CPU slot's memory capped at
+// the slot's size): the same would happen again, so the job is planned without it.
+Status Execution::drop_config(Live& l, double t, const std::string& log_path) {
+  std::vector<Config>& configs = profiles_.tasks[l.task].configs;
+  const Config dropped = configs[static_cast<std::size_t>(l.running_config)];
+  configs.erase(configs.begin() + l.running_config);
+  l.running_config = -1;
+  l.observed = false;  // measured in the dropped configuration
+  l.slowdown = 1;
+  const std::size_t index = static_cast<std::size_t>(&l - jobs_.data());
+  std::erase_if(queue_, [&](const Queued& q) { return q.job == index; });  // its indices shifted
+  const std::string what =
+      fmt::format("{} x{} ran out of memory{} (log: {})", dropped.technique, dropped.gpus,
+                  l.last_error.empty() ? "" : ": " + l.last_error, log_path);
+  const run_event::ConfigDropped e{dropped.technique, dropped.gpus, l.last_error};
+  if (auto s = store_.add_event(l.rec.name, t, e.to_json()); !s) return s;
+  if (configs.empty()) {
+    fail(l, t, what + "; no other configuration is left");
+  } else {
+    l.rec.state = JobStatus::kPending;
+    replan_needed_ = true;
+    log(fmt::format("{:>7.1f} s  {} {}; planning it again without that configuration", t,
+                    l.rec.name, what));
+  }
+  return Status::Ok();
+}
+
+Status Execution::on_exit(Live& l, int code) {
+  const double t = now();
+  l.process.reset();
+  const auto log_file = run_layout::job_log(options_.run_dir, l.rec.name);  // launched: valid
+  const std::string log_path = log_file ? *log_file : std::string();
+  const std::string error_text = l.last_error.empty() ? "" : ": " + l.last_error;
+  // Steps after the newest checkpoint are lost with the process: the job goes on from there.
+  if (!(code == 0 && l.got_done)) l.rec.step = l.rec.checkpoint_step;
+  const bool asked_to_stop = l.switching || stop_requested();
+  if (code == 0 && l.got_done) {
+    l.rec.state = JobStatus::kDone;
+    l.rec.finished_s = t;
+    finished_now_ = true;
+    log(fmt::format("{:>7.1f} s  done {} (loss {}, eval {})", t, l.rec.name, loss_text(l.rec.loss),
+                    loss_text(l.rec.eval_loss)));
+  } else if (asked_to_stop && (code == protocol::kExitStopped || code == 128 + SIGTERM)) {
+    // Stopped with a checkpoint, or our SIGTERM reached it before it could take the signal
+    // (still starting up): it goes on from its newest checkpoint, moved if it was moving.
+    l.rec.state = JobStatus::kPending;
+    if (l.switching) ++summary_.switches;  // counted once it really stopped for its move
+    log(code == protocol::kExitStopped
+            ? fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
+                          l.rec.checkpoint_step)
+            : fmt::format("{:>7.1f} s  stopped {} while it started (it resumes from step {})", t,
+                          l.rec.name, l.rec.checkpoint_step));
+  } else if (l.out_of_memory || code == protocol::kExitOutOfMemory) {
+    if (auto s = drop_config(l, t, log_path); !s) return s;
+  } else if (deterministic_failure(l, code) && !stop_requested()) {
+    l.rec.attempts += 1;
+    fail(l, t,
+         fmt::format("exited with code {}{}; not retried: it would fail the same way (log: {})",
+                     code, error_text, log_path));
+  } else {
+    l.rec.attempts += 1;
+    const std::string why =
+        fmt::format("exited with code {}{} (log: {})", code, error_text, log_path);
+    if (l.rec.attempts <= options_.max_retries && !stop_requested()) {
+      l.rec.state = JobStatus::kPending;
+      ++summary_.relaunches;
+      // First in line for its devices, unless the policy already gave it a new place.
+      const std::size_t index = static_cast<std::size_t>(&l - jobs_.data());
+      if (std::none_of(queue_.begin(), queue_.end(),
+                       [&](const Queued& q) { return q.job == index; })) {
+        queue_.insert(queue_.begin(),
+                      Queued{index, l.running_config, l.running_node, l.running_gpus, t, t});
+      }
+      log(fmt::format("{:>7.1f} s  {} {}; relaunching from its checkpoint ({}/{})", t, l.rec.name,
+                      why, l.rec.attempts, options_.max_retries));
+    } else {
+      fail(l, t, why);
+    }
+  }
+  l.switching = false;
+  if (auto s = store_.add_event(l.rec.name, t, run_event::Exit{code}.to_json()); !s) return s;
+  return store_.put_job(l.rec);
+}
+
+}  // namespace saturn::exec

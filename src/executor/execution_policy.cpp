@@ -1,0 +1,172 @@
+// Execution and its policy: what the policy sees of each job (observed progress), how its plan
+// becomes the queue and moves running jobs, and plan-order dispatch; see execution.h.
+#include <signal.h>
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "executor/execution.h"
+#include "saturn/plan_order.h"
+#include "saturn/run_events.h"
+
+namespace saturn::exec {
+
+JobView Execution::view(const Live& l) const {
+  JobView v;
+  if (!unfinished(l)) {
+    v.state = JobState::kDone;
+    v.remaining_fraction = 0;
+    v.finished_s = l.rec.finished_s;
+  } else if (l.process && !l.switching) {
+    v.state = JobState::kRunning;
+    v.config = l.running_config;
+    v.node = nodes_[static_cast<std::size_t>(l.running_node)].node;
+    v.gpus = l.running_gpus;
+    v.segment_start_s = l.launched_s;
+  }
+  if (v.state != JobState::kDone && l.rec.total_steps > 0) {
+    v.remaining_fraction = std::clamp(static_cast<double>(l.rec.total_steps - l.rec.step) /
+                                          static_cast<double>(l.rec.total_steps),
+                                      1e-3, 1.0);
+  }
+  const double profiled = profiles_.tasks[l.task].restart_s;
+  v.restart_s = l.measured_restart_s > 0 ? l.measured_restart_s
+                : profiled > 0           ? profiled
+                                         : options_.default_restart_s;
+  v.observed_slowdown = l.slowdown;
+  v.observed = l.observed;
+  return v;
+}
+
+PolicyContext Execution::context(PolicyEvent event) const {
+  PolicyContext c;
+  c.now_s = now();
+  c.event = event;
+  c.table = &profiles_;
+  c.options = &options_;
+  for (const Live& l : jobs_) c.jobs.push_back(view(l));
+  return c;
+}
+
+Status Execution::decide(PolicyEvent event) {
+  auto decision = policy_.decide(context(event));
+  if (!decision) return decision.error();
+  if (!*decision) return Status::Ok();
+  return apply(**decision);
+}
+
+// An assignment of the policy's plan, checked against the jobs and the cluster.
+Result<Queued> Execution::check(const Assignment& a) const {
+  const std::string field = fmt::format("policy {}: assignment of '{}'", policy_.name(), a.task);
+  const auto bad = [&](const std::string& why) { return Error{"", 0, field, why}; };
+  const auto it =
+      std::find_if(jobs_.begin(), jobs_.end(), [&](const Live& l) { return l.rec.name == a.task; });
+  if (it == jobs_.end()) return bad("unknown job");
+  if (!unfinished(*it)) return bad("the job is over");
+  const Task& task = profiles_.tasks[it->task];
+  if (a.config < 0 || a.config >= static_cast<int>(task.configs.size())) {
+    return bad(fmt::format("config index {} out of range", a.config));
+  }
+  const int node = profiles_.cluster.find_node(a.node);
+  if (node < 0) return bad(fmt::format("unknown node '{}'", a.node));
+  const Config& config = task.configs[static_cast<std::size_t>(a.config)];
+  const DeviceSlots& slots = nodes_[static_cast<std::size_t>(node)];
+  std::set<int> unique(a.gpus.begin(), a.gpus.end());
+  if (!config_fits(config, profiles_.cluster.nodes[static_cast<std::size_t>(node)]) ||
+      static_cast<int>(unique.size()) != config.gpus || unique.size() != a.gpus.size() ||
+      *unique.begin() < 0 || *unique.rbegin() >= slots.count) {
+    return bad(fmt::format("{} x{} does not fit devices {} of node {}", config.technique,
+                           config.gpus, fmt::join(a.gpus, ","), a.node));
+  }
+  return Queued{static_cast<std::size_t>(it - jobs_.begin()),   a.config,  node,
+                std::vector<int>(unique.begin(), unique.end()), a.start_s, a.end_s};
+}
+
+// The plan replaces the queue (the simulator's rule): listed waiting jobs queue in plan order; a
+// running job listed elsewhere is moved; a running job not listed, listed unchanged, or already
+// finishing carries on; a waiting job not listed waits for a later call.
+Status Execution::apply(const Plan& plan) {
+  std::vector<Queued> queue;
+  std::set<std::size_t> listed;
+  for (const Assignment& a : in_plan_order(plan.assignments)) {
+    Result<Queued> q = check(a);
+    if (!q) return q.error();
+    if (!listed.insert(q->job).second) {
+      return Error{"", 0, fmt::format("policy {}", policy_.name()),
+                   fmt::format("job '{}' assigned twice", a.task)};
+    }
+    Live& l = jobs_[q->job];
+    if (l.process && !l.switching) {
+      const bool same =
+          l.running_config == q->config && l.running_node == q->node && l.running_gpus == q->gpus;
+      if (same || l.got_done) continue;
+      if (auto s = move(l, *q); !s) return s;
+    } else if (!l.process) {
+      const Config& config = profiles_.tasks[l.task].configs[static_cast<std::size_t>(q->config)];
+      l.rec.technique = config.technique;
+      l.rec.node = nodes_[static_cast<std::size_t>(q->node)].node;
+      l.rec.gpus = q->gpus;
+      l.rec.planned_start_s = q->start_s;
+      l.rec.planned_end_s = q->end_s;
+    }
+    queue.push_back(std::move(*q));
+  }
+  queue_ = std::move(queue);
+  return Status::Ok();
+}
+
+// Asks a running job to stop (it checkpoints); it goes on where `to` says once it has.
+Status Execution::move(Live& l, const Queued& to) {
+  const Config& next = profiles_.tasks[l.task].configs[static_cast<std::size_t>(to.config)];
+  const std::string& node = nodes_[static_cast<std::size_t>(to.node)].node;
+  log(fmt::format("{:>7.1f} s  switch {} ({}): {} x{} on {} -> {} x{} on {}", now(), l.rec.name,
+                  policy_.name(), l.rec.technique, l.running_gpus.size(), l.rec.node,
+                  next.technique, next.gpus, node));
+  l.switching = true;
+  l.process->signal(SIGTERM);
+  const run_event::Switch e{next.technique, node, to.gpus, policy_.name()};
+  return store_.add_event(l.rec.name, now(), e.to_json());
+}
+
+std::vector<std::vector<char>> Execution::held() const {
+  std::vector<std::vector<char>> held;
+  for (const DeviceSlots& n : nodes_) held.emplace_back(static_cast<std::size_t>(n.count), 0);
+  for (const Live& l : jobs_) {
+    if (!l.process) continue;
+    for (int g : l.running_gpus) {
+      held[static_cast<std::size_t>(l.running_node)][static_cast<std::size_t>(g)] = 1;
+    }
+  }
+  return held;
+}
+
+// Launches the queued jobs plan order allows (saturn/plan_order.h). A job still stopping for its
+// move keeps its place and its devices' claim; entries of jobs that are over leave the queue.
+Status Execution::dispatch() {
+  std::vector<QueuedStart> starts;
+  for (const Queued& q : queue_) starts.push_back({q.node, q.gpus});
+  const std::vector<std::size_t> now_startable = startable(starts, held());
+  std::vector<char> go(queue_.size(), 0);
+  for (std::size_t i : now_startable) go[i] = 1;
+  std::vector<Queued> waiting;
+  for (std::size_t i = 0; i < queue_.size(); ++i) {
+    Live& l = jobs_[queue_[i].job];
+    if (!unfinished(l)) continue;
+    if (!go[i] || l.process || l.rec.state != JobStatus::kPending) {
+      waiting.push_back(std::move(queue_[i]));
+      continue;
+    }
+    if (auto s = launch(l, queue_[i]); !s) {
+      l.rec.state = JobStatus::kFailed;
+      l.rec.error = s.error().to_string();
+      log(fmt::format("failed {}: {}", l.rec.name, l.rec.error));
+      if (auto w = store_.put_job(l.rec); !w) return w;
+    }
+  }
+  queue_ = std::move(waiting);
+  return Status::Ok();
+}
+
+}  // namespace saturn::exec
