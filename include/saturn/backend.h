@@ -22,6 +22,7 @@
 // A Backend is used from one thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,14 @@ class Backend {
   // Seconds since the Unix epoch on the clock the run is timed with.
   virtual double now_s();
 };
+
+// One look at running processes, the loop the executor and the Trial Runner share: waits (through
+// `backend`) up to `timeout_s` for any of `running` to have output or exit, then hands each
+// process's complete lines, in order, to on_line(i, line) and, once it has exited, its exit
+// status to on_exit(i, code), after its last lines. Stops at the first error a callback returns.
+Status watch_processes(Backend& backend, const std::vector<Process*>& running, double timeout_s,
+                       const std::function<Status(std::size_t, const std::string&)>& on_line,
+                       const std::function<Status(std::size_t, int)>& on_exit);
 
 // Processes on this machine (fork + execvp), each in its own process group, output through a
 // pipe. Its one node is "local" (an empty node name means it too).

@@ -4,6 +4,8 @@
 // executor (which reads them); any program that follows it can be a technique.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,11 +44,48 @@ inline constexpr std::string_view kErrorConfig = "config";
 inline constexpr std::string_view kErrorInternal = "internal";
 int exit_code_for(std::string_view kind);
 
+// An `error` event's kind as programs test it. kNone: no error event.
+enum class FailureKind { kNone, kOom, kData, kConfig, kInternal };
+// "oom", "data", "config"; anything else is kInternal.
+FailureKind failure_kind(std::string_view kind);
+std::string_view to_string(FailureKind kind);
+// The same inputs fail the same way again (config, data): retrying cannot help.
+inline bool deterministic(FailureKind kind) {
+  return kind == FailureKind::kConfig || kind == FailureKind::kData;
+}
+
 // One event line: {"event": name, ...fields}, compact, no newline.
 std::string event_line(std::string_view name,
                        const nlohmann::json& fields = nlohmann::json::object());
 
 // Parses one line a worker printed. Errors: not JSON, not an object, no string "event".
 Result<nlohmann::json> parse_event_line(std::string_view line);
+
+// One event a worker printed, as the orchestrator reads it: the fields its kind carries, typed
+// (docs/worker-protocol.md lists them). A field the kind does not carry keeps its default.
+struct Event {
+  std::string name;               // "started", "step", ... (the constants above)
+  std::int64_t step = -1;         // started (resumed at), step, eval, checkpoint, stopped, done
+  std::int64_t total_steps = -1;  // started
+  std::optional<double> loss;     // step, eval (absent or null: unknown)
+  FailureKind failure = FailureKind::kNone;  // error: its kind
+  std::string message;                       // error
+  std::string path, reason, resumed_from;    // checkpoint_rejected
+  nlohmann::json fields;                     // the whole event as printed, for the run store
+};
+// Reads a parsed event line. Errors: a field of its kind with the wrong type (named).
+Result<Event> read_event(const nlohmann::json& line);
+
+// A `search_result`: what a technique measured for one configuration.
+struct SearchResult {
+  bool feasible = false;
+  nlohmann::json params = nlohmann::json::object();                // the technique's own settings
+  double step_s = 0, startup_s = 0, eval_s = 0, checkpoint_s = 0;  // seconds
+  double peak_memory_bytes = 0;
+  std::int64_t total_steps = 0;
+  std::string reason;  // infeasible: why
+};
+// Errors: a field with the wrong type (named), a feasible result without a positive step_s.
+Result<SearchResult> read_search_result(const nlohmann::json& event);
 
 }  // namespace saturn::protocol

@@ -173,12 +173,15 @@ Status Execution::when_idle() {
 Status Execution::round() {
   double timeout = kPollS;
   if (policy_.introspects()) timeout = std::min(timeout, std::max(0.0, next_tick_ - now()));
+  std::vector<Live*> watched;
   std::vector<Process*> running;
   for (Live& l : jobs_) {
-    if (l.process) running.push_back(l.process.get());
+    if (!l.process) continue;
+    watched.push_back(&l);
+    running.push_back(l.process.get());
   }
-  backend_.wait(running, timeout);
-  // This round's writes as one transaction, rolled back if the round ends in an error.
+  // This round's writes as one transaction, rolled back if the round ends in an error (a
+  // deferred transaction: nothing is locked while the processes are waited for).
   struct Transaction {
     RunStore& store;
     bool open = false;
@@ -189,19 +192,12 @@ Status Execution::round() {
   if (auto s = store_.begin(); !s) return s;
   transaction.open = true;
   bool exited = false;
-  for (Live& l : jobs_) {
-    if (!l.process) continue;
-    for (const std::string& line : l.process->read_lines()) {
-      if (auto s = on_line(l, line); !s) return s;
-    }
-    if (auto code = l.process->poll_exit()) {
-      for (const std::string& line : l.process->read_lines()) {
-        if (auto s = on_line(l, line); !s) return s;
-      }
-      if (auto s = on_exit(l, *code); !s) return s;
-      exited = true;
-    }
-  }
+  auto line = [&](std::size_t i, const std::string& text) { return on_line(*watched[i], text); };
+  auto exit = [&](std::size_t i, int code) {
+    exited = true;
+    return on_exit(*watched[i], code);
+  };
+  if (auto s = watch_processes(backend_, running, timeout, line, exit); !s) return s;
   if (auto s = clock_->save(store_); !s) return s;
   transaction.open = false;
   if (auto s = store_.commit(); !s) return s;

@@ -15,6 +15,7 @@
 
 #include "saturn/executor.h"
 #include "saturn/policy.h"
+#include "saturn/worker_protocol.h"
 
 namespace saturn::exec {
 
@@ -34,7 +35,7 @@ struct Live {
   bool got_done = false;
   bool switching = false;       // asked to stop for a new assignment
   std::string last_error;       // the first `error` event of this launch, "kind error: msg"
-  std::string last_error_kind;  // its kind ("oom", "data", "config", "internal")
+  protocol::FailureKind failure = protocol::FailureKind::kNone;  // its kind
   bool out_of_memory = false;   // this launch ended out of memory (event kind or exit code)
   // What progress has shown, kept across launches as the simulator keeps it:
   double slowdown = 1;  // observed / profiled seconds per step, in the last configuration run
@@ -76,7 +77,7 @@ class Execution {
   // Processes (execution_jobs.cpp).
   Status launch(Live& l, const Queued& q);
   Status on_line(Live& l, const std::string& line);
-  Status on_event(Live& l, const nlohmann::json& e);
+  Status on_event(Live& l, const protocol::Event& e);
   void on_step(Live& l, std::int64_t step, double t);
   Status on_exit(Live& l, int code);
   Status drop_config(Live& l, double t, const std::string& log_path);

@@ -60,7 +60,7 @@ Status Execution::launch(Live& l, const Queued& q) {
   l.origin_s = -1;
   l.got_done = l.switching = l.out_of_memory = false;
   l.last_error.clear();
-  l.last_error_kind.clear();
+  l.failure = protocol::FailureKind::kNone;
   l.rec.state = JobStatus::kRunning;
   l.rec.error.clear();
   l.rec.finished_s = -1;
@@ -86,12 +86,13 @@ Status Execution::launch(Live& l, const Queued& q) {
 Status Execution::on_line(Live& l, const std::string& line) {
   auto parsed = protocol::parse_event_line(line);
   if (!parsed) return Status::Ok();  // not an event: the log has the worker's diagnostics
-  try {
-    return on_event(l, *parsed);
-  } catch (const json::exception& e) {  // a field of the wrong type: keep the event, skip it
-    log(fmt::format("{}: ignoring a malformed event ({}): {}", l.rec.name, e.what(), line));
+  auto event = protocol::read_event(*parsed);
+  if (!event) {  // a field of the wrong type: keep the line, skip the event
+    log(fmt::format("{}: ignoring a malformed event ({}): {}", l.rec.name,
+                    event.error().to_string(), line));
     return store_.add_event(l.rec.name, now(), run_event::Malformed{line}.to_json());
   }
+  return on_event(l, *event);
 }
 
 // A step: progress, and the launch's seconds per step against its profile. Step times count
@@ -119,15 +120,14 @@ void Execution::on_step(Live& l, std::int64_t step, double t) {
   }
 }
 
-Status Execution::on_event(Live& l, const json& e) {
-  const std::string kind = e.value("event", "");
+Status Execution::on_event(Live& l, const protocol::Event& e) {
   const double t = now();
-  if (kind == protocol::kStep) {
-    on_step(l, e.value("step", std::int64_t{0}), t);
-    if (e.contains("loss") && e["loss"].is_number()) l.rec.loss = e["loss"].get<double>();
-  } else if (kind == protocol::kStarted) {
-    l.rec.total_steps = e.value("total_steps", l.rec.total_steps);
-    const std::int64_t from = e.value("step", l.rec.step);
+  if (e.name == protocol::kStep) {
+    on_step(l, std::max<std::int64_t>(0, e.step), t);
+    if (e.loss) l.rec.loss = e.loss;
+  } else if (e.name == protocol::kStarted) {
+    if (e.total_steps > 0) l.rec.total_steps = e.total_steps;
+    const std::int64_t from = e.step >= 0 ? e.step : l.rec.step;
     if (from != l.rec.checkpoint_step && (from > 0 || l.rec.checkpoint_step > 0)) {
       log(fmt::format("{:>7.1f} s  {} resumed at step {} (its newest usable checkpoint)", t,
                       l.rec.name, from));
@@ -137,27 +137,25 @@ Status Execution::on_event(Live& l, const json& e) {
     l.origin_step = from;
     l.first_step_seen = false;
     if (from > 0) l.measured_restart_s = t - l.launched_s;  // what moving it costs
-  } else if (kind == protocol::kCheckpoint || kind == protocol::kStopped) {
-    l.rec.checkpoint_step = e.value("step", l.rec.checkpoint_step);  // stopped: checkpointed
-  } else if (kind == protocol::kCheckpointRejected) {
+  } else if (e.name == protocol::kCheckpoint || e.name == protocol::kStopped) {
+    if (e.step >= 0) l.rec.checkpoint_step = e.step;  // stopped: checkpointed
+  } else if (e.name == protocol::kCheckpointRejected) {
     log(fmt::format("{:>7.1f} s  {}: checkpoint {} rejected ({}); resuming from {}", t, l.rec.name,
-                    e.value("path", "?"), e.value("reason", "?"),
-                    e.value("resumed_from", "an older one")));
-  } else if (kind == protocol::kEval) {
-    if (e.contains("loss") && e["loss"].is_number()) l.rec.eval_loss = e["loss"].get<double>();
-  } else if (kind == protocol::kDone) {
+                    e.path, e.reason, e.resumed_from.empty() ? "an older one" : e.resumed_from));
+  } else if (e.name == protocol::kEval) {
+    if (e.loss) l.rec.eval_loss = e.loss;
+  } else if (e.name == protocol::kDone) {
     l.got_done = true;
-    l.rec.step = e.value("step", l.rec.step);
-  } else if (kind == protocol::kError) {
-    const std::string error_kind = e.value("kind", std::string(protocol::kErrorInternal));
+    if (e.step >= 0) l.rec.step = e.step;
+  } else if (e.name == protocol::kError) {
     // The first error of a launch is its cause; ranks that stop because of it report after.
-    if (l.last_error.empty()) {
-      l.last_error = fmt::format("{} error: {}", error_kind, e.value("message", ""));
-      l.last_error_kind = error_kind;
+    if (l.failure == protocol::FailureKind::kNone) {
+      l.last_error = fmt::format("{} error: {}", protocol::to_string(e.failure), e.message);
+      l.failure = e.failure;
     }
-    l.out_of_memory = l.out_of_memory || error_kind == protocol::kErrorOom;
+    l.out_of_memory = l.out_of_memory || e.failure == protocol::FailureKind::kOom;
   }
-  if (auto s = store_.add_event(l.rec.name, t, e); !s) return s;
+  if (auto s = store_.add_event(l.rec.name, t, e.fields); !s) return s;
   return store_.put_job(l.rec);
 }
 
@@ -173,8 +171,8 @@ void Execution::fail(Live& l, double t, const std::string& why) {
 // The same inputs give the same config or data error (a bad job, a damaged checkpoint with
 // nothing intact to fall back to): retrying cannot help.
 bool Execution::deterministic_failure(const Live& l, int code) const {
-  return l.last_error_kind == protocol::kErrorConfig || l.last_error_kind == protocol::kErrorData ||
-         (l.last_error_kind.empty() &&
+  return protocol::deterministic(l.failure) ||
+         (l.failure == protocol::FailureKind::kNone &&
           (code == protocol::kExitConfig || code == protocol::kExitData));
 }
 

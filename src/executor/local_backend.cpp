@@ -101,6 +101,41 @@ class LocalProcess final : public Process {
   std::optional<int> exit_code_;
 };
 
+// The child's side of start(): its process group, parent-death signal, stdout into the pipe,
+// stderr into the log, stdin from /dev/null, environment and cores, then exec. Only
+// async-signal-safe calls and setenv (nothing else runs in this copy of the process). On a
+// failed exec it writes errno to `report` and exits 127.
+[[noreturn]] void run_child(const ProcessSpec& spec, std::vector<char*>& argv, int out, int log,
+                            int report, pid_t parent) {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orchestrator that dies stops its workers
+  if (::getppid() != parent) ::_exit(127);
+  // dup2 onto itself keeps close-on-exec: clear it by hand in that case.
+  if (out == STDOUT_FILENO) {
+    ::fcntl(STDOUT_FILENO, F_SETFD, 0);
+  } else {
+    ::dup2(out, STDOUT_FILENO);
+  }
+  if (log == STDERR_FILENO) {
+    ::fcntl(STDERR_FILENO, F_SETFD, 0);
+  } else if (log >= 0) {
+    ::dup2(log, STDERR_FILENO);
+  }
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0 && null != STDIN_FILENO) ::dup2(null, STDIN_FILENO);
+  for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
+  if (!spec.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : spec.cpus) CPU_SET(c, &set);
+    ::sched_setaffinity(0, sizeof set, &set);
+  }
+  ::execvp(argv[0], argv.data());
+  const int e = errno;
+  [[maybe_unused]] ssize_t w = ::write(report, &e, sizeof e);
+  ::_exit(127);
+}
+
 class LocalBackend final : public Backend {
  public:
   Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
@@ -133,37 +168,7 @@ class LocalBackend final : public Backend {
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Child: only async-signal-safe calls and setenv (we are single-threaded here in effect:
-      // nothing else runs in this copy of the process).
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orchestrator that dies stops its workers
-      if (::getppid() != parent) ::_exit(127);
-      // dup2 onto itself keeps close-on-exec: clear it by hand in that case.
-      if (out[1] == STDOUT_FILENO) {
-        ::fcntl(STDOUT_FILENO, F_SETFD, 0);
-      } else {
-        ::dup2(out[1], STDOUT_FILENO);
-      }
-      if (log == STDERR_FILENO) {
-        ::fcntl(STDERR_FILENO, F_SETFD, 0);
-      } else if (log >= 0) {
-        ::dup2(log, STDERR_FILENO);
-      }
-      const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (null >= 0 && null != STDIN_FILENO) ::dup2(null, STDIN_FILENO);
-      for (const auto& [k, v] : spec.env) ::setenv(k.c_str(), v.c_str(), 1);
-      if (!spec.cpus.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (int c : spec.cpus) CPU_SET(c, &set);
-        ::sched_setaffinity(0, sizeof set, &set);
-      }
-      ::execvp(argv[0], argv.data());
-      const int e = errno;
-      [[maybe_unused]] ssize_t w = ::write(report[1], &e, sizeof e);
-      ::_exit(127);
-    }
+    if (pid == 0) run_child(spec, argv, out[1], log, report[1], parent);
     const int fork_errno = errno;
     ::close(out[1]);
     ::close(report[1]);
@@ -208,6 +213,24 @@ class LocalBackend final : public Backend {
 
 std::unique_ptr<Backend> local_backend() {
   return std::make_unique<LocalBackend>();
+}
+
+Status watch_processes(Backend& backend, const std::vector<Process*>& running, double timeout_s,
+                       const std::function<Status(std::size_t, const std::string&)>& on_line,
+                       const std::function<Status(std::size_t, int)>& on_exit) {
+  backend.wait(running, timeout_s);
+  for (std::size_t i = 0; i < running.size(); ++i) {
+    for (const std::string& line : running[i]->read_lines()) {
+      if (auto s = on_line(i, line); !s) return s;
+    }
+    if (auto code = running[i]->poll_exit()) {
+      for (const std::string& line : running[i]->read_lines()) {
+        if (auto s = on_line(i, line); !s) return s;
+      }
+      if (auto s = on_exit(i, *code); !s) return s;
+    }
+  }
+  return Status::Ok();
 }
 
 double Backend::now_s() {

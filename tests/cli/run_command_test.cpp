@@ -82,7 +82,8 @@ TEST_F(RunCommand, KilledOrchestratorResumesWithoutRedoingFinishedJobs) {
                        (dir_ / "run").string(), "--cpu-slots", "2", "--checkpoint-interval", "0.1"},
                       {},
                       {},
-                      (dir_ / "first.log").string()});
+                      (dir_ / "first.log").string(),
+                      ""});
   ASSERT_TRUE(first.ok()) << first.error().to_string();
   // Wait until two jobs are done and the third is under way, then kill the orchestrator.
   const auto t0 = std::chrono::steady_clock::now();

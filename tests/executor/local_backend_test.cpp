@@ -40,7 +40,7 @@ Finished run_to_end(Backend& backend, Process& p, double limit_s = 20) {
 TEST(LocalBackend, ReadsLinesAndTheExitCodeWithoutAShell) {
   auto backend = local_backend();
   // "$X; exit 3" reaches sh as one argument: no shell splits our arguments.
-  auto p = backend->start({{"sh", "-c", "echo one; printf 'two\\nthree'; exit 3"}, {}, {}, ""});
+  auto p = backend->start({{"sh", "-c", "echo one; printf 'two\\nthree'; exit 3"}, {}, {}, "", ""});
   ASSERT_TRUE(p.ok()) << p.error().to_string();
   const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 3);
@@ -49,7 +49,7 @@ TEST(LocalBackend, ReadsLinesAndTheExitCodeWithoutAShell) {
 
 TEST(LocalBackend, ArgumentsAreNotInterpreted) {
   auto backend = local_backend();
-  auto p = backend->start({{"printf", "%s\\n", "$(echo no); rm -rf /nonexistent"}, {}, {}, ""});
+  auto p = backend->start({{"printf", "%s\\n", "$(echo no); rm -rf /nonexistent"}, {}, {}, "", ""});
   ASSERT_TRUE(p.ok());
   const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 0);
@@ -80,7 +80,7 @@ TEST(LocalBackend, EnvironmentPinningAndStderrLog) {
 
 TEST(LocalBackend, ASignalIsExitCode128PlusTheSignal) {
   auto backend = local_backend();
-  auto p = backend->start({{"sleep", "30"}, {}, {}, ""});
+  auto p = backend->start({{"sleep", "30"}, {}, {}, "", ""});
   ASSERT_TRUE(p.ok());
   (*p)->signal(SIGKILL);
   const Finished f = run_to_end(*backend, **p);
@@ -98,7 +98,7 @@ bool dead(int pid) {
 
 TEST(LocalBackend, WhatAProcessLeavesBehindInItsGroupDiesWithIt) {
   auto backend = local_backend();
-  auto p = backend->start({{"sh", "-c", "sleep 30 & echo $!; exit 7"}, {}, {}, ""});
+  auto p = backend->start({{"sh", "-c", "sleep 30 & echo $!; exit 7"}, {}, {}, "", ""});
   ASSERT_TRUE(p.ok());
   const Finished f = run_to_end(*backend, **p);
   EXPECT_EQ(f.code, 7);
@@ -114,7 +114,7 @@ TEST(LocalBackend, WhatAProcessLeavesBehindInItsGroupDiesWithIt) {
 
 TEST(LocalBackend, AMissingProgramIsAnErrorNamingIt) {
   auto backend = local_backend();
-  auto p = backend->start({{"/nonexistent/saturn-technique", "search"}, {}, {}, ""});
+  auto p = backend->start({{"/nonexistent/saturn-technique", "search"}, {}, {}, "", ""});
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.error().to_string().find("/nonexistent/saturn-technique"), std::string::npos);
   EXPECT_NE(p.error().to_string().find("No such file"), std::string::npos) << p.error().to_string();
@@ -124,7 +124,7 @@ TEST(LocalBackend, DestroyingARunningProcessKillsIt) {
   auto backend = local_backend();
   int pid = 0;
   {
-    auto p = backend->start({{"sleep", "30"}, {}, {}, ""});
+    auto p = backend->start({{"sleep", "30"}, {}, {}, "", ""});
     ASSERT_TRUE(p.ok());
     pid = (*p)->pid();
   }

@@ -22,5 +22,48 @@ TEST(WorkerProtocol, EventLinesRoundTripWithTheEventFirst) {
   EXPECT_EQ(exit_code_for("anything"), kExitInternal);
 }
 
+// Events read into their typed fields; a known field of the wrong type is an error naming it.
+TEST(WorkerProtocol, EventsAreReadIntoTypedFields) {
+  auto step = read_event(*parse_event_line(R"({"event":"step","step":7,"loss":1.5})"));
+  ASSERT_TRUE(step.ok());
+  EXPECT_EQ(step->name, kStep);
+  EXPECT_EQ(step->step, 7);
+  EXPECT_EQ(step->loss, 1.5);
+  auto started = read_event(*parse_event_line(R"({"event":"started","step":3,"total_steps":9})"));
+  ASSERT_TRUE(started.ok());
+  EXPECT_EQ(started->total_steps, 9);
+  auto unknown_loss = read_event(*parse_event_line(R"({"event":"eval","step":2,"loss":null})"));
+  ASSERT_TRUE(unknown_loss.ok());
+  EXPECT_FALSE(unknown_loss->loss.has_value());
+  auto oom = read_event(*parse_event_line(R"({"event":"error","kind":"oom","message":"x"})"));
+  ASSERT_TRUE(oom.ok());
+  EXPECT_EQ(oom->failure, FailureKind::kOom);
+  EXPECT_FALSE(deterministic(oom->failure));
+  EXPECT_TRUE(deterministic(failure_kind("config")));
+  EXPECT_EQ(failure_kind("something new"), FailureKind::kInternal);
+  auto bad = read_event(*parse_event_line(R"({"event":"step","step":"seven"})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "step");
+}
+
+TEST(WorkerProtocol, SearchResultsAreCheckedAsTheyAreRead) {
+  auto ok = read_search_result(*parse_event_line(
+      R"({"event":"search_result","feasible":true,"step_s":0.5,"startup_s":-1,"params":{"a":1}})"));
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_EQ(ok->step_s, 0.5);
+  EXPECT_EQ(ok->startup_s, 0);  // negative seconds clamp to 0
+  EXPECT_EQ(ok->params["a"], 1);
+  EXPECT_FALSE(read_search_result(
+                   *parse_event_line(R"({"event":"search_result","feasible":true,"step_s":0})"))
+                   .ok());
+  auto wrong = read_search_result(
+      *parse_event_line(R"({"event":"search_result","feasible":"yes","step_s":1})"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().field, "feasible");
+  EXPECT_TRUE(read_search_result(
+                  *parse_event_line(R"({"event":"search_result","feasible":false,"reason":"r"})"))
+                  .ok());
+}
+
 }  // namespace
 }  // namespace saturn::protocol

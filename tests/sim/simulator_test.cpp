@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "saturn/plan_order.h"
 #include "saturn/policy.h"
 #include "saturn/simulator.h"
 #include "support/instances.h"
@@ -156,6 +157,46 @@ TEST(Simulator, CurrentPracticeGivesWholeNodesInWorkloadOrder) {
   EXPECT_DOUBLE_EQ(r->makespan_s, 40);
   EXPECT_EQ(find_segment(*r, "b", true)->technique, "ddp");
   EXPECT_NEAR(r->gpu_utilisation, (40.0 + 80 + 120) / (8 * 40), 1e-12);
+}
+
+// Longest-first is current practice with the jobs sorted by decreasing runtime at a whole
+// node's width: c (30 s) and b (20 s) start first, a (10 s) follows on the node b frees.
+TEST(Simulator, LongestFirstStartsTheLongestJobsFirst) {
+  ProfileTable table = small_table(2, 4,
+                                   {{"a", {cfg("ddp", 4, 10), cfg("ddp", 1, 35)}},
+                                    {"b", {cfg("ddp", 4, 20), cfg("fsdp", 4, 25)}},
+                                    {"c", {cfg("ddp", 2, 50), cfg("fsdp", 4, 30)}}});
+  SimulationOptions options;
+  Result<SimulationResult> r = run(table, "longest-first", options);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_DOUBLE_EQ(find_segment(*r, "c", true)->start_s, 0);
+  EXPECT_DOUBLE_EQ(find_segment(*r, "b", true)->start_s, 0);
+  const Segment* a = find_segment(*r, "a", true);
+  EXPECT_DOUBLE_EQ(a->start_s, 20);
+  EXPECT_EQ(a->node, find_segment(*r, "b", true)->node);
+  EXPECT_DOUBLE_EQ(r->makespan_s, 30);  // current practice: 40
+}
+
+// Plan-order dispatch, the rule the simulator and the executor share: an entry starts when its
+// devices are free and no earlier entry (waiting or starting) wants them.
+TEST(PlanOrder, StartsWhatIsFreeAndNotWantedEarlier) {
+  const std::vector<std::vector<char>> held = {{1, 0, 0, 0}, {0, 0}};
+  const std::vector<QueuedStart> queue = {
+      {0, {0, 1}},  // waits for device 0, reserves 1
+      {0, {1}},     // wanted by the first: waits
+      {0, {2}},     // free: starts
+      {1, {0, 1}},  // free: starts
+      {0, {3, 2}},  // 2 taken by the third: waits
+      {2, {0}},     // no such node: never starts
+      {1, {5}},     // no such device: never starts
+  };
+  EXPECT_EQ(startable(queue, held), (std::vector<std::size_t>{2, 3}));
+  std::vector<Assignment> plan = {
+      {"b", "", 0, "n0", {0}, 5, 6}, {"a", "", 0, "n0", {1}, 5, 6}, {"c", "", 0, "n0", {2}, 1, 9}};
+  const std::vector<Assignment> ordered = in_plan_order(plan);
+  EXPECT_EQ(ordered[0].task, "c");
+  EXPECT_EQ(ordered[1].task, "a");
+  EXPECT_EQ(ordered[2].task, "b");
 }
 
 TEST(Simulator, OptimusHandsOutGpusByMarginalGain) {
