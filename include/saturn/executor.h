@@ -28,6 +28,7 @@
 #include "saturn/policy.h"
 #include "saturn/profile.h"
 #include "saturn/run_store.h"
+#include "saturn/trial_runner.h"
 #include "saturn/workload.h"
 
 namespace saturn {
@@ -91,10 +92,26 @@ struct ChangedJob {
 // Brings the run store in line with `workload` before a run: records the spec of each job seen
 // for the first time; a job whose spec changed starts again as a new job — its record is reset
 // (pending, step 0, counters cleared), a `spec_changed` event at `now_s` (run clock) says what
-// changed, and its checkpoint directory is moved aside (run_layout::superseded_dir; kept, never
+// changed, and its checkpoint directory is moved aside (RunDir::superseded_dir; kept, never
 // resumed). Errors: the store or the rename failing.
 Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, RunStore& store,
                                                    const std::string& run_dir, double now_s);
+
+// Job states are written by the executor's module alone: these two mark what `saturn run` learns
+// before executing.
+//
+// Marks every job of `workload` that is not done `profiling` (recording a job seen for the first
+// time). Errors: the store's.
+Status mark_profiling(const Workload& workload, RunStore& store);
+
+// How the jobs that fit in no configuration end up: failed now, or done in an earlier run.
+struct InfeasibleCount {
+  int failed = 0, done = 0;
+};
+// Marks each job that fits in no configuration failed with why, and an `infeasible` event at
+// `now_s` (run clock); a job already done stays done. Errors: the store's.
+Result<InfeasibleCount> mark_infeasible(RunStore& store,
+                                        const std::vector<InfeasibleJob>& infeasible, double now_s);
 
 // Runs every job of `workload` that is not done yet on the cluster `nodes` (one entry per node,
 // names distinct; the backend must know each). `table` is its profile (task names = job names;

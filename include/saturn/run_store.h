@@ -96,6 +96,14 @@ std::string loss_text(const std::optional<double>& loss);
 nlohmann::json to_json(const JobRecord& job);
 JobRecord job_record_from_json(const nlohmann::json& doc);
 
+// Keys of the run store's metadata (RunStore::meta), each written by one part of Saturn.
+namespace run_meta {
+inline constexpr const char* kWorkload = "workload";  // the workload file's absolute path (CLI)
+inline constexpr const char* kProfiles = "profiles";  // the profile table, JSON (saturn run)
+inline constexpr const char* kPolicy = "policy";      // the policy that ran (executor)
+inline constexpr const char* kPlan = "plan";          // the policy's first plan, JSON (executor)
+}  // namespace run_meta
+
 class RunStore;
 
 // The run clock: seconds a run has been going, across the orchestrators that ran it; it stands

@@ -14,6 +14,7 @@
 #include "saturn/backend.h"
 #include "saturn/executor.h"
 #include "saturn/library.h"
+#include "saturn/run_layout.h"
 #include "saturn/run_store.h"
 #include "saturn/trial_runner.h"
 
@@ -75,7 +76,7 @@ int run_profile(const ProfileArgs& args) {
   if (!lock) {
     return fail("profile", lock.error());
   }
-  auto store = RunStore::open((std::filesystem::path(dir) / "saturn.db").string());
+  auto store = RunStore::open(RunDir(dir).database());
   if (!store) {
     return fail("profile", store.error());
   }

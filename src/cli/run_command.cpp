@@ -16,6 +16,7 @@
 #include "saturn/executor.h"
 #include "saturn/policy.h"
 #include "saturn/run_events.h"
+#include "saturn/run_layout.h"
 #include "saturn/run_report.h"
 
 namespace saturn::cli {
@@ -45,41 +46,6 @@ struct RunArgs {
   std::uint64_t seed = 1;
 };
 
-// How the jobs that fit in no configuration end up: failed, or done in an earlier run.
-struct InfeasibleCount {
-  int failed = 0, done = 0;
-};
-
-// Marks each job that fits in no configuration failed, with why (a job already done stays done),
-// and says so.
-Result<InfeasibleCount> record_infeasible(RunStore& store,
-                                          const std::vector<InfeasibleJob>& infeasible,
-                                          double now_s) {
-  auto known = store.jobs();
-  if (!known) return known.error();
-  std::map<std::string, JobRecord> by_name;
-  for (JobRecord& k : *known) by_name[k.name] = std::move(k);
-  InfeasibleCount count;
-  for (const InfeasibleJob& bad : infeasible) {
-    JobRecord rec;
-    rec.name = bad.job;
-    if (auto k = by_name.find(bad.job); k != by_name.end()) rec = k->second;
-    if (rec.state == JobStatus::kDone) {
-      ++count.done;
-      continue;
-    }
-    fmt::print(stderr, "infeasible {}: {}\n", bad.job, bad.reason);
-    rec.state = JobStatus::kFailed;
-    rec.error = "infeasible: " + bad.reason;
-    if (auto s = store.put_job(rec); !s) return s.error();
-    if (auto s = store.add_event(bad.job, now_s, run_event::Infeasible{bad.reason}.to_json()); !s) {
-      return s.error();
-    }
-    ++count.failed;
-  }
-  return count;
-}
-
 int run_run(const RunArgs& args) {
   auto workload = load_workload_yaml(args.workload);
   if (!workload) {
@@ -96,12 +62,12 @@ int run_run(const RunArgs& args) {
   if (!lock) {
     return fail("run", lock.error());
   }
-  auto store = RunStore::open((fs::path(args.dir) / "saturn.db").string());
+  auto store = RunStore::open(RunDir(args.dir).database());
   if (!store) {
     return fail("run", store.error());
   }
   const std::string workload_path = fs::absolute(args.workload, ec).string();
-  if (auto previous = (*store)->meta("workload");
+  if (auto previous = (*store)->meta(run_meta::kWorkload);
       previous && *previous && **previous != workload_path) {
     fmt::print(stderr,
                "saturn run: {}: this run directory belongs to the workload {}; use another "
@@ -109,7 +75,7 @@ int run_run(const RunArgs& args) {
                args.dir, **previous);
     return kExitBadInput;
   }
-  if (auto s = (*store)->set_meta("workload", workload_path); !s) {
+  if (auto s = (*store)->set_meta(run_meta::kWorkload, workload_path); !s) {
     return fail("run", s.error());
   }
   auto setup = local_setup(args.library);
@@ -156,24 +122,7 @@ int run_run(const RunArgs& args) {
   }
 
   // 1. Profile (cached in the run's database). Jobs not done yet show as "profiling" meanwhile.
-  {
-    auto known = (*store)->jobs();
-    if (!known) {
-      return fail("run", known.error());
-    }
-    std::map<std::string, JobRecord> by_name;
-    for (JobRecord& k : *known) by_name[k.name] = std::move(k);
-    for (const JobSpec& job : workload->jobs) {
-      JobRecord rec;
-      rec.name = job.name;
-      if (auto k = by_name.find(job.name); k != by_name.end()) rec = k->second;
-      if (rec.state == JobStatus::kDone) continue;
-      rec.state = JobStatus::kProfiling;
-      if (auto s = (*store)->put_job(rec); !s) {
-        return fail("run", s.error());
-      }
-    }
-  }
+  if (auto s = mark_profiling(*workload, **store); !s) return fail("run", s.error());
   fmt::print(stderr, "saturn run: {} jobs on {} {} device(s); run directory {}\n",
              workload->jobs.size(), slots.count, slots.device_type, args.dir);
   TrialRunnerOptions trial_options;
@@ -195,11 +144,14 @@ int run_run(const RunArgs& args) {
   if (auto s = (*store)->set_meta(kDeviceTypeKey, slots.device_type); !s) {
     return fail("run", s.error());
   }
-  if (auto s = (*store)->set_meta("profiles", to_json(*table).dump()); !s) {
+  if (auto s = (*store)->set_meta(run_meta::kProfiles, to_json(*table).dump()); !s) {
     return fail("run", s.error());
   }
   // A job that fits nowhere fails alone; the others are planned and run without it.
-  auto infeasible = record_infeasible(**store, trials.infeasible, clock->now());
+  for (const InfeasibleJob& bad : trials.infeasible) {
+    fmt::print(stderr, "infeasible {}: {}\n", bad.job, bad.reason);
+  }
+  auto infeasible = mark_infeasible(**store, trials.infeasible, clock->now());
   if (!infeasible) {
     return fail("run", infeasible.error());
   }
@@ -263,7 +215,7 @@ struct StatusArgs {
 };
 
 int run_status(const StatusArgs& args) {
-  const fs::path db = fs::path(args.dir) / "saturn.db";
+  const fs::path db = RunDir(args.dir).database();
   std::error_code ec;
   if (!fs::exists(db, ec)) {
     fmt::print(stderr, "saturn status: {}: not a run directory (no saturn.db)\n", args.dir);

@@ -176,7 +176,7 @@ void add_simulate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--calibration", args->calibration,
                   "Estimator calibration (YAML); default: the built-in one");
   cmd->add_option("--policy", args->policy,
-                  "all | saturn | current-practice | random | optimus | optimus-dynamic")
+                  fmt::format("all | {}", fmt::join(policy_names(), " | ")))
       ->capture_default_str();
   cmd->add_option("--runtime-error", args->options.runtime_error,
                   "Each job's true runtimes are its profile's times a factor in [1-E, 1+E]")

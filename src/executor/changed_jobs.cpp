@@ -58,12 +58,12 @@ Result<std::vector<ChangedJob>> reset_changed_jobs(const Workload& workload, Run
     ChangedJob c;
     c.name = job.name;
     differences(it->second.spec, spec, "", &c.changes);
-    auto dir = run_layout::checkpoint_dir(run_dir, job.name);
+    auto dir = RunDir(run_dir).checkpoint_dir(job.name);
     if (!dir) return dir.error();
     std::error_code ec;
     if (fs::exists(*dir, ec)) {
       auto aside =
-          run_layout::superseded_dir(run_dir, job.name, static_cast<long long>(std::time(nullptr)));
+          RunDir(run_dir).superseded_dir(job.name, static_cast<long long>(std::time(nullptr)));
       if (!aside) return aside.error();
       c.set_aside = *aside;
       fs::create_directories(fs::path(c.set_aside).parent_path(), ec);

@@ -97,20 +97,20 @@ ExecutionSummary Execution::earlier_summary() {
   ExecutionSummary summary = summary_;
   summary.done = static_cast<int>(jobs_.size());
   for (const Live& l : jobs_) summary.makespan_s = std::max(summary.makespan_s, l.rec.finished_s);
-  if (auto stored = store_.meta("plan"); stored && *stored) {
+  if (auto stored = store_.meta(run_meta::kPlan); stored && *stored) {
     if (auto plan = parse_plan_json(**stored)) summary.planned_makespan_s = plan->makespan_s;
   }
   return summary;
 }
 
 Status Execution::first_decision() {
-  if (auto s = store_.set_meta("policy", policy_.name()); !s) return s;
+  if (auto s = store_.set_meta(run_meta::kPolicy, policy_.name()); !s) return s;
   auto decision = policy_.decide(context(PolicyEvent::kStart));
   if (!decision) return decision.error();
   if (!*decision) return Status::Ok();
   const Plan& plan = **decision;
   summary_.planned_makespan_s = plan.makespan_s;
-  if (auto s = store_.set_meta("plan", to_json(plan).dump()); !s) return s;
+  if (auto s = store_.set_meta(run_meta::kPlan, to_json(plan).dump()); !s) return s;
   if (!plan.solver.status.empty()) {
     log(fmt::format("plan ({}): makespan {:.0f} s (lower bound {:.0f} s, {})", policy_.name(),
                     plan.makespan_s, plan.lower_bound_s, plan.solver.status));
@@ -228,8 +228,8 @@ Result<ExecutionSummary> Execution::run() {
   if (!clock) return clock.error();
   clock_ = std::move(*clock);
   std::error_code ec;
-  fs::create_directories(fs::path(options_.run_dir) / run_layout::kCheckpointsDir, ec);
-  fs::create_directories(fs::path(options_.run_dir) / run_layout::kLogsDir, ec);
+  fs::create_directories(RunDir(options_.run_dir).subdir(RunDir::kCheckpointsDir), ec);
+  fs::create_directories(RunDir(options_.run_dir).subdir(RunDir::kLogsDir), ec);
   if (auto s = load_jobs(); !s) return s.error();
   if (std::none_of(jobs_.begin(), jobs_.end(), [this](const Live& l) { return unfinished(l); })) {
     return earlier_summary();

@@ -30,11 +30,11 @@ Status Execution::launch(Live& l, const Queued& q) {
   const DeviceSlots& slots = nodes_[static_cast<std::size_t>(q.node)];
   const std::int64_t every =
       checkpoint_every_steps(options_.checkpoint_interval_s, config.seconds_per_step());
-  auto job_file = run_layout::job_file(options_.run_dir, l.rec.name);
+  auto job_file = RunDir(options_.run_dir).job_file(l.rec.name);
   if (!job_file) return job_file.error();
-  auto checkpoints = run_layout::checkpoint_dir(options_.run_dir, l.rec.name);
+  auto checkpoints = RunDir(options_.run_dir).checkpoint_dir(l.rec.name);
   if (!checkpoints) return checkpoints.error();
-  auto log_file = run_layout::job_log(options_.run_dir, l.rec.name);
+  auto log_file = RunDir(options_.run_dir).job_log(l.rec.name);
   if (!log_file) return log_file.error();
   ProcessSpec spec;
   const std::string devices = slots.place(q.gpus, &spec);
@@ -206,7 +206,7 @@ Status Execution::drop_config(Live& l, double t, const std::string& log_path) {
 Status Execution::on_exit(Live& l, int code) {
   const double t = now();
   l.process.reset();
-  const auto log_file = run_layout::job_log(options_.run_dir, l.rec.name);  // launched: valid
+  const auto log_file = RunDir(options_.run_dir).job_log(l.rec.name);  // launched: valid
   const std::string log_path = log_file ? *log_file : std::string();
   const std::string error_text = l.last_error.empty() ? "" : ": " + l.last_error;
   // Steps after the newest checkpoint are lost with the process: the job goes on from there.

@@ -1,5 +1,6 @@
 // The run directory's lock; see saturn/executor.h.
 #include "saturn/executor.h"
+#include "saturn/run_layout.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,7 +16,7 @@
 namespace saturn {
 
 Result<RunLock> RunLock::acquire(const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
+  const std::string path = RunDir(run_dir).lock();
   // Not close-on-exec: workers inherit the lock, so it outlives an orchestrator that was killed
   // until its last worker (checkpointing on the parent-death signal) has exited.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
@@ -52,7 +53,7 @@ Result<RunLock> RunLock::acquire(const std::string& run_dir) {
 }
 
 bool RunLock::held(const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / "lock").string();
+  const std::string path = RunDir(run_dir).lock();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;  // never run
   const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0;

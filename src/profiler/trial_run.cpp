@@ -95,11 +95,11 @@ TrialRun::TrialRun(const Workload& workload, const Library& library, RunStore& s
 
 Status TrialRun::make_dirs() {
   std::error_code ec;
-  const fs::path jobs_dir = fs::path(options_.run_dir) / run_layout::kJobsDir;
-  const fs::path logs_dir = fs::path(options_.run_dir) / run_layout::kLogsDir;
+  const fs::path jobs_dir = fs::path(RunDir(options_.run_dir).subdir(RunDir::kJobsDir));
+  const fs::path logs_dir = fs::path(RunDir(options_.run_dir).subdir(RunDir::kLogsDir));
   // A trial's scratch space (the checkpoint probe's, made with mkdtemp in it) is the run
   // directory's, where the run's checkpoints will be, not a small or shared /tmp.
-  tmp_dir_ = fs::absolute(fs::path(options_.run_dir) / run_layout::kTmpDir, ec);
+  tmp_dir_ = fs::absolute(RunDir(options_.run_dir).subdir(RunDir::kTmpDir), ec);
   for (const fs::path& d : {jobs_dir, logs_dir, tmp_dir_}) {
     if (!ec) fs::create_directories(d, ec);
   }
@@ -138,7 +138,7 @@ std::vector<Candidate> TrialRun::candidates(const JobSpec& job) {
 // Writes job j's one-job file and adds its configurations (de-duplicated by fingerprint).
 Status TrialRun::plan_job(std::size_t j) {
   const JobSpec& job = workload_.jobs[j];
-  auto file = run_layout::job_file(options_.run_dir, job.name);
+  auto file = RunDir(options_.run_dir).job_file(job.name);
   if (!file) {
     return Error{workload_.source, job.origin.line, job.origin.field + ".name",
                  file.error().message};
@@ -237,7 +237,7 @@ Status TrialRun::start(Trial& trial) {
       {"checkpoint", ""}};
   spec.argv = expand_command(trial.technique->search, values);
   spec.env["TMPDIR"] = tmp_dir_.string();
-  auto log = run_layout::trial_log(options_.run_dir, job.name, trial.key.technique, trial.key.gpus);
+  auto log = RunDir(options_.run_dir).trial_log(job.name, trial.key.technique, trial.key.gpus);
   if (!log) return log.error();
   trial.log = std::move(*log);
   spec.stderr_path = trial.log;

@@ -76,10 +76,12 @@ Status write_run_report(RunStore& store, const std::string& path) {
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   auto jobs = store.jobs();
   if (!jobs) return jobs.error();
-  auto profiles_text = store.meta("profiles");
+  auto profiles_text = store.meta(run_meta::kProfiles);
   if (!profiles_text) return profiles_text.error();
-  auto plan_text = store.meta("plan");
+  auto plan_text = store.meta(run_meta::kPlan);
   if (!plan_text) return plan_text.error();
+  auto policy = store.meta(run_meta::kPolicy);
+  if (!policy) return policy.error();
   ProfileTable profiles;
   if (*profiles_text) {
     auto table = parse_profile_table(**profiles_text, "run profiles");
@@ -139,7 +141,9 @@ Status write_run_report(RunStore& store, const std::string& path) {
       "td:first-child,th:first-child{text-align:left}td.text{text-align:left}"
       ".charts{display:flex;flex-wrap:wrap;gap:12px}.chart h3{font-size:13px;margin:4px 0}"
       ".failed{color:#a00}</style></head><body>"
-      "<h1>Saturn run</h1><p><a href='plan.html'>planned Gantt</a> · "
+      "<h1>Saturn run</h1><p>Scheduling policy: <b>" +
+      report::html_escape(policy->value_or("saturn")) +
+      "</b> (<code>saturn run --policy</code>) · <a href='plan.html'>planned Gantt</a> · "
       "<a href='actual.html'>actual Gantt</a></p><h2>Jobs</h2><table><tr><th>job</th>"
       "<th>state</th><th>technique</th><th>devices</th><th>on</th><th>steps</th><th>planned</th>"
       "<th>actual</th><th>loss</th><th>eval loss</th><th>launches</th><th>error</th></tr>";
@@ -181,7 +185,7 @@ Status write_run_report(RunStore& store, const std::string& path) {
 
 std::string run_device_type(RunStore& store) {
   if (auto type = store.meta(kDeviceTypeKey); type && *type) return **type;
-  auto text = store.meta("profiles");  // a run of a Saturn that did not store it apart
+  auto text = store.meta(run_meta::kProfiles);  // a run of a Saturn that did not store it apart
   if (!text || !*text) return "";
   auto table = parse_profile_table(**text, "run profiles");
   if (!table || table->cluster.nodes.empty()) return "";

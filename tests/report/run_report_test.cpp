@@ -107,9 +107,11 @@ TEST(RunReport, ShowsEachJobsCurveResumesOutcomesAndErrors) {
   broken.state = JobStatus::kFailed;
   broken.error = "exited with code 2: config error: bad lr; not retried";
   ASSERT_TRUE(f.store->put_job(broken).ok());
+  ASSERT_TRUE(f.store->set_meta(run_meta::kPolicy, "current-practice").ok());
 
   ASSERT_TRUE(write_run_report(*f.store, (f.dir / "report.html").string()).ok());
   const std::string report = read(f.dir / "report.html");
+  EXPECT_NE(report.find("Scheduling policy: <b>current-practice</b>"), std::string::npos);
   EXPECT_EQ(count(report, "<div class='chart'>"), 3u);  // one chart per job, its own axis
   EXPECT_NE(report.find("step 1000</text>"), std::string::npos);
   EXPECT_NE(report.find("step 10</text>"), std::string::npos);

@@ -10,22 +10,22 @@ namespace saturn {
 namespace {
 
 TEST(RunLayout, JobPathsLieInTheirDirectories) {
-  EXPECT_EQ(*run_layout::job_file("r", "a-lr1e-3"), "r/jobs/a-lr1e-3.json");
-  EXPECT_EQ(*run_layout::checkpoint_dir("r", "a"), "r/checkpoints/a");
-  EXPECT_EQ(*run_layout::job_log("r", "a"), "r/logs/a.log");
-  EXPECT_EQ(*run_layout::trial_log("r", "a", "ddp", 2), "r/logs/trial-a-ddp-2.log");
+  EXPECT_EQ(*RunDir("r").job_file("a-lr1e-3"), "r/jobs/a-lr1e-3.json");
+  EXPECT_EQ(*RunDir("r").checkpoint_dir("a"), "r/checkpoints/a");
+  EXPECT_EQ(*RunDir("r").job_log("a"), "r/logs/a.log");
+  EXPECT_EQ(*RunDir("r").trial_log("a", "ddp", 2), "r/logs/trial-a-ddp-2.log");
 }
 
 TEST(RunLayout, UnsafeNamesAreRefusedEverywhere) {
   for (const std::string& name : std::vector<std::string>{".", "..", "", "a/b", "../a", ".hidden",
                                                           "-x", "a b", std::string(129, 'a')}) {
-    EXPECT_FALSE(run_layout::job_file("r", name).ok()) << name;
-    EXPECT_FALSE(run_layout::checkpoint_dir("r", name).ok()) << name;
-    EXPECT_FALSE(run_layout::job_log("r", name).ok()) << name;
-    EXPECT_FALSE(run_layout::trial_log("r", name, "ddp", 1).ok()) << name;
+    EXPECT_FALSE(RunDir("r").job_file(name).ok()) << name;
+    EXPECT_FALSE(RunDir("r").checkpoint_dir(name).ok()) << name;
+    EXPECT_FALSE(RunDir("r").job_log(name).ok()) << name;
+    EXPECT_FALSE(RunDir("r").trial_log(name, "ddp", 1).ok()) << name;
   }
-  EXPECT_FALSE(run_layout::trial_log("r", "a", "../ddp", 1).ok());
-  auto e = run_layout::checkpoint_dir("r", ".");
+  EXPECT_FALSE(RunDir("r").trial_log("a", "../ddp", 1).ok());
+  auto e = RunDir("r").checkpoint_dir(".");
   EXPECT_NE(e.error().message.find("job \".\": not a job name"), std::string::npos)
       << e.error().message;
 }
