@@ -3,9 +3,23 @@
 
 #include <fmt/format.h>
 
+#include "saturn/run_events.h"
 #include "saturn/worker_protocol.h"
 
 namespace saturn::report {
+
+namespace {
+
+// How a launch ended, from its exit code and its last error ("" when none).
+std::string exit_outcome(int code, const std::string& error) {
+  std::string outcome = code == 0     ? "exited"
+                        : code == 143 ? "stopped by SIGTERM before it could checkpoint"
+                                      : fmt::format("crashed: exit code {}", code);
+  if (code != 0 && !error.empty()) outcome += ": " + error;
+  return outcome;
+}
+
+}  // namespace
 
 Result<JobHistory> job_history(RunStore& store, const std::string& job) {
   auto events = store.events(job, "");
@@ -13,61 +27,51 @@ Result<JobHistory> job_history(RunStore& store, const std::string& job) {
   JobHistory h;
   Launch* open = nullptr;  // the launch whose exit has not come yet
   std::string error;       // its last `error` event
-  for (const auto& [t, e] : *events) {
-    const std::string kind = e.value("event", "");
-    if (kind == "spec_changed") {  // an edited job is a new job: its history starts here
+  for (const auto& [t, stored] : *events) {
+    const std::string kind = run_event::name_of(stored);
+    if (kind == run_event::SpecChanged::kName) {  // an edited job is a new job: history restarts
       h = JobHistory{};
       open = nullptr;
       continue;
     }
-    const auto number = [&e](const char* key) {
-      return e.contains(key) && e[key].is_number() ? e[key].get<double>() : -1.0;
-    };
-    if (kind == "launch") {
+    if (kind == run_event::Launch::kName) {
+      const run_event::Launch e = run_event::Launch::from_json(stored);
       Launch l;
       l.start_s = l.end_s = t;
-      l.technique = e.value("technique", "");
-      if (e.contains("gpus") && e["gpus"].is_array()) {
-        for (const auto& g : e["gpus"]) {
-          if (g.is_number_integer()) l.devices.push_back(g.get<int>());
-        }
-      }
+      l.technique = e.technique;
+      l.devices = e.gpus;
       h.launches.push_back(std::move(l));
       open = &h.launches.back();
       error.clear();
       continue;
     }
     if (open) open->end_s = std::max(open->end_s, t);
-    if (kind == protocol::kStep && number("step") >= 0 && e.contains("loss") &&
-        e["loss"].is_number()) {
-      h.train.emplace_back(number("step"), e["loss"].get<double>());
-    } else if (kind == protocol::kEval && number("step") >= 0 && e.contains("loss") &&
-               e["loss"].is_number()) {
-      h.eval.emplace_back(number("step"), e["loss"].get<double>());
+    auto read = protocol::read_event(stored);
+    if (!read) continue;  // stored as printed, but not readable: nothing to draw
+    const protocol::Event& e = *read;
+    if (kind == protocol::kStep && e.step >= 0 && e.loss) {
+      h.train.emplace_back(static_cast<double>(e.step), *e.loss);
+    } else if (kind == protocol::kEval && e.step >= 0 && e.loss) {
+      h.eval.emplace_back(static_cast<double>(e.step), *e.loss);
     } else if (!open) {
       continue;
-    } else if (kind == protocol::kStarted && number("step") >= 0) {
-      open->from_step = static_cast<std::int64_t>(number("step"));
+    } else if (kind == protocol::kStarted && e.step >= 0) {
+      open->from_step = e.step;
     } else if (kind == protocol::kError) {
-      error = fmt::format("{} error: {}", e.value("kind", "internal"), e.value("message", ""));
-    } else if (kind == "switch") {
+      error = fmt::format("{} error: {}", protocol::to_string(e.failure), e.message);
+    } else if (kind == run_event::Switch::kName) {
+      const run_event::Switch sw = run_event::Switch::from_json(stored);
       open->outcome = fmt::format(
-          "switched to {} x{}", e.value("to_technique", "?"),
-          e.contains("to_gpus") && e["to_gpus"].is_array() ? e["to_gpus"].size() : std::size_t{0});
-    } else if (kind == "config_dropped") {
+          "switched to {} x{}", sw.to_technique.empty() ? "?" : sw.to_technique, sw.to_gpus.size());
+    } else if (kind == run_event::ConfigDropped::kName) {
       open->outcome = "out of memory: its configuration dropped";
     } else if (kind == protocol::kDone && open->outcome.empty()) {
       open->outcome = "done";
     } else if (kind == protocol::kStopped && open->outcome.empty()) {
       open->outcome = "stopped (checkpointed)";
-    } else if (kind == "exit") {
-      const int code = e.value("code", -1);
-      if (open->outcome.empty()) {
-        open->outcome = code == 0     ? "exited"
-                        : code == 143 ? "stopped by SIGTERM before it could checkpoint"
-                                      : fmt::format("crashed: exit code {}", code);
-        if (code != 0 && !error.empty()) open->outcome += ": " + error;
-      }
+    } else if (kind == run_event::Exit::kName) {
+      if (open->outcome.empty())
+        open->outcome = exit_outcome(run_event::Exit::from_json(stored).code, error);
       open = nullptr;
     }
   }
