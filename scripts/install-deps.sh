@@ -14,8 +14,10 @@ packages=(
 # saturn-worker: Debian's libtorch (1.13, CPU) and the Gloo headers its c10d process groups use;
 # OpenBLAS for its matrix products (libtorch calls the system's libblas.so.3, which is otherwise
 # netlib's reference BLAS: 11x slower CPU training, docs/benchmarks.md#cpu-blas).
+# The PyTorch technique of examples/techniques/torch-ddp and its end-to-end test: the same torch
+# for /usr/bin/python3 (with NumPy and PyYAML), and xxhash for its checkpoints' checksums.
 if [ "${SATURN_NO_TORCH:-0}" != "1" ]; then
-  packages+=(libtorch-dev libgloo-dev libopenblas0-openmp)
+  packages+=(libtorch-dev libgloo-dev libopenblas0-openmp python3-torch python3-xxhash)
 fi
 
 missing=()

@@ -299,16 +299,17 @@ int run_info(EventSink& events) {
   const BlasLibrary blas = loaded_blas();
   json techniques = json::array();
   for (const std::string& n : technique_names()) techniques.push_back(n);
-  events.emit("info", {{"techniques", techniques},
-                       {"torch", TORCH_VERSION},
-                       {"features",
-                        {{"scaled_dot_product_attention", compat::kHasScaledDotProductAttention},
-                         {"fused_adamw", compat::kHasFusedAdamW},
-                         {"cuda_graphs", GraphedStep::kAvailable},
-                         {"fused_cross_entropy", kHasFusedCrossEntropy}}},
-                       {"cuda_devices", torch::cuda::device_count()},
-                       {"blas", {{"library", blas.path}, {"kind", blas.kind}}},
-                       {"protocol", 1}});
+  events.emit(protocol::kInfo,
+              {{"techniques", techniques},
+               {"torch", TORCH_VERSION},
+               {"features",
+                {{"scaled_dot_product_attention", compat::kHasScaledDotProductAttention},
+                 {"fused_adamw", compat::kHasFusedAdamW},
+                 {"cuda_graphs", GraphedStep::kAvailable},
+                 {"fused_cross_entropy", kHasFusedCrossEntropy}}},
+               {"cuda_devices", torch::cuda::device_count()},
+               {"blas", {{"library", blas.path}, {"kind", blas.kind}}},
+               {"protocol", 1}});
   return protocol::kExitOk;
 }
 

@@ -46,7 +46,9 @@ struct PolicyOptions {
   // exceeds this fraction of the remaining makespan; optimus-dynamic uses it likewise.
   double switch_threshold = 0.02;
   PlannerOptions planner;
-  std::uint64_t seed = 1;  // feeds the policies that draw random numbers (random)
+  // Feeds the policies that draw random numbers (random); the simulator also draws its runtime
+  // errors from it.
+  std::uint64_t seed = 1;
 };
 
 // A job as a policy sees it. kDone also covers a job that failed for good: nothing to place.
@@ -73,7 +75,8 @@ struct JobView {
 // devices are free). kIntrospection: every introspection_interval_s, for policies that
 // introspect. kReplan: the world changed outside the policy's plan (the executor dropped a
 // configuration that ran out of memory, or pending jobs wait with no assignment that can ever
-// start): every waiting job needs a place; a policy answers with a plan that places them.
+// start): a policy answers with where the waiting jobs go now (Saturn plans all of them; the
+// baselines place what their rule starts now, as at any other call).
 enum class PolicyEvent { kStart, kJobFinished, kIntrospection, kReplan };
 
 struct PolicyContext {

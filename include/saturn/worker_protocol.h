@@ -31,6 +31,7 @@ inline constexpr std::string_view kStep = "step";
 inline constexpr std::string_view kEval = "eval";
 inline constexpr std::string_view kCheckpoint = "checkpoint";
 inline constexpr std::string_view kSearchResult = "search_result";
+inline constexpr std::string_view kInfo = "info";  // `info`: what the worker can do
 inline constexpr std::string_view kDone = "done";
 inline constexpr std::string_view kStopped = "stopped";
 inline constexpr std::string_view kError = "error";

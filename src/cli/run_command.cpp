@@ -238,11 +238,17 @@ int run_status(const StatusArgs& args) {
     const bool active = j.state == JobStatus::kRunning || j.state == JobStatus::kProfiling;
     return orphaned && active ? "interrupted" : std::string(to_string(j.state));
   };
+  auto policy = (*store)->meta(run_meta::kPolicy);  // absent until the executor has started
+  if (!policy) {
+    fmt::print(stderr, "saturn status: {}\n", policy.error().to_string());
+    return kExitBadInput;
+  }
   if (args.json) {
     nlohmann::json status = run_status_json(*jobs);
     for (std::size_t i = 0; i < jobs->size(); ++i) {
       status["jobs"][i]["state"] = shown_state((*jobs)[i]);
     }
+    status["policy"] = policy->value_or("");
     fmt::print("{}\n", status.dump(2));
     return kExitOk;
   }
@@ -260,6 +266,7 @@ int run_status(const StatusArgs& args) {
   for (const JobRecord& j : *jobs) {
     if (j.state == JobStatus::kFailed && !j.error.empty()) fmt::print("{}: {}\n", j.name, j.error);
   }
+  if (*policy) fmt::print("policy: {}\n", **policy);
   return kExitOk;
 }
 

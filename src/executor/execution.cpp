@@ -79,13 +79,24 @@ Status Execution::load_jobs() {
     }
     if (l.rec.total_steps <= 0) l.rec.total_steps = job.steps;
     if (auto s = store_.put_job(l.rec); !s) return s.error();
+    job_index_[job.name] = jobs_.size();
     jobs_.push_back(std::move(l));
   }
-  // The policy sees one job per task: task i of the table it plans from is job i.
+  // The policy sees one job per task: task i of the table it plans from is job i. Each must fit
+  // some node, or no policy could place it.
   ProfileTable kept = profiles_;
   kept.tasks.clear();
   for (Live& l : jobs_) {
-    kept.tasks.push_back(profiles_.tasks[l.task]);
+    const Task& task = profiles_.tasks[l.task];
+    const bool fits = std::any_of(task.configs.begin(), task.configs.end(), [&](const Config& c) {
+      return std::any_of(profiles_.cluster.nodes.begin(), profiles_.cluster.nodes.end(),
+                         [&](const Node& n) { return config_fits(c, n); });
+    });
+    if (unfinished(l) && !fits) {
+      return Error{"", 0, fmt::format("job {}", task.name),
+                   "no configuration of its profile fits any node of this cluster"};
+    }
+    kept.tasks.push_back(task);
     l.task = kept.tasks.size() - 1;
   }
   profiles_ = std::move(kept);
@@ -152,12 +163,27 @@ void Execution::stop_all() {
   stop_deadline_ = now() + 3600;  // once
 }
 
+// A moved job that has not stopped stop_grace_s after its SIGTERM is killed: it resumes from its
+// last periodic checkpoint, and the jobs queued behind its devices need not wait for its end.
+void Execution::kill_overdue_moves() {
+  for (Live& l : jobs_) {
+    if (!l.process || !l.switching || l.stop_sent_s < 0) continue;
+    if (now() - l.stop_sent_s <= options_.stop_grace_s) continue;
+    log(
+        fmt::format("{} did not stop within {:.0f} s of its move: killed (it resumes from its last "
+                    "checkpoint)",
+                    l.rec.name, options_.stop_grace_s));
+    l.process->signal(SIGKILL);
+    l.stop_sent_s = -1;  // once
+  }
+}
+
 // Nothing runs but jobs wait: their assignments are gone or can never start. The policy places
 // them again; if still nothing can start, no node can run them.
 Status Execution::when_idle() {
   if (auto s = decide(PolicyEvent::kReplan); !s) return s;
   if (auto s = dispatch(); !s) return s;
-  if (any_running()) return Status::Ok();
+  if (any_running() || !any_pending()) return Status::Ok();
   std::string waiting;
   for (const Live& l : jobs_) {
     if (l.rec.state == JobStatus::kPending) waiting += (waiting.empty() ? "" : ", ") + l.rec.name;
@@ -172,7 +198,9 @@ Status Execution::when_idle() {
 // for the instant — introspection when it is due, else a completion.
 Status Execution::round() {
   double timeout = kPollS;
-  if (policy_.introspects()) timeout = std::min(timeout, std::max(0.0, next_tick_ - now()));
+  if (policy_.introspects() && !stopping_) {
+    timeout = std::min(timeout, std::max(0.0, next_tick_ - now()));
+  }
   std::vector<Live*> watched;
   std::vector<Process*> running;
   for (Live& l : jobs_) {
@@ -201,7 +229,7 @@ Status Execution::round() {
   if (auto s = clock_->save(store_); !s) return s;
   transaction.open = false;
   if (auto s = store_.commit(); !s) return s;
-  if (stopping_) return Status::Ok();
+  if (stopping_ || stop_requested()) return Status::Ok();  // nothing new starts now
   if (exited) {
     if (auto s = dispatch(); !s) return s;
   }
@@ -238,6 +266,7 @@ Result<ExecutionSummary> Execution::run() {
   next_tick_ = now() + options_.introspection_interval_s;
   for (;;) {
     if (stop_requested()) stop_all();
+    kill_overdue_moves();
     if (!stopping_) {
       if (auto s = dispatch(); !s) return s.error();
     }
@@ -248,6 +277,7 @@ Result<ExecutionSummary> Execution::run() {
     }
     if (auto s = round(); !s) return s.error();
   }
+  if (failed_) return *failed_;  // the policy failed: every worker has checkpointed and stopped
   if (auto s = clock_->save(store_, /*force=*/true); !s) return s.error();  // as the run leaves it
   for (const Live& l : jobs_) {
     summary_.done += l.rec.state == JobStatus::kDone;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ struct Live {
   bool first_step_seen = false;  // since `started`
   bool got_done = false;
   bool switching = false;       // asked to stop for a new assignment
+  double stop_sent_s = -1;      // run clock of that SIGTERM; -1: none pending
+  double last_stop_s = 0;       // how long its last stop for a move took, SIGTERM to exit
   std::string last_error;       // the first `error` event of this launch, "kind error: msg"
   protocol::FailureKind failure = protocol::FailureKind::kNone;  // its kind
   bool out_of_memory = false;   // this launch ended out of memory (event kind or exit code)
@@ -86,12 +89,14 @@ class Execution {
   // The loop (execution.cpp).
   Status round();
   void stop_all();
+  void kill_overdue_moves();
   bool any_running() const;
   bool any_pending() const;
   Status when_idle();
   void log(const std::string& line) const;
   double now() const { return clock_->now(); }
-  bool stop_requested() const { return options_.stop && *options_.stop; }
+  // The run is to stop: asked to (SIGINT/SIGTERM), or its policy failed.
+  bool stop_requested() const { return (options_.stop && *options_.stop) || failed_; }
 
   const Workload& workload_;
   const Library& library_;
@@ -108,6 +113,8 @@ class Execution {
   std::vector<Live> jobs_;
   std::vector<Queued> queue_;  // in plan order
   ExecutionSummary summary_;
+  std::map<std::string, std::size_t> job_index_;  // job name -> index into jobs_
+  std::optional<Error> failed_;  // the policy failed: the run stops, then returns this
   bool finished_now_ = false;   // a job completed or failed this round
   bool replan_needed_ = false;  // the world changed outside the plan: ask the policy again
   bool stopping_ = false;

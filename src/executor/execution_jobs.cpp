@@ -136,7 +136,9 @@ Status Execution::on_event(Live& l, const protocol::Event& e) {
     l.origin_s = t;
     l.origin_step = from;
     l.first_step_seen = false;
-    if (from > 0) l.measured_restart_s = t - l.launched_s;  // what moving it costs
+    // What moving it costs: stopping (SIGTERM to exit, when it was moved) and starting again
+    // from a checkpoint (launch to `started`).
+    if (from > 0) l.measured_restart_s = l.last_stop_s + (t - l.launched_s);
   } else if (e.name == protocol::kCheckpoint || e.name == protocol::kStopped) {
     if (e.step >= 0) l.rec.checkpoint_step = e.step;  // stopped: checkpointed
   } else if (e.name == protocol::kCheckpointRejected) {
@@ -222,7 +224,10 @@ Status Execution::on_exit(Live& l, int code) {
     // Stopped with a checkpoint, or our SIGTERM reached it before it could take the signal
     // (still starting up): it goes on from its newest checkpoint, moved if it was moving.
     l.rec.state = JobStatus::kPending;
-    if (l.switching) ++summary_.switches;  // counted once it really stopped for its move
+    if (l.switching) {
+      ++summary_.switches;  // counted once it really stopped for its move
+      if (l.stop_sent_s >= 0) l.last_stop_s = t - l.stop_sent_s;
+    }
     log(code == protocol::kExitStopped
             ? fmt::format("{:>7.1f} s  stopped {} at step {} (checkpointed)", t, l.rec.name,
                           l.rec.checkpoint_step)
@@ -256,6 +261,7 @@ Status Execution::on_exit(Live& l, int code) {
     }
   }
   l.switching = false;
+  l.stop_sent_s = -1;
   if (auto s = store_.add_event(l.rec.name, t, run_event::Exit{code}.to_json()); !s) return s;
   return store_.put_job(l.rec);
 }

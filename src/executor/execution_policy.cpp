@@ -50,22 +50,29 @@ PolicyContext Execution::context(PolicyEvent event) const {
   return c;
 }
 
+// A policy that fails (its planner, or an invalid plan) ends the run, but gracefully: every
+// worker checkpoints and stops first (run() returns the error then), so no progress is lost.
 Status Execution::decide(PolicyEvent event) {
   auto decision = policy_.decide(context(event));
-  if (!decision) return decision.error();
-  if (!*decision) return Status::Ok();
-  return apply(**decision);
+  Status applied = !decision   ? Status(decision.error())
+                   : *decision ? apply(**decision)
+                               : Status::Ok();
+  if (applied || applied.error().kind == ErrorKind::kWrite || failed_) return applied;
+  log(fmt::format("policy {} failed: {}; stopping every job at its checkpoint", policy_.name(),
+                  applied.error().to_string()));
+  failed_ = applied.error();
+  return Status::Ok();
 }
 
 // An assignment of the policy's plan, checked against the jobs and the cluster.
 Result<Queued> Execution::check(const Assignment& a) const {
   const std::string field = fmt::format("policy {}: assignment of '{}'", policy_.name(), a.task);
   const auto bad = [&](const std::string& why) { return Error{"", 0, field, why}; };
-  const auto it =
-      std::find_if(jobs_.begin(), jobs_.end(), [&](const Live& l) { return l.rec.name == a.task; });
-  if (it == jobs_.end()) return bad("unknown job");
-  if (!unfinished(*it)) return bad("the job is over");
-  const Task& task = profiles_.tasks[it->task];
+  const auto found = job_index_.find(a.task);
+  if (found == job_index_.end()) return bad("unknown job");
+  const Live& job = jobs_[found->second];
+  if (!unfinished(job)) return bad("the job is over");
+  const Task& task = profiles_.tasks[job.task];
   if (a.config < 0 || a.config >= static_cast<int>(task.configs.size())) {
     return bad(fmt::format("config index {} out of range", a.config));
   }
@@ -80,15 +87,15 @@ Result<Queued> Execution::check(const Assignment& a) const {
     return bad(fmt::format("{} x{} does not fit devices {} of node {}", config.technique,
                            config.gpus, fmt::join(a.gpus, ","), a.node));
   }
-  return Queued{static_cast<std::size_t>(it - jobs_.begin()),   a.config,  node,
-                std::vector<int>(unique.begin(), unique.end()), a.start_s, a.end_s};
+  return Queued{found->second, a.config, node, std::vector<int>(unique.begin(), unique.end()),
+                a.start_s,     a.end_s};
 }
 
 // The plan replaces the queue (the simulator's rule): listed waiting jobs queue in plan order; a
 // running job listed elsewhere is moved; a running job not listed, listed unchanged, or already
 // finishing carries on; a waiting job not listed waits for a later call.
 Status Execution::apply(const Plan& plan) {
-  std::vector<Queued> queue;
+  std::vector<Queued> checked;  // the whole plan is checked before anything moves
   std::set<std::size_t> listed;
   for (const Assignment& a : in_plan_order(plan.assignments)) {
     Result<Queued> q = check(a);
@@ -97,6 +104,11 @@ Status Execution::apply(const Plan& plan) {
       return Error{"", 0, fmt::format("policy {}", policy_.name()),
                    fmt::format("job '{}' assigned twice", a.task)};
     }
+    checked.push_back(std::move(*q));
+  }
+  std::vector<Queued> queue;
+  for (Queued& entry : checked) {
+    Queued* q = &entry;
     Live& l = jobs_[q->job];
     if (l.process && !l.switching) {
       const bool same =
@@ -125,6 +137,7 @@ Status Execution::move(Live& l, const Queued& to) {
                   policy_.name(), l.rec.technique, l.running_gpus.size(), l.rec.node,
                   next.technique, next.gpus, node));
   l.switching = true;
+  l.stop_sent_s = now();
   l.process->signal(SIGTERM);
   const run_event::Switch e{next.technique, node, to.gpus, policy_.name()};
   return store_.add_event(l.rec.name, now(), e.to_json());
@@ -145,6 +158,7 @@ std::vector<std::vector<char>> Execution::held() const {
 // Launches the queued jobs plan order allows (saturn/plan_order.h). A job still stopping for its
 // move keeps its place and its devices' claim; entries of jobs that are over leave the queue.
 Status Execution::dispatch() {
+  std::erase_if(queue_, [&](const Queued& q) { return !unfinished(jobs_[q.job]); });
   std::vector<QueuedStart> starts;
   for (const Queued& q : queue_) starts.push_back({q.node, q.gpus});
   const std::vector<std::size_t> now_startable = startable(starts, held());
@@ -153,15 +167,12 @@ Status Execution::dispatch() {
   std::vector<Queued> waiting;
   for (std::size_t i = 0; i < queue_.size(); ++i) {
     Live& l = jobs_[queue_[i].job];
-    if (!unfinished(l)) continue;
     if (!go[i] || l.process || l.rec.state != JobStatus::kPending) {
       waiting.push_back(std::move(queue_[i]));
       continue;
     }
     if (auto s = launch(l, queue_[i]); !s) {
-      l.rec.state = JobStatus::kFailed;
-      l.rec.error = s.error().to_string();
-      log(fmt::format("failed {}: {}", l.rec.name, l.rec.error));
+      fail(l, now(), s.error().to_string());
       if (auto w = store_.put_job(l.rec); !w) return w;
     }
   }

@@ -275,7 +275,7 @@ void TrialRun::on_line(Trial& trial, const std::string& line) {
   if (!parsed) return;
   auto event = protocol::read_event(*parsed);
   if (!event) {
-    if (trial.error.empty()) trial.error = "malformed event: " + line;
+    if (trial.malformed.empty()) trial.malformed = "malformed event: " + line;
     return;
   }
   if (event->name == protocol::kSearchResult) trial.result = event->fields;
@@ -315,6 +315,7 @@ Status TrialRun::finish(Trial& trial, int code, bool timed_out) {
   } else if (trial.result) {
     read_result(trial, r);
   } else {
+    if (trial.error.empty()) trial.error = trial.malformed;
     r.error =
         trial.error.empty()
             ? fmt::format("exited with code {} without a search_result (log: {})", code, trial.log)
@@ -345,7 +346,10 @@ Status TrialRun::supervise() {
     std::vector<Process*> running;
     for (Trial& t : trials_) {
       if (t.state != Trial::State::kRunning) continue;
-      if (since(t.started) > options_.trial_timeout_s) t.process->signal(SIGKILL);
+      if (!t.timed_out && since(t.started) > options_.trial_timeout_s) {
+        t.timed_out = true;  // killed once; its exit is then a timeout, whatever the code
+        t.process->signal(SIGKILL);
+      }
       watched.push_back(&t);
       running.push_back(t.process.get());
     }
@@ -356,7 +360,7 @@ Status TrialRun::supervise() {
     };
     auto exit = [&](std::size_t i, int code) {
       Trial& t = *watched[i];
-      return finish(t, code, since(t.started) > options_.trial_timeout_s && code == 128 + SIGKILL);
+      return finish(t, code, t.timed_out);
     };
     if (auto s = watch_processes(backend_, running, 0.25, line, exit); !s) return s;
     if (since(last_report) > 1) {
@@ -368,8 +372,7 @@ Status TrialRun::supervise() {
 
 // The profile table: one task per job, one configuration per feasible measurement; a job with
 // none is listed infeasible with what was tried.
-Result<ProfileTable> TrialRun::table() const {
-  // The profile table: one task per job, one config per feasible measurement.
+Result<ProfileTable> TrialRun::table() {
   ProfileTable table;
   table.cluster = cluster_;
   for (std::size_t j = 0; j < workload_.jobs.size(); ++j) {

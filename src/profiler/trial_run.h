@@ -35,6 +35,8 @@ struct Trial {
   std::string log;
   std::optional<nlohmann::json> result;  // the search_result event
   std::string error;                     // from an error event
+  std::string malformed;                 // the first malformed event, if nothing better comes
+  bool timed_out = false;                // killed for running past the trial timeout
   TrialRecord record;
 };
 
@@ -60,7 +62,7 @@ class TrialRun {
   void read_result(Trial& trial, TrialRecord& r);
   Status supervise();
   void report(bool final);
-  Result<ProfileTable> table() const;
+  Result<ProfileTable> table();  // lists the infeasible jobs in the summary
 
   const Workload& workload_;
   const Library& library_;

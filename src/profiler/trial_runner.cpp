@@ -3,29 +3,17 @@
 
 #include "profiler/trial_run.h"
 
-#include <sched.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <map>
 
 #include <fmt/format.h>
 
-#include "formats/common.h"
-#include "saturn/atomic_file.h"
-#include "saturn/estimator.h"
-#include "saturn/gpu_catalog.h"
-#include "saturn/run_layout.h"
 #include "saturn/worker_protocol.h"
 
 namespace saturn {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
@@ -43,7 +31,7 @@ Result<WorkerInfo> query_worker(Backend& backend, const std::string& worker) {
   auto read = [&] {
     for (const std::string& line : (*p)->read_lines()) {
       auto event = protocol::parse_event_line(line);
-      if (!event || event->value("event", "") != "info") continue;
+      if (!event || event->value("event", "") != protocol::kInfo) continue;
       try {
         info.cuda_devices = event->value("cuda_devices", 0);
         info.torch = event->value("torch", "");

@@ -39,6 +39,7 @@ Result<JobHistory> job_history(RunStore& store, const std::string& job) {
       Launch l;
       l.start_s = l.end_s = t;
       l.technique = e.technique;
+      l.node = e.node;
       l.devices = e.gpus;
       h.launches.push_back(std::move(l));
       open = &h.launches.back();

@@ -19,6 +19,7 @@ struct Launch {
   double start_s = 0;  // run clock
   double end_s = 0;    // its exit; the latest event while it still runs
   std::string technique;
+  std::string node;            // where it ran ("" from a Saturn that did not record it)
   std::vector<int> devices;    // indices on the node
   std::int64_t from_step = 0;  // where it began (its `started` event), 0 until known
   std::string outcome;         // "done", "switched to fsdp x2", "crashed: exit code 5: ...", ...

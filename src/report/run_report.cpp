@@ -115,7 +115,9 @@ Status write_run_report(RunStore& store, const std::string& path) {
       Assignment a;
       a.task = j.name;
       a.technique = l.technique;
-      a.node = cluster.nodes.empty() ? "local" : cluster.nodes.front().name;
+      a.node = !l.node.empty()         ? l.node
+               : cluster.nodes.empty() ? "local"
+                                       : cluster.nodes.front().name;
       a.gpus = l.devices;
       a.start_s = l.start_s;
       a.end_s = std::max(l.end_s, l.start_s + 1e-3);

@@ -30,6 +30,7 @@ class SaturnPolicy : public Policy {
   Result<std::optional<Plan>> decide(const PolicyContext& context) override {
     const ProfileTable& table = *context.table;
     if (context.event == PolicyEvent::kStart) used_slowdown_.assign(table.tasks.size(), 1.0);
+    const LastCall remember_call{last_call_s_, context.now_s};
     if (context.event == PolicyEvent::kStart && untouched(context)) {
       Result<Plan> p = plan(table, context.options->planner);
       if (!p.ok()) return p.error();
@@ -77,8 +78,16 @@ class SaturnPolicy : public Policy {
   }
 
  private:
-  // True when every job waits with all its work to do.
+  // Sets the time of the last call when a decide() returns, however it returns.
+  struct LastCall {
+    double& slot;
+    double now;
+    ~LastCall() { slot = now; }
+  };
+
+  // True when every job waits with all its work to do, at time 0: plan() plans from 0.
   static bool untouched(const PolicyContext& context) {
+    if (context.now_s > 1e-9) return false;
     for (const JobView& job : context.jobs) {
       if (job.state != JobState::kPending || job.remaining_fraction < 1) return false;
     }
@@ -111,8 +120,10 @@ class SaturnPolicy : public Policy {
       const JobView& job = context.jobs[t];
       const double tolerance = 0.01 * (end - start) + 1e-6;
       if (job.state == JobState::kPending && context.now_s > start + tolerance) return true;
+      // Finished since the last call (the executor stamps a completion a moment before it
+      // calls; the simulator at the instant of the call).
       if (job.state == JobState::kDone && std::abs(job.finished_s - end) > tolerance &&
-          job.finished_s >= context.now_s - 1e-6) {
+          job.finished_s > last_call_s_ + 1e-9) {
         return true;
       }
     }
@@ -120,6 +131,7 @@ class SaturnPolicy : public Policy {
   }
 
   std::vector<double> used_slowdown_;  // per task, the slowdown the current plan assumed
+  double last_call_s_ = -1;            // now_s of the previous decide()
   std::map<std::string, std::pair<double, double>> planned_;  // task -> planned start, end
 };
 

@@ -78,20 +78,21 @@ std::optional<Plan> whole_nodes_in_order(const PolicyContext& context,
   const ProfileTable& table = *context.table;
   std::vector<std::vector<int>> free = free_gpus(context);
   std::vector<Assignment> assignments;
-  size_t next = 0;  // next entry of `order` to consider
+  std::vector<char> placed(context.jobs.size(), 0);
   for (size_t n = 0; n < table.cluster.nodes.size(); ++n) {
     if (static_cast<int>(free[n].size()) != table.cluster.nodes[n].gpus) continue;
-    for (; next < order.size(); ++next) {
-      const int task = order[next];
-      if (context.jobs[task].state != JobState::kPending) continue;
+    // The first waiting job in `order` that this node can run (one that fits only other nodes
+    // stays first in line for them).
+    for (const int task : order) {
+      if (context.jobs[task].state != JobState::kPending || placed[task]) continue;
       const std::vector<int> counts = gpu_counts(table, task, static_cast<int>(n));
-      if (counts.empty()) continue;  // fits only other nodes; another node will take it
+      if (counts.empty()) continue;
       const int width = counts.back();
       const int config = best_config(table, task, width, static_cast<int>(n));
       std::vector<int> gpus(free[n].begin(), free[n].begin() + width);
       assignments.push_back(
           make_assignment(context, task, config, static_cast<int>(n), gpus, context.now_s));
-      ++next;
+      placed[task] = 1;
       break;
     }
   }

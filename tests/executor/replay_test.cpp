@@ -139,7 +139,7 @@ struct Replay {
     if (!library) return library.error();
     auto store = RunStore::open((dir / "run" / "saturn.db").string());
     if (!store) return store.error();
-    testing::VirtualBackend backend(script);
+    testing::VirtualBackend backend(script, {"n0", "n1"});
     ExecutorOptions o;
     static_cast<PolicyOptions&>(o) = policy_options(policy);
     o.policy = policy;

@@ -47,7 +47,7 @@ class VirtualProcess final : public Process {
         lines.push_back(protocol::event_line(protocol::kDone, {{"step", sent_}}));
       }
     }
-    if (stopped_ && !stop_sent_ && stop_at_ <= now) {
+    if (stopped_ && !killed_ && !stop_sent_ && stop_at_ <= now) {
       stop_sent_ = true;
       backend_.checkpoints_[checkpoint_] = sent_;
       lines.push_back(protocol::event_line(protocol::kStopped, {{"step", sent_}}));
@@ -58,6 +58,7 @@ class VirtualProcess final : public Process {
 
   std::optional<int> poll_exit() override {
     if (end_time() > backend_.now_) return std::nullopt;
+    if (killed_) return 128 + SIGKILL;
     return stopped_ ? protocol::kExitStopped : protocol::kExitOk;
   }
 
@@ -66,6 +67,7 @@ class VirtualProcess final : public Process {
     if (sig == SIGTERM || sig == SIGKILL) {
       (void)read_lines();  // what was due before the signal
       stopped_ = true;
+      killed_ = sig == SIGKILL;  // no checkpoint, no `stopped`: exit 128 + 9
       stop_at_ = backend_.now_;
     }
   }
@@ -89,12 +91,15 @@ class VirtualProcess final : public Process {
   double begin_, step_s_;
   std::int64_t from_, total_;
   std::int64_t sent_ = from_;
-  bool started_sent_ = false, stopped_ = false, stop_sent_ = false;
+  bool started_sent_ = false, stopped_ = false, killed_ = false, stop_sent_ = false;
   double stop_at_ = kNever;
 };
 
 Result<std::unique_ptr<Process>> VirtualBackend::start(const ProcessSpec& spec) {
   if (spec.argv.size() < 5) return Error{"", 0, "argv", "a virtual trainer needs 5 arguments"};
+  if (!nodes_.empty() && !nodes_.count(spec.node)) {
+    return Error{"", 0, "node", fmt::format("no node '{}'", spec.node)};
+  }
   const std::string job = std::filesystem::path(spec.argv[1]).stem().string();
   const auto it = jobs_.find(job);
   if (it == jobs_.end()) return Error{"", 0, "argv", fmt::format("no script for job {}", job)};

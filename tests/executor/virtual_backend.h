@@ -3,7 +3,8 @@
 // and wait() jumps the clock to the next thing that happens. With it the executor runs a
 // workload of minutes in well under a second of real time, exactly as the simulator would time
 // it: the first launch of a job starts training at once, a later one after the job's restart
-// seconds; a SIGTERM stops a trainer at once with a checkpoint at its last step.
+// seconds; a SIGTERM stops a trainer at once with a checkpoint at its last step, a SIGKILL at once
+// without one.
 //
 // A trainer is started from an argument vector [any, JOB_FILE, TECHNIQUE, GPUS, CHECKPOINT_DIR]
 // (a technique manifest's `execute: [/bin/true, "{job}", NAME, "{gpus}", "{checkpoint}"]`); the
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +32,9 @@ struct ScriptedJob {
 
 class VirtualBackend final : public Backend {
  public:
-  explicit VirtualBackend(std::map<std::string, ScriptedJob> jobs) : jobs_(std::move(jobs)) {}
+  // `nodes`: the nodes it has (empty: any name).
+  VirtualBackend(std::map<std::string, ScriptedJob> jobs, std::set<std::string> nodes)
+      : jobs_(std::move(jobs)), nodes_(std::move(nodes)) {}
 
   Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override;
   void wait(const std::vector<Process*>& processes, double timeout_s) override;
@@ -45,6 +49,7 @@ class VirtualBackend final : public Backend {
   // The run clock is this clock's reading less its origin: an epoch of 0 keeps its times exact.
   static constexpr double kEpoch = 0;
   std::map<std::string, ScriptedJob> jobs_;
+  std::set<std::string> nodes_;
   std::map<std::string, std::int64_t> checkpoints_;  // checkpoint dir -> step
   std::map<std::string, int> launches_;              // job -> launches so far
   std::vector<std::pair<std::string, std::string>> starts_;
