@@ -177,6 +177,21 @@ TEST(Simulator, LongestFirstStartsTheLongestJobsFirst) {
   EXPECT_DOUBLE_EQ(r->makespan_s, 30);  // current practice: 40
 }
 
+// On a mixed cluster a job that fits only a later node is not skipped: "big" (4 GPUs only) is
+// first in workload order and does not fit n0 (2 GPUs); n0 takes "small" and n1 takes "big", both
+// at once.
+TEST(Simulator, CurrentPracticeGivesAJobTheNodeItFits) {
+  ProfileTable table = small_table(2, 2, {{"big", {cfg("ddp", 4, 10)}}, {"small", {cfg("ddp", 2, 5)}}});
+  table.cluster.nodes[1].gpus = 4;
+  for (const char* policy : {"current-practice", "longest-first"}) {
+    Result<SimulationResult> r = run(table, policy, SimulationOptions{});
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_DOUBLE_EQ(find_segment(*r, "big", true)->start_s, 0) << policy;
+    EXPECT_EQ(find_segment(*r, "big", true)->node, "n1") << policy;
+    EXPECT_DOUBLE_EQ(find_segment(*r, "small", true)->start_s, 0) << policy;
+  }
+}
+
 // Plan-order dispatch, the rule the simulator and the executor share: an entry starts when its
 // devices are free and no earlier entry (waiting or starting) wants them.
 TEST(PlanOrder, StartsWhatIsFreeAndNotWantedEarlier) {
