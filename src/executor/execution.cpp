@@ -12,6 +12,7 @@
 
 #include "saturn/plan.h"
 #include "saturn/run_layout.h"
+#include "saturn/worker_protocol.h"
 
 namespace saturn {
 namespace exec {
@@ -48,6 +49,19 @@ bool Execution::unfinished(const Live& l) const {
   return l.rec.state != JobStatus::kDone && l.rec.state != JobStatus::kFailed;
 }
 
+// When a job that is not marked done finished all the same (its worker reported `done` after
+// checkpointing its last step, and the orchestrator died before it saw the exit): the run clock
+// of that `done`; -1 otherwise.
+Result<double> Execution::finished_before(const JobRecord& rec) {
+  if (rec.state == JobStatus::kDone || rec.total_steps <= 0 ||
+      rec.checkpoint_step < rec.total_steps) {
+    return -1.0;
+  }
+  auto done = store_.events(rec.name, std::string(protocol::kDone));
+  if (!done) return done.error();
+  return done->empty() ? -1.0 : done->back().first;
+}
+
 // Jobs, with what an earlier invocation left: a job that was running or failed before goes on
 // from its newest checkpoint.
 Status Execution::load_jobs() {
@@ -69,7 +83,13 @@ Status Execution::load_jobs() {
     l.task = it->second;
     if (auto p = previous.find(job.name); p != previous.end()) {
       l.rec = p->second;
-      if (l.rec.state != JobStatus::kDone) {
+      auto finished = finished_before(l.rec);
+      if (!finished) return finished.error();
+      if (*finished >= 0) {  // done, but its orchestrator died before it saw the exit
+        l.rec.state = JobStatus::kDone;
+        l.rec.finished_s = *finished;
+        l.rec.step = l.rec.total_steps;
+      } else if (l.rec.state != JobStatus::kDone) {
         l.rec.state = JobStatus::kPending;
         l.rec.attempts = 0;
         l.rec.step = l.rec.checkpoint_step;  // the newest checkpoint its events reported

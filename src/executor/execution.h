@@ -65,6 +65,7 @@ class Execution {
  private:
   // Setup (execution.cpp).
   Status load_jobs();
+  Result<double> finished_before(const JobRecord& rec);
   bool unfinished(const Live& l) const;
   ExecutionSummary earlier_summary();
   Status first_decision();

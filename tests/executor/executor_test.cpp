@@ -362,6 +362,26 @@ TEST(Executor, IntrospectionStopsAndRelaunchesAJobOnMoreDevices) {
   EXPECT_FALSE(h.events("wide", "switch").empty());
 }
 
+// The orchestrator died after a worker reported `done` (its last step checkpointed) but before
+// it saw the exit: the next run counts the job done instead of launching it again.
+TEST(Executor, AJobThatReportedDoneBeforeTheOrchestratorDiedIsNotRunAgain) {
+  Harness h("done_unseen", {{"a", "ok", 4, 0.05, {{1, 0.2}}}, {"b", "ok", 4, 0.05, {{1, 0.2}}}});
+  JobRecord a;
+  a.name = "a";
+  a.state = JobStatus::kRunning;
+  a.step = a.checkpoint_step = a.total_steps = 4;
+  a.launches = 1;
+  ASSERT_TRUE(h.store->put_job(a).ok());
+  ASSERT_TRUE(h.store->add_event("a", 2.5, {{"event", "done"}, {"step", 4}}).ok());
+  auto r = h.run();
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->done, 2) << h.joined_log();
+  EXPECT_EQ(h.job("a").state, JobStatus::kDone);
+  EXPECT_EQ(h.job("a").launches, 1);  // not launched again
+  EXPECT_DOUBLE_EQ(h.job("a").finished_s, 2.5);
+  EXPECT_TRUE(h.events("a", "launch").empty());
+}
+
 // A test backend that maps named nodes onto this machine's processes: it refuses a node it
 // does not have and records where each process was asked to run.
 class NamedNodesBackend final : public Backend {

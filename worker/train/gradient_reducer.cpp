@@ -54,7 +54,14 @@ GradientReducer::~GradientReducer() {
     link_->reducer = nullptr;
   }
   const std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& p : pending_) p->wait();
+  for (auto& p : pending_) {
+    // A peer that died (killed, crashed) fails the reductions still in flight: the run is over
+    // and its error reported where it happened; a destructor must not throw it again.
+    try {
+      p->wait();
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 void GradientReducer::arm() {

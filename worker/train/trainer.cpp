@@ -372,8 +372,10 @@ double Trainer::evaluate(std::int64_t max_samples) {
   // Sharded ranks gather blocks for every batch, so all must run as many: with fewer samples
   // than ranks every rank evaluates the first ones.
   const std::int64_t first = shards_ && n < world_size() ? 0 : data_rank() * per_rank;
+  // Per-sample mean: each micro-batch's mean loss weighs by its samples, so a short last batch
+  // counts for what it holds and the figure does not depend on the micro-batch size.
   double sum = 0;
-  std::int64_t batches = 0;
+  std::int64_t samples = 0;
   for (std::int64_t offset = 0; offset < per_rank && first + offset < data_->eval_samples();
        offset += micro_batch_) {
     const std::int64_t count =
@@ -381,12 +383,14 @@ double Trainer::evaluate(std::int64_t max_samples) {
     const Batch batch = data_->eval_batch(first + offset, count);
     sum +=
         (schedule_ ? schedule_->evaluate(batch) : model_->loss(forward(batch.input), batch.target))
-            .item<double>();
-    ++batches;
+            .item<double>() *
+        static_cast<double>(count);
+    samples += count;
   }
   if (streamer_) streamer_->end_step();
   model_->train();
-  const double mean = batches > 0 ? sum / static_cast<double>(batches) : 0;
+  // Every rank evaluates as many samples, so the mean of the ranks' means is the samples' mean.
+  const double mean = samples > 0 ? sum / static_cast<double>(samples) : 0;
   if (!setup_.comm) return mean;
   // Stages: only the last has the loss.
   return setup_.comm->all_reduce_mean(mean) * (stage_ ? world_size() : 1);
