@@ -99,7 +99,7 @@ Status Execution::load_jobs() {
     }
     if (l.rec.total_steps <= 0) l.rec.total_steps = job.steps;
     if (auto s = store_.put_job(l.rec); !s) return s.error();
-    job_index_[job.name] = jobs_.size();
+    task_of_[job.name] = static_cast<int>(jobs_.size());
     jobs_.push_back(std::move(l));
   }
   // The policy sees one job per task: task i of the table it plans from is job i. Each must fit

@@ -114,7 +114,7 @@ class Execution {
   std::vector<Live> jobs_;
   std::vector<Queued> queue_;  // in plan order
   ExecutionSummary summary_;
-  std::map<std::string, std::size_t> job_index_;  // job name -> index into jobs_
+  std::map<std::string, int> task_of_;  // job name -> index into jobs_ and profiles_.tasks
   std::optional<Error> failed_;  // the policy failed: the run stops, then returns this
   bool finished_now_ = false;   // a job completed or failed this round
   bool replan_needed_ = false;  // the world changed outside the plan: ask the policy again

@@ -64,31 +64,16 @@ Status Execution::decide(PolicyEvent event) {
   return Status::Ok();
 }
 
-// An assignment of the policy's plan, checked against the jobs and the cluster.
+// An assignment of the policy's plan, checked (saturn/plan_order.h) against the jobs, the
+// table and the cluster (the nodes' slots are the cluster's nodes, so device indices are slots).
 Result<Queued> Execution::check(const Assignment& a) const {
-  const std::string field = fmt::format("policy {}: assignment of '{}'", policy_.name(), a.task);
-  const auto bad = [&](const std::string& why) { return Error{"", 0, field, why}; };
-  const auto found = job_index_.find(a.task);
-  if (found == job_index_.end()) return bad("unknown job");
-  const Live& job = jobs_[found->second];
-  if (!unfinished(job)) return bad("the job is over");
-  const Task& task = profiles_.tasks[job.task];
-  if (a.config < 0 || a.config >= static_cast<int>(task.configs.size())) {
-    return bad(fmt::format("config index {} out of range", a.config));
-  }
-  const int node = profiles_.cluster.find_node(a.node);
-  if (node < 0) return bad(fmt::format("unknown node '{}'", a.node));
-  const Config& config = task.configs[static_cast<std::size_t>(a.config)];
-  const DeviceSlots& slots = nodes_[static_cast<std::size_t>(node)];
-  std::set<int> unique(a.gpus.begin(), a.gpus.end());
-  if (!config_fits(config, profiles_.cluster.nodes[static_cast<std::size_t>(node)]) ||
-      static_cast<int>(unique.size()) != config.gpus || unique.size() != a.gpus.size() ||
-      *unique.begin() < 0 || *unique.rbegin() >= slots.count) {
-    return bad(fmt::format("{} x{} does not fit devices {} of node {}", config.technique,
-                           config.gpus, fmt::join(a.gpus, ","), a.node));
-  }
-  return Queued{found->second, a.config, node, std::vector<int>(unique.begin(), unique.end()),
-                a.start_s,     a.end_s};
+  auto c = check_assignment(
+      a, profiles_, task_of_,
+      [&](int task) { return !unfinished(jobs_[static_cast<std::size_t>(task)]); },
+      policy_.name());
+  if (!c) return c.error();
+  return Queued{static_cast<std::size_t>(c->task), c->config, c->node, std::move(c->gpus),
+                c->start_s, c->end_s};
 }
 
 // The plan replaces the queue (the simulator's rule): listed waiting jobs queue in plan order; a

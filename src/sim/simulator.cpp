@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
 
@@ -62,6 +63,9 @@ class Simulation {
     }
     result_.policy = policy.name();
     result_.finish_s.assign(table.tasks.size(), 0);
+    for (size_t i = 0; i < table.tasks.size(); ++i) {
+      task_of_[table.tasks[i].name] = static_cast<int>(i);
+    }
   }
 
   Result<SimulationResult> run() {
@@ -221,31 +225,11 @@ class Simulation {
   }
 
   Result<Queued> check_assignment(const Assignment& a) const {
-    const std::string field = fmt::format("policy {}: assignment of '{}'", policy_.name(), a.task);
-    int task = -1;
-    for (size_t i = 0; i < table_.tasks.size(); ++i) {
-      if (table_.tasks[i].name == a.task) task = static_cast<int>(i);
-    }
-    if (task < 0) return sim_error(field, "unknown task");
-    if (tasks_[task].state == JobState::kDone) return sim_error(field, "the task is done");
-    const Task& t = table_.tasks[task];
-    if (a.config < 0 || a.config >= static_cast<int>(t.configs.size())) {
-      return sim_error(field, fmt::format("config index {} out of range", a.config));
-    }
-    const int node = table_.cluster.find_node(a.node);
-    if (node < 0) return sim_error(field, fmt::format("unknown node '{}'", a.node));
-    const Config& config = t.configs[a.config];
-    if (!config_fits(config, table_.cluster.nodes[node])) {
-      return sim_error(field, fmt::format("config {} ({} on {} GPUs) does not fit node {}",
-                                          a.config, config.technique, config.gpus, a.node));
-    }
-    std::set<int> unique(a.gpus.begin(), a.gpus.end());
-    if (static_cast<int>(unique.size()) != config.gpus || unique.size() != a.gpus.size() ||
-        *unique.begin() < 0 || *unique.rbegin() >= table_.cluster.nodes[node].gpus) {
-      return sim_error(
-          field, fmt::format("needs {} distinct GPU indices of node {}", config.gpus, a.node));
-    }
-    return Queued{task, a.config, node, {unique.begin(), unique.end()}, a.start_s};
+    auto c = saturn::check_assignment(
+        a, table_, task_of_, [&](int task) { return tasks_[task].state == JobState::kDone; },
+        policy_.name());
+    if (!c) return c.error();
+    return Queued{c->task, c->config, c->node, std::move(c->gpus), c->start_s};
   }
 
   Status apply(const Plan& plan) {
@@ -336,6 +320,7 @@ class Simulation {
   std::vector<TaskState> tasks_;
   std::vector<std::vector<int>> busy_;  // [node][gpu] -> running task or -1
   std::vector<Queued> queue_;
+  std::map<std::string, int> task_of_;  // task name -> index
   size_t done_count_ = 0;
   double now_ = 0;
   SimulationResult result_;
