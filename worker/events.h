@@ -26,7 +26,11 @@ class EventSink {
     if (rank_ != 0 && name != protocol::kError) return;
     write_line(protocol::event_line(name, fields));
   }
-  // A line as it is (an event relayed from a rank process).
+  void emit(const protocol::Event& e) {
+    if (rank_ != 0 && e.name != protocol::kError) return;
+    write_line(protocol::write_event(e));
+  }
+  // A line as it is (an event relayed from a rank process, a written search result).
   void write_line(const std::string& line) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (closed_) return;

@@ -141,7 +141,9 @@ Result<RunContext> load_context(const Args& a, EventSink& events) {
 }
 
 int report(EventSink& events, const Error& e, const std::string& kind) {
-  events.emit(protocol::kError, {{"kind", kind}, {"message", e.to_string()}});
+  events.emit(protocol::Event{.name = std::string(protocol::kError),
+                              .failure = protocol::failure_kind(kind),
+                              .message = e.to_string()});
   return protocol::exit_code_for(kind);
 }
 
@@ -160,13 +162,12 @@ void relay(EventSink& events, int rank, const std::string& line) {
     events.write_line(line);
     return;
   }
-  auto event = protocol::parse_event_line(line);
-  if (event.ok() && (*event)["event"] == protocol::kError) {
-    json fields = *event;
-    fields.erase("event");
-    fields["rank"] = rank;
-    events.emit(protocol::kError, fields);
-  }
+  auto parsed = protocol::parse_event_line(line);
+  if (!parsed.ok() || (*parsed)["event"] != protocol::kError) return;
+  auto event = protocol::read_event(*parsed);
+  if (!event.ok()) return;
+  event->fields["rank"] = rank;
+  events.emit(*event);
 }
 
 json measurement_json(const Measurement& m) {
@@ -255,18 +256,20 @@ int run_search(const Args& a, const std::vector<std::string>& argv, EventSink& e
       json fields = *measured;
       fields["feasible"] = true;
       fields["params"] = params;
-      fields["tried"] = tried;
-      events.emit(protocol::kSearchResult, fields);
+      auto result = protocol::read_search_result(fields);
+      if (!result) return report(events, result.error(), std::string(protocol::kErrorInternal));
+      events.write_line(protocol::write_search_result(
+          *result, {{"samples_per_s", fields.value("samples_per_s", 0.0)},
+                    {"tokens_per_s", fields.value("tokens_per_s", 0.0)},
+                    {"tried", tried}}));
       return protocol::kExitOk;
     }
   }
-  events.emit(
-      protocol::kSearchResult,
-      {{"feasible", false},
-       {"reason", tried.empty() ? fmt::format("batch_size {} does not split over {} devices",
-                                              ctx->job.batch_size, devices)
-                                : "out of memory at every setting tried"},
-       {"tried", tried}});
+  protocol::SearchResult none;
+  none.reason = tried.empty() ? fmt::format("batch_size {} does not split over {} devices",
+                                            ctx->job.batch_size, devices)
+                              : "out of memory at every setting tried";
+  events.write_line(protocol::write_search_result(none, {{"tried", tried}}));
   return protocol::kExitOk;
 }
 
@@ -374,7 +377,9 @@ int main_impl(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    events.emit(protocol::kError, {{"kind", protocol::kErrorConfig}, {"message", e.what()}});
+    events.emit(protocol::Event{.name = std::string(protocol::kError),
+                                .failure = protocol::FailureKind::kConfig,
+                                .message = e.what()});
     return protocol::kExitConfig;
   }
   if (info->parsed()) return run_info(events);

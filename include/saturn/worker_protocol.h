@@ -62,8 +62,9 @@ std::string event_line(std::string_view name,
 // Parses one line a worker printed. Errors: not JSON, not an object, no string "event".
 Result<nlohmann::json> parse_event_line(std::string_view line);
 
-// One event a worker printed, as the orchestrator reads it: the fields its kind carries, typed
-// (docs/worker-protocol.md lists them). A field the kind does not carry keeps its default.
+// One event, as a worker writes it (write_event) and the orchestrator reads it (read_event): the
+// fields its kind carries, typed (docs/worker-protocol.md lists them); a field the kind does not
+// carry keeps its default. Fields without a member of their own travel in `fields`.
 struct Event {
   std::string name;               // "started", "step", ... (the constants above)
   std::int64_t step = -1;         // started (resumed at), step, eval, checkpoint, stopped, done
@@ -71,11 +72,18 @@ struct Event {
   std::optional<double> loss;     // step, eval (absent or null: unknown)
   FailureKind failure = FailureKind::kNone;  // error: its kind
   std::string message;                       // error
-  std::string path, reason, resumed_from;    // checkpoint_rejected
-  nlohmann::json fields;                     // the whole event as printed, for the run store
+  std::string path;                          // checkpoint, checkpoint_rejected
+  std::string reason, resumed_from;          // checkpoint_rejected
+  // Read: the whole event as printed, for the run store. Written: the other fields to print
+  // (a member that is set wins over a field of the same name).
+  nlohmann::json fields = nlohmann::json::object();
 };
 // Reads a parsed event line. Errors: a field of its kind with the wrong type (named).
 Result<Event> read_event(const nlohmann::json& line);
+// The event line of `e`: "event" first, then its set members, then `fields`; no newline. What
+// read_event reads back. saturn-worker writes every event the orchestrator reads with it (but
+// for the `error` line its crash handler composes without allocating).
+std::string write_event(const Event& e);
 
 // A `search_result`: what a technique measured for one configuration.
 struct SearchResult {
@@ -88,5 +96,9 @@ struct SearchResult {
 };
 // Errors: a field with the wrong type (named), a feasible result without a positive step_s.
 Result<SearchResult> read_search_result(const nlohmann::json& event);
+// The `search_result` line of `r` (its other fields, e.g. `tried`, from `extra`); what
+// read_search_result reads back.
+std::string write_search_result(const SearchResult& r,
+                                const nlohmann::json& extra = nlohmann::json::object());
 
 }  // namespace saturn::protocol

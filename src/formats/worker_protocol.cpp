@@ -98,6 +98,43 @@ Result<Event> read_event(const json& line) {
   return e;
 }
 
+std::string write_event(const Event& e) {
+  nlohmann::ordered_json j = {{"event", e.name}};
+  if (e.step >= 0) j["step"] = e.step;
+  if (e.total_steps >= 0) j["total_steps"] = e.total_steps;
+  if (e.loss) j["loss"] = *e.loss;
+  if (e.failure != FailureKind::kNone) {
+    j["kind"] = to_string(e.failure);
+    j["message"] = e.message;
+  }
+  if (!e.path.empty()) j["path"] = e.path;
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (!e.resumed_from.empty()) j["resumed_from"] = e.resumed_from;
+  if (e.fields.is_object()) {
+    for (const auto& [k, v] : e.fields.items()) {
+      if (!j.contains(k)) j[k] = v;
+    }
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string write_search_result(const SearchResult& r, const json& extra) {
+  json fields = extra.is_object() ? extra : json::object();
+  fields["feasible"] = r.feasible;
+  if (r.feasible) {
+    fields["params"] = r.params;
+    fields["step_s"] = r.step_s;
+    fields["startup_s"] = r.startup_s;
+    fields["eval_s"] = r.eval_s;
+    fields["checkpoint_s"] = r.checkpoint_s;
+    fields["peak_memory_bytes"] = r.peak_memory_bytes;
+    fields["total_steps"] = r.total_steps;
+  } else {
+    fields["reason"] = r.reason;
+  }
+  return event_line(kSearchResult, fields);
+}
+
 Result<SearchResult> read_search_result(const json& event) {
   SearchResult r;
   if (auto s = take(event, "feasible", &r.feasible); !s) return s.error();

@@ -65,5 +65,53 @@ TEST(WorkerProtocol, SearchResultsAreCheckedAsTheyAreRead) {
                   .ok());
 }
 
+// What a worker writes is what the orchestrator reads: one writer and one reader per event.
+TEST(WorkerProtocol, WrittenEventsReadBack) {
+  const Event step{.name = std::string(kStep), .step = 12, .loss = 2.5, .fields = {{"lr", 0.1}}};
+  const std::string line = write_event(step);
+  EXPECT_EQ(line.rfind("{\"event\":\"step\"", 0), 0u) << line;
+  auto back = read_event(*parse_event_line(line));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->name, kStep);
+  EXPECT_EQ(back->step, 12);
+  EXPECT_EQ(back->loss, 2.5);
+  EXPECT_EQ(back->fields["lr"], 0.1);
+  const Event error{.name = std::string(kError),
+                    .failure = FailureKind::kData,
+                    .message = "no such file",
+                    .fields = {{"rank", 1}, {"kind", "overridden by the member"}}};
+  auto e = read_event(*parse_event_line(write_event(error)));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->failure, FailureKind::kData);
+  EXPECT_EQ(e->message, "no such file");
+  EXPECT_EQ(e->fields["rank"], 1);
+  const Event rejected{.name = std::string(kCheckpointRejected),
+                       .path = "c/step-4",
+                       .reason = "damaged",
+                       .resumed_from = "c/step-2"};
+  auto r = read_event(*parse_event_line(write_event(rejected)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->path, "c/step-4");
+  EXPECT_EQ(r->resumed_from, "c/step-2");
+  SearchResult found;
+  found.feasible = true;
+  found.step_s = 0.25;
+  found.startup_s = 1.5;
+  found.total_steps = 40;
+  found.params = {{"micro_batch", 8}};
+  auto sr = read_search_result(*parse_event_line(write_search_result(found, {{"tried", {1}}})));
+  ASSERT_TRUE(sr.ok()) << sr.error().to_string();
+  EXPECT_EQ(sr->step_s, 0.25);
+  EXPECT_EQ(sr->startup_s, 1.5);
+  EXPECT_EQ(sr->total_steps, 40);
+  EXPECT_EQ(sr->params["micro_batch"], 8);
+  SearchResult none;
+  none.reason = "out of memory at every setting tried";
+  auto nr = read_search_result(*parse_event_line(write_search_result(none)));
+  ASSERT_TRUE(nr.ok());
+  EXPECT_FALSE(nr->feasible);
+  EXPECT_EQ(nr->reason, none.reason);
+}
+
 }  // namespace
 }  // namespace saturn::protocol

@@ -195,8 +195,10 @@ Result<Measurement> TrainerTechnique::measure(RunContext& ctx, const json& param
 int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) const {
   EventSink& events = *ctx.events;
   auto fail = [&](const Error& e, const std::string& kind) {
-    events.emit(protocol::kError,
-                {{"kind", kind}, {"message", e.to_string()}, {"rank", ctx.env.rank}});
+    events.emit(protocol::Event{.name = std::string(protocol::kError),
+                                .failure = protocol::failure_kind(kind),
+                                .message = e.to_string(),
+                                .fields = {{"rank", ctx.env.rank}}});
     return protocol::exit_code_for(kind);
   };
   const CrashPhase executing("execute");
@@ -220,8 +222,10 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
   }
   if (resumed) {
     for (const RejectedCheckpoint& r : resumed->rejected) {
-      events.emit(protocol::kCheckpointRejected,
-                  {{"path", r.path}, {"reason", r.reason}, {"resumed_from", resumed->path}});
+      events.emit(protocol::Event{.name = std::string(protocol::kCheckpointRejected),
+                                  .path = r.path,
+                                  .reason = r.reason,
+                                  .resumed_from = resumed->path});
     }
   }
   const std::int64_t until = options.steps > 0
@@ -246,7 +250,10 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
     started["checkpoint"] = {
         {"path", resumed->path}, {"step", resumed->step}, {"verified", resumed->verified}};
   }
-  events.emit(protocol::kStarted, started);
+  events.emit(protocol::Event{.name = std::string(protocol::kStarted),
+                              .step = trainer.step(),
+                              .total_steps = trainer.total_steps(),
+                              .fields = started});
   const auto t0 = std::chrono::steady_clock::now();
   auto checkpoint = [&]() -> bool {
     if (options.checkpoint_dir.empty()) return true;
@@ -257,8 +264,10 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
       fail(where.error(), std::string(protocol::kErrorInternal));
       return false;
     }
-    events.emit(protocol::kCheckpoint,
-                {{"step", trainer.step()}, {"path", *where}, {"seconds", seconds_since(c0)}});
+    events.emit(protocol::Event{.name = std::string(protocol::kCheckpoint),
+                                .step = trainer.step(),
+                                .path = *where,
+                                .fields = {{"seconds", seconds_since(c0)}}});
     return true;
   };
   double loss = 0;
@@ -268,7 +277,7 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
     if (rank->comm) stop = rank->comm->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
     if (stop) {
       if (!checkpoint()) return protocol::kExitInternal;
-      events.emit(protocol::kStopped, {{"step", trainer.step()}});
+      events.emit(protocol::Event{.name = std::string(protocol::kStopped), .step = trainer.step()});
       return protocol::kExitStopped;
     }
     const StepStats s = trainer.train_step();
@@ -281,30 +290,32 @@ int TrainerTechnique::execute(RunContext& ctx, const ExecuteOptions& options) co
     }
     if (options.log_every > 0 &&
         (s.step % options.log_every == 0 || s.step == until || s.step == 1)) {
-      events.emit(protocol::kStep, {{"step", s.step},
-                                    {"loss", s.loss},
-                                    {"lr", s.lr},
+      events.emit(protocol::Event{.name = std::string(protocol::kStep),
+                                  .step = s.step,
+                                  .loss = s.loss,
+                                  .fields = {{"lr", s.lr},
                                     {"grad_norm", s.grad_norm},
                                     {"step_s", s.seconds},
                                     {"samples_per_s", s.samples / s.seconds},
-                                    {"tokens_per_s", static_cast<double>(s.tokens) / s.seconds}});
+                                             {"tokens_per_s", static_cast<double>(s.tokens) / s.seconds}}});
     }
     if (ctx.job.eval_every > 0 && s.step % ctx.job.eval_every == 0 && s.step != until) {
-      events.emit(protocol::kEval,
-                  {{"step", s.step}, {"loss", trainer.evaluate(options.eval_samples)}});
+      events.emit(protocol::Event{.name = std::string(protocol::kEval),
+                                  .step = s.step,
+                                  .loss = trainer.evaluate(options.eval_samples)});
     }
     if (options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 && s.step != until) {
       if (!checkpoint()) return protocol::kExitInternal;
     }
   }
   const double eval = trainer.evaluate(options.eval_samples);
-  events.emit(protocol::kEval, {{"step", trainer.step()}, {"loss", eval}});
+  events.emit(protocol::Event{.name = std::string(protocol::kEval), .step = trainer.step(), .loss = eval});
   if (!checkpoint()) return protocol::kExitInternal;
-  events.emit(protocol::kDone, {{"step", trainer.step()},
-                                {"total_steps", trainer.total_steps()},
-                                {"loss", loss},
-                                {"eval_loss", eval},
-                                {"seconds", seconds_since(t0)}});
+  events.emit(protocol::Event{.name = std::string(protocol::kDone),
+                              .step = trainer.step(),
+                              .total_steps = trainer.total_steps(),
+                              .loss = loss,
+                              .fields = {{"eval_loss", eval}, {"seconds", seconds_since(t0)}}});
   return protocol::kExitOk;
 }
 
