@@ -26,21 +26,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using saturn::testing::run_saturn;
+using saturn::testing::start_saturn;
 using Clock = std::chrono::steady_clock;
-
-// Starts `saturn` with `args`, stdout and stderr to `log`; returns its pid.
-pid_t start_saturn(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  dup2(fd, 1);
-  dup2(fd, 2);
-  std::vector<char*> argv{const_cast<char*>(SATURN_CLI_PATH)};
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  execv(SATURN_CLI_PATH, argv.data());
-  _exit(127);
-}
 
 nlohmann::json job_status(const fs::path& run) {
   const auto r = run_saturn("status " + run.string() + " --json");

@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace saturn::testing {
 
@@ -13,6 +16,9 @@ struct CommandResult {
 
 // Runs `saturn <args>` (args already shell-quoted where needed) and waits for it.
 CommandResult run_saturn(const std::string& args);
+
+// Starts `saturn <args>` without waiting, stdout and stderr to `log`; returns its pid.
+pid_t start_saturn(const std::vector<std::string>& args, const std::filesystem::path& log);
 
 // Absolute path of examples/<name> in the source tree.
 std::string example(const std::string& name);
