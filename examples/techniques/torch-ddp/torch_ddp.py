@@ -42,9 +42,10 @@ from ddp.main import main
 if __name__ == "__main__":
     code = main(sys.argv[1:], os.path.abspath(__file__))
     # Every event and checkpoint is written by now. Leave without the interpreter's teardown:
-    # torch 1.13's Gloo process group can deadlock while it is destroyed at exit (its worker
-    # thread waits for the lock the main thread holds), which would leave a rank that printed
-    # `done` running forever.
+    # torch 1.13's Gloo process group can deadlock while it is destroyed (its worker thread waits
+    # for the GIL the main thread holds while joining it), which would leave a rank that printed
+    # `done` running forever. So the group and DDP's reducer are never destroyed
+    # (ddp/ranks.py hold_until_exit) and the process ends here.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0)

@@ -105,6 +105,21 @@ def launch_ranks(argv, world, on_line, stop_grace_s=60.0, fail_grace_s=10.0):
 
 # ---- One rank ----------------------------------------------------------------------------------
 
+# Objects that own Gloo/NCCL state (the process group, DistributedDataParallel's reducer), held
+# until the process leaves with os._exit (torch_ddp.py) and never destroyed. torch 1.13 deadlocks
+# destroying them: ~ProcessGroupGloo joins its worker thread while the main thread holds the GIL,
+# and that thread, freeing a tensor with a Python object, waits for the GIL (seen as a measure
+# rank that printed its measurement and never exited). Whether the last reference drops at a
+# function's return, in an exception's traceback or in destroy_process_group, it must not drop.
+_HELD_UNTIL_EXIT = []
+
+
+def hold_until_exit(obj):
+    """Keeps `obj` alive until the process ends (see _HELD_UNTIL_EXIT); returns it."""
+    _HELD_UNTIL_EXIT.append(obj)
+    return obj
+
+
 class Rank:
     """This process's rank, device and process group."""
 
@@ -150,6 +165,7 @@ class Rank:
                                     world_size=self.world, timeout=datetime.timedelta(minutes=30))
             self.dist = dist
             self.group = True
+            hold_until_exit(dist.distributed_c10d._get_default_group())
 
     def all_reduce(self, values, op="sum"):
         """values: list of floats, reduced over ranks (sum or max)."""
@@ -172,5 +188,6 @@ class Rank:
             self.all_reduce([0.0])
 
     def close(self):
-        if self.group:
-            self.dist.destroy_process_group()
+        """Waits until every rank is here (their collectives are over), so that each may leave
+        with os._exit. The group itself is never destroyed (_HELD_UNTIL_EXIT)."""
+        self.barrier()

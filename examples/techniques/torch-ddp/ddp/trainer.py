@@ -10,6 +10,7 @@ from .checkpoints import Checkpoints, read_tensor
 from .data import SampleOrder, TokenData, batch_positions
 from .model import GPT2_MODELS, GPT2_VOCAB, build_model, flat_layout
 from .protocol import Failure
+from .ranks import hold_until_exit
 
 
 def learning_rate(lr, step, warmup, total):
@@ -82,8 +83,8 @@ class Trainer:
         """DistributedDataParallel over the ranks (after a checkpoint is loaded)."""
         if self.rank.group:
             DDP = self.torch.nn.parallel.DistributedDataParallel
-            self.ddp = DDP(self.model, device_ids=[self.rank.device.index] if self.cuda else None,
-                           broadcast_buffers=False)
+            self.ddp = hold_until_exit(DDP(self.model, device_ids=[self.rank.device.index] if self.cuda else None,
+                           broadcast_buffers=False))
 
     def batch(self, positions):
         """(inputs, targets): [len(positions), seq_len] int64 each, targets shifted by one."""
