@@ -86,6 +86,8 @@ struct ModelArchitecture {
   // Image models.
   int image_size = 0;  // default input, pixels per side
   int classes = 0;     // classifier outputs
+  // LayerNorm epsilon (transformers); a pretrained model's config gives its own.
+  double norm_eps = 1e-5;
 };
 
 // Shape a model for a job's data. 0 keeps the model's default (context for language models,
@@ -111,6 +113,14 @@ Result<ModelShape> find_model(std::string_view name);
 // "data.image_size"); a seq_len or vocab for an image model or an image_size for a language
 // model.
 Result<ModelShape> find_model(std::string_view name, const ModelInput& input);
+
+// The shape of any architecture (a zoo entry's, or one read from a pretrained model's config)
+// for `input`, with the checks above; errors name `architecture.name`.
+Result<ModelShape> shape_model(const ModelArchitecture& architecture, const ModelInput& input);
+
+// The zoo entry with exactly `architecture`'s shape (family, layers, widths, heads, vocabulary,
+// context, patch, image size, classes, epsilon), or nullptr.
+const ModelArchitecture* find_zoo_match(const ModelArchitecture& architecture);
 
 // Every zoo name, in a stable order.
 const std::vector<std::string>& model_names();

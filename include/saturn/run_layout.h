@@ -20,7 +20,9 @@ class RunDir {
   static constexpr const char* kCheckpointsDir = "checkpoints";
   static constexpr const char* kLogsDir = "logs";
   static constexpr const char* kSupersededDir = "superseded";
-  static constexpr const char* kTmpDir = "tmp";  // trials' TMPDIR (the worker's checkpoint probe)
+  static constexpr const char* kTmpDir = "tmp";
+  static constexpr const char* kModelsDir =
+      "models";  // trials' TMPDIR (the worker's checkpoint probe)
 
   explicit RunDir(std::string root) : root_(std::move(root)) {}
   const std::string& root() const { return root_; }
@@ -37,6 +39,9 @@ class RunDir {
   // kept (`unix_time` the move's). Apart from checkpoints/, and with a '@' no job name has, so
   // it is never a job's own directory.
   Result<std::string> superseded_dir(const std::string& job, long long unix_time) const;
+  // ROOT/models/NAME: the trained model of a done job, as a Hugging Face directory
+  // (saturn/job_export.h).
+  Result<std::string> model_dir(const std::string& job) const;
   // ROOT/logs/NAME.log: its workers' stderr.
   Result<std::string> job_log(const std::string& job) const;
   // ROOT/logs/trial-NAME-TECHNIQUE-N.log: a profiling trial's stderr.

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "saturn/error.h"
+#include "saturn/pretrained.h"
 
 namespace saturn {
 
@@ -61,7 +62,15 @@ struct SourceRef {
 // One training job after grid expansion.
 struct JobSpec {
   std::string name;   // unique, safe for paths: [A-Za-z0-9._-]
-  std::string model;  // model zoo name, e.g. "gpt2-xl", "vit-g-14", "resnet-200"
+  // Model zoo name, e.g. "gpt2-xl", "vit-g-14", "resnet-200"; with `init` from a Hugging Face
+  // directory it may be left out (the zoo name of the config's shape, or the directory's name).
+  std::string model;
+  // Pretrained weights to start from (docs/formats.md#init); empty: a new model from `seed`.
+  InitSpec init;
+  // What the worker builds: the zoo entry `model` names, or the architecture init's config
+  // describes (the loader sets it; jobs built in code may leave it empty, see
+  // job_architecture).
+  ModelArchitecture architecture;
   DataSpec data;
   std::string optimizer;  // "adamw" | "sgd"
   double lr = 0;          // peak learning rate, > 0
@@ -95,6 +104,16 @@ struct Workload {
 Result<Workload> parse_workload_yaml(std::string_view text, std::string_view source = "<string>",
                                      std::string_view base_dir = ".");
 Result<Workload> load_workload_yaml(const std::string& path);
+
+// The job's architecture: `architecture` when the loader set it, else the zoo's `model`.
+Result<ModelArchitecture> job_architecture(const JobSpec& job);
+
+// The vocabulary the job's model is built with, given the data's tokenizer's (`data_vocab`, 0
+// when the data brings no tokenizer of its own): a new model takes the data's; a pretrained one
+// keeps its own unless the data's is larger, which is an error (field "init.vocab") unless
+// init.vocab is "resize". 0 for image models.
+Result<int> job_model_vocab(const JobSpec& job, const ModelArchitecture& architecture,
+                            int data_vocab);
 
 // One job as a workload document of its own (JSON, which the YAML loader reads too), with no
 // grid and no defaults left and its data paths made absolute from `base_dir`: what the

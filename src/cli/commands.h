@@ -28,5 +28,7 @@ void add_library_command(CLI::App& app, std::function<int()>& run);
 void add_profile_command(CLI::App& app, std::function<int()>& run);
 // Registers `saturn run` and `saturn status` (src/cli/run_command.cpp).
 void add_run_command(CLI::App& app, std::function<int()>& run);
+// Registers `saturn export` (src/cli/export_command.cpp).
+void add_export_command(CLI::App& app, std::function<int()>& run);
 
 }  // namespace saturn::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   saturn::cli::add_library_command(app, run);
   saturn::cli::add_profile_command(app, run);
   saturn::cli::add_run_command(app, run);
+  saturn::cli::add_export_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -128,8 +128,11 @@ Result<TrainingSetup> make_training_setup(const JobSpec& job, const Workload& wo
                                           const Calibration& calibration) {
   TrainingSetup setup;
   setup.job = job.name;
-  auto model = find_model(
-      job.model, ModelInput{job.data.seq_len, job.data.image_size, job.data.byte_level_vocab()});
+  auto arch = job_architecture(job);
+  if (!arch) return job_error(workload, job, arch.error().field, arch.error().message);
+  auto vocab = job_model_vocab(job, *arch, job.data.byte_level_vocab());
+  if (!vocab) return job_error(workload, job, vocab.error().field, vocab.error().message);
+  auto model = shape_model(*arch, ModelInput{job.data.seq_len, job.data.image_size, *vocab});
   if (!model) return job_error(workload, job, model.error().field, model.error().message);
   setup.model = std::move(*model);
   setup.batch_size = job.batch_size;

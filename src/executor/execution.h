@@ -84,6 +84,7 @@ class Execution {
   Status on_event(Live& l, const protocol::Event& e);
   void on_step(Live& l, std::int64_t step, double t);
   Status on_exit(Live& l, int code);
+  void export_trained_model(const Live& l);
   Status drop_config(Live& l, double t, const std::string& log_path);
   void fail(Live& l, double t, const std::string& why);
   bool deterministic_failure(const Live& l, int code) const;

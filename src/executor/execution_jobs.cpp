@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "executor/execution.h"
+#include "saturn/job_export.h"
 #include "saturn/run_events.h"
 #include "saturn/run_layout.h"
 #include "saturn/trial_runner.h"
@@ -205,6 +206,19 @@ Status Execution::drop_config(Live& l, double t, const std::string& log_path) {
   return Status::Ok();
 }
 
+// A fine-tuned job (one with `init`) is written back in its model's layout when it is done:
+// ROOT/models/NAME (saturn/job_export.h). A failed export leaves the job done (its weights are in
+// its checkpoints) and says how to retry.
+void Execution::export_trained_model(const Live& l) {
+  const auto spec = std::find_if(workload_.jobs.begin(), workload_.jobs.end(),
+                                 [&](const JobSpec& j) { return j.name == l.rec.name; });
+  if (spec == workload_.jobs.end() || spec->init.empty()) return;
+  auto out = export_job(options_.run_dir, l.rec.name);
+  log(out ? fmt::format("{:>7.1f} s  exported {} to {}", now(), l.rec.name, *out)
+          : fmt::format("{:>7.1f} s  could not export {}: {} (`saturn export {} {}` tries again)",
+                        now(), l.rec.name, out.error().to_string(), options_.run_dir, l.rec.name));
+}
+
 Status Execution::on_exit(Live& l, int code) {
   const double t = now();
   l.process.reset();
@@ -220,6 +234,7 @@ Status Execution::on_exit(Live& l, int code) {
     finished_now_ = true;
     log(fmt::format("{:>7.1f} s  done {} (loss {}, eval {})", t, l.rec.name, loss_text(l.rec.loss),
                     loss_text(l.rec.eval_loss)));
+    export_trained_model(l);
   } else if (asked_to_stop && (code == protocol::kExitStopped || code == 128 + SIGTERM)) {
     // Stopped with a checkpoint, or our SIGTERM reached it before it could take the signal
     // (still starting up): it goes on from its newest checkpoint, moved if it was moving.

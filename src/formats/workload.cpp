@@ -17,6 +17,7 @@
 
 #include "formats/common.h"
 #include "formats/yaml_fields.h"
+#include "pretrained/job_init.h"
 
 namespace saturn {
 namespace {
@@ -98,6 +99,12 @@ const std::map<std::string, Setter>& setters() {
   using F = const std::string&;
   static const std::map<std::string, Setter> table = {
       {"model", [](C c, N v, F f, JobSpec& j) { return store(c.get_string(v, f, true), j.model); }},
+      {"init.path",
+       [](C c, N v, F f, JobSpec& j) { return store(c.get_string(v, f, true), j.init.path); }},
+      {"init.vocab",
+       [](C c, N v, F f, JobSpec& j) {
+         return set_choice(c, v, f, j.init.vocab, {"keep", "resize"});
+       }},
       {"optimizer",
        [](C c, N v, F f, JobSpec& j) {
          return set_choice(c, v, f, j.optimizer, {"adamw", "sgd"});
@@ -164,6 +171,7 @@ std::string abbreviation(const std::string& key) {
       {"steps", "steps"},     {"seed", "seed"},      {"eval_every", "eval"}, {"model", ""},
       {"optimizer", ""}};
   if (key.rfind("data.", 0) == 0) return key.substr(5);
+  if (key == "init.path") return "init";
   const auto it = table.find(key);
   return it == table.end() ? key : it->second;
 }
@@ -173,7 +181,7 @@ const std::vector<std::string_view>& job_keys() {
   static const std::vector<std::string_view> keys = {
       "name",     "model",        "data",      "optimizer",  "lr",         "weight_decay",
       "momentum", "warmup_steps", "grad_clip", "grad_accum", "batch_size", "epochs",
-      "steps",    "eval_every",   "seed",      "gpus",       "techniques"};
+      "steps",    "eval_every",   "seed",      "gpus",       "techniques", "init"};
   return keys;
 }
 const std::vector<std::string_view>& data_keys() {
@@ -192,6 +200,18 @@ Result<std::vector<Entry>> collect(const YamlChecker& c, const YAML::Node& map,
   for (const auto& kv : map) {
     const std::string key = formats::yaml_key(kv.first);
     if (key == "name") continue;
+    if (key == "init" && !kv.second.IsMap()) {  // `init: DIR` is `init: {path: DIR}`
+      out.push_back({"init.path", kv.second, field + ".init"});
+      continue;
+    }
+    if (key == "init") {
+      if (auto s = c.check_map(kv.second, field + ".init", {"path", "vocab"}); !s) return s.error();
+      for (const auto& d : kv.second) {
+        const std::string sub = formats::yaml_key(d.first);
+        out.push_back({"init." + sub, d.second, field + ".init." + sub});
+      }
+      continue;
+    }
     if (key != "data") {
       out.push_back({key, kv.second, field + "." + key});
       continue;
@@ -266,7 +286,7 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
                        [&](const Entry& e) { return e.key == key; });
   };
   for (const char* key : {"model", "lr", "batch_size", "gpus", "techniques"}) {
-    if (!has(key)) {
+    if (!has(key) && !(std::string_view(key) == "model" && has("init.path"))) {
       return c.error(job_node, field + "." + key,
                      std::string("missing required key \"") + key + "\"");
     }
@@ -467,6 +487,9 @@ Result<Workload> parse_workload_impl(std::string_view text, std::string_view sou
       return s.error();
     }
   }
+  for (JobSpec& job : workload.jobs) {
+    if (Status s = resolve_job_model(job, workload.source, workload.base_dir); !s) return s.error();
+  }
   return workload;
 }
 
@@ -528,6 +551,7 @@ nlohmann::json job_to_json(const JobSpec& job, const std::string& workload_name,
             {"gpus", job.gpus},
             {"techniques", job.techniques}};
   if (!job.data.format.empty()) j["data"] = std::move(data);
+  if (!job.init.empty()) j["init"] = {{"path", absolute(job.init.path)}, {"vocab", job.init.vocab}};
   if (job.steps > 0) {
     j["steps"] = job.steps;
   } else {

@@ -44,6 +44,10 @@ Result<std::string> RunDir::superseded_dir(const std::string& job, long long uni
   return under(kSupersededDir, job, fmt::format("{}@{}", job, unix_time));
 }
 
+Result<std::string> RunDir::model_dir(const std::string& job) const {
+  return under(kModelsDir, job, job);
+}
+
 Result<std::string> RunDir::job_log(const std::string& job) const {
   return under(kLogsDir, job, job + ".log");
 }

@@ -392,6 +392,24 @@ Result<ModelShape> find_model(std::string_view name) {
 Result<ModelShape> find_model(std::string_view name, const ModelInput& input) {
   const ModelArchitecture* a = find_entry(name);
   if (!a) return unknown_model(name);
+  return shape_model(*a, input);
+}
+
+const ModelArchitecture* find_zoo_match(const ModelArchitecture& x) {
+  for (const ModelArchitecture& a : catalogue()) {
+    if (a.family == x.family && a.layers == x.layers && a.d_model == x.d_model &&
+        a.heads == x.heads && a.mlp == x.mlp && a.vocab == x.vocab && a.context == x.context &&
+        a.patch == x.patch && a.depths == x.depths && a.width == x.width &&
+        a.image_size == x.image_size && a.classes == x.classes && a.norm_eps == x.norm_eps) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+Result<ModelShape> shape_model(const ModelArchitecture& architecture, const ModelInput& input) {
+  const ModelArchitecture* a = &architecture;
+  const std::string& name = a->name;
   const bool language = a->context > 0;
   ModelShape m;
   if (language) {

@@ -56,7 +56,8 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                    fmt::format("{} has a context of {} tokens; seq_len {} is longer",
                                architecture.name, architecture.context, context)};
     }
-    return build_gpt(architecture, vocab, context, shape.vocab_pad_multiple, std::move(sink));
+    return build_gpt(architecture, vocab, shape.all_positions ? architecture.context : context,
+                     shape.vocab_pad_multiple, std::move(sink));
   }
   if (architecture.family == "vit") {
     const int image = shape.image_size > 0 ? shape.image_size : architecture.image_size;

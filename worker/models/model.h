@@ -87,6 +87,9 @@ struct ModelShapeOptions {
   // GPT: the LM head computes logits for the vocabulary rounded up to this multiple (masked,
   // same loss; build_gpt); 0: exactly the vocabulary. The trainer asks for 64 on CUDA.
   int vocab_pad_multiple = 0;
+  // GPT: position embeddings for the whole context rather than seq_len (a pretrained model's
+  // own, exported whole).
+  bool all_positions = false;
 };
 
 // Builds the zoo model `architecture` on the CPU, initialised from `seed` (GPT-2 and ViT: normal

@@ -42,14 +42,17 @@ torch::Tensor linear_rows(const torch::Tensor& x, const torch::nn::Linear& layer
 // x: [B, T, C] -> [B, T, C].
 class TransformerBlockImpl : public BlockImpl {
  public:
-  TransformerBlockImpl(int d, int heads, int mlp, int layers, bool causal, bool tanh_gelu)
+  TransformerBlockImpl(int d, int heads, int mlp, int layers, bool causal, bool tanh_gelu,
+                       double eps)
       : heads_(heads), causal_(causal), tanh_gelu_(tanh_gelu) {
     const double std = 0.02;
     const double residual_std = 0.02 / std::sqrt(2.0 * layers);
-    ln_1_ = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    ln_1_ =
+        register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     c_attn_ = register_module("c_attn", make_linear(d, 3 * d, std));
     attn_proj_ = register_module("c_proj", make_linear(d, d, residual_std));
-    ln_2_ = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    ln_2_ =
+        register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     c_fc_ = register_module("c_fc", make_linear(d, mlp, std));
     mlp_proj_ = register_module("mlp_proj", make_linear(mlp, d, residual_std));
   }
@@ -103,9 +106,9 @@ class GptEmbedImpl : public BlockImpl {
 // their logits, so softmax, loss and every gradient equal the unpadded head's.
 class GptHeadImpl : public BlockImpl {
  public:
-  GptHeadImpl(int d, torch::Tensor tied_weight, int pad_multiple)
+  GptHeadImpl(int d, double eps, torch::Tensor tied_weight, int pad_multiple)
       : tied_weight_(std::move(tied_weight)) {
-    ln_f = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    ln_f = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     const int64_t vocab = tied_weight_.size(0);
     if (pad_multiple > 0 && vocab % pad_multiple != 0) {
       pad_ = (vocab + pad_multiple - 1) / pad_multiple * pad_multiple - vocab;
@@ -155,8 +158,8 @@ class VitEmbedImpl : public BlockImpl {
 // ViT head: LayerNorm, class token -> logits [B, K].
 class VitHeadImpl : public BlockImpl {
  public:
-  VitHeadImpl(int d, int classes) {
-    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  VitHeadImpl(int d, double eps, int classes) {
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     fc = register_module("fc", make_linear(d, classes, 0.02));
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -174,11 +177,12 @@ std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int cont
   auto embed = std::make_shared<GptEmbedImpl>(vocab, context, a.d_model);
   model->add_block("embed", embed);
   for (int i = 0; i < a.layers; ++i) {
-    model->add_block(fmt::format("h.{}", i), std::make_shared<TransformerBlockImpl>(
-                                                 a.d_model, a.heads, a.mlp, a.layers, true, true));
+    model->add_block(fmt::format("h.{}", i),
+                     std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp, a.layers,
+                                                            true, true, a.norm_eps));
   }
-  model->add_block(
-      "head", std::make_shared<GptHeadImpl>(a.d_model, embed->wte->weight, vocab_pad_multiple));
+  model->add_block("head", std::make_shared<GptHeadImpl>(a.d_model, a.norm_eps, embed->wte->weight,
+                                                         vocab_pad_multiple));
   return model;
 }
 
@@ -187,11 +191,11 @@ std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size, Blo
   const int grid = image_size / a.patch;
   model->add_block("embed", std::make_shared<VitEmbedImpl>(a.patch, a.d_model, grid * grid + 1));
   for (int i = 0; i < a.layers; ++i) {
-    model->add_block(
-        fmt::format("blocks.{}", i),
-        std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp, a.layers, false, false));
+    model->add_block(fmt::format("blocks.{}", i),
+                     std::make_shared<TransformerBlockImpl>(a.d_model, a.heads, a.mlp, a.layers,
+                                                            false, false, a.norm_eps));
   }
-  model->add_block("head", std::make_shared<VitHeadImpl>(a.d_model, a.classes));
+  model->add_block("head", std::make_shared<VitHeadImpl>(a.d_model, a.norm_eps, a.classes));
   return model;
 }
 

@@ -32,9 +32,9 @@ namespace saturn::worker {
 
 Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
                        double bytes_per_param, std::size_t available) {
-  auto arch = find_architecture(job.model);
+  auto arch = job_architecture(job);
   if (!arch || kept <= 0) return Status::Ok();
-  auto model = find_model(arch->name, ModelInput{job.data.seq_len, job.data.image_size, 0});
+  auto model = shape_model(*arch, ModelInput{job.data.seq_len, job.data.image_size, 0});
   if (!model) return Status::Ok();
   const auto& blocks = model->blocks;
   double state = 0, activations = 0;
@@ -53,9 +53,9 @@ Status kept_blocks_fit(const JobSpec& job, int kept, std::int64_t micro_batch,
 }
 
 Status host_memory_fits(const JobSpec& job, int kept, bool on_cpu, std::size_t available) {
-  auto arch = find_architecture(job.model);
+  auto arch = job_architecture(job);
   if (!arch) return Status::Ok();
-  auto model = find_model(arch->name, ModelInput{job.data.seq_len, job.data.image_size, 0});
+  auto model = shape_model(*arch, ModelInput{job.data.seq_len, job.data.image_size, 0});
   if (!model) return Status::Ok();
   const auto& blocks = model->blocks;
   if (kept < 0 || static_cast<std::size_t>(kept) >= blocks.size()) return Status::Ok();
@@ -98,7 +98,8 @@ class Offload final : public TrainerTechnique {
   int processes(int) const override { return 1; }
   std::vector<json> candidates(const JobSpec& job, int) const override {
     // Blocks that can be kept: all but block 0 (none when the zoo does not know the model).
-    auto shape = find_model(job.model);
+    auto arch = job_architecture(job);
+    auto shape = arch ? shape_model(*arch, ModelInput{}) : Result<ModelShape>(arch.error());
     const int keepable = shape ? static_cast<int>(shape->blocks.size()) - 1 : 0;
     std::vector<json> out;
     for (json c : accumulation_candidates(job, 1)) {

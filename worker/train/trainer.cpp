@@ -17,6 +17,7 @@
 #include "train/checkpoint.h"
 #include "train/initial_part.h"
 #include "train/memory_checks.h"
+#include "train/pretrained.h"
 #ifdef SATURN_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -83,21 +84,20 @@ void reset_peak_memory(torch::Device device) {
 Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
   std::unique_ptr<Trainer> t(new Trainer(setup));
   const JobSpec& job = t->setup_.job;
-  auto arch = find_architecture(job.model);
+  auto arch = job_architecture(job);
   if (!arch) return arch.error();
-  const bool language = arch->context > 0;
-  int vocab = 0;
-  if (language) {
-    vocab = arch->vocab;
-    if (job.data.format == "text") {
-      auto tokenizer = job_tokenizer(job, setup.base_dir);
-      if (!tokenizer) return tokenizer.error();
-      vocab = (*tokenizer)->vocab_size();
-    }
+  int data_vocab = 0;
+  if (arch->context > 0 && job.data.format == "text") {
+    auto tokenizer = job_tokenizer(job, setup.base_dir);
+    if (!tokenizer) return tokenizer.error();
+    data_vocab = (*tokenizer)->vocab_size();
   }
+  auto vocab = job_model_vocab(job, *arch, data_vocab);
+  if (!vocab) return vocab.error();
   ModelShapeOptions shape;
   shape.seq_len = job.data.seq_len;
-  shape.vocab = vocab;
+  shape.vocab = *vocab;
+  shape.all_positions = !job.init.empty();
   shape.image_size = job.data.image_size;
   if (setup.device.is_cuda()) shape.vocab_pad_multiple = 64;
   const torch::ScalarType compute = setup.device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
@@ -133,8 +133,21 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
             : InitialPart::blocks(static_cast<std::size_t>(t->stage_bounds_[t->rank()]),
                                   static_cast<std::size_t>(t->stage_bounds_[t->rank() + 1])));
   }
-  auto model = build_model(*arch, shape, job.seed, part ? part->sink() : BlockSink{});
+  // Pretrained weights (job.init) replace each block's initial values before a part takes them.
+  std::unique_ptr<PretrainedLoader> pretrained;
+  if (!job.init.empty()) {
+    auto loader = PretrainedLoader::open(job, *arch);
+    if (!loader) return loader.error();
+    pretrained = std::move(*loader);
+  }
+  BlockSink sink = part ? part->sink() : BlockSink{};
+  if (pretrained) sink = pretrained->sink(std::move(sink));
+  auto model = build_model(*arch, shape, job.seed, std::move(sink));
   if (!model) return model.error();
+  if (pretrained) {
+    if (Status s = pretrained->finish(); !s) return s.error();
+    pretrained.reset();  // unmaps the files
+  }
   t->model_ = *model;
   // Offloading keeps the flat buffers in host memory, all but the kept blocks' (on the device);
   // FSDP and GPipe only the layout (their parts hold the values).
@@ -214,7 +227,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
     }
   }
   if (Status st = check_data_fits(job, setup.base_dir, setup.device); !st) return st.error();
-  auto data = make_data_source(job, setup.base_dir, *arch, language ? vocab : 0, setup.device);
+  auto data = make_data_source(job, setup.base_dir, *arch, *vocab, setup.device);
   if (!data) return data.error();
   t->data_ = std::move(*data);
 

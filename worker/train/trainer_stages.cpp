@@ -24,7 +24,7 @@ Status Trainer::plan_stages(const ModelArchitecture& arch, const ModelShapeOptio
   // Block costs from the zoo's shapes of this model: forward FLOPs, or bytes of weights with
   // their gradient and AdamW state plus activations of the whole batch. Without a zoo shape,
   // create_stage() balances parameter counts.
-  auto zoo = find_model(arch.name, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
+  auto zoo = shape_model(arch, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
   if (!zoo) return Status::Ok();
   const int stages = world_size();
   const int blocks = static_cast<int>(zoo->blocks.size());

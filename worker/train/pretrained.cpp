@@ -1,0 +1,149 @@
+// Pretrained weights into a model as it is built; see train/pretrained.h.
+#include "train/pretrained.h"
+
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace saturn::worker {
+namespace {
+
+Error init_error(const std::string& file, const std::string& message) {
+  return Error{file, 0, "init", message};
+}
+
+std::optional<torch::ScalarType> torch_dtype(const std::string& dtype) {
+  if (dtype == "F32") return torch::kFloat;
+  if (dtype == "F16") return torch::kHalf;
+  if (dtype == "BF16") return torch::kBFloat16;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
+    const JobSpec& job, const ModelArchitecture& architecture) {
+  auto model = open_pretrained(job.init.path);
+  if (!model) return model.error();
+  std::unique_ptr<PretrainedLoader> l(new PretrainedLoader());
+  l->path_ = model->path;
+  std::map<std::string, std::pair<std::size_t, const SafetensorsFile::Entry*>> tensors;
+  for (const std::string& f : model->weight_files) {
+    auto file = SafetensorsFile::open(f);
+    if (!file) return file.error();
+    l->files_.push_back(std::move(*file));
+  }
+  for (std::size_t i = 0; i < l->files_.size(); ++i) {
+    for (const auto& [name, entry] : l->files_[i].tensors()) {
+      if (!tensors.emplace(name, std::make_pair(i, &entry)).second) {
+        return init_error(model->weight_files[i], fmt::format("tensor {} is in two files", name));
+      }
+    }
+  }
+  auto add = [&](const std::string& ours, const std::string& theirs, bool transpose) {
+    const auto& [file, entry] = tensors.at(theirs);
+    l->by_ours_[ours] = Source{entry, model->weight_files[file], transpose, theirs};
+  };
+  if (model->layout == PretrainedLayout::kSaturnCheckpoint) {
+    for (const auto& [name, where] : tensors) add(name, name, false);
+  } else {
+    std::vector<std::string> names;
+    for (const auto& [name, where] : tensors) names.push_back(name);
+    auto map = map_hugging_face(architecture, names, model->path);
+    if (!map) return map.error();
+    for (const TensorLink& link : map->links) add(link.ours, link.theirs, link.transpose);
+    if (!map->tied_head.empty()) {
+      // A GPT-2 head is the token embedding: a file's lm_head.weight must be a copy of it.
+      const auto* head = tensors.at(map->tied_head).second;
+      const auto* wte = tensors.at(map->prefix + "wte.weight").second;
+      if (head->dtype != wte->dtype || head->shape != wte->shape ||
+          std::memcmp(head->data, wte->data, head->bytes) != 0) {
+        return init_error(model->path, fmt::format("{} differs from {}wte.weight: GPT-2's LM head "
+                                                   "is the token embedding (tied)",
+                                                   map->tied_head, map->prefix));
+      }
+    }
+  }
+  for (const auto& [ours, source] : l->by_ours_) {
+    if (!torch_dtype(source.entry->dtype)) {
+      return init_error(source.file, fmt::format("tensor {} is {}: weights load from F32, F16 or "
+                                                 "BF16",
+                                                 source.theirs, source.entry->dtype));
+    }
+  }
+  return l;
+}
+
+BlockSink PretrainedLoader::sink(BlockSink next) {
+  return [this, next = std::move(next)](const std::string& name, BlockImpl& block) {
+    if (error_) error_ = load_block(name, block);
+    if (next) next(name, block);
+  };
+}
+
+Status PretrainedLoader::load_block(const std::string& block_name, BlockImpl& block) {
+  const torch::NoGradGuard no_grad;
+  for (auto& item : block.named_parameters(/*recurse=*/true)) {
+    const std::string name = block_name + "." + item.key();
+    const auto it = by_ours_.find(name);
+    if (it == by_ours_.end()) {
+      return init_error(path_,
+                        fmt::format("the pretrained model has no tensor for parameter {}", name));
+    }
+    if (Status s = load_tensor(name, it->second, item.value()); !s) return s;
+  }
+  for (auto& item : block.named_buffers(/*recurse=*/true)) {
+    const std::string name = block_name + "." + item.key();
+    const auto it = by_ours_.find(name);
+    if (it == by_ours_.end()) continue;  // a Hugging Face GPT-2 has no buffers to load
+    if (Status s = load_tensor(name, it->second, item.value()); !s) return s;
+  }
+  return Status::Ok();
+}
+
+Status PretrainedLoader::load_tensor(const std::string& name, const Source& source,
+                                     torch::Tensor& target) {
+  const SafetensorsFile::Entry& e = *source.entry;
+  // [rows, cols] stored -> [cols, rows] as the model holds it.
+  std::vector<std::int64_t> shape = e.shape;
+  if (source.transpose && shape.size() == 2) std::swap(shape[0], shape[1]);
+  const std::vector<std::int64_t> want = target.sizes().vec();
+  // A grown vocabulary (init.vocab: resize): the file gives the first rows of the embedding.
+  const bool grown = name == "embed.wte.weight" && shape.size() == 2 && want.size() == 2 &&
+                     shape[1] == want[1] && shape[0] < want[0];
+  if (shape != want && !grown) {
+    return init_error(source.file, fmt::format("tensor {} has shape [{}]{}, the model's {} is [{}]",
+                                               source.theirs, fmt::join(e.shape, ", "),
+                                               source.transpose ? " (stored [in, out])" : "", name,
+                                               fmt::join(want, ", ")));
+  }
+  const torch::ScalarType dtype = *torch_dtype(e.dtype);
+  if (target.scalar_type() != torch::kFloat && target.scalar_type() != dtype) {
+    // buffers like num_batches_tracked are integers
+    if (e.dtype != "F32" || target.is_floating_point()) {
+      return init_error(source.file, fmt::format("tensor {}: {} into a {} tensor", source.theirs,
+                                                 e.dtype, c10::toString(target.scalar_type())));
+    }
+  }
+  torch::Tensor values = torch::from_blob(const_cast<unsigned char*>(e.data), e.shape,
+                                          torch::TensorOptions().dtype(dtype));
+  if (source.transpose) values = values.t();
+  torch::Tensor into = grown ? target.narrow(0, 0, shape[0]) : target;
+  into.copy_(values);  // converts to the model's dtype (fp32)
+  ++loaded_;
+  return Status::Ok();
+}
+
+Status PretrainedLoader::finish() const {
+  if (!error_) return error_;
+  if (loaded_ < by_ours_.size()) {
+    return init_error(path_, fmt::format("{} of the pretrained model's {} tensors were loaded: the "
+                                         "model built has fewer parameters than the file",
+                                         loaded_, by_ours_.size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace saturn::worker
