@@ -80,6 +80,7 @@ struct ModelArchitecture {
   int vocab = 0;    // language models: vocabulary of the tokenizer it was published with
   int context = 0;  // language models: longest sequence, tokens
   int patch = 0;    // vit: patch size, pixels
+  int rotary_dim = 0;  // gptj: dimensions of each head that rotary embeddings rotate (even)
   // ResNet (bottleneck blocks, torchvision v1.5).
   std::vector<int> depths;  // blocks per stage (4 stages)
   int width = 0;            // channels of the first stage; 64 in the published nets

@@ -148,16 +148,27 @@ class BpeTokenizer final : public Tokenizer {
     for (const auto& [symbol, id] : vocab_) symbols_[static_cast<std::size_t>(id)] = symbol;
     // Symbol (a UTF-8 string of GPT-2 alphabet characters) -> bytes, character by character.
     for (int b = 0; b < 256; ++b) alphabet_[byte_symbols()[b]] = static_cast<char>(b);
+    if (const auto it = vocab_.find(std::string(kEndOfText)); it != vocab_.end()) {
+      end_of_text_ = it->second;
+    }
   }
 
   std::string name() const override { return name_; }
   int vocab_size() const override { return static_cast<int>(symbols_.size()); }
 
+  // `<|endoftext|>` written in the text, when the vocabulary has it, is that one token (GPT-2's
+  // document separator, 50256), as transformers' GPT2Tokenizer reads it; merges never make it.
   std::vector<std::int32_t> encode(std::string_view text) const override {
     std::vector<std::int32_t> ids;
-    for (const std::string& piece : gpt2_pretokenize(text)) {
-      const std::vector<std::int32_t>& word = encode_piece(piece);
-      ids.insert(ids.end(), word.begin(), word.end());
+    while (!text.empty()) {
+      const std::size_t special = end_of_text_ < 0 ? std::string_view::npos : text.find(kEndOfText);
+      for (const std::string& piece : gpt2_pretokenize(text.substr(0, special))) {
+        const std::vector<std::int32_t>& word = encode_piece(piece);
+        ids.insert(ids.end(), word.begin(), word.end());
+      }
+      if (special == std::string_view::npos) break;
+      ids.push_back(end_of_text_);
+      text.remove_prefix(special + kEndOfText.size());
     }
     return ids;
   }
@@ -213,7 +224,9 @@ class BpeTokenizer final : public Tokenizer {
     return cache_.emplace(piece, std::move(ids)).first->second;
   }
 
+  static constexpr std::string_view kEndOfText = "<|endoftext|>";
   std::string name_;
+  std::int32_t end_of_text_ = -1;  // its id, or -1: the vocabulary has none
   std::unordered_map<std::string, std::int32_t> vocab_;
   std::map<std::pair<std::string, std::string>, int> ranks_;
   std::vector<std::string> symbols_;                // id -> symbol

@@ -159,6 +159,21 @@ Result<std::vector<Out>> build_tensors(const Source* src, const WeightMap& map,
 
 // A new directory's config.json: the architecture, with the vocabulary and positions trained.
 json new_config(const ModelArchitecture& a, std::int64_t vocab, std::int64_t positions) {
+  if (a.family == "gptj") {
+    return json{{"architectures", {"GPTJForCausalLM"}},
+                {"model_type", "gptj"},
+                {"n_layer", a.layers},
+                {"n_embd", a.d_model},
+                {"n_head", a.heads},
+                {"n_inner", a.mlp},
+                {"rotary_dim", a.rotary_dim},
+                {"n_positions", a.context},
+                {"vocab_size", vocab},
+                {"activation_function", "gelu_new"},
+                {"layer_norm_epsilon", a.norm_eps},
+                {"tie_word_embeddings", false},
+                {"torch_dtype", "float32"}};
+  }
   return json{{"architectures", {"GPT2LMHeadModel"}},
               {"model_type", "gpt2"},
               {"n_layer", a.layers},

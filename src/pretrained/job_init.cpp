@@ -27,6 +27,13 @@ Status resolve_job_model(JobSpec& job, const std::string& source, const std::str
   const fs::path p(job.init.path);
   job.init.path =
       (p.is_absolute() ? p : fs::absolute(fs::path(base_dir) / p)).lexically_normal().string();
+  std::error_code ec;
+  if (!job.model.empty() && !fs::exists(job.init.path, ec)) {
+    // Planning and estimating need only the architecture `model` names: weights not downloaded
+    // yet are an error when the job starts (saturn-worker names the path), as data is.
+    if (auto zoo = find_architecture(job.model)) job.architecture = *zoo;
+    return Status::Ok();
+  }
   auto model = open_pretrained(job.init.path);
   if (!model) {
     const Error& e = model.error();

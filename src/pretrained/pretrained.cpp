@@ -94,6 +94,29 @@ Result<ModelArchitecture> gpt2_from_config(const json& config, const std::string
   return a;
 }
 
+// GPT-J (transformers' GPTJConfig): the GPT-2 keys, rotary_dim, an untied head.
+Result<ModelArchitecture> gptj_from_config(const json& config, const std::string& file) {
+  json as_gpt2 = config;
+  as_gpt2.erase("tie_word_embeddings");
+  auto a = gpt2_from_config(as_gpt2, file);
+  if (!a) return a;
+  a->family = "gptj";
+  auto rotary = config_int(config, file, "rotary_dim", a->d_model / a->heads);
+  if (!rotary) return rotary.error();
+  if (*rotary % 2 != 0 || *rotary > a->d_model / a->heads) {
+    return init_error(file, fmt::format("config.json: rotary_dim {} is not an even number of at "
+                                        "most the head size {}",
+                                        *rotary, a->d_model / a->heads));
+  }
+  a->rotary_dim = *rotary;
+  if (Status s = expect_value(config, file, "tie_word_embeddings", false,
+                              "GPT-J's LM head is its own weight and bias");
+      !s) {
+    return s.error();
+  }
+  return a;
+}
+
 }  // namespace
 
 Result<ModelArchitecture> architecture_from_config(const json& config, const std::string& file,
@@ -106,9 +129,11 @@ Result<ModelArchitecture> architecture_from_config(const json& config, const std
   Result<ModelArchitecture> a = init_error(file, "");
   if (*type == "gpt2") {
     a = gpt2_from_config(config, file);
+  } else if (*type == "gptj") {
+    a = gptj_from_config(config, file);
   } else {
     return init_error(file, fmt::format("config.json: model_type \"{}\" is not one saturn-worker "
-                                        "loads (it loads gpt2)",
+                                        "loads (it loads gpt2 and gptj)",
                                         type->get<std::string>()));
   }
   if (!a) return a;
@@ -131,6 +156,7 @@ std::string architecture_difference(const ModelArchitecture& a, const ModelArchi
   differ("vocab", a.vocab, b.vocab);
   differ("context", a.context, b.context);
   differ("patch", a.patch, b.patch);
+  differ("rotary_dim", a.rotary_dim, b.rotary_dim);
   differ("width", a.width, b.width);
   differ("image_size", a.image_size, b.image_size);
   differ("classes", a.classes, b.classes);

@@ -10,6 +10,14 @@
 // Conv1D weights are stored [in, out]; saturn-worker's linear layers are [out, in]. The causal
 // mask buffers h.i.attn.bias and h.i.attn.masked_bias are not weights (matched exactly: the real
 // weight h.i.attn.c_attn.bias ends in ".bias" too).
+//
+// GPT-J (GPTJForCausalLM; nn.Linear, stored [out, in] as saturn-worker's):
+//   wte.weight -> embed.wte.weight          h.i.ln_1.* -> h.i.ln_1.*
+//   h.i.attn.{q,k,v,out}_proj.weight -> h.i.{q,k,v,out}_proj.weight (no bias)
+//   h.i.mlp.fc_in.* -> h.i.fc_in.*          h.i.mlp.fc_out.* -> h.i.fc_out.*
+//   ln_f.* -> head.ln_f.*                   lm_head.{weight,bias} -> head.lm_head.* (no prefix)
+// Skipped by exact name: h.i.attn.bias, h.i.attn.masked_bias, h.i.attn.embed_positions (the
+// sin/cos table older transformers saved).
 #include <set>
 
 #include <fmt/format.h>
@@ -44,33 +52,63 @@ std::vector<TensorLink> gpt2_links(const ModelArchitecture& a, const std::string
   return links;
 }
 
+std::vector<TensorLink> gptj_links(const ModelArchitecture& a, const std::string& prefix) {
+  std::vector<TensorLink> links = {{"embed.wte.weight", prefix + "wte.weight", false}};
+  static const std::pair<const char*, const char*> parts[] = {
+      {"ln_1.weight", "ln_1.weight"},          {"ln_1.bias", "ln_1.bias"},
+      {"q_proj.weight", "attn.q_proj.weight"}, {"k_proj.weight", "attn.k_proj.weight"},
+      {"v_proj.weight", "attn.v_proj.weight"}, {"out_proj.weight", "attn.out_proj.weight"},
+      {"fc_in.weight", "mlp.fc_in.weight"},    {"fc_in.bias", "mlp.fc_in.bias"},
+      {"fc_out.weight", "mlp.fc_out.weight"},  {"fc_out.bias", "mlp.fc_out.bias"}};
+  for (int i = 0; i < a.layers; ++i) {
+    for (const auto& [ours, theirs] : parts) {
+      links.push_back(
+          {fmt::format("h.{}.{}", i, ours), fmt::format("{}h.{}.{}", prefix, i, theirs), false});
+    }
+  }
+  links.push_back({"head.ln_f.weight", prefix + "ln_f.weight", false});
+  links.push_back({"head.ln_f.bias", prefix + "ln_f.bias", false});
+  links.push_back({"head.lm_head.weight", "lm_head.weight", false});
+  links.push_back({"head.lm_head.bias", "lm_head.bias", false});
+  return links;
+}
+
+std::vector<TensorLink> family_links(const ModelArchitecture& a, const std::string& prefix) {
+  return a.family == "gptj" ? gptj_links(a, prefix) : gpt2_links(a, prefix);
+}
+
+bool known_family(const ModelArchitecture& a) {
+  return a.family == "gpt2" || a.family == "gptj";
+}
+
 }  // namespace
 
 Result<WeightMap> new_hugging_face_names(const ModelArchitecture& architecture) {
-  if (architecture.family != "gpt2") {
+  if (!known_family(architecture)) {
     return Error{"", 0, "export",
-                 fmt::format("export writes GPT-2 models as Hugging Face directories, not {} "
-                             "(its weights are in the job's checkpoints)",
+                 fmt::format("export writes GPT-2 and GPT-J models as Hugging Face directories, "
+                             "not {} (its weights are in the job's checkpoints)",
                              architecture.family)};
   }
   WeightMap map;
   map.prefix = "transformer.";
-  map.links = gpt2_links(architecture, map.prefix);
+  map.links = family_links(architecture, map.prefix);
   return map;
 }
 
 Result<WeightMap> map_hugging_face(const ModelArchitecture& architecture,
                                    const std::vector<std::string>& names,
                                    const std::string& where) {
-  if (architecture.family != "gpt2") {
+  if (!known_family(architecture)) {
     return Error{where, 0, "init",
-                 fmt::format("saturn-worker loads Hugging Face weights of gpt2 models, not {}",
+                 fmt::format("saturn-worker loads Hugging Face weights of gpt2 and gptj models, "
+                             "not {}",
                              architecture.family)};
   }
   const std::set<std::string> present(names.begin(), names.end());
   WeightMap map;
   map.prefix = present.count("transformer.wte.weight") ? "transformer." : "";
-  map.links = gpt2_links(architecture, map.prefix);
+  map.links = family_links(architecture, map.prefix);
   std::set<std::string> used;
   for (const TensorLink& l : map.links) {
     if (!present.count(l.theirs)) {
@@ -80,12 +118,12 @@ Result<WeightMap> map_hugging_face(const ModelArchitecture& architecture,
     }
     used.insert(l.theirs);
   }
-  if (present.count("lm_head.weight")) {
+  if (architecture.family == "gpt2" && present.count("lm_head.weight")) {
     map.tied_head = "lm_head.weight";
     used.insert(map.tied_head);
   }
   for (int i = 0; i < architecture.layers; ++i) {
-    for (const char* buffer : {"attn.bias", "attn.masked_bias"}) {
+    for (const char* buffer : {"attn.bias", "attn.masked_bias", "attn.embed_positions"}) {
       const std::string name = fmt::format("{}h.{}.{}", map.prefix, i, buffer);
       if (present.count(name)) {
         map.skipped.push_back(name);
@@ -95,11 +133,12 @@ Result<WeightMap> map_hugging_face(const ModelArchitecture& architecture,
   }
   for (const std::string& n : names) {
     if (!used.count(n)) {
-      return Error{where, 0, "init",
-                   fmt::format("tensor {} is not part of a {}-layer GPT-2 (an unknown tensor: a "
-                               "different architecture, or a config.json that does not match "
-                               "the weights)",
-                               n, architecture.layers)};
+      return Error{
+          where, 0, "init",
+          fmt::format("tensor {} is not part of a {}-layer {} (an unknown tensor: a "
+                      "different architecture, or a config.json that does not match "
+                      "the weights)",
+                      n, architecture.layers, architecture.family == "gptj" ? "GPT-J" : "GPT-2")};
     }
   }
   return map;

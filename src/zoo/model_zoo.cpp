@@ -327,6 +327,7 @@ const std::vector<ModelArchitecture>& catalogue() {
     gptj.mlp = 16384;
     gptj.vocab = 50400;
     gptj.context = 2048;
+    gptj.rotary_dim = 64;
     z.push_back(gptj);
     z.push_back(vit("vit-b-16", 16, 12, 768, 3072, 12));
     z.push_back(vit("vit-l-16", 16, 24, 1024, 4096, 16));
@@ -339,6 +340,15 @@ const std::vector<ModelArchitecture>& catalogue() {
     // Tiny models for tests, demos and CPU runs: the same architectures, scaled down.
     z.push_back(gpt2("gpt2-tiny", 2, 64, 4, 256));
     z.push_back(gpt2("gpt2-mini", 4, 128, 4, 256));
+    ModelArchitecture gptj_tiny = gptj;  // GPT-J's shape (rotary on 1/4 of each head), scaled down
+    gptj_tiny.name = "gptj-tiny";
+    gptj_tiny.layers = 2;
+    gptj_tiny.d_model = 64;
+    gptj_tiny.heads = 4;
+    gptj_tiny.mlp = 256;
+    gptj_tiny.context = 256;
+    gptj_tiny.rotary_dim = 4;
+    z.push_back(gptj_tiny);
     z.push_back(vit("vit-tiny", 8, 2, 64, 128, 4, 32, 10));
     z.push_back(resnet("resnet-tiny", {1, 1, 1, 1}, 8, 32, 10));
     return z;
@@ -399,8 +409,9 @@ const ModelArchitecture* find_zoo_match(const ModelArchitecture& x) {
   for (const ModelArchitecture& a : catalogue()) {
     if (a.family == x.family && a.layers == x.layers && a.d_model == x.d_model &&
         a.heads == x.heads && a.mlp == x.mlp && a.vocab == x.vocab && a.context == x.context &&
-        a.patch == x.patch && a.depths == x.depths && a.width == x.width &&
-        a.image_size == x.image_size && a.classes == x.classes && a.norm_eps == x.norm_eps) {
+        a.patch == x.patch && a.rotary_dim == x.rotary_dim && a.depths == x.depths &&
+        a.width == x.width && a.image_size == x.image_size && a.classes == x.classes &&
+        a.norm_eps == x.norm_eps) {
       return &a;
     }
   }

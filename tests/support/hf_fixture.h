@@ -31,6 +31,7 @@ struct TinyGpt2 {
   bool prefix = true;         // names start with "transformer." (GPT2LMHeadModel)
   bool mask_buffers = true;   // h.i.attn.bias [1, 1, P, P] and h.i.attn.masked_bias
   bool lm_head = false;       // an lm_head.weight equal to wte.weight
+  bool untied_head = false;   // with lm_head: its values differ from wte's (not GPT-2)
   int shards = 1;             // > 1: model-0000k-of-0000n.safetensors and the index
   std::uint32_t seed = 1;
   std::string activation = "gelu_new";
@@ -130,6 +131,7 @@ inline std::vector<std::string> write_tiny_gpt2(const std::filesystem::path& dir
   add(p + "ln_f.weight", {m.d}, 1);
   add(p + "ln_f.bias", {m.d}, 0);
   if (m.lm_head) tensors.push_back({"lm_head.weight", tensors[0].shape, tensors[0].bytes, m.dtype});
+  if (m.lm_head && m.untied_head) tensors.back().bytes[0] ^= 1;
 
   std::vector<std::string> names;
   nlohmann::json weight_map = nlohmann::json::object();
@@ -152,6 +154,88 @@ inline std::vector<std::string> write_tiny_gpt2(const std::filesystem::path& dir
         << nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2);
   }
   std::ofstream(dir / "vocab.json") << "{}";  // a tokenizer file export copies beside
+  return names;
+}
+
+// A tiny GPT-J as GPTJForCausalLM's save_pretrained writes it (nn.Linear weights [out, in], q/k/v
+// and out projections without bias, an untied lm_head with bias), F32, seeded.
+struct TinyGptj {
+  int layers = 2;
+  int d = 32;
+  int heads = 4;
+  int rotary_dim = 4;  // of each head's 8
+  int vocab = 256;
+  int positions = 64;
+  double eps = 1e-5;
+  bool mask_buffers = true;  // h.i.attn.bias, masked_bias (older transformers)
+  std::uint32_t seed = 2;
+};
+
+inline std::vector<std::string> write_tiny_gptj(const std::filesystem::path& dir,
+                                                const TinyGptj& m) {
+  std::filesystem::create_directories(dir);
+  nlohmann::json config = {{"architectures", {"GPTJForCausalLM"}},
+                           {"model_type", "gptj"},
+                           {"n_layer", m.layers},
+                           {"n_embd", m.d},
+                           {"n_head", m.heads},
+                           {"rotary_dim", m.rotary_dim},
+                           {"n_inner", nullptr},
+                           {"n_positions", m.positions},
+                           {"vocab_size", m.vocab},
+                           {"activation_function", "gelu_new"},
+                           {"layer_norm_epsilon", m.eps},
+                           {"tie_word_embeddings", false}};
+  std::ofstream(dir / "config.json") << config.dump(2);
+  std::mt19937 rng(m.seed);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<std::string> names;
+  std::vector<std::vector<unsigned char>> bytes;
+  std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<std::string> dtypes;
+  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, float centre) {
+    std::int64_t n = 1;
+    for (auto s : shape) n *= s;
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (float& x : v) x = centre + normal(rng);
+    names.push_back(name);
+    shapes.push_back(shape);
+    bytes.push_back(fixture_bytes(v, "F32"));
+    dtypes.push_back("F32");
+  };
+  const std::int64_t d = m.d, mlp = 4 * m.d;
+  add("transformer.wte.weight", {m.vocab, d}, 0);
+  for (int i = 0; i < m.layers; ++i) {
+    const std::string h = "transformer.h." + std::to_string(i) + ".";
+    add(h + "ln_1.weight", {d}, 1);
+    add(h + "ln_1.bias", {d}, 0);
+    for (const char* p : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+      add(h + "attn." + p + ".weight", {d, d}, 0);
+    }
+    add(h + "mlp.fc_in.weight", {mlp, d}, 0);
+    add(h + "mlp.fc_in.bias", {mlp}, 0);
+    add(h + "mlp.fc_out.weight", {d, mlp}, 0);
+    add(h + "mlp.fc_out.bias", {d}, 0);
+    if (m.mask_buffers) {
+      std::vector<unsigned char> mask;
+      for (int r = 0; r < m.positions; ++r) {
+        for (int c = 0; c < m.positions; ++c) mask.push_back(c <= r ? 1 : 0);
+      }
+      names.push_back(h + "attn.bias");
+      shapes.push_back({1, 1, m.positions, m.positions});
+      bytes.push_back(mask);
+      dtypes.push_back("BOOL");
+    }
+  }
+  add("transformer.ln_f.weight", {d}, 1);
+  add("transformer.ln_f.bias", {d}, 0);
+  add("lm_head.weight", {m.vocab, d}, 0);
+  add("lm_head.bias", {m.vocab}, 0);
+  std::vector<TensorView> views;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    views.push_back({names[i], dtypes[i], shapes[i], bytes[i].data(), bytes[i].size()});
+  }
+  (void)write_safetensors((dir / "model.safetensors").string(), views, {{"format", "pt"}});
   return names;
 }
 

@@ -32,7 +32,7 @@ std::int64_t distinct_params(Model& m) {
 }
 
 TEST(Models, ParameterCountsMatchTheZoo) {
-  for (const char* name : {"gpt2-tiny", "gpt2-mini", "vit-tiny", "resnet-tiny"}) {
+  for (const char* name : {"gpt2-tiny", "gpt2-mini", "gptj-tiny", "vit-tiny", "resnet-tiny"}) {
     auto m = make(name);
     auto shape = find_model(name);
     ASSERT_TRUE(shape.ok());

@@ -59,6 +59,16 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
     return build_gpt(architecture, vocab, shape.all_positions ? architecture.context : context,
                      shape.vocab_pad_multiple, std::move(sink));
   }
+  if (architecture.family == "gptj") {
+    const int context = shape.seq_len > 0 ? shape.seq_len : architecture.context;
+    if (context > architecture.context) {
+      return Error{"", 0, "data.seq_len",
+                   fmt::format("{} has a context of {} tokens; seq_len {} is longer",
+                               architecture.name, architecture.context, context)};
+    }
+    return build_gptj(architecture, shape.vocab > 0 ? shape.vocab : architecture.vocab,
+                      std::move(sink));
+  }
   if (architecture.family == "vit") {
     const int image = shape.image_size > 0 ? shape.image_size : architecture.image_size;
     if (image % architecture.patch != 0) {
@@ -70,8 +80,8 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
   }
   if (architecture.family == "resnet") return build_resnet(architecture, std::move(sink));
   return Error{"", 0, "model",
-               fmt::format("saturn-worker cannot build {} (family {}); it builds GPT-2, ViT and "
-                           "ResNet models",
+               fmt::format("saturn-worker cannot build {} (family {}); it builds GPT-2, GPT-J, ViT "
+                           "and ResNet models",
                            architecture.name, architecture.family)};
 }
 

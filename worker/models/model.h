@@ -101,9 +101,11 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                                            const ModelShapeOptions& shape, std::uint64_t seed,
                                            BlockSink sink = {});
 
-// Family builders (transformer.cpp, resnet.cpp).
+// Family builders (transformer.cpp, gptj.cpp, resnet.cpp).
 std::shared_ptr<Model> build_gpt(const ModelArchitecture& a, int vocab, int context,
                                  int vocab_pad_multiple = 0, BlockSink sink = {});
+// GPT-J (gptj.cpp): no position embeddings (rotary), so no context-sized tensor.
+std::shared_ptr<Model> build_gptj(const ModelArchitecture& a, int vocab, BlockSink sink = {});
 std::shared_ptr<Model> build_vit(const ModelArchitecture& a, int image_size, BlockSink sink = {});
 std::shared_ptr<Model> build_resnet(const ModelArchitecture& a, BlockSink sink = {});
 

@@ -1,6 +1,10 @@
 // Pretrained weights into a model as it is built; see train/pretrained.h.
 #include "train/pretrained.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -110,9 +114,13 @@ Status PretrainedLoader::load_tensor(const std::string& name, const Source& sour
   std::vector<std::int64_t> shape = e.shape;
   if (source.transpose && shape.size() == 2) std::swap(shape[0], shape[1]);
   const std::vector<std::int64_t> want = target.sizes().vec();
-  // A grown vocabulary (init.vocab: resize): the file gives the first rows of the embedding.
-  const bool grown = name == "embed.wte.weight" && shape.size() == 2 && want.size() == 2 &&
-                     shape[1] == want[1] && shape[0] < want[0];
+  // A grown vocabulary (init.vocab: resize): the file gives the first rows of the token
+  // embedding (and of GPT-J's untied head).
+  const bool vocab_rows =
+      name == "embed.wte.weight" || name == "head.lm_head.weight" || name == "head.lm_head.bias";
+  const bool grown = vocab_rows && shape.size() == want.size() && !shape.empty() &&
+                     shape[0] < want[0] &&
+                     std::equal(shape.begin() + 1, shape.end(), want.begin() + 1);
   if (shape != want && !grown) {
     return init_error(source.file, fmt::format("tensor {} has shape [{}]{}, the model's {} is [{}]",
                                                source.theirs, fmt::join(e.shape, ", "),
@@ -133,6 +141,13 @@ Status PretrainedLoader::load_tensor(const std::string& name, const Source& sour
   torch::Tensor into = grown ? target.narrow(0, 0, shape[0]) : target;
   into.copy_(values);  // converts to the model's dtype (fp32)
   ++loaded_;
+  // The tensor's pages of the mapped file are not read again: drop them from this process (the
+  // kernel keeps them cached), so that loading holds the model and one tensor, not the model and
+  // the whole file. The mapping is private and read-only: a later read maps them back.
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(e.data) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(e.data) + e.bytes;
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
   return Status::Ok();
 }
 
