@@ -14,14 +14,17 @@ bench=build/bin/bench_pretrained_load
 rm -rf "$dir"
 /usr/bin/time -f "write: %e s" "$bench" write "$dir" "$@"
 for i in $(seq "$runs"); do
-  sync
   "$bench" load "$dir"
+  "$bench" load "$dir" --build-only
 done | tee "$dir.results"
 python3 - "$dir.results" <<'PY'
 import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-med = lambda k: statistics.median(r[k] for r in rows)
+everything = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+rows = [r for r in everything if not r["build_only"]]
+built = [r for r in everything if r["build_only"]]
+med = lambda k, rs=rows: statistics.median(r[k] for r in rs)
 gib = 1024 ** 3
+print(f"build alone (seeded init, no file): {med('seconds', built):.2f} s, peak RSS {med('peak_rss_bytes', built)/gib:.2f} GiB")
 print(f"runs {len(rows)}: load {med('seconds'):.2f} s (median), peak RSS {med('peak_rss_bytes')/gib:.2f} GiB, "
       f"file {rows[0]['file_bytes']/gib:.2f} GiB, fp32 model {rows[0]['fp32_model_bytes']/gib:.2f} GiB, "
       f"peak / model {med('peak_rss_bytes')/rows[0]['fp32_model_bytes']:.3f}, "

@@ -5,9 +5,11 @@
 //                                    --positions 1024 --dtype BF16]
 //       a synthetic GPT2LMHeadModel directory (gpt2-xl's shape by default: 1.56B parameters,
 //       3.1 GB in BF16); every tensor holds the same pattern (values do not matter here)
-//   bench_pretrained_load load DIR
+//   bench_pretrained_load load DIR [--build-only]
 //       one load in this process, then one JSON line: seconds, peak RSS (ru_maxrss), file bytes,
-//       fp32 model bytes. Run it in a fresh process per measurement (bench/run/load_bench.sh).
+//       fp32 model bytes. --build-only builds the same model from its seed without reading the
+//       files: what building and initialising cost apart from loading. Run it in a fresh process
+//       per measurement (bench/run/load_bench.sh).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -94,7 +96,7 @@ int write(const std::string& dir, const Shape& s) {
   return 0;
 }
 
-int load(const std::string& dir) {
+int load(const std::string& dir, bool build_only) {
   saturn::JobSpec job;
   job.name = "load";
   job.init.path = fs::absolute(dir).string();
@@ -113,8 +115,10 @@ int load(const std::string& dir) {
   }
   saturn::worker::ModelShapeOptions shape;
   shape.all_positions = true;
-  auto model = saturn::worker::build_model(job.architecture, shape, 0, (*loader)->sink({}));
-  if (!model || !(*loader)->finish()) {
+  auto model = saturn::worker::build_model(job.architecture, shape, 0,
+                                          build_only ? saturn::worker::BlockSink{}
+                                                     : (*loader)->sink({}));
+  if (!model || !(build_only || (*loader)->finish())) {
     fmt::print(stderr, "load failed\n");
     return 1;
   }
@@ -131,7 +135,8 @@ int load(const std::string& dir) {
                                     {"file_bytes", file_bytes},
                                     {"params", params},
                                     {"fp32_model_bytes", 4.0 * static_cast<double>(params)},
-                                    {"tensors", (*loader)->loaded()}}
+                                    {"tensors", (*loader)->loaded()},
+                                    {"build_only", build_only}}
                          .dump());
   return 0;
 }
@@ -153,6 +158,8 @@ int main(int argc, char** argv) {
   w->add_option("--dtype", shape.dtype)->check(CLI::IsMember({"F32", "F16", "BF16"}));
   CLI::App* l = app.add_subcommand("load", "Build the model from DIR once");
   l->add_option("dir", dir)->required();
+  bool build_only = false;
+  l->add_flag("--build-only", build_only, "Build from the seed; read no tensor");
   CLI11_PARSE(app, argc, argv);
-  return w->parsed() ? write(dir, shape) : load(dir);
+  return w->parsed() ? write(dir, shape) : load(dir, build_only);
 }
