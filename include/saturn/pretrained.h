@@ -7,6 +7,8 @@
 //                           from config.json (model_type "gpt2").
 //   Saturn checkpoint       a run's checkpoint directory (LATEST + step-N/) or one step-N/
 //                           directory: saturn-worker's own names, fp32; the model it names.
+//   State dict              one .safetensors file of a torchvision or timm ResNet's
+//                           state_dict (no config: the job's `model` gives the architecture).
 //
 // Which tensor of the file is which parameter of saturn-worker's model is decided once, here
 // (WeightMap): the worker's import and `saturn export` both use it, so export inverts import
@@ -38,21 +40,24 @@ struct InitSpec {
   bool empty() const { return path.empty(); }
 };
 
-enum class PretrainedLayout { kHuggingFace, kSaturnCheckpoint };
+enum class PretrainedLayout { kHuggingFace, kSaturnCheckpoint, kStateDict };
 
 // A pretrained model on disk, inspected (configuration read, files listed; no tensor read).
 struct PretrainedModel {
   PretrainedLayout layout = PretrainedLayout::kHuggingFace;
-  std::string path;                       // the directory, absolute
+  std::string path;                       // the directory (the file: kStateDict), absolute
   std::vector<std::string> weight_files;  // absolute; one unless sharded
   std::string index_file;                 // model.safetensors.index.json when sharded, else ""
   nlohmann::json config;                  // Hugging Face: config.json as read
-  ModelArchitecture architecture;         // from config.json, or the checkpoint's zoo model
+  // From config.json, or the checkpoint's zoo model; kStateDict: none (family ""), the job's
+  // `model` gives it.
+  ModelArchitecture architecture;
 };
 
-// Inspects `path` (a directory). Errors name the path and what is missing or wrong: not a
-// directory, neither config.json nor a checkpoint, no weights file, an index whose weight_map
-// names a missing file, an unsupported config value (see architecture_from_config).
+// Inspects `path` (a directory, or a .safetensors state-dict file). Errors name the path and what
+// is missing or wrong: not a directory, neither config.json nor a checkpoint, no weights file, an
+// index whose weight_map names a missing file, an unsupported config value (see
+// architecture_from_config).
 Result<PretrainedModel> open_pretrained(const std::string& path);
 
 // The architecture a Hugging Face config.json describes. Supported: model_type "gpt2" with
@@ -93,13 +98,28 @@ struct WeightMap {
 Result<WeightMap> map_hugging_face(const ModelArchitecture& architecture,
                                    const std::vector<std::string>& names, const std::string& where);
 
+// The map for a torchvision or timm ResNet state dict (the two name ResNets alike):
+//   conv1 / bn1 -> stem.conv1 / stem.bn1            layerS.i.{conv,bn}K -> the same names
+//   layerS.i.downsample.0 / .1 -> layerS.i.downsample_conv / downsample_bn    fc -> head.fc
+// BatchNorm statistics (running_mean, running_var, num_batches_tracked) are links like weights.
+// Errors as map_hugging_face's.
+Result<WeightMap> map_state_dict(const ModelArchitecture& architecture,
+                                 const std::vector<std::string>& names, const std::string& where);
+
+// The map for `source`'s layout (map_hugging_face or map_state_dict; a Saturn checkpoint's names
+// are the model's own).
+Result<WeightMap> map_pretrained(const PretrainedModel& source,
+                                 const ModelArchitecture& architecture,
+                                 const std::vector<std::string>& names);
+
 // The names a model of `architecture` gets in a new Hugging Face directory (GPT2LMHeadModel's:
 // "transformer."-prefixed, no lm_head.weight). Errors: a family export does not write.
 Result<WeightMap> new_hugging_face_names(const ModelArchitecture& architecture);
 
 // Writes the trained weights of a Saturn checkpoint as a Hugging Face directory `out` (created;
 // it must not exist, or be empty; written beside it and renamed into place):
-//   - `source` given (the job's init): its layout — config.json (vocab_size as trained), each
+//   - `source` given (the job's init): its layout — a state dict's file alone, or
+//     config.json (vocab_size as trained) and each
 //     tensor under the name and in the dtype it had there, its skipped buffers and an lm_head
 //     it had written back as they were, its tokenizer and generation files copied beside.
 //     Import followed by export is bit-identical for every tensor.

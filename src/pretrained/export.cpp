@@ -134,6 +134,12 @@ Result<std::vector<Out>> build_tensors(const Source* src, const WeightMap& map,
   const TensorLink* wte = nullptr;
   for (const TensorLink& l : map.links) {
     const SafetensorsFile::Entry* e = trained.find(l.ours);
+    if (e && e->dtype != "F32" && e->dtype == dtype_of(l.theirs) && !l.transpose) {
+      // A buffer kept in its own dtype (BatchNorm's I64 num_batches_tracked): as it is.
+      out.push_back(Out{l.theirs, e->dtype, e->shape,
+                        std::vector<unsigned char>(e->data, e->data + e->bytes)});
+      continue;
+    }
     if (!e || e->dtype != "F32") {
       return export_error(checkpoint,
                           fmt::format("model.safetensors has no fp32 tensor {}", l.ours));
@@ -254,7 +260,7 @@ Result<std::string> newest_checkpoint(const std::string& checkpoints) {
 Status export_model(const ModelArchitecture& architecture, const PretrainedModel* source,
                     const std::string& checkpoint, const std::string& out,
                     const ExportOptions& options) {
-  if (source && source->layout != PretrainedLayout::kHuggingFace) source = nullptr;
+  if (source && source->layout == PretrainedLayout::kSaturnCheckpoint) source = nullptr;
   std::error_code ec;
   if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     return export_error(out, "exists and is not an empty directory; nothing was written");
@@ -267,7 +273,7 @@ Status export_model(const ModelArchitecture& architecture, const PretrainedModel
     src = std::move(*opened);
     std::vector<std::string> names;
     for (const auto& [name, where] : src->tensors) names.push_back(name);
-    map = map_hugging_face(architecture, names, source->path);
+    map = map_pretrained(*source, architecture, names);
   } else {
     map = new_hugging_face_names(architecture);
   }
@@ -282,16 +288,18 @@ Status export_model(const ModelArchitecture& architecture, const PretrainedModel
     if (t.name == map->prefix + "wpe.weight") positions = t.shape[0];
   }
   json config = source ? source->config : new_config(architecture, vocab, positions);
-  config["vocab_size"] = vocab;
+  if (vocab > 0) config["vocab_size"] = vocab;
 
   const fs::path tmp = fmt::format("{}.tmp.{}", out, ::getpid());
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return write_error(tmp.string(), "cannot create: " + ec.message());
-  Status s = write_json(tmp / "config.json", config);
+  // A state dict came without a config: it goes back without one.
+  const bool state_dict = source && source->layout == PretrainedLayout::kStateDict;
+  Status s = state_dict ? Status::Ok() : write_json(tmp / "config.json", config);
   if (s) s = write_shards(tmp, *tensors, options.shard_bytes);
   for (const char* side : kSideFiles) {
-    if (!s || !source) break;
+    if (!s || !source || state_dict) break;
     const fs::path from = fs::path(source->path) / side;
     if (fs::is_regular_file(from, ec) && !fs::copy_file(from, tmp / side, ec)) {
       s = write_error(from.string(), "cannot copy: " + ec.message());

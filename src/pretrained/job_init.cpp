@@ -41,6 +41,18 @@ Status resolve_job_model(JobSpec& job, const std::string& source, const std::str
         job, source, "init.path",
         fmt::format("job \"{}\": {}{}{}", job.name, e.file, e.file.empty() ? "" : ": ", e.message));
   }
+  if (model->layout == PretrainedLayout::kStateDict) {  // no config: `model` names it
+    if (job.model.empty()) {
+      return job_key_error(job, source, "init.path",
+                           fmt::format("job \"{}\": {} is a state dict without config.json: give "
+                                       "`model` (e.g. resnet-50) for its architecture",
+                                       job.name, job.init.path));
+    }
+    auto named = find_architecture(job.model);
+    if (!named) return job_key_error(job, source, "model", named.error().message);
+    job.architecture = *named;
+    return Status::Ok();
+  }
   ModelArchitecture arch = model->architecture;
   if (job.model.empty() || job.model == arch.name) {  // left out, or the name init gives
     job.model = arch.name;

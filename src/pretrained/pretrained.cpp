@@ -259,10 +259,18 @@ Result<PretrainedModel> open_checkpoint(PretrainedModel m) {
 
 Result<PretrainedModel> open_pretrained(const std::string& path) {
   std::error_code ec;
+  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".safetensors") {
+    PretrainedModel m;
+    m.layout = PretrainedLayout::kStateDict;
+    m.path = fs::absolute(path).lexically_normal().string();
+    m.weight_files.push_back(m.path);
+    return m;
+  }
   if (!fs::is_directory(path, ec)) {
     return init_error(path, fs::exists(path, ec)
-                                ? "is not a directory (init names a model directory: a Hugging "
-                                  "Face directory with config.json, or a Saturn checkpoint)"
+                                ? "is neither a directory (a Hugging Face directory with "
+                                  "config.json, or a Saturn checkpoint) nor a .safetensors state "
+                                  "dict"
                                 : "no such directory");
   }
   PretrainedModel m;

@@ -21,6 +21,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "saturn/pretrained.h"
 
@@ -82,6 +83,77 @@ bool known_family(const ModelArchitecture& a) {
 }
 
 }  // namespace
+
+Result<WeightMap> map_state_dict(const ModelArchitecture& architecture,
+                                 const std::vector<std::string>& names, const std::string& where) {
+  if (architecture.family != "resnet") {
+    return Error{where, 0, "init",
+                 fmt::format("a state dict without config.json loads into ResNet models; {} is "
+                             "{}: give its Hugging Face directory",
+                             architecture.name, architecture.family)};
+  }
+  const std::set<std::string> present(names.begin(), names.end());
+  WeightMap map;
+  auto norm = [&](const std::string& ours, const std::string& theirs) {
+    for (const char* k : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
+      map.links.push_back({ours + "." + k, theirs + "." + k, false});
+    }
+  };
+  map.links.push_back({"stem.conv1.weight", "conv1.weight", false});
+  norm("stem.bn1", "bn1");
+  int channels = architecture.width;
+  for (std::size_t stage = 0; stage < architecture.depths.size(); ++stage) {
+    const int w = architecture.width << stage;
+    for (int i = 0; i < architecture.depths[stage]; ++i) {
+      const std::string block = fmt::format("layer{}.{}", stage + 1, i);
+      for (int k = 1; k <= 3; ++k) {
+        map.links.push_back({fmt::format("{}.conv{}.weight", block, k),
+                             fmt::format("{}.conv{}.weight", block, k), false});
+        norm(fmt::format("{}.bn{}", block, k), fmt::format("{}.bn{}", block, k));
+      }
+      if ((stage > 0 && i == 0) || channels != 4 * w) {  // the projected shortcut
+        map.links.push_back(
+            {block + ".downsample_conv.weight", block + ".downsample.0.weight", false});
+        norm(block + ".downsample_bn", block + ".downsample.1");
+      }
+      channels = 4 * w;
+    }
+  }
+  map.links.push_back({"head.fc.weight", "fc.weight", false});
+  map.links.push_back({"head.fc.bias", "fc.bias", false});
+  std::set<std::string> used;
+  for (const TensorLink& l : map.links) {
+    if (!present.count(l.theirs)) {
+      return Error{where, 0, "init",
+                   fmt::format("tensor {} is missing ({} has blocks [{}]: {})", l.theirs,
+                               architecture.name, fmt::join(architecture.depths, ", "), l.ours)};
+    }
+    used.insert(l.theirs);
+  }
+  for (const std::string& n : names) {
+    if (!used.count(n)) {
+      return Error{where, 0, "init",
+                   fmt::format("tensor {} is not part of {} (an unknown tensor: another "
+                               "architecture than `model` names)",
+                               n, architecture.name)};
+    }
+  }
+  return map;
+}
+
+Result<WeightMap> map_pretrained(const PretrainedModel& source,
+                                 const ModelArchitecture& architecture,
+                                 const std::vector<std::string>& names) {
+  if (source.layout == PretrainedLayout::kStateDict) {
+    return map_state_dict(architecture, names, source.path);
+  }
+  if (source.layout == PretrainedLayout::kHuggingFace) {
+    return map_hugging_face(architecture, names, source.path);
+  }
+  WeightMap identity;
+  for (const std::string& n : names) identity.links.push_back({n, n, false});
+  return identity;
+}
 
 Result<WeightMap> new_hugging_face_names(const ModelArchitecture& architecture) {
   if (!known_family(architecture)) {

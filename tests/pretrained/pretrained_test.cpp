@@ -195,6 +195,40 @@ jobs:
   EXPECT_EQ(*job_model_vocab(job, job.architecture, 200), 256);
 }
 
+TEST(StateDict, NeedsModelAndMapsTorchvisionNamesStrictly) {
+  const std::string state = std::string(SATURN_SOURCE_DIR) +
+                            "/tests/fixtures/pretrained/resnet-tiny-torchvision.safetensors";
+  const std::string job = "jobs:\n  - name: r\n    init: " + state +
+                          "\n    data: {format: synthetic-images, image_size: 32, samples: 8}\n"
+                          "    lr: 0.1\n    batch_size: 4\n    steps: 1\n    gpus: 1\n"
+                          "    techniques: single\n";
+  auto no_model = parse_workload_yaml(job, "w.yaml", "/");
+  ASSERT_FALSE(no_model);
+  EXPECT_NE(no_model.error().message.find("give `model`"), std::string::npos);
+  auto w = parse_workload_yaml(job + "    model: resnet-tiny\n", "w.yaml", "/");
+  ASSERT_TRUE(w) << w.error().to_string();
+  EXPECT_EQ(w->jobs[0].architecture.name, "resnet-tiny");
+
+  auto file = SafetensorsFile::open(state);
+  ASSERT_TRUE(file);
+  std::vector<std::string> names;
+  for (const auto& [n, e] : file->tensors()) names.push_back(n);
+  auto map = map_state_dict(w->jobs[0].architecture, names, state);
+  ASSERT_TRUE(map) << map.error().to_string();
+  bool downsample = false;
+  for (const TensorLink& l : map->links) {
+    downsample |= l.theirs == "layer2.0.downsample.1.running_var" &&
+                  l.ours == "layer2.0.downsample_bn.running_var";
+  }
+  EXPECT_TRUE(downsample);
+  // resnet-50's blocks are not in resnet-tiny's file.
+  auto other = map_state_dict(*find_architecture("resnet-50"), names, state);
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("is missing"), std::string::npos);
+  auto gpt = map_state_dict(*find_architecture("gpt2"), names, state);
+  ASSERT_FALSE(gpt);
+}
+
 // A Saturn checkpoint's model.safetensors (fp32, the worker's names) for `names`' links.
 void write_checkpoint(const fs::path& step, const WeightMap& map, const SafetensorsFile& source,
                       const std::map<std::string, std::vector<float>>& values) {

@@ -241,6 +241,55 @@ TEST(Pretrained, EveryTechniqueTrainsGptjFromPretrainedWeights) {
   }
 }
 
+// torchvision's own ResNet (tests/fixtures/pretrained/make_resnet_fixture.py: its Bottleneck,
+// _make_layer and forward, random weights and BatchNorm statistics, eval mode) against
+// saturn-worker's resnet-tiny loaded from its state dict; then the export of that state dict,
+// byte for byte (num_batches_tracked included).
+TEST(Pretrained, ResnetLogitsEqualTorchvisionsOnItsStateDict) {
+  const fs::path fixtures = fs::path(SATURN_SOURCE_DIR) / "tests/fixtures/pretrained";
+  const fs::path state = fixtures / "resnet-tiny-torchvision.safetensors";
+  const std::string yaml =
+      "jobs:\n  - name: r\n    model: resnet-tiny\n    init: " + state.string() +
+      "\n    data: {format: synthetic-images, image_size: 32, samples: 16}\n"
+      "    lr: 0.01\n    batch_size: 4\n    steps: 1\n    gpus: 1\n"
+      "    techniques: single\n";
+  auto w = parse_workload_yaml(yaml, "w.yaml", "/");
+  ASSERT_TRUE(w) << w.error().to_string();
+  auto t = trainer_for(w->jobs[0]);
+  ASSERT_TRUE(t);
+  auto golden =
+      SafetensorsFile::open((fixtures / "resnet-tiny-torchvision.golden.safetensors").string());
+  ASSERT_TRUE(golden);
+  const auto tensor = [&](const char* name) {
+    const SafetensorsFile::Entry* e = golden->find(name);
+    return torch::from_blob(const_cast<unsigned char*>(e->data), e->shape).clone();
+  };
+  t->model().eval();
+  const torch::NoGradGuard no_grad;
+  const torch::Tensor ours = t->model().forward(tensor("images"));
+  const torch::Tensor want = tensor("logits");
+  ASSERT_EQ(ours.sizes(), want.sizes());
+  EXPECT_LT((ours - want).abs().max().item<double>(), 1e-4);
+
+  const fs::path dir = fresh("resnet");
+  auto checkpoint = t->save_checkpoint((dir / "ck").string());
+  ASSERT_TRUE(checkpoint) << checkpoint.error().to_string();
+  auto source = open_pretrained(state.string());
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(export_model(w->jobs[0].architecture, &*source, *checkpoint, (dir / "out").string()));
+  EXPECT_FALSE(fs::exists(dir / "out" / "config.json"));  // a state dict goes back as one
+  auto a = SafetensorsFile::open(state.string());
+  auto e = SafetensorsFile::open((dir / "out" / "model.safetensors").string());
+  ASSERT_TRUE(a && e);
+  ASSERT_EQ(a->tensors().size(), e->tensors().size());
+  for (const auto& [name, entry] : a->tensors()) {
+    const SafetensorsFile::Entry* x = e->find(name);
+    ASSERT_TRUE(x) << name;
+    EXPECT_EQ(x->dtype, entry.dtype) << name;
+    EXPECT_TRUE(x->bytes == entry.bytes && std::memcmp(x->data, entry.data, x->bytes) == 0) << name;
+  }
+}
+
 TEST(Pretrained, ImportThenExportIsBitIdentical) {
   for (const std::string dtype : {"F32", "F16", "BF16"}) {
     TinyGpt2 m;

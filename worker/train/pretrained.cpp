@@ -22,6 +22,7 @@ std::optional<torch::ScalarType> torch_dtype(const std::string& dtype) {
   if (dtype == "F32") return torch::kFloat;
   if (dtype == "F16") return torch::kHalf;
   if (dtype == "BF16") return torch::kBFloat16;
+  if (dtype == "I64") return torch::kLong;  // BatchNorm's num_batches_tracked
   return std::nullopt;
 }
 
@@ -55,7 +56,7 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
   } else {
     std::vector<std::string> names;
     for (const auto& [name, where] : tensors) names.push_back(name);
-    auto map = map_hugging_face(architecture, names, model->path);
+    auto map = map_pretrained(*model, architecture, names);
     if (!map) return map.error();
     for (const TensorLink& link : map->links) add(link.ours, link.theirs, link.transpose);
     if (!map->tied_head.empty()) {
@@ -71,7 +72,8 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
     }
   }
   for (const auto& [ours, source] : l->by_ours_) {
-    if (!torch_dtype(source.entry->dtype)) {
+    const bool counter = ours.size() > 20 && ours.rfind(".num_batches_tracked") == ours.size() - 20;
+    if (!torch_dtype(source.entry->dtype) || ((source.entry->dtype == "I64") != counter)) {
       return init_error(source.file, fmt::format("tensor {} is {}: weights load from F32, F16 or "
                                                  "BF16",
                                                  source.theirs, source.entry->dtype));
@@ -128,12 +130,9 @@ Status PretrainedLoader::load_tensor(const std::string& name, const Source& sour
                                                fmt::join(want, ", ")));
   }
   const torch::ScalarType dtype = *torch_dtype(e.dtype);
-  if (target.scalar_type() != torch::kFloat && target.scalar_type() != dtype) {
-    // buffers like num_batches_tracked are integers
-    if (e.dtype != "F32" || target.is_floating_point()) {
-      return init_error(source.file, fmt::format("tensor {}: {} into a {} tensor", source.theirs,
-                                                 e.dtype, c10::toString(target.scalar_type())));
-    }
+  if (target.is_floating_point() != c10::isFloatingType(dtype)) {
+    return init_error(source.file, fmt::format("tensor {}: {} into a {} tensor", source.theirs,
+                                               e.dtype, c10::toString(target.scalar_type())));
   }
   torch::Tensor values = torch::from_blob(const_cast<unsigned char*>(e.data), e.shape,
                                           torch::TensorOptions().dtype(dtype));
