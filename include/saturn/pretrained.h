@@ -36,6 +36,9 @@ struct InitSpec {
   // "keep": the data's vocabulary must fit the model's; "resize": token embeddings grow to the
   // data's vocabulary (new rows initialised like a new model's). Never resized silently.
   std::string vocab = "keep";
+  // Image models: > 0 replaces the pretrained classifier with a new one of this many outputs
+  // (the usual fine-tune to other classes; it starts as a new model's head would); 0 keeps it.
+  int classes = 0;
 
   bool empty() const { return path.empty(); }
 };
@@ -90,6 +93,9 @@ struct WeightMap {
   // to it, named here so that export writes it back.
   std::string tied_head;
   std::string prefix;  // "transformer." when the file's names carry it, else ""
+  // Image models: the model's classifier parameters ("head.fc.weight", "head.fc.bias"), which
+  // init.classes replaces (their links are then not loaded).
+  std::vector<std::string> classifier;
 };
 
 // The map for `architecture` over the tensor names of a Hugging Face file set. Errors (field
@@ -130,6 +136,9 @@ Result<WeightMap> new_hugging_face_names(const ModelArchitecture& architecture);
 // shard's converted tensors (the checkpoint is mapped).
 struct ExportOptions {
   std::int64_t shard_bytes = 5'000'000'000;  // Hugging Face's default max_shard_size
+  // The job's tokenizer directory (data.tokenizer), whose files go beside an export whose
+  // vocabulary grew (init.vocab: resize) in place of the source's; "" when it has none.
+  std::string tokenizer_dir;
 };
 Status export_model(const ModelArchitecture& architecture, const PretrainedModel* source,
                     const std::string& checkpoint, const std::string& out,

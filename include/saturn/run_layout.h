@@ -20,9 +20,8 @@ class RunDir {
   static constexpr const char* kCheckpointsDir = "checkpoints";
   static constexpr const char* kLogsDir = "logs";
   static constexpr const char* kSupersededDir = "superseded";
-  static constexpr const char* kTmpDir = "tmp";
-  static constexpr const char* kModelsDir =
-      "models";  // trials' TMPDIR (the worker's checkpoint probe)
+  static constexpr const char* kTmpDir = "tmp";  // trials' TMPDIR (the worker's checkpoint probe)
+  static constexpr const char* kModelsDir = "models";  // done fine-tunes' exports
 
   explicit RunDir(std::string root) : root_(std::move(root)) {}
   const std::string& root() const { return root_; }

@@ -213,6 +213,9 @@ void Execution::export_trained_model(const Live& l) {
   const auto spec = std::find_if(workload_.jobs.begin(), workload_.jobs.end(),
                                  [&](const JobSpec& j) { return j.name == l.rec.name; });
   if (spec == workload_.jobs.end() || spec->init.empty()) return;
+  // From a Saturn checkpoint: its own checkpoints are that layout already.
+  auto source = open_pretrained(spec->init.path);
+  if (source && source->layout == PretrainedLayout::kSaturnCheckpoint) return;
   auto out = export_job(options_.run_dir, l.rec.name);
   log(out ? fmt::format("{:>7.1f} s  exported {} to {}", now(), l.rec.name, *out)
           : fmt::format("{:>7.1f} s  could not export {}: {} (`saturn export {} {}` tries again)",

@@ -105,6 +105,10 @@ const std::map<std::string, Setter>& setters() {
        [](C c, N v, F f, JobSpec& j) {
          return set_choice(c, v, f, j.init.vocab, {"keep", "resize"});
        }},
+      {"init.classes",
+       [](C c, N v, F f, JobSpec& j) {
+         return store(c.get_int(v, f, 1, 1 << 20), j.init.classes);
+       }},
       {"optimizer",
        [](C c, N v, F f, JobSpec& j) {
          return set_choice(c, v, f, j.optimizer, {"adamw", "sgd"});
@@ -205,7 +209,8 @@ Result<std::vector<Entry>> collect(const YamlChecker& c, const YAML::Node& map,
       continue;
     }
     if (key == "init") {
-      if (auto s = c.check_map(kv.second, field + ".init", {"path", "vocab"}); !s) return s.error();
+      if (auto s = c.check_map(kv.second, field + ".init", {"path", "vocab", "classes"}); !s)
+        return s.error();
       for (const auto& d : kv.second) {
         const std::string sub = formats::yaml_key(d.first);
         out.push_back({"init." + sub, d.second, field + ".init." + sub});
@@ -290,6 +295,9 @@ Status expand_job(const YamlChecker& c, const YAML::Node& job_node, const std::s
       return c.error(job_node, field + "." + key,
                      std::string("missing required key \"") + key + "\"");
     }
+  }
+  if ((has("init.vocab") || has("init.classes")) && !has("init.path")) {
+    return c.error(job_node, field + ".init.path", "missing required key \"path\" of init");
   }
   if (has("epochs") == has("steps")) {
     return c.error(job_node, field, "give exactly one of epochs and steps");
@@ -551,7 +559,10 @@ nlohmann::json job_to_json(const JobSpec& job, const std::string& workload_name,
             {"gpus", job.gpus},
             {"techniques", job.techniques}};
   if (!job.data.format.empty()) j["data"] = std::move(data);
-  if (!job.init.empty()) j["init"] = {{"path", absolute(job.init.path)}, {"vocab", job.init.vocab}};
+  if (!job.init.empty()) {
+    j["init"] = {{"path", absolute(job.init.path)}, {"vocab", job.init.vocab}};
+    if (job.init.classes > 0) j["init"]["classes"] = job.init.classes;
+  }
   if (job.steps > 0) {
     j["steps"] = job.steps;
   } else {

@@ -1,7 +1,8 @@
 // A trained model written back in the layout its pretrained weights came in
 // (saturn/pretrained.h export_model): the checkpoint's fp32 tensors, renamed and transposed by
 // the WeightMap, converted to each source tensor's dtype, sharded like transformers'
-// save_pretrained. Memory: one shard's converted tensors at a time (the files are mapped).
+// save_pretrained. Memory: one shard's converted tensors at a time (the files are mapped, and a
+// tensor is converted when its shard is written).
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 
 #include <fmt/format.h>
@@ -31,7 +33,8 @@ Error write_error(const std::string& where, const std::string& message) {
   return Error{where, 0, "export", message, ErrorKind::kWrite};
 }
 
-// fp32 -> bf16 / fp16 bits, rounding to nearest even (what torch's .to() does); NaN stays NaN.
+// fp32 -> bf16 / fp16 bits, rounding to nearest even (what torch's .to() does for numbers); a NaN
+// stays a NaN (bf16 keeps its sign and top payload bits, where torch writes 0x7FC0).
 std::uint16_t to_bf16(float f) {
   std::uint32_t x;
   std::memcpy(&x, &f, 4);
@@ -122,44 +125,69 @@ Result<Source> open_source(const PretrainedModel& source) {
   return s;
 }
 
-// Every output tensor, in name order: the converted parameters (each in `dtype_of` its name),
-// the tied head, and the skipped buffers copied from the source.
-Result<std::vector<Out>> build_tensors(const Source* src, const WeightMap& map,
-                                       const SafetensorsFile& trained,
-                                       const std::string& checkpoint) {
+// One tensor of the export before it is converted: its name, dtype and shape, and how to make
+// its bytes (convert() from the checkpoint, or a copy of the source's), called when its shard is
+// written.
+struct Planned {
+  std::string name;
+  std::string dtype;
+  std::vector<std::int64_t> shape;
+  std::size_t bytes = 0;
+  std::function<Result<Out>()> make;
+};
+
+// A copy of `e`'s bytes as `name`.
+Planned copied(const std::string& name, const SafetensorsFile::Entry& e) {
+  return {
+      name, e.dtype, e.shape, e.bytes, [name, &e]() -> Result<Out> {
+        return Out{name, e.dtype, e.shape, std::vector<unsigned char>(e.data, e.data + e.bytes)};
+      }};
+}
+
+// `e` (the checkpoint's fp32 tensor) converted to `dtype`, transposed when asked.
+Planned converted(const std::string& name, const SafetensorsFile::Entry& e,
+                  const std::string& dtype, bool transpose) {
+  std::vector<std::int64_t> shape = e.shape;
+  if (transpose && shape.size() == 2) std::swap(shape[0], shape[1]);
+  return {name, dtype, shape, e.bytes / 4 * safetensors_dtype_size(dtype),
+          [name, &e, dtype, transpose] { return convert(e, name, dtype, transpose); }};
+}
+
+// Every output tensor, in name order: the parameters (each in `dtype_of` its name), the tied
+// head, and the skipped buffers copied from the source. Nothing is converted yet.
+Result<std::vector<Planned>> plan_tensors(const Source* src, const WeightMap& map,
+                                          const SafetensorsFile& trained,
+                                          const std::string& checkpoint) {
   const auto dtype_of = [&](const std::string& theirs) {
     return src ? src->tensors.at(theirs).second->dtype : std::string("F32");
   };
-  std::vector<Out> out;
-  const TensorLink* wte = nullptr;
+  std::vector<Planned> out;
+  const SafetensorsFile::Entry* wte = nullptr;
   for (const TensorLink& l : map.links) {
     const SafetensorsFile::Entry* e = trained.find(l.ours);
     if (e && e->dtype != "F32" && e->dtype == dtype_of(l.theirs) && !l.transpose) {
-      // A buffer kept in its own dtype (BatchNorm's I64 num_batches_tracked): as it is.
-      out.push_back(Out{l.theirs, e->dtype, e->shape,
-                        std::vector<unsigned char>(e->data, e->data + e->bytes)});
+      out.push_back(copied(l.theirs, *e));  // a buffer in its own dtype (num_batches_tracked)
       continue;
     }
     if (!e || e->dtype != "F32") {
       return export_error(checkpoint,
                           fmt::format("model.safetensors has no fp32 tensor {}", l.ours));
     }
-    auto o = convert(*e, l.theirs, dtype_of(l.theirs), l.transpose);
-    if (!o) return o.error();
-    out.push_back(std::move(*o));
-    if (l.ours == "embed.wte.weight") wte = &l;
+    const std::string dtype = dtype_of(l.theirs);
+    if (dtype != "F32" && dtype != "F16" && dtype != "BF16") {
+      return export_error(l.theirs, "the source tensor's dtype " + dtype + " is not written back");
+    }
+    out.push_back(converted(l.theirs, *e, dtype, l.transpose));
+    if (l.ours == "embed.wte.weight") wte = e;
   }
   if (!map.tied_head.empty() && wte) {
-    auto o = convert(*trained.find(wte->ours), map.tied_head, dtype_of(map.tied_head), false);
-    if (!o) return o.error();
-    out.push_back(std::move(*o));
+    out.push_back(converted(map.tied_head, *wte, dtype_of(map.tied_head), false));
   }
   for (const std::string& name : map.skipped) {
-    const SafetensorsFile::Entry* e = src->tensors.at(name).second;
-    out.push_back(
-        Out{name, e->dtype, e->shape, std::vector<unsigned char>(e->data, e->data + e->bytes)});
+    out.push_back(copied(name, *src->tensors.at(name).second));
   }
-  std::sort(out.begin(), out.end(), [](const Out& a, const Out& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const Planned& a, const Planned& b) { return a.name < b.name; });
   return out;
 }
 
@@ -199,12 +227,12 @@ Status write_json(const fs::path& path, const json& doc) {
 }
 
 // Writes `tensors` as one file or shards of at most `shard_bytes`, with the index.
-Status write_shards(const fs::path& dir, const std::vector<Out>& tensors,
+Status write_shards(const fs::path& dir, const std::vector<Planned>& tensors,
                     std::int64_t shard_bytes) {
-  std::vector<std::vector<const Out*>> shards(1);
+  std::vector<std::vector<const Planned*>> shards(1);
   std::int64_t in_shard = 0, total = 0;
-  for (const Out& t : tensors) {
-    const auto size = static_cast<std::int64_t>(t.bytes.size());
+  for (const Planned& t : tensors) {
+    const auto size = static_cast<std::int64_t>(t.bytes);
     if (in_shard > 0 && in_shard + size > shard_bytes) {
       shards.emplace_back();
       in_shard = 0;
@@ -219,10 +247,17 @@ Status write_shards(const fs::path& dir, const std::vector<Out>& tensors,
     const std::string name = shards.size() == 1 ? "model.safetensors"
                                                 : fmt::format("model-{:05d}-of-{:05d}.safetensors",
                                                               i + 1, shards.size());
+    std::vector<Out> made;  // this shard's bytes only
+    made.reserve(shards[i].size());
+    for (const Planned* t : shards[i]) {
+      auto o = t->make();
+      if (!o) return o.error();
+      made.push_back(std::move(*o));
+    }
     std::vector<TensorView> views;
-    for (const Out* t : shards[i]) {
-      views.push_back({t->name, t->dtype, t->shape, t->bytes.data(), t->bytes.size()});
-      weight_map[t->name] = name;
+    for (const Out& t : made) {
+      views.push_back({t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()});
+      weight_map[t.name] = name;
     }
     if (Status s = write_safetensors((dir / name).string(), views, metadata); !s) return s;
   }
@@ -258,10 +293,17 @@ Result<std::string> newest_checkpoint(const std::string& checkpoints) {
 }
 
 Status export_model(const ModelArchitecture& architecture, const PretrainedModel* source,
-                    const std::string& checkpoint, const std::string& out,
+                    const std::string& checkpoint, const std::string& out_dir,
                     const ExportOptions& options) {
   if (source && source->layout == PretrainedLayout::kSaturnCheckpoint) source = nullptr;
   std::error_code ec;
+  // "model/" and "model" are one directory; the export is written beside it, then renamed.
+  fs::path target = fs::path(out_dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();
+  if (target.empty() || target.filename() == "." || target.filename() == "..") {
+    return export_error(out_dir, "is not a directory name to write the export to");
+  }
+  const std::string out = target.string();
   if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     return export_error(out, "exists and is not an empty directory; nothing was written");
   }
@@ -280,10 +322,10 @@ Status export_model(const ModelArchitecture& architecture, const PretrainedModel
   if (!map) return map.error();
   auto trained = SafetensorsFile::open((fs::path(checkpoint) / "model.safetensors").string());
   if (!trained) return trained.error();
-  auto tensors = build_tensors(src ? &*src : nullptr, *map, *trained, checkpoint);
+  auto tensors = plan_tensors(src ? &*src : nullptr, *map, *trained, checkpoint);
   if (!tensors) return tensors.error();
   std::int64_t vocab = 0, positions = 0;
-  for (const Out& t : *tensors) {
+  for (const Planned& t : *tensors) {
     if (t.name == map->prefix + "wte.weight") vocab = t.shape[0];
     if (t.name == map->prefix + "wpe.weight") positions = t.shape[0];
   }
@@ -298,9 +340,14 @@ Status export_model(const ModelArchitecture& architecture, const PretrainedModel
   const bool state_dict = source && source->layout == PretrainedLayout::kStateDict;
   Status s = state_dict ? Status::Ok() : write_json(tmp / "config.json", config);
   if (s) s = write_shards(tmp, *tensors, options.shard_bytes);
+  // A grown vocabulary has tokens the source's tokenizer lacks: the data's tokenizer goes beside
+  // it instead (when the job had a tokenizer directory), never the source's.
+  const bool resized =
+      source && source->config.contains("vocab_size") && source->config["vocab_size"] != vocab;
+  const std::string side_dir = resized ? options.tokenizer_dir : (source ? source->path : "");
   for (const char* side : kSideFiles) {
-    if (!s || !source || state_dict) break;
-    const fs::path from = fs::path(source->path) / side;
+    if (!s || side_dir.empty() || state_dict) break;
+    const fs::path from = fs::path(side_dir) / side;
     if (fs::is_regular_file(from, ec) && !fs::copy_file(from, tmp / side, ec)) {
       s = write_error(from.string(), "cannot copy: " + ec.message());
     }

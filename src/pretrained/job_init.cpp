@@ -18,7 +18,35 @@ Error job_key_error(const JobSpec& job, const std::string& source, const std::st
 
 }  // namespace
 
+namespace {
+
+Status resolve_architecture(JobSpec& job, const std::string& source, const std::string& base_dir);
+
+}  // namespace
+
+// init.classes replaces an image model's classifier: the architecture gets that many outputs.
 Status resolve_job_model(JobSpec& job, const std::string& source, const std::string& base_dir) {
+  if (Status s = resolve_architecture(job, source, base_dir); !s) return s;
+  if (job.init.classes <= 0) return Status::Ok();
+  if (std::filesystem::path(job.init.path).extension() != ".safetensors") {
+    return job_key_error(job, source, "init.classes",
+                         fmt::format("job \"{}\": init.classes replaces the classifier of a "
+                                     "state dict (a .safetensors file); {} is not one",
+                                     job.name, job.init.path));
+  }
+  if (job.architecture.family.empty() || job.architecture.context > 0) {
+    return job_key_error(job, source, "init.classes",
+                         fmt::format("job \"{}\": init.classes replaces an image model's "
+                                     "classifier; {} is not one",
+                                     job.name, job.model));
+  }
+  job.architecture.classes = job.init.classes;
+  return Status::Ok();
+}
+
+namespace {
+
+Status resolve_architecture(JobSpec& job, const std::string& source, const std::string& base_dir) {
   if (job.init.empty()) {
     if (auto zoo = find_architecture(job.model)) job.architecture = *zoo;
     return Status::Ok();
@@ -72,6 +100,8 @@ Status resolve_job_model(JobSpec& job, const std::string& source, const std::str
   return Status::Ok();
 }
 
+}  // namespace
+
 Result<ModelArchitecture> job_architecture(const JobSpec& job) {
   if (!job.architecture.family.empty()) return job.architecture;
   return find_architecture(job.model);
@@ -81,6 +111,14 @@ Result<int> job_model_vocab(const JobSpec& job, const ModelArchitecture& archite
                             int data_vocab) {
   if (architecture.context <= 0) return 0;
   if (job.init.empty()) return data_vocab > 0 ? data_vocab : architecture.vocab;
+  if (job.data.byte_level_vocab() > 0 && architecture.vocab > job.data.byte_level_vocab()) {
+    // Byte ids 0..255 would be read as the model's own tokens, which they are not.
+    return Error{"", 0, "data.tokenizer",
+                 fmt::format("job \"{}\": the pretrained model has a vocabulary of {} tokens and "
+                             "the data is read byte by byte: give data.tokenizer (the model's own "
+                             "tokenizer directory; GPT-2's ships in data/tokenizers/gpt2)",
+                             job.name, architecture.vocab)};
+  }
   if (data_vocab <= architecture.vocab) return architecture.vocab;
   if (job.init.vocab == "resize") return data_vocab;
   return Error{"", 0, "init.vocab",

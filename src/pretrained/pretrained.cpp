@@ -7,6 +7,7 @@
 
 #include "formats/common.h"
 #include "saturn/pretrained.h"
+#include "saturn/safetensors.h"
 
 namespace saturn {
 namespace {
@@ -249,6 +250,16 @@ Result<PretrainedModel> open_checkpoint(PretrainedModel m) {
   m.architecture = *arch;
   if (!fs::is_regular_file(weights, ec)) {
     return init_error(step.string(), "is a checkpoint without model.safetensors");
+  }
+  // A language model was trained at the data's vocabulary and (GPT-2) seq_len positions, not the
+  // zoo's: the tensors say which.
+  auto file = SafetensorsFile::open(weights.string());
+  if (!file) return file.error();
+  if (const auto* wte = file->find("embed.wte.weight"); wte && wte->shape.size() == 2) {
+    m.architecture.vocab = static_cast<int>(wte->shape[0]);
+  }
+  if (const auto* wpe = file->find("embed.wpe.weight"); wpe && wpe->shape.size() == 2) {
+    m.architecture.context = static_cast<int>(wpe->shape[0]);
   }
   m.path = step.string();
   m.weight_files.push_back(weights.string());

@@ -121,6 +121,7 @@ Result<WeightMap> map_state_dict(const ModelArchitecture& architecture,
   }
   map.links.push_back({"head.fc.weight", "fc.weight", false});
   map.links.push_back({"head.fc.bias", "fc.bias", false});
+  map.classifier = {"head.fc.weight", "head.fc.bias"};
   std::set<std::string> used;
   for (const TensorLink& l : map.links) {
     if (!present.count(l.theirs)) {

@@ -36,6 +36,10 @@ Result<std::string> export_job(const std::string& run_dir, const std::string& jo
     if (!opened) return opened.error();
     source = std::move(*opened);
   }
+  ExportOptions with_tokenizer = options;
+  if (!spec.data.tokenizer.empty() && spec.data.tokenizer != "bytes") {
+    with_tokenizer.tokenizer_dir = spec.data.tokenizer;  // absolute in the job file
+  }
   std::string target = out;
   if (target.empty()) {
     auto dir = run.model_dir(job);
@@ -47,7 +51,7 @@ Result<std::string> export_job(const std::string& run_dir, const std::string& jo
       const std::string old = target + ".old";
       fs::remove_all(old, ec);
       fs::rename(target, old, ec);
-      Status s = export_model(*arch, source ? &*source : nullptr, *newest, target, options);
+      Status s = export_model(*arch, source ? &*source : nullptr, *newest, target, with_tokenizer);
       if (!s) {
         fs::rename(old, target, ec);
         return s.error();
@@ -56,7 +60,8 @@ Result<std::string> export_job(const std::string& run_dir, const std::string& jo
       return target;
     }
   }
-  if (Status s = export_model(*arch, source ? &*source : nullptr, *newest, target, options); !s) {
+  if (Status s = export_model(*arch, source ? &*source : nullptr, *newest, target, with_tokenizer);
+      !s) {
     return s.error();
   }
   return target;

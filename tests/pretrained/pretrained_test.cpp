@@ -330,6 +330,12 @@ TEST(Export, WritesTheSourceLayoutWithTorchsRounding) {
   std::ifstream config_in(dir / "out" / "config.json");
   EXPECT_EQ(json::parse(config_in)["vocab_size"], m.vocab);
 
+  // "out/" is the directory "out".
+  ASSERT_TRUE(export_model(source->architecture, &*source, (dir / "ckpt").string(),
+                           (dir / "slash").string() + "/", options));
+  EXPECT_TRUE(fs::exists(dir / "slash" / "config.json"));
+  EXPECT_FALSE(fs::exists(dir / "slash" / ".tmp"));
+
   // Never over an existing export.
   auto again = export_model(source->architecture, &*source, (dir / "ckpt").string(),
                             (dir / "out").string(), options);

@@ -290,6 +290,51 @@ TEST(Pretrained, ResnetLogitsEqualTorchvisionsOnItsStateDict) {
   }
 }
 
+// init.classes: the usual image fine-tune to other classes. Every tensor but the classifier comes
+// from the file; the classifier is new, of the asked size, and the export carries it.
+TEST(Pretrained, ANewClassifierReplacesThePretrainedOneOnlyWhenAsked) {
+  const fs::path state =
+      fs::path(SATURN_SOURCE_DIR) / "tests/fixtures/pretrained/resnet-tiny-torchvision.safetensors";
+  const std::string yaml =
+      "jobs:\n  - name: r3\n    model: resnet-tiny\n    init: {path: " + state.string() +
+      ", classes: 3}\n"
+      "    data: {format: synthetic-images, image_size: 32, samples: 16}\n"
+      "    lr: 0.01\n    batch_size: 4\n    steps: 2\n    gpus: 1\n"
+      "    techniques: single\n";
+  auto w = parse_workload_yaml(yaml, "w.yaml", "/");
+  ASSERT_TRUE(w) << w.error().to_string();
+  EXPECT_EQ(w->jobs[0].architecture.classes, 3);
+  auto t = trainer_for(w->jobs[0]);
+  ASSERT_TRUE(t);
+  auto file = SafetensorsFile::open(state.string());
+  ASSERT_TRUE(file);
+  std::map<std::string, torch::Tensor> params;
+  for (const auto& p : t->model().named_parameters()) params[p.key()] = p.value();
+  ASSERT_EQ(params.at("head.fc.weight").size(0), 3);
+  const auto* conv = file->find("layer3.0.conv2.weight");
+  EXPECT_TRUE(torch::equal(params.at("layer3.0.conv2.weight"),
+                           torch::from_blob(const_cast<unsigned char*>(conv->data), conv->shape)));
+  while (t->step() < 2) EXPECT_TRUE(std::isfinite(t->train_step().loss));
+  const fs::path dir = fresh("classes");
+  auto checkpoint = t->save_checkpoint((dir / "ck").string());
+  ASSERT_TRUE(checkpoint);
+  auto source = open_pretrained(state.string());
+  ASSERT_TRUE(export_model(w->jobs[0].architecture, &*source, *checkpoint, (dir / "out").string()));
+  auto out = SafetensorsFile::open((dir / "out" / "model.safetensors").string());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->find("fc.weight")->shape, (std::vector<std::int64_t>{3, 256}));
+  EXPECT_EQ(out->find("fc.bias")->shape, (std::vector<std::int64_t>{3}));
+
+  // A language model has no classifier to replace.
+  auto gpt = parse_workload_yaml(
+      "jobs:\n  - name: g\n    model: gpt2-tiny\n    init: {path: /nonexistent, classes: 3}\n"
+      "    data: {format: synthetic-text, seq_len: 16, samples: 8}\n    lr: 0.01\n"
+      "    batch_size: 4\n    steps: 1\n    gpus: 1\n    techniques: single\n",
+      "w.yaml", "/");
+  ASSERT_FALSE(gpt);
+  EXPECT_EQ(gpt.error().field, "jobs[0].init.classes");
+}
+
 TEST(Pretrained, ImportThenExportIsBitIdentical) {
   for (const std::string dtype : {"F32", "F16", "BF16"}) {
     TinyGpt2 m;
@@ -410,6 +455,16 @@ TEST(Pretrained, EveryTechniqueFineTunesFromAnExportedModel) {
   ASSERT_TRUE(checkpoint);
   auto arch = job_architecture(scratch);
   ASSERT_TRUE(export_model(*arch, nullptr, *checkpoint, (dir / "model").string()));
+
+  // The run's own checkpoint directory as init: its vocabulary (256) and positions (32) come
+  // from its tensors, not the zoo's gpt2-tiny (50,257 and 256).
+  auto from_checkpoint = init_job((dir / "ck").string(), /*seq_len=*/32);
+  ASSERT_TRUE(from_checkpoint) << from_checkpoint.error().to_string();
+  EXPECT_EQ(from_checkpoint->architecture.vocab, 256);
+  EXPECT_EQ(from_checkpoint->architecture.context, 32);
+  auto resumed = trainer_for(*from_checkpoint);
+  ASSERT_TRUE(resumed);
+  EXPECT_NEAR(resumed->train_step().loss, trained_loss, 0.25 * trained_loss);
 
   const fs::path work = workdir();  // the worker CLI tests' text (the same kind of sentences)
   std::ofstream(work / "finetune.yaml")

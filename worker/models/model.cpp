@@ -39,15 +39,10 @@ torch::Tensor Model::loss(const torch::Tensor& output, const torch::Tensor& targ
   return mean_cross_entropy(output.reshape({-1, output.size(-1)}), target.reshape({-1}));
 }
 
-Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
-                                           const ModelShapeOptions& shape, std::uint64_t seed,
-                                           BlockSink sink) {
-  // Initialisation draws from libtorch's process-wide CPU generator: one model at a time, so
-  // models built on several threads (ranks in one process) get the same weights for a seed.
-  static std::mutex build_mutex;
-  const std::lock_guard<std::mutex> lock(build_mutex);
-  torch::manual_seed(seed);
-  const torch::NoGradGuard no_grad;
+namespace {
+
+Result<std::shared_ptr<Model>> build_family(const ModelArchitecture& architecture,
+                                            const ModelShapeOptions& shape, BlockSink sink) {
   if (architecture.family == "gpt2") {
     const int vocab = shape.vocab > 0 ? shape.vocab : architecture.vocab;
     const int context = shape.seq_len > 0 ? shape.seq_len : architecture.context;
@@ -83,6 +78,22 @@ Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture
                fmt::format("saturn-worker cannot build {} (family {}); it builds GPT-2, GPT-J, ViT "
                            "and ResNet models",
                            architecture.name, architecture.family)};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Model>> build_model(const ModelArchitecture& architecture,
+                                           const ModelShapeOptions& shape, std::uint64_t seed,
+                                           BlockSink sink) {
+  // Initialisation draws from libtorch's process-wide CPU generator: one model at a time, so
+  // models built on several threads (ranks in one process) get the same weights for a seed.
+  static std::mutex build_mutex;
+  const std::lock_guard<std::mutex> lock(build_mutex);
+  torch::manual_seed(seed);
+  const torch::NoGradGuard no_grad;
+  auto model = build_family(architecture, shape, std::move(sink));
+  if (model) (*model)->release_sink();
+  return model;
 }
 
 }  // namespace saturn::worker

@@ -69,6 +69,9 @@ class Model : public torch::nn::Module {
 
   // Appends a block (for the family builders), then hands it to the sink, if any.
   void add_block(const std::string& name, Block block);
+  // Drops the sink (build_model calls it once the model is built: what the sink refers to need
+  // not outlive the build).
+  void release_sink() { sink_ = {}; }
 
  private:
   ModelArchitecture architecture_;

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -34,6 +35,7 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
   if (!model) return model.error();
   std::unique_ptr<PretrainedLoader> l(new PretrainedLoader());
   l->path_ = model->path;
+  l->resize_vocab_ = job.init.vocab == "resize";
   std::map<std::string, std::pair<std::size_t, const SafetensorsFile::Entry*>> tensors;
   for (const std::string& f : model->weight_files) {
     auto file = SafetensorsFile::open(f);
@@ -58,7 +60,15 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
     for (const auto& [name, where] : tensors) names.push_back(name);
     auto map = map_pretrained(*model, architecture, names);
     if (!map) return map.error();
-    for (const TensorLink& link : map->links) add(link.ours, link.theirs, link.transpose);
+    for (const TensorLink& link : map->links) {
+      // init.classes: a new classifier, as a new model's; the file's is not read.
+      if (job.init.classes > 0 && std::find(map->classifier.begin(), map->classifier.end(),
+                                            link.ours) != map->classifier.end()) {
+        l->replaced_.insert(link.ours);
+      } else {
+        add(link.ours, link.theirs, link.transpose);
+      }
+    }
     if (!map->tied_head.empty()) {
       // A GPT-2 head is the token embedding: a file's lm_head.weight must be a copy of it.
       const auto* head = tensors.at(map->tied_head).second;
@@ -75,7 +85,7 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
     const bool counter = ours.size() > 20 && ours.rfind(".num_batches_tracked") == ours.size() - 20;
     if (!torch_dtype(source.entry->dtype) || ((source.entry->dtype == "I64") != counter)) {
       return init_error(source.file, fmt::format("tensor {} is {}: weights load from F32, F16 or "
-                                                 "BF16",
+                                                 "BF16 (num_batches_tracked from I64)",
                                                  source.theirs, source.entry->dtype));
     }
   }
@@ -94,6 +104,7 @@ Status PretrainedLoader::load_block(const std::string& block_name, BlockImpl& bl
   for (auto& item : block.named_parameters(/*recurse=*/true)) {
     const std::string name = block_name + "." + item.key();
     const auto it = by_ours_.find(name);
+    if (it == by_ours_.end() && replaced_.count(name)) continue;  // a new classifier
     if (it == by_ours_.end()) {
       return init_error(path_,
                         fmt::format("the pretrained model has no tensor for parameter {}", name));
@@ -120,7 +131,7 @@ Status PretrainedLoader::load_tensor(const std::string& name, const Source& sour
   // embedding (and of GPT-J's untied head).
   const bool vocab_rows =
       name == "embed.wte.weight" || name == "head.lm_head.weight" || name == "head.lm_head.bias";
-  const bool grown = vocab_rows && shape.size() == want.size() && !shape.empty() &&
+  const bool grown = vocab_rows && resize_vocab_ && shape.size() == want.size() && !shape.empty() &&
                      shape[0] < want[0] &&
                      std::equal(shape.begin() + 1, shape.end(), want.begin() + 1);
   if (shape != want && !grown) {

@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,8 +54,10 @@ class PretrainedLoader {
   Status load_tensor(const std::string& name, const Source& source, torch::Tensor& target);
 
   std::string path_;  // the pretrained model's directory
+  bool resize_vocab_ = false;  // init.vocab: resize (embedding rows beyond the file's are new)
   std::vector<SafetensorsFile> files_;
   std::map<std::string, Source> by_ours_;  // the model's parameter name -> its file tensor
+  std::set<std::string> replaced_;         // parameters init.classes makes new (not loaded)
   std::size_t loaded_ = 0;
   Status error_ = Status::Ok();
 };
