@@ -135,6 +135,25 @@ TEST(WorkerCli, CpuBatchTooLargeForTheHostIsOutOfMemory) {
       << message;
 }
 
+// A model whose fp32 parameters alone exceed the CPU rank's memory (GPT-J 6B's 24 GB under a 1 GB
+// cap) is an `oom` error before it is built, in well under a second, not a process the kernel
+// kills while it fills the host.
+TEST(WorkerCli, AModelLargerThanTheCpuRankIsOutOfMemoryBeforeItIsBuilt) {
+  const fs::path big = workdir() / "gptj.yaml";
+  std::ofstream(big) << "jobs:\n  - name: gptj\n    model: gptj-6b\n"
+                        "    data: {format: synthetic-text, seq_len: 32, samples: 64}\n"
+                        "    lr: 3e-3\n    batch_size: 8\n    steps: 2\n    gpus: 1\n"
+                        "    techniques: single\n";
+  const WorkerRun run = worker("execute --job " + big.string() +
+                               " --technique single --devices cpu --device-memory-bytes 1e9");
+  EXPECT_EQ(run.code, protocol::exit_code_for(protocol::kErrorOom));
+  const json* e = run.last("error");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ((*e)["kind"], "oom");
+  EXPECT_NE((*e)["message"].get<std::string>().find("fp32 parameters need"), std::string::npos)
+      << e->dump();
+}
+
 // Offloading under a memory option (`limit`) too small for it: `search` finds no setting and
 // lists what it tried, each out of memory with the reason the check before the model's build
 // gave (the tried settings whose reason holds `reason`: the first, or with `every` all);

@@ -37,6 +37,24 @@ Status check_data_fits(const JobSpec& job, const std::string& base_dir, torch::D
                            static_cast<double>(*bound) / 1e9)};
 }
 
+Status check_model_fits(std::int64_t params, torch::Device device) {
+  const double bytes = 4.0 * static_cast<double>(params);
+  std::optional<std::size_t> bound;
+  std::string what = "host memory left";
+  if (device.is_cpu()) bound = available_device_memory(torch::kCPU);  // the rank's cap, or none
+  if (bound) {
+    what = "the CPU rank's memory";
+  } else {
+    bound = available_host_memory();
+  }
+  if (!bound || bytes <= static_cast<double>(*bound)) return Status::Ok();
+  return Error{"", 0, kOutOfMemoryField,
+               fmt::format("the model's {:.3g} billion fp32 parameters need {:.3g} GB to build; "
+                           "{} is {:.3g} GB",
+                           static_cast<double>(params) / 1e9, bytes / 1e9, what,
+                           static_cast<double>(*bound) / 1e9)};
+}
+
 Status check_batch_fits(const JobSpec& job, const ModelArchitecture& arch, torch::Device device,
                         std::int64_t micro_batch, int grad_accum, int data_ranks) {
   const bool language = arch.context > 0;

@@ -31,4 +31,12 @@ Status check_data_fits(const JobSpec& job, const std::string& base_dir, torch::D
 Status check_batch_fits(const JobSpec& job, const ModelArchitecture& arch, torch::Device device,
                         std::int64_t micro_batch, int grad_accum, int data_ranks);
 
+// The model's fp32 parameters (`params` of them), which build_model makes in host memory first
+// when a rank holds the whole model (single, ddp; offloading checks its host memory itself,
+// techniques/offload.cpp; FSDP and GPipe ranks keep a part),
+// against a CPU rank's cap (`device` a CPU), else the host memory left. A GPT-J 6B on a CPU
+// slot is an out-of-memory result in milliseconds, not a process the kernel kills. Errors:
+// field kOutOfMemoryField.
+Status check_model_fits(std::int64_t params, torch::Device device);
+
 }  // namespace saturn::worker

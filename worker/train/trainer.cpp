@@ -133,6 +133,12 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
             : InitialPart::blocks(static_cast<std::size_t>(t->stage_bounds_[t->rank()]),
                                   static_cast<std::size_t>(t->stage_bounds_[t->rank() + 1])));
   }
+  if (!part && !setup.offload) {  // builds the whole model first (offload checks its own host)
+    auto zoo = shape_model(*arch, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
+    if (zoo) {
+      if (Status s = check_model_fits(zoo->params, setup.device); !s) return s.error();
+    }
+  }
   // Pretrained weights (job.init) replace each block's initial values before a part takes them.
   std::unique_ptr<PretrainedLoader> pretrained;
   if (!job.init.empty()) {
