@@ -17,6 +17,7 @@
 
 #include "saturn/atomic_file.h"
 #include "saturn/pretrained.h"
+#include "saturn/pretrained_files.h"
 #include "saturn/safetensors.h"
 
 namespace saturn {
@@ -106,25 +107,6 @@ Result<Out> convert(const SafetensorsFile::Entry& e, const std::string& name,
   return o;
 }
 
-// The source's tensors: name -> (file index, entry), and the files open.
-struct Source {
-  std::vector<SafetensorsFile> files;
-  std::map<std::string, std::pair<std::size_t, const SafetensorsFile::Entry*>> tensors;
-};
-
-Result<Source> open_source(const PretrainedModel& source) {
-  Source s;
-  for (const std::string& f : source.weight_files) {
-    auto file = SafetensorsFile::open(f);
-    if (!file) return file.error();
-    s.files.push_back(std::move(*file));
-  }
-  for (std::size_t i = 0; i < s.files.size(); ++i) {
-    for (const auto& [name, entry] : s.files[i].tensors()) s.tensors[name] = {i, &entry};
-  }
-  return s;
-}
-
 // One tensor of the export before it is converted: its name, dtype and shape, and how to make
 // its bytes (convert() from the checkpoint, or a copy of the source's), called when its shard is
 // written.
@@ -155,11 +137,11 @@ Planned converted(const std::string& name, const SafetensorsFile::Entry& e,
 
 // Every output tensor, in name order: the parameters (each in `dtype_of` its name), the tied
 // head, and the skipped buffers copied from the source. Nothing is converted yet.
-Result<std::vector<Planned>> plan_tensors(const Source* src, const WeightMap& map,
+Result<std::vector<Planned>> plan_tensors(const PretrainedFiles* src, const WeightMap& map,
                                           const SafetensorsFile& trained,
                                           const std::string& checkpoint) {
   const auto dtype_of = [&](const std::string& theirs) {
-    return src ? src->tensors.at(theirs).second->dtype : std::string("F32");
+    return src ? src->tensors().at(theirs).entry->dtype : std::string("F32");
   };
   std::vector<Planned> out;
   const SafetensorsFile::Entry* wte = nullptr;
@@ -184,7 +166,7 @@ Result<std::vector<Planned>> plan_tensors(const Source* src, const WeightMap& ma
     out.push_back(converted(map.tied_head, *wte, dtype_of(map.tied_head), false));
   }
   for (const std::string& name : map.skipped) {
-    out.push_back(copied(name, *src->tensors.at(name).second));
+    out.push_back(copied(name, *src->tensors().at(name).entry));
   }
   std::sort(out.begin(), out.end(),
             [](const Planned& a, const Planned& b) { return a.name < b.name; });
@@ -307,15 +289,13 @@ Status export_model(const ModelArchitecture& architecture, const PretrainedModel
   if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     return export_error(out, "exists and is not an empty directory; nothing was written");
   }
-  std::optional<Source> src;
+  std::optional<PretrainedFiles> src;
   Result<WeightMap> map = export_error(out, "");
   if (source) {
-    auto opened = open_source(*source);
+    auto opened = PretrainedFiles::open(source->weight_files);
     if (!opened) return opened.error();
     src = std::move(*opened);
-    std::vector<std::string> names;
-    for (const auto& [name, where] : src->tensors) names.push_back(name);
-    map = map_pretrained(*source, architecture, names);
+    map = map_pretrained(*source, architecture, src->names());
   } else {
     map = new_hugging_face_names(architecture);
   }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "saturn/pretrained.h"
+#include "saturn/pretrained_files.h"
 #include "saturn/safetensors.h"
 #include "saturn/workload.h"
 #include "support/hf_fixture.h"
@@ -100,6 +101,22 @@ TEST(PretrainedDirectory, IsCheckedBeforeAnyTensorIsRead) {
   auto missing = open_pretrained(sharded.string());
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("model-00002-of-00003.safetensors"), std::string::npos);
+}
+
+TEST(PretrainedFiles, NamesEachTensorsFileAndRefusesOneInTwoFiles) {
+  const fs::path dir = fresh("files");
+  TinyGpt2 m;
+  m.shards = 2;
+  const std::vector<std::string> names = write_tiny_gpt2(dir, m);
+  auto model = open_pretrained(dir.string());
+  ASSERT_TRUE(model) << model.error().to_string();
+  auto files = PretrainedFiles::open(model->weight_files);
+  ASSERT_TRUE(files) << files.error().to_string();
+  EXPECT_EQ(files->names().size(), names.size());
+  EXPECT_EQ(files->tensors().at("transformer.wte.weight").file, model->weight_files[0]);
+  auto twice = PretrainedFiles::open({model->weight_files[0], model->weight_files[0]});
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("is in two files"), std::string::npos);
 }
 
 TEST(WeightMap, IsStrictAndSkipsOnlyTheMaskBuffers) {

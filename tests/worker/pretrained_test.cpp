@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "saturn/pretrained.h"
+#include "saturn/pretrained_files.h"
 #include "saturn/safetensors.h"
 #include "saturn/workload.h"
 #include "support/hf_fixture.h"
@@ -45,6 +46,29 @@ Result<JobSpec> init_job(const std::string& init, int seq_len = 16, int steps = 
   auto w = parse_workload_yaml(yaml, "w.yaml", text_workdir("pretrained").string());
   if (!w) return w.error();
   return w->jobs[0];
+}
+
+// Every tensor of the weight files `source` is in `exported` under its name, with its dtype and
+// bytes, and `exported` has no other; returns the number compared.
+std::size_t expect_same_tensors(const std::vector<std::string>& source,
+                                const std::vector<std::string>& exported, const std::string& what) {
+  auto a = PretrainedFiles::open(source);
+  auto e = PretrainedFiles::open(exported);
+  EXPECT_TRUE(a && e) << what;
+  if (!a || !e) return 0;
+  EXPECT_EQ(a->tensors().size(), e->tensors().size()) << what;
+  for (const auto& [name, t] : a->tensors()) {
+    const auto it = e->tensors().find(name);
+    if (it == e->tensors().end()) {
+      ADD_FAILURE() << what << ": " << name << " is not exported";
+      continue;
+    }
+    const SafetensorsFile::Entry& x = *it->second.entry;
+    EXPECT_EQ(x.dtype, t.entry->dtype) << what << ": " << name;
+    EXPECT_TRUE(x.bytes == t.entry->bytes && std::memcmp(x.data, t.entry->data, x.bytes) == 0)
+        << what << ": " << name << " differs";
+  }
+  return a->tensors().size();
 }
 
 std::unique_ptr<Trainer> trainer_for(const JobSpec& job) {
@@ -198,15 +222,8 @@ TEST(Pretrained, GptjLogitsEqualTransformersGptjArithmetic) {
   const fs::path out = dir.parent_path() / "gptj-out";
   fs::remove_all(out);
   ASSERT_TRUE(export_model(job->architecture, &*source, *checkpoint, out.string()));
-  auto a = SafetensorsFile::open((dir / "model.safetensors").string());
-  auto e = SafetensorsFile::open((out / "model.safetensors").string());
-  ASSERT_TRUE(a && e);
-  ASSERT_EQ(a->tensors().size(), e->tensors().size());
-  for (const auto& [name, entry] : a->tensors()) {
-    const SafetensorsFile::Entry* x = e->find(name);
-    ASSERT_TRUE(x) << name;
-    EXPECT_TRUE(x->bytes == entry.bytes && std::memcmp(x->data, entry.data, x->bytes) == 0) << name;
-  }
+  expect_same_tensors({(dir / "model.safetensors").string()},
+                      {(out / "model.safetensors").string()}, "gptj");
 }
 
 // Every technique trains GPT-J from pretrained weights: the first step's loss, on the same
@@ -278,16 +295,7 @@ TEST(Pretrained, ResnetLogitsEqualTorchvisionsOnItsStateDict) {
   ASSERT_TRUE(source);
   ASSERT_TRUE(export_model(w->jobs[0].architecture, &*source, *checkpoint, (dir / "out").string()));
   EXPECT_FALSE(fs::exists(dir / "out" / "config.json"));  // a state dict goes back as one
-  auto a = SafetensorsFile::open(state.string());
-  auto e = SafetensorsFile::open((dir / "out" / "model.safetensors").string());
-  ASSERT_TRUE(a && e);
-  ASSERT_EQ(a->tensors().size(), e->tensors().size());
-  for (const auto& [name, entry] : a->tensors()) {
-    const SafetensorsFile::Entry* x = e->find(name);
-    ASSERT_TRUE(x) << name;
-    EXPECT_EQ(x->dtype, entry.dtype) << name;
-    EXPECT_TRUE(x->bytes == entry.bytes && std::memcmp(x->data, entry.data, x->bytes) == 0) << name;
-  }
+  expect_same_tensors({state.string()}, {(dir / "out" / "model.safetensors").string()}, "resnet");
 }
 
 // init.classes: the usual image fine-tune to other classes. Every tensor but the classifier comes
@@ -359,21 +367,8 @@ TEST(Pretrained, ImportThenExportIsBitIdentical) {
     auto exported = open_pretrained((dir / "out").string());
     ASSERT_TRUE(exported) << exported.error().to_string();
     EXPECT_EQ(exported->weight_files.size() > 1, m.shards > 1) << dtype;
-    std::map<std::string, std::pair<std::string, std::string>> bytes;  // name -> (source, out)
-    for (auto [files, side] : {std::pair{&source->weight_files, 0}, {&exported->weight_files, 1}}) {
-      for (const std::string& f : *files) {
-        auto sf = SafetensorsFile::open(f);
-        ASSERT_TRUE(sf);
-        for (const auto& [name, e] : sf->tensors()) {
-          std::string b(reinterpret_cast<const char*>(e.data), e.bytes);
-          (side == 0 ? bytes[name].first : bytes[name].second) = e.dtype + ":" + b;
-        }
-      }
-    }
-    EXPECT_EQ(bytes.size(), names.size()) << dtype;
-    for (const auto& [name, pair] : bytes) {
-      EXPECT_TRUE(pair.first == pair.second) << dtype << ": " << name << " differs";
-    }
+    EXPECT_EQ(expect_same_tensors(source->weight_files, exported->weight_files, dtype),
+              names.size());
   }
 }
 

@@ -36,29 +36,18 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
   std::unique_ptr<PretrainedLoader> l(new PretrainedLoader());
   l->path_ = model->path;
   l->resize_vocab_ = job.init.vocab == "resize";
-  std::map<std::string, std::pair<std::size_t, const SafetensorsFile::Entry*>> tensors;
-  for (const std::string& f : model->weight_files) {
-    auto file = SafetensorsFile::open(f);
-    if (!file) return file.error();
-    l->files_.push_back(std::move(*file));
-  }
-  for (std::size_t i = 0; i < l->files_.size(); ++i) {
-    for (const auto& [name, entry] : l->files_[i].tensors()) {
-      if (!tensors.emplace(name, std::make_pair(i, &entry)).second) {
-        return init_error(model->weight_files[i], fmt::format("tensor {} is in two files", name));
-      }
-    }
-  }
+  auto files = PretrainedFiles::open(model->weight_files);
+  if (!files) return files.error();
+  l->files_ = std::move(*files);
+  const auto& tensors = l->files_.tensors();
   auto add = [&](const std::string& ours, const std::string& theirs, bool transpose) {
-    const auto& [file, entry] = tensors.at(theirs);
-    l->by_ours_[ours] = Source{entry, model->weight_files[file], transpose, theirs};
+    const PretrainedFiles::Tensor& t = tensors.at(theirs);
+    l->by_ours_[ours] = Source{t.entry, t.file, transpose, theirs};
   };
   if (model->layout == PretrainedLayout::kSaturnCheckpoint) {
-    for (const auto& [name, where] : tensors) add(name, name, false);
+    for (const auto& [name, t] : tensors) add(name, name, false);
   } else {
-    std::vector<std::string> names;
-    for (const auto& [name, where] : tensors) names.push_back(name);
-    auto map = map_pretrained(*model, architecture, names);
+    auto map = map_pretrained(*model, architecture, l->files_.names());
     if (!map) return map.error();
     for (const TensorLink& link : map->links) {
       // init.classes: a new classifier, as a new model's; the file's is not read.
@@ -71,8 +60,8 @@ Result<std::unique_ptr<PretrainedLoader>> PretrainedLoader::open(
     }
     if (!map->tied_head.empty()) {
       // A GPT-2 head is the token embedding: a file's lm_head.weight must be a copy of it.
-      const auto* head = tensors.at(map->tied_head).second;
-      const auto* wte = tensors.at(map->prefix + "wte.weight").second;
+      const auto* head = tensors.at(map->tied_head).entry;
+      const auto* wte = tensors.at(map->prefix + "wte.weight").entry;
       if (head->dtype != wte->dtype || head->shape != wte->shape ||
           std::memcmp(head->data, wte->data, head->bytes) != 0) {
         return init_error(model->path, fmt::format("{} differs from {}wte.weight: GPT-2's LM head "

@@ -22,6 +22,7 @@
 #include "models/model.h"
 #include "saturn/error.h"
 #include "saturn/pretrained.h"
+#include "saturn/pretrained_files.h"
 #include "saturn/safetensors.h"
 #include "saturn/workload.h"
 
@@ -55,7 +56,7 @@ class PretrainedLoader {
 
   std::string path_;  // the pretrained model's directory
   bool resize_vocab_ = false;  // init.vocab: resize (embedding rows beyond the file's are new)
-  std::vector<SafetensorsFile> files_;
+  PretrainedFiles files_;      // the mapped weight files (Source entries point into them)
   std::map<std::string, Source> by_ours_;  // the model's parameter name -> its file tensor
   std::set<std::string> replaced_;         // parameters init.classes makes new (not loaded)
   std::size_t loaded_ = 0;

@@ -52,6 +52,37 @@ void synchronize(torch::Device device) {
 #endif
 }
 
+// The rank's model with its initial values: from the job's seed, or its pretrained weights
+// (job.init), which replace each block's values before `part` (FSDP, GPipe; null: the whole
+// model) takes its share. A rank that builds the whole model checks first that its fp32
+// parameters fit (offloading checks its host memory itself).
+Result<std::shared_ptr<Model>> build_initial_model(const TrainerSetup& setup,
+                                                   const ModelArchitecture& arch,
+                                                   const ModelShapeOptions& shape,
+                                                   InitialPart* part) {
+  const JobSpec& job = setup.job;
+  if (!part && !setup.offload) {
+    auto zoo = shape_model(arch, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
+    if (zoo) {
+      if (Status s = check_model_fits(zoo->params, setup.device); !s) return s.error();
+    }
+  }
+  std::unique_ptr<PretrainedLoader> pretrained;
+  if (!job.init.empty()) {
+    auto loader = PretrainedLoader::open(job, arch);
+    if (!loader) return loader.error();
+    pretrained = std::move(*loader);
+  }
+  BlockSink sink = part ? part->sink() : BlockSink{};
+  if (pretrained) sink = pretrained->sink(std::move(sink));
+  auto model = build_model(arch, shape, job.seed, std::move(sink));
+  if (!model) return model.error();
+  if (pretrained) {
+    if (Status s = pretrained->finish(); !s) return s.error();
+  }
+  return model;  // the loader goes here, unmapping the files
+}
+
 }  // namespace
 
 double peak_memory_bytes(torch::Device device) {
@@ -133,27 +164,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainerSetup& setup) {
             : InitialPart::blocks(static_cast<std::size_t>(t->stage_bounds_[t->rank()]),
                                   static_cast<std::size_t>(t->stage_bounds_[t->rank() + 1])));
   }
-  if (!part && !setup.offload) {  // builds the whole model first (offload checks its own host)
-    auto zoo = shape_model(*arch, ModelInput{shape.seq_len, shape.image_size, shape.vocab});
-    if (zoo) {
-      if (Status s = check_model_fits(zoo->params, setup.device); !s) return s.error();
-    }
-  }
-  // Pretrained weights (job.init) replace each block's initial values before a part takes them.
-  std::unique_ptr<PretrainedLoader> pretrained;
-  if (!job.init.empty()) {
-    auto loader = PretrainedLoader::open(job, *arch);
-    if (!loader) return loader.error();
-    pretrained = std::move(*loader);
-  }
-  BlockSink sink = part ? part->sink() : BlockSink{};
-  if (pretrained) sink = pretrained->sink(std::move(sink));
-  auto model = build_model(*arch, shape, job.seed, std::move(sink));
+  auto model = build_initial_model(setup, *arch, shape, part.get());
   if (!model) return model.error();
-  if (pretrained) {
-    if (Status s = pretrained->finish(); !s) return s.error();
-    pretrained.reset();  // unmaps the files
-  }
   t->model_ = *model;
   // Offloading keeps the flat buffers in host memory, all but the kept blocks' (on the device);
   // FSDP and GPipe only the layout (their parts hold the values).
